@@ -1,0 +1,167 @@
+//! The crate's one error type.
+//!
+//! Expected errors are configuration that breaks a Firehose constraint
+//! ([`ParquetSinkError::Validation`]), a schema this writer cannot encode
+//! ([`ParquetSinkError::UnsupportedType`]), a batch that does not match the writer's schema, and
+//! failures reported by the `parquet` / `arrow` crates (I/O included). [`ParquetSinkError::Internal`]
+//! is reserved for broken invariants: it is a bug in this crate.
+
+use std::fmt;
+
+use arrow_schema::{ArrowError, DataType};
+use parquet::errors::ParquetError;
+
+/// `Result` with [`ParquetSinkError`] as the default error type.
+pub type Result<T, E = ParquetSinkError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while validating settings or writing a Parquet file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParquetSinkError {
+    /// One or more `ParquetSerDe` members break a Firehose constraint. Rendered the way
+    /// Firehose's front end words a `ValidationException`.
+    #[error("{}", ViolationList(.violations))]
+    Validation {
+        /// Every violated constraint, in member order.
+        violations: Vec<ConstraintViolation>,
+    },
+
+    /// A column's type cannot be written with the chosen settings.
+    #[error("column `{column}` of type {data_type} cannot be written: {reason}")]
+    UnsupportedType {
+        /// Top-level column name.
+        column: String,
+        /// The column's Arrow type.
+        data_type: DataType,
+        /// Why it cannot be written.
+        reason: &'static str,
+    },
+
+    /// A record batch has a different number of columns than the writer's schema.
+    #[error("record batch has {found} columns, the writer's schema has {expected}")]
+    ColumnCountMismatch {
+        /// Columns in the writer's schema.
+        expected: usize,
+        /// Columns in the batch.
+        found: usize,
+    },
+
+    /// A record batch column has a different type than the writer's schema declares.
+    #[error("record batch column `{column}` is {found}, the writer's schema says {expected}")]
+    SchemaMismatch {
+        /// Column name in the writer's schema.
+        column: String,
+        /// Type in the writer's schema.
+        expected: DataType,
+        /// Type in the batch.
+        found: DataType,
+    },
+
+    /// Error from the Parquet encoder or the underlying sink (I/O errors arrive here).
+    #[error(transparent)]
+    Parquet(#[from] ParquetError),
+
+    /// Error from Arrow (array construction, schema conversion).
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+
+    /// A broken invariant: a bug in this crate.
+    #[error("internal error in sluice-parquet: {invariant}")]
+    Internal {
+        /// The invariant that did not hold.
+        invariant: &'static str,
+    },
+}
+
+/// One violated constraint on a `ParquetSerDe` member.
+///
+/// Displays as Firehose does, e.g. `Value '1' at 'BlockSizeBytes' failed to satisfy constraint:
+/// Member must have value greater than or equal to 67108864`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstraintViolation {
+    /// Member name as written in the configuration JSON, e.g. `BlockSizeBytes`.
+    pub field: &'static str,
+    /// The rejected value.
+    pub value: i64,
+    /// The bound it broke.
+    pub constraint: Constraint,
+}
+
+/// A numeric bound on a configuration member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// The value must be at least this.
+    Min(i64),
+    /// The value must be at most this.
+    Max(i64),
+}
+
+impl fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (relation, bound) = match self.constraint {
+            Constraint::Min(bound) => ("greater", bound),
+            Constraint::Max(bound) => ("less", bound),
+        };
+        write!(
+            f,
+            "Value '{}' at '{}' failed to satisfy constraint: \
+             Member must have value {relation} than or equal to {bound}",
+            self.value, self.field
+        )
+    }
+}
+
+/// Renders a violation list as `N validation error(s) detected: a; b`.
+struct ViolationList<'a>(&'a [ConstraintViolation]);
+
+impl fmt::Display for ViolationList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        let noun = if n == 1 { "error" } else { "errors" };
+        write!(f, "{n} validation {noun} detected: ")?;
+        for (i, violation) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{violation}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_renders_like_firehose() {
+        let err = ParquetSinkError::Validation {
+            violations: vec![
+                ConstraintViolation {
+                    field: "BlockSizeBytes",
+                    value: 1,
+                    constraint: Constraint::Min(67_108_864),
+                },
+                ConstraintViolation {
+                    field: "PageSizeBytes",
+                    value: 4_294_967_296,
+                    constraint: Constraint::Max(2_147_483_647),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "2 validation errors detected: \
+             Value '1' at 'BlockSizeBytes' failed to satisfy constraint: \
+             Member must have value greater than or equal to 67108864; \
+             Value '4294967296' at 'PageSizeBytes' failed to satisfy constraint: \
+             Member must have value less than or equal to 2147483647"
+        );
+    }
+
+    #[test]
+    fn result_stays_small() {
+        // Keeps `Result<(), ParquetSinkError>` cheap to return from the per-batch hot path.
+        assert!(std::mem::size_of::<ParquetSinkError>() <= 96);
+    }
+}

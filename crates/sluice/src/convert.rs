@@ -1,0 +1,487 @@
+//! `sluice convert`: JSON records to one columnar file, rejected records to an error file.
+//!
+//! ```text
+//!  reader thread            decode workers (N)               this thread
+//!  ─────────────            ──────────────────               ───────────
+//!  files/stdin ─► split ─► [chunk seq] ─► Decoder ─► batches ─► reorder by seq ─► Parquet
+//!  (gunzip)      records    bounded       per worker  + rejects                  └► errors NDJSON
+//! ```
+//! Chunks carry whole records (the splitter never cuts one), so the output is the same for
+//! any chunking and any number of workers; the writer restores input order.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal as _, Read, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use arrow_array::RecordBatch;
+use indicatif::{ProgressBar, ProgressStyle};
+use sluice_json::{
+    DataCatalogTable, Decoder, DecoderBuilder, ErrorDocument, HiveOptions, JsonSerDe, OpenXOptions,
+    RecordError, RecordSplitter, TimestampFormat,
+};
+use sluice_parquet::{ParquetSettings, ParquetWriter};
+use sluice_schema::Table;
+
+use crate::input::Source;
+
+/// Bytes of input per chunk handed to a decode worker.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Inputs at least this large get a progress bar (when stderr is a terminal).
+const PROGRESS_MIN_BYTES: u64 = 32 << 20;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// Apache Parquet (ParquetSerDe).
+    Parquet,
+    /// Apache ORC (OrcSerDe).
+    Orc,
+}
+
+/// Firehose's JSON deserializers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Deserializer {
+    /// OpenX JSON SerDe (Firehose's default).
+    Openx,
+    /// Hive JSON SerDe.
+    Hive,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConvertArgs {
+    /// Glue table definition: `aws glue get-table` output, a Table, a TableInput, or an Avro
+    /// schema (`.avsc`).
+    #[arg(long, value_name = "FILE")]
+    table: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Parquet)]
+    to: Format,
+    /// JSON deserializer semantics.
+    #[arg(long, value_enum, default_value_t = Deserializer::Openx)]
+    deserializer: Deserializer,
+    /// Compression codec: UNCOMPRESSED, GZIP, SNAPPY (default) or ZSTD.
+    #[arg(long, value_name = "CODEC")]
+    compression: Option<String>,
+    /// Where rejected records go, as NDJSON Firehose error documents
+    /// [default: <OUTPUT>.errors.json]. Created only when a record is rejected.
+    #[arg(long, value_name = "FILE")]
+    errors: Option<PathBuf>,
+    /// Output file.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: PathBuf,
+    /// Input files (`-` for stdin; stdin when none). `.gz` files are decompressed.
+    #[arg(value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+
+    /// OpenX: match JSON keys to columns case-sensitively (Firehose `CaseInsensitive: false`).
+    #[arg(long, help_heading = "OpenX JSON SerDe")]
+    case_sensitive: bool,
+    /// OpenX: map a column to a differently named JSON key (`ColumnToJsonKeyMappings`).
+    #[arg(long = "column-to-json-key", value_name = "COLUMN=KEY", help_heading = "OpenX JSON SerDe")]
+    column_to_json_key: Vec<String>,
+    /// OpenX: `a.b` keys match `a_b` columns (`ConvertDotsInJsonKeysToUnderscores`).
+    #[arg(long, help_heading = "OpenX JSON SerDe")]
+    convert_dots_to_underscores: bool,
+    /// Hive: a Joda-Time pattern or `millis` for timestamp columns; repeat to try several.
+    #[arg(long = "timestamp-format", value_name = "PATTERN", help_heading = "Hive JSON SerDe")]
+    timestamp_formats: Vec<String>,
+
+    /// Parquet: row-group size in bytes (`BlockSizeBytes`, default 256 MiB).
+    #[arg(long, value_name = "BYTES", help_heading = "Parquet")]
+    block_size: Option<usize>,
+    /// Parquet: page size in bytes (`PageSizeBytes`, default 1 MiB).
+    #[arg(long, value_name = "BYTES", help_heading = "Parquet")]
+    page_size: Option<usize>,
+    /// Parquet: turn dictionary encoding off (`EnableDictionaryCompression: false`).
+    #[arg(long, help_heading = "Parquet")]
+    no_dictionary: bool,
+    /// Parquet: writer version V1 (default) or V2.
+    #[arg(long, value_name = "V1|V2", help_heading = "Parquet")]
+    writer_version: Option<String>,
+    /// Parquet: physical type for timestamps: INT64_MICROS (default), INT64_MILLIS, INT96.
+    #[arg(long, value_name = "TYPE", help_heading = "Parquet")]
+    timestamp_type: Option<String>,
+
+    /// Decode threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Rows per Arrow batch.
+    #[arg(long, default_value_t = sluice_json::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Input bytes with the records found in them.
+struct Chunk {
+    seq: u64,
+    data: Vec<u8>,
+    records: Vec<Range<usize>>,
+    arrival_ms: i64,
+}
+
+/// What a worker made of a chunk.
+struct Decoded {
+    seq: u64,
+    batches: Vec<RecordBatch>,
+    /// Error documents, already serialised.
+    errors: Vec<u8>,
+    records: u64,
+    rejected: u64,
+    rows: u64,
+    bytes: u64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn serde_from_args(args: &ConvertArgs) -> anyhow::Result<JsonSerDe> {
+    match args.deserializer {
+        Deserializer::Openx => {
+            if !args.timestamp_formats.is_empty() {
+                bail!("--timestamp-format is a Hive JSON SerDe option; add --deserializer hive");
+            }
+            let mut mappings = BTreeMap::new();
+            for m in &args.column_to_json_key {
+                let Some((col, key)) = m.split_once('=') else {
+                    bail!("--column-to-json-key {m:?}: expected COLUMN=KEY");
+                };
+                if col.is_empty() || key.is_empty() || col.chars().any(char::is_whitespace) {
+                    bail!("--column-to-json-key {m:?}: the column must be non-empty without whitespace, the key non-empty");
+                }
+                mappings.insert(col.to_owned(), key.to_owned());
+            }
+            Ok(JsonSerDe::OpenX(OpenXOptions {
+                case_insensitive: !args.case_sensitive,
+                column_to_json_key_mappings: mappings,
+                convert_dots_in_json_keys_to_underscores: args.convert_dots_to_underscores,
+            }))
+        }
+        Deserializer::Hive => {
+            if args.case_sensitive || args.convert_dots_to_underscores || !args.column_to_json_key.is_empty() {
+                bail!("--case-sensitive, --convert-dots-to-underscores and --column-to-json-key are OpenX JSON SerDe options");
+            }
+            let timestamp_formats = args
+                .timestamp_formats
+                .iter()
+                .map(|p| TimestampFormat::try_new(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(JsonSerDe::Hive(HiveOptions { timestamp_formats }))
+        }
+    }
+}
+
+fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
+    let mut s = ParquetSettings::default();
+    if let Some(c) = &args.compression {
+        s = s.with_compression(c.parse().with_context(|| format!("--compression {c}"))?);
+    }
+    if let Some(b) = args.block_size {
+        s = s.with_block_size_bytes(b);
+    }
+    if let Some(p) = args.page_size {
+        s = s.with_page_size_bytes(p);
+    }
+    if args.no_dictionary {
+        s = s.with_dictionary_compression(false);
+    }
+    if let Some(v) = &args.writer_version {
+        s = s.with_writer_version(v.parse().with_context(|| format!("--writer-version {v}"))?);
+    }
+    if let Some(t) = &args.timestamp_type {
+        s = s.with_timestamp_type(t.parse().with_context(|| format!("--timestamp-type {t}"))?);
+    }
+    Ok(s)
+}
+
+pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
+    if args.to == Format::Orc {
+        bail!("--to orc: ORC output is not supported yet; use --to parquet");
+    }
+    let table = Table::from_path(&args.table).with_context(|| format!("invalid table {}", args.table.display()))?;
+    let serde = serde_from_args(args)?;
+    let settings = parquet_settings(args)?;
+    let builder = DecoderBuilder::new(&table).with_serde(serde).with_batch_size(args.batch_size);
+    // Build one decoder up front so option errors surface before any output is created.
+    let probe = builder.clone().build().context("invalid deserializer options")?;
+    let schema = Arc::clone(probe.schema());
+    drop(probe);
+    let catalog = DataCatalogTable {
+        database_name: table.database.clone(),
+        table_name: table.name.clone(),
+        version_id: "LATEST".to_owned(),
+        ..DataCatalogTable::default()
+    };
+
+    let sources = Source::from_args(&args.inputs);
+    for s in &sources {
+        if let Source::File(p) = s {
+            if !p.is_file() {
+                bail!("cannot read input {}: not a file", p.display());
+            }
+        }
+    }
+    let total_bytes: Option<u64> = sources.iter().map(Source::len).sum();
+    let progress = progress_bar(args.quiet, total_bytes, sources.iter().any(|s| matches!(s, Source::Stdin)));
+
+    let errors_path = args.errors.clone().unwrap_or_else(|| with_suffix(&args.output, ".errors.json"));
+    let tmp_output = with_suffix(&args.output, ".partial");
+    let file = File::create(&tmp_output).with_context(|| format!("cannot create output {}", tmp_output.display()))?;
+    let mut writer = ParquetWriter::try_new(BufWriter::with_capacity(1 << 20, file), Arc::clone(&schema), &settings)
+        .context("cannot start the Parquet file")?;
+
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        args.threads
+    };
+    let started = Instant::now();
+    let mut errors_out: Option<BufWriter<File>> = None;
+    let mut stats = Stats::default();
+
+    let result: anyhow::Result<()> = std::thread::scope(|scope| {
+        let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(threads * 2);
+        let (done_tx, done_rx) = sync_channel::<anyhow::Result<Decoded>>(threads * 2);
+        let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+        let reader = {
+            let progress = progress.clone();
+            let sources = sources.clone();
+            scope.spawn(move || read_chunks(&sources, &chunk_tx, progress.as_ref()))
+        };
+        for _ in 0..threads {
+            let rx = Arc::clone(&chunk_rx);
+            let tx = done_tx.clone();
+            let builder = builder.clone();
+            let catalog = catalog.clone();
+            scope.spawn(move || decode_worker(&builder, &catalog, &rx, &tx));
+        }
+        drop(done_tx);
+
+        let mut pending: BTreeMap<u64, Decoded> = BTreeMap::new();
+        let mut next_seq = 0u64;
+        let mut failure: Option<anyhow::Error> = None;
+        for decoded in done_rx {
+            let decoded = match decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    continue;
+                }
+            };
+            if failure.is_some() {
+                continue;
+            }
+            pending.insert(decoded.seq, decoded);
+            while let Some(d) = pending.remove(&next_seq) {
+                next_seq += 1;
+                if let Err(e) = write_decoded(&d, &mut writer, &mut errors_out, &errors_path, &mut stats) {
+                    failure.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        let read_result = reader.join().map_err(|_| anyhow::anyhow!("the input reader panicked"))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        read_result?;
+        if !pending.is_empty() {
+            bail!("internal error: {} decoded chunks were never written", pending.len());
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp_output);
+        return Err(e);
+    }
+    let summary = writer.close().context("cannot finish the Parquet file")?;
+    std::fs::rename(&tmp_output, &args.output)
+        .with_context(|| format!("cannot move {} to {}", tmp_output.display(), args.output.display()))?;
+    if let Some(mut e) = errors_out {
+        e.flush().with_context(|| format!("cannot write {}", errors_path.display()))?;
+    }
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        let mb = stats.bytes as f64 / 1e6;
+        eprintln!(
+            "sluice: {} records ({} rows) → {} [{} row groups]; {} rejected{}; {mb:.1} MB in {secs:.2} s ({:.0} MB/s)",
+            stats.records,
+            stats.rows,
+            args.output.display(),
+            summary.row_groups,
+            stats.rejected,
+            if stats.rejected > 0 { format!(" → {}", errors_path.display()) } else { String::new() },
+            mb / secs.max(1e-9),
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    records: u64,
+    rejected: u64,
+    rows: u64,
+    bytes: u64,
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn progress_bar(quiet: bool, total: Option<u64>, stdin: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    match total {
+        Some(t) if !stdin && t >= PROGRESS_MIN_BYTES => {
+            let pb = ProgressBar::new(t);
+            let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            pb.set_style(style);
+            Some(pb)
+        }
+        _ if stdin => {
+            let pb = ProgressBar::new_spinner();
+            let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            pb.set_style(style);
+            Some(pb)
+        }
+        _ => None,
+    }
+}
+
+/// Read every source, cut it into chunks of whole records, and send them in order.
+fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&ProgressBar>) -> anyhow::Result<()> {
+    let splitter = RecordSplitter::default();
+    let mut seq = 0u64;
+    for source in sources {
+        let mut reader = source.open()?;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+        let mut target = CHUNK_BYTES;
+        let mut eof = false;
+        while !eof || !buf.is_empty() {
+            while !eof && buf.len() < target {
+                let start = buf.len();
+                buf.resize(target, 0);
+                let n = reader.read(&mut buf[start..]).with_context(|| format!("cannot read input {}", source.name()))?;
+                buf.truncate(start + n);
+                if let Some(pb) = progress {
+                    pb.inc(n as u64);
+                }
+                eof = n == 0;
+            }
+            let mut records = Vec::new();
+            let used = splitter.split(&buf, eof, &mut records);
+            if records.is_empty() && !eof {
+                // One record larger than a chunk: read further before cutting.
+                target = target.saturating_mul(2);
+                continue;
+            }
+            target = CHUNK_BYTES;
+            let mut next_buf = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+            next_buf.extend_from_slice(&buf[used..]);
+            buf.truncate(used);
+            let data = std::mem::replace(&mut buf, next_buf);
+            if !records.is_empty() {
+                let chunk = Chunk { seq, data, records, arrival_ms: now_ms() };
+                seq += 1;
+                if tx.send(chunk).is_err() {
+                    // The writer stopped (it has an error to report).
+                    return Ok(());
+                }
+            }
+            if eof {
+                buf.clear();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decode_worker(builder: &DecoderBuilder, catalog: &DataCatalogTable, rx: &Mutex<Receiver<Chunk>>, tx: &SyncSender<anyhow::Result<Decoded>>) {
+    let mut decoder = match builder.clone().build() {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = tx.send(Err(e.into()));
+            return;
+        }
+    };
+    loop {
+        let chunk = {
+            let Ok(guard) = rx.lock() else { return };
+            match guard.recv() {
+                Ok(c) => c,
+                Err(_) => return,
+            }
+        };
+        let result = decode_chunk(&mut decoder, catalog, &chunk);
+        if tx.send(result).is_err() {
+            return;
+        }
+    }
+}
+
+fn decode_chunk(decoder: &mut Decoder, catalog: &DataCatalogTable, chunk: &Chunk) -> anyhow::Result<Decoded> {
+    let mut out = Decoded { seq: chunk.seq, batches: Vec::new(), errors: Vec::new(), records: 0, rejected: 0, rows: 0, bytes: chunk.data.len() as u64 };
+    for r in &chunk.records {
+        let record = &chunk.data[r.clone()];
+        out.records += 1;
+        match decoder.decode(record) {
+            Ok(rows) => out.rows += rows as u64,
+            Err(e) => {
+                out.rejected += 1;
+                push_error(&mut out.errors, record, &e, chunk.arrival_ms, catalog);
+            }
+        }
+        if decoder.is_full() {
+            out.batches.extend(decoder.flush()?);
+        }
+    }
+    out.batches.extend(decoder.flush()?);
+    Ok(out)
+}
+
+fn push_error(out: &mut Vec<u8>, record: &[u8], e: &RecordError, arrival_ms: i64, catalog: &DataCatalogTable) {
+    ErrorDocument::conversion_failed(record, e, arrival_ms, now_ms()).with_table(catalog.clone()).write_ndjson(out);
+}
+
+fn write_decoded<W: Write + Send>(
+    d: &Decoded,
+    writer: &mut ParquetWriter<W>,
+    errors_out: &mut Option<BufWriter<File>>,
+    errors_path: &Path,
+    stats: &mut Stats,
+) -> anyhow::Result<()> {
+    for b in &d.batches {
+        writer.write(b).context("cannot write Parquet")?;
+    }
+    if !d.errors.is_empty() {
+        if errors_out.is_none() {
+            let f = File::create(errors_path).with_context(|| format!("cannot create {}", errors_path.display()))?;
+            *errors_out = Some(BufWriter::new(f));
+        }
+        if let Some(e) = errors_out.as_mut() {
+            e.write_all(&d.errors).with_context(|| format!("cannot write {}", errors_path.display()))?;
+        }
+    }
+    stats.records += d.records;
+    stats.rejected += d.rejected;
+    stats.rows += d.rows;
+    stats.bytes += d.bytes;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! Reading inputs: files (gzip-decompressed when they end in `.gz` or start with the gzip
+//! magic), or standard input, as one continuous byte stream.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use flate2::read::MultiGzDecoder;
+
+/// One input source.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub(crate) fn from_args(inputs: &[PathBuf]) -> Vec<Source> {
+        if inputs.is_empty() {
+            return vec![Source::Stdin];
+        }
+        inputs
+            .iter()
+            .map(|p| if p.as_os_str() == "-" { Source::Stdin } else { Source::File(p.clone()) })
+            .collect()
+    }
+
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_owned(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Size on disk, when known (for the progress bar).
+    pub(crate) fn len(&self) -> Option<u64> {
+        match self {
+            Source::Stdin => None,
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        }
+    }
+
+    /// Open for reading, decompressing gzip transparently.
+    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Read + Send>> {
+        let raw: Box<dyn Read + Send> = match self {
+            Source::Stdin => Box::new(io::stdin()),
+            Source::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
+        };
+        let mut buffered = BufReader::with_capacity(1 << 20, raw);
+        let head = buffered.fill_buf().with_context(|| format!("cannot read input {}", self.name()))?;
+        let gz_name = matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"));
+        if gz_name || head.starts_with(&[0x1f, 0x8b]) {
+            Ok(Box::new(MultiGzDecoder::new(buffered)))
+        } else {
+            Ok(Box::new(buffered))
+        }
+    }
+}

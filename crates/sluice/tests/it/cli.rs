@@ -1,0 +1,190 @@
+//! `sluice convert` as a user runs it: files, stdin, gzip, error documents, exit codes.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use arrow_array::RecordBatch;
+use base64::Engine as _;
+
+use crate::repo_root;
+
+fn sluice(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sluice");
+    if let Some(data) = stdin {
+        child.stdin.take().expect("stdin").write_all(data).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).expect("output exists");
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("valid parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<_, _>>()
+        .expect("read")
+}
+
+fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+const TELEMETRY: &str = "schemas/telemetry/llm_events.json";
+
+#[test]
+fn converts_files_and_reports_rejects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"event_id":"a","ts":"2026-11-25T10:00:00Z","latency_ms":5,"price":"0.5","tags":["x"]}"#, "\n",
+            r#"{"event_id":"b","latency_ms":"not a number"}"#, "\n",
+            "this is not json\n",
+            r#"{"event_id":"c"}{"event_id":"d"}"#, "\n",
+        ),
+    )
+    .expect("write");
+    let out = dir.path().join("out.parquet");
+    let o = sluice(&["convert", "--table", TELEMETRY, "-o", out.to_str().expect("utf8"), input.to_str().expect("utf8")], None);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "exit 0 with rejected records: {stderr}");
+    assert!(stderr.contains("4 records (3 rows)") && stderr.contains("2 rejected"), "counts on stderr: {stderr}");
+    let batches = read_parquet(&out);
+    assert_eq!(rows(&batches), 3);
+    assert!(!dir.path().join("out.parquet.partial").exists(), "no partial file left behind");
+
+    let errors = std::fs::read_to_string(dir.path().join("out.parquet.errors.json")).expect("default errors file");
+    let docs: Vec<serde_json::Value> = errors.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["errorCode"], "DataFormatConversion.MalformedData");
+    assert!(docs[0]["errorMessage"].as_str().expect("message").contains("latency_ms"));
+    assert_eq!(docs[1]["errorCode"], "DataFormatConversion.ParseError");
+    let raw = base64::engine::general_purpose::STANDARD.decode(docs[1]["rawData"].as_str().expect("rawData")).expect("base64");
+    assert_eq!(raw, b"this is not json");
+    for d in &docs {
+        assert_eq!(d["attemptsMade"], 1);
+        assert!(d["arrivalTimestamp"].as_i64().expect("ms") > 1_700_000_000_000);
+        assert!(d["attemptEndingTimestamp"].as_i64().expect("ms") >= d["arrivalTimestamp"].as_i64().expect("ms"));
+        assert_eq!(d["dataCatalogTable"]["tableName"], "llm_events");
+    }
+}
+
+#[test]
+fn reads_stdin_and_gzip_identically() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = std::fs::read(repo_root().join("testdata/golden/telemetry_sample/input.json")).expect("sample");
+    let gz = dir.path().join("in.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).expect("create"), flate2::Compression::default());
+    enc.write_all(&data).expect("gzip");
+    enc.finish().expect("gzip");
+
+    let from_stdin = dir.path().join("stdin.parquet");
+    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_stdin.to_str().expect("utf8")], Some(&data));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_dash = dir.path().join("dash.parquet");
+    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_dash.to_str().expect("utf8"), "-"], Some(&data));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_gz = dir.path().join("gz.parquet");
+    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_gz.to_str().expect("utf8"), gz.to_str().expect("utf8")], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let a = read_parquet(&from_stdin);
+    assert_eq!(rows(&a), 2);
+    assert_eq!(a, read_parquet(&from_dash));
+    assert_eq!(a, read_parquet(&from_gz));
+}
+
+#[test]
+fn output_does_not_depend_on_threads_or_batch_size() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Enough records to span several 4 MiB chunks.
+    let mut data = Vec::new();
+    for i in 0..40_000 {
+        writeln!(
+            data,
+            r#"{{"event_id":"e{i}","ts":{},"latency_ms":{},"price":"{}.{:06}","prompt":"{}","tags":["t{}"]}}"#,
+            1_700_000_000_000i64 + i,
+            i % 1000,
+            i % 7,
+            i,
+            "p".repeat(i as usize % 200),
+            i % 5
+        )
+        .expect("write");
+        if i % 997 == 0 {
+            data.extend_from_slice(b"{broken\n");
+        }
+    }
+    let input = dir.path().join("big.ndjson");
+    std::fs::write(&input, &data).expect("write");
+    let mut outputs = Vec::new();
+    for (threads, batch) in [("1", "8192"), ("2", "100"), ("3", "1")] {
+        let out = dir.path().join(format!("out-{threads}.parquet"));
+        let o = sluice(
+            &["convert", "--table", TELEMETRY, "--threads", threads, "--batch-size", batch, "-o", out.to_str().expect("utf8"), input.to_str().expect("utf8")],
+            None,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let batches = read_parquet(&out);
+        assert_eq!(rows(&batches), 40_000);
+        let errors = std::fs::read_to_string(dir.path().join(format!("out-{threads}.parquet.errors.json"))).expect("errors");
+        let codes: Vec<String> = errors
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["rawData"].to_string())
+            .collect();
+        assert_eq!(codes.len(), 41);
+        outputs.push(arrow_select::concat::concat_batches(&batches[0].schema(), &batches).expect("concat"));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn bad_invocations_fail_with_one_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("o.parquet");
+    let out = out.to_str().expect("utf8");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["convert", "--table", "no/such/table.json", "-o", out], "no/such/table.json"),
+        (vec!["convert", "--table", TELEMETRY, "-o", out, "no-such-input.json"], "no-such-input.json"),
+        (vec!["convert", "--table", TELEMETRY, "--to", "orc", "-o", out], "not supported yet"),
+        (vec!["convert", "--table", TELEMETRY, "--compression", "LZMA", "-o", out], "LZMA"),
+        (vec!["convert", "--table", TELEMETRY, "--deserializer", "hive", "--timestamp-format", "yyyy-qq", "-o", out], "timestamp.formats"),
+        (vec!["convert", "--table", TELEMETRY, "--timestamp-format", "millis", "-o", out], "Hive JSON SerDe option"),
+        (vec!["convert", "--table", TELEMETRY, "--column-to-json-key", "nosuchcolumn=x", "-o", out], "nosuchcolumn"),
+        (vec!["convert", "--table", "testdata/interop/requirements.txt", "-o", out], "invalid table"),
+    ];
+    for (args, needle) in cases {
+        let o = sluice(&args, Some(b""));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: stderr should mention {needle:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one-line reason, got: {stderr}");
+        assert!(!Path::new(out).exists(), "{args:?}: no output written");
+    }
+    // Missing required arguments: clap's usage error.
+    let o = sluice(&["convert", "-o", out], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn invalid_table_type_names_the_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let table = dir.path().join("t.json");
+    std::fs::write(&table, r#"{"Name":"t","StorageDescriptor":{"Columns":[{"Name":"u","Type":"uniontype<int,string>"}]}}"#).expect("write");
+    let out = dir.path().join("o.parquet");
+    let o = sluice(&["convert", "--table", table.to_str().expect("utf8"), "-o", out.to_str().expect("utf8")], Some(b""));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("column `u`") && stderr.contains("uniontype"), "{stderr}");
+}

@@ -1,0 +1,12 @@
+//! Integration tests for the `sluice` binary and the conversion core end to end.
+
+mod cli;
+mod interop;
+mod roundtrip;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

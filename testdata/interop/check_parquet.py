@@ -1,0 +1,123 @@
+"""Read a Parquet file with independent readers and compare every value with what Sluice wrote.
+
+Usage: check_parquet.py <file.parquet> <expected.jsonl> <types.json>
+
+`types.json` maps each column to [pyarrow type prefix, DuckDB type prefix] for its Glue type
+(`"[]"` as the DuckDB prefix means a DuckDB list type), so each reader must see the same type.
+
+`expected.jsonl` holds one canonical JSON row per line, produced by the Rust test from the Arrow
+batches Sluice encoded: integers as numbers, floats as numbers (non-finite as strings), decimals
+as exact strings, binary as base64, dates as ISO strings, timestamps as integer microseconds
+since the epoch, lists as lists, structs as objects, maps as lists of [key, value] pairs.
+Both pyarrow (Arrow C++) and DuckDB must read the file to exactly those values; the script also
+checks that each reader sees timestamps as timestamps and decimals as decimals.
+"""
+
+import base64
+import datetime
+import decimal
+import json
+import math
+import sys
+
+import duckdb
+import pyarrow.parquet as pq
+
+EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def canon(v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return v
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(v)).decode()
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is not None:
+            v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        d = v - EPOCH
+        return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        # DuckDB returns MAPs as {'key': [...], 'value': [...]}.
+        if set(v.keys()) == {"key", "value"} and isinstance(v["key"], list):
+            return [[canon(k), canon(x)] for k, x in zip(v["key"], v["value"])]
+        return {k: canon(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        # pyarrow returns MAPs as lists of (key, value) tuples.
+        return [canon(x) for x in v]
+    raise TypeError(f"unexpected value {v!r} of type {type(v)}")
+
+
+def canon_row(row, map_columns):
+    out = {}
+    for k, v in row.items():
+        c = canon(v)
+        if k in map_columns and isinstance(v, list):
+            c = [[canon(a), canon(b)] for a, b in v]
+        out[k] = c
+    return out
+
+
+def main():
+    path, expected_path, types_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(types_path) as f:
+        expected_types = json.load(f)
+    with open(expected_path) as f:
+        expected = [json.loads(line) for line in f if line.strip()]
+
+    failures = []
+
+    table = pq.read_table(path)
+    schema = table.schema
+    map_columns = {f.name for f in schema if str(f.type).startswith("map<")}
+    for f in schema:
+        want = expected_types[f.name][0]
+        if not str(f.type).startswith(want):
+            failures.append(f"pyarrow reads column {f.name} as {f.type}, expected {want}")
+    rows = [canon_row(r, map_columns) for r in table.to_pylist()]
+    if rows != expected:
+        for i, (a, b) in enumerate(zip(rows, expected)):
+            if a != b:
+                failures.append(f"pyarrow row {i} differs:\n  read     {a}\n  expected {b}")
+                break
+        if len(rows) != len(expected):
+            failures.append(f"pyarrow read {len(rows)} rows, expected {len(expected)}")
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rel = con.sql(f"SELECT * FROM read_parquet('{path}')")
+    names = rel.columns
+    types = [str(t) for t in rel.types]
+    for name, t in zip(names, types):
+        want = expected_types[name][1]
+        ok = t.endswith("[]") if want == "[]" else (t.startswith(want) and not t.endswith("[]"))
+        if not ok:
+            failures.append(f"duckdb reads column {name} as {t}, expected {want}")
+    drows = [canon_row(dict(zip(names, r)), map_columns) for r in rel.fetchall()]
+    if drows != expected:
+        for i, (a, b) in enumerate(zip(drows, expected)):
+            if a != b:
+                failures.append(f"duckdb row {i} differs:\n  read     {a}\n  expected {b}")
+                break
+        if len(drows) != len(expected):
+            failures.append(f"duckdb read {len(drows)} rows, expected {len(expected)}")
+
+    if failures:
+        print("\n".join(failures))
+        sys.exit(1)
+    print(f"ok: {len(expected)} rows; pyarrow schema {schema.types}; duckdb types {types}")
+
+
+if __name__ == "__main__":
+    main()
