@@ -21,15 +21,31 @@ import math
 import sys
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 EPOCH = datetime.datetime(1970, 1, 1)
 
 
-def canon(v):
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, int):
+def canon(v, t):
+    """Canonical form of value `v` whose Arrow type (from the file's schema) is `t`."""
+    if v is None:
+        return None
+    if pa.types.is_map(t):
+        # pyarrow gives a list of (key, value) tuples, DuckDB a dict (or {'key': [...], 'value': [...]}).
+        if isinstance(v, dict):
+            if set(v.keys()) == {"key", "value"} and isinstance(v["key"], list):
+                items = list(zip(v["key"], v["value"]))
+            else:
+                items = list(v.items())
+        else:
+            items = list(v)
+        return [[canon(k, t.key_type), canon(x, t.item_type)] for k, x in items]
+    if pa.types.is_struct(t):
+        return {t.field(i).name: canon(v[t.field(i).name], t.field(i).type) for i in range(t.num_fields)}
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return [canon(x, t.value_type) for x in v]
+    if isinstance(v, (bool, str, int)):
         return v
     if isinstance(v, float):
         if math.isnan(v):
@@ -48,25 +64,11 @@ def canon(v):
         return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
     if isinstance(v, datetime.date):
         return v.isoformat()
-    if isinstance(v, dict):
-        # DuckDB returns MAPs as {'key': [...], 'value': [...]}.
-        if set(v.keys()) == {"key", "value"} and isinstance(v["key"], list):
-            return [[canon(k), canon(x)] for k, x in zip(v["key"], v["value"])]
-        return {k: canon(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        # pyarrow returns MAPs as lists of (key, value) tuples.
-        return [canon(x) for x in v]
     raise TypeError(f"unexpected value {v!r} of type {type(v)}")
 
 
-def canon_row(row, map_columns):
-    out = {}
-    for k, v in row.items():
-        c = canon(v)
-        if k in map_columns and isinstance(v, list):
-            c = [[canon(a), canon(b)] for a, b in v]
-        out[k] = c
-    return out
+def canon_row(row, schema):
+    return {f.name: canon(row[f.name], f.type) for f in schema}
 
 
 def main():
@@ -80,12 +82,11 @@ def main():
 
     table = pq.read_table(path)
     schema = table.schema
-    map_columns = {f.name for f in schema if str(f.type).startswith("map<")}
     for f in schema:
         want = expected_types[f.name][0]
         if not str(f.type).startswith(want):
             failures.append(f"pyarrow reads column {f.name} as {f.type}, expected {want}")
-    rows = [canon_row(r, map_columns) for r in table.to_pylist()]
+    rows = [canon_row(r, schema) for r in table.to_pylist()]
     if rows != expected:
         for i, (a, b) in enumerate(zip(rows, expected)):
             if a != b:
@@ -104,7 +105,7 @@ def main():
         ok = t.endswith("[]") if want == "[]" else (t.startswith(want) and not t.endswith("[]"))
         if not ok:
             failures.append(f"duckdb reads column {name} as {t}, expected {want}")
-    drows = [canon_row(dict(zip(names, r)), map_columns) for r in rel.fetchall()]
+    drows = [canon_row(dict(zip(names, r)), schema) for r in rel.fetchall()]
     if drows != expected:
         for i, (a, b) in enumerate(zip(drows, expected)):
             if a != b:

@@ -287,11 +287,9 @@ impl Column {
         }
     }
 
-    /// Drop values back to `len`.
+    /// Drop values back to `len`. Children are cut even when this column itself has only
+    /// `len` values: a failed value may have appended to them before failing.
     pub(crate) fn truncate(&mut self, len: usize) {
-        if self.len() <= len {
-            return;
-        }
         self.nulls.truncate(len);
         match &mut self.kind {
             Kind::Boolean(b) => b.truncate(len),
@@ -420,8 +418,9 @@ impl Column {
                     }
                     b'{' | b'[' if !hive => {
                         // OpenX keeps a nested value in a string column as its JSON text.
-                        p.read.backward(1);
-                        let (raw, _) = p.skip_one(true)?;
+                        let start = p.offset() - 1;
+                        crate::skip::skip_value(p, first)?;
+                        let raw = &p.read.as_u8_slice()[start..p.offset()];
                         let Ok(s) = std::str::from_utf8(raw) else {
                             return Err(DecodeFailure::Parse("invalid UTF-8 in JSON text".into()));
                         };
@@ -918,7 +917,8 @@ impl ObjectDecoder {
                         self.seen[i] = generation;
                     }
                     None => {
-                        p.skip_one(true)?;
+                        let v = next(p)?;
+                        crate::skip::skip_value(p, v)?;
                     }
                 }
                 match next(p)? {

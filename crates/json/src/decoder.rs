@@ -205,11 +205,9 @@ fn decode_objects(root: &mut ObjectDecoder, p: &mut P<'_>, ctx: &mut Ctx<'_>) ->
 fn syntax_error(record: &[u8]) -> Option<String> {
     let mut p = Parser::new(Read::from(record));
     loop {
-        if p.skip_space_peek().is_none() {
-            return None;
-        }
-        if let Err(e) = p.skip_one(true) {
-            return Some(DecodeFailure::from(e).into_message());
+        let first = p.skip_space()?;
+        if let Err(e) = crate::skip::skip_value(&mut p, first) {
+            return Some(e.into_message());
         }
     }
 }

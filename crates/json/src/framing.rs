@@ -77,7 +77,8 @@ impl RecordSplitter {
             if matches!(buf[line.start], b'{' | b'[') {
                 // A value spanning lines: find where it ends.
                 let mut parser = Parser::new(Read::from(&buf[line.start..]));
-                match parser.skip_one(true) {
+                let first = parser.skip_space().unwrap_or(b' ');
+                match crate::skip::skip_value(&mut parser, first) {
                     // Only a value that spans lines is cut out of the stream; a line with
                     // something after its value stays one record (and is rejected whole).
                     Ok(_) if line.start + parser.offset() > line_end => {
@@ -88,8 +89,8 @@ impl RecordSplitter {
                     }
                     Ok(_) => {}
                     // An error at the very end of the buffer means the value is cut off.
-                    Err(e)
-                        if (e.is_eof() || parser.offset() >= buf.len() - line.start)
+                    Err(_)
+                        if parser.offset() >= buf.len() - line.start
                             && !eof
                             && buf.len() - line.start <= self.max_record_bytes =>
                     {

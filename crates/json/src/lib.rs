@@ -27,6 +27,7 @@ mod framing;
 mod keys;
 mod number;
 mod options;
+mod skip;
 mod time;
 
 pub use decoder::{Decoder, DecoderBuilder};

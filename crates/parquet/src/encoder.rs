@@ -13,6 +13,10 @@ use crate::timestamp::{Int96Buffer, LeafPath, convert_array};
 
 /// How one leaf of the current row group is being encoded.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every leaf is `Arrow`: boxing it would add an indirection to the common case"
+)]
 enum LeafWriter {
     /// arrow-rs encodes it (pages are compressed as they fill).
     Arrow(ArrowColumnWriter),
@@ -22,6 +26,10 @@ enum LeafWriter {
 
 /// A leaf whose row group chunk is complete, ready to go into the file in leaf order.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every leaf is `Arrow`: boxing it would add an indirection to the common case"
+)]
 pub(crate) enum ClosedLeaf {
     /// A finished arrow-rs chunk: append with `ArrowColumnChunk::append_to_row_group`.
     Arrow(ArrowColumnChunk),
