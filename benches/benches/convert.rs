@@ -30,11 +30,10 @@ fn table() -> Table {
 fn sluice_decode(table: &Table, data: &[u8]) -> Vec<RecordBatch> {
     let mut decoder = DecoderBuilder::new(table).with_batch_size(BATCH).build().expect("decoder");
     let mut out = Vec::new();
-    for line in data.split(|&b| b == b'\n') {
-        if line.is_empty() {
-            continue;
-        }
-        decoder.decode(line).expect("valid record");
+    // As `sluice convert` does: validate the buffer's UTF-8 once, then decode line by line.
+    let text = std::str::from_utf8(data).expect("UTF-8");
+    for line in text.split_terminator('\n') {
+        decoder.decode_str(line).expect("valid record");
         if decoder.is_full() {
             out.extend(decoder.flush().expect("flush"));
         }

@@ -117,7 +117,19 @@ pub struct Decoder {
 
 impl Decoder {
     /// Decode one record, appending its rows. Returns the number of rows it held.
+    ///
+    /// A record that is not valid UTF-8 fails with `ParseError` (JSON text is UTF-8). Callers
+    /// that hold many records in one buffer can validate it once and use
+    /// [`Decoder::decode_str`] per record instead.
     pub fn decode(&mut self, record: &[u8]) -> Result<usize, RecordError> {
+        match std::str::from_utf8(record) {
+            Ok(s) => self.decode_str(s),
+            Err(e) => Err(RecordError::parse(format!("the record is not valid UTF-8 (invalid byte at {})", e.valid_up_to()))),
+        }
+    }
+
+    /// [`Decoder::decode`] for a record already known to be UTF-8.
+    pub fn decode_str(&mut self, record: &str) -> Result<usize, RecordError> {
         let start = self.root.len();
         let mut parser = Parser::new(Read::from(record));
         let mut ctx = Ctx {
@@ -138,7 +150,7 @@ impl Decoder {
                     DecodeFailure::Parse(m) => RecordError::parse(m),
                     // A value that doesn't fit is only `MalformedData` if the record is valid
                     // JSON; Firehose parses before it maps to columns.
-                    DecodeFailure::Malformed(m) => match syntax_error(record) {
+                    DecodeFailure::Malformed(m) => match syntax_error(record.as_bytes()) {
                         Some(parse) => RecordError::parse(parse),
                         None => RecordError::malformed(m),
                     },

@@ -65,6 +65,20 @@ impl KeyMatcher {
         self.next = 0;
     }
 
+    /// The key expected next if producers keep their usual order, as raw bytes.
+    #[inline]
+    pub(crate) fn expected(&self) -> Option<&[u8]> {
+        self.targets.get(self.next).map(|t| &**t)
+    }
+
+    /// The expected key was found (compared byte for byte by the caller): its field index.
+    #[inline]
+    pub(crate) fn accept_expected(&mut self) -> usize {
+        let i = self.next;
+        self.next += 1;
+        i
+    }
+
     /// The field `key` belongs to, if any.
     #[inline]
     pub(crate) fn find(&mut self, key: &str) -> Option<usize> {

@@ -72,7 +72,12 @@ impl ParquetSerDeConfig {
             self.page_size_bytes,
             FIREHOSE_MIN_PAGE_SIZE_BYTES,
         );
-        let padding = check(&mut violations, "MaxPaddingBytes", self.max_padding_bytes, 0);
+        let padding = check(
+            &mut violations,
+            "MaxPaddingBytes",
+            self.max_padding_bytes,
+            0,
+        );
         if !violations.is_empty() {
             return Err(ParquetSinkError::Validation { violations });
         }
@@ -206,7 +211,10 @@ mod tests {
     fn unknown_member_is_rejected() {
         let err = serde_json::from_str::<ParquetSerDeConfig>(r#"{"BlockSize": 67108864}"#)
             .expect_err("unknown member");
-        assert!(err.to_string().contains("unknown field `BlockSize`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `BlockSize`"),
+            "{err}"
+        );
         // Member names are case-sensitive, as in Firehose.
         serde_json::from_str::<ParquetSerDeConfig>(r#"{"compression": "GZIP"}"#)
             .expect_err("lower-case member");
@@ -278,7 +286,14 @@ mod tests {
             panic!("expected a validation error, got {err:?}");
         };
         let fields: Vec<_> = violations.iter().map(|v| v.field).collect();
-        assert_eq!(fields, ["BlockSizeBytes", "PageSizeBytes", "MaxPaddingBytes"]);
-        assert!(err.to_string().starts_with("3 validation errors detected: "), "{err}");
+        assert_eq!(
+            fields,
+            ["BlockSizeBytes", "PageSizeBytes", "MaxPaddingBytes"]
+        );
+        assert!(
+            err.to_string()
+                .starts_with("3 validation errors detected: "),
+            "{err}"
+        );
     }
 }

@@ -70,7 +70,10 @@ impl ColumnEncoder {
     }
 
     /// Starts a row group with `writers`, one per leaf (the ones for `INT96` leaves are dropped).
-    pub(crate) fn open(&mut self, writers: impl IntoIterator<Item = ArrowColumnWriter>) -> Result<()> {
+    pub(crate) fn open(
+        &mut self,
+        writers: impl IntoIterator<Item = ArrowColumnWriter>,
+    ) -> Result<()> {
         self.writers.clear();
         self.writers.reserve(self.leaves.len());
         for (writer, leaf) in writers.into_iter().zip(&self.leaves) {

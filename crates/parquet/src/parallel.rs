@@ -78,7 +78,11 @@ mod tests {
     fn keeps_input_order() {
         for threads in [1, 2, 3, 8] {
             let out = map(threads, (0..100).collect(), |i: u32| Ok(i * 2)).expect("no errors");
-            assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>(), "threads={threads}");
+            assert_eq!(
+                out,
+                (0..100).map(|i| i * 2).collect::<Vec<_>>(),
+                "threads={threads}"
+            );
         }
     }
 
@@ -95,6 +99,25 @@ mod tests {
     }
 
     #[test]
+    fn runs_items_concurrently() {
+        if rayon::current_num_threads() < 2 {
+            return; // a one-thread pool cannot overlap anything
+        }
+        let start = std::time::Instant::now();
+        map(2, vec![(); 4], |()| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            Ok(())
+        })
+        .expect("no errors");
+        // Serially this takes 400 ms; two tasks take 200 ms.
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < std::time::Duration::from_millis(350),
+            "{elapsed:?}"
+        );
+    }
+
+    #[test]
     fn reports_an_error() {
         let err = map(3, (0..50).collect(), |i: u32| {
             if i == 17 {
@@ -104,6 +127,9 @@ mod tests {
             }
         })
         .expect_err("item 17 fails");
-        assert!(matches!(err, ParquetSinkError::Internal { invariant: "test" }));
+        assert!(matches!(
+            err,
+            ParquetSinkError::Internal { invariant: "test" }
+        ));
     }
 }

@@ -160,9 +160,17 @@ macro_rules! named_enum {
     };
 }
 
-named_enum!(ParquetCompression, "compression", [Uncompressed, Gzip, Snappy, Zstd]);
+named_enum!(
+    ParquetCompression,
+    "compression",
+    [Uncompressed, Gzip, Snappy, Zstd]
+);
 named_enum!(ParquetWriterVersion, "writer version", [V1, V2]);
-named_enum!(TimestampType, "timestamp type", [Int64Micros, Int64Millis, Int96]);
+named_enum!(
+    TimestampType,
+    "timestamp type",
+    [Int64Micros, Int64Millis, Int96]
+);
 
 /// A string that names no variant of a settings enum (from `FromStr`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -375,7 +383,9 @@ mod tests {
         assert_eq!("int96".parse(), Ok(TimestampType::Int96));
         assert_eq!("int64-millis".parse(), Ok(TimestampType::Int64Millis));
         assert_eq!(TimestampType::Int64Micros.to_string(), "INT64_MICROS");
-        let err = "lzo".parse::<ParquetCompression>().expect_err("LZO is not offered");
+        let err = "lzo"
+            .parse::<ParquetCompression>()
+            .expect_err("LZO is not offered");
         assert_eq!(
             err.to_string(),
             r#"unknown compression `lzo`, expected one of ["UNCOMPRESSED", "GZIP", "SNAPPY", "ZSTD"]"#

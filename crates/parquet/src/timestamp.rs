@@ -49,7 +49,9 @@ pub(crate) fn contains_timestamp(data_type: &DataType) -> bool {
         | DataType::Map(f, _) => contains_timestamp(f.data_type()),
         DataType::Dictionary(_, values) => contains_timestamp(values),
         DataType::RunEndEncoded(_, values) => contains_timestamp(values.data_type()),
-        DataType::Union(fields, _) => fields.iter().any(|(_, f)| contains_timestamp(f.data_type())),
+        DataType::Union(fields, _) => fields
+            .iter()
+            .any(|(_, f)| contains_timestamp(f.data_type())),
         _ => false,
     }
 }
@@ -93,7 +95,8 @@ const CONTAINER_REASON: &str = "timestamps can only be converted inside struct, 
 ///
 /// Errors if a timestamp sits inside a container [`convert_array`] cannot rebuild.
 pub(crate) fn convert_field(field: &Field, unit: TimeUnit) -> Result<Field> {
-    let data_type = convert_type(field.data_type(), unit).ok_or_else(|| unsupported(field, CONTAINER_REASON))?;
+    let data_type = convert_type(field.data_type(), unit)
+        .ok_or_else(|| unsupported(field, CONTAINER_REASON))?;
     Ok(field.clone().with_data_type(data_type))
 }
 
@@ -133,8 +136,11 @@ pub(crate) fn convert_array(array: &ArrayRef, target: &DataType) -> Result<Array
             let converted: Vec<i64> = rescale(values, *from, *to);
             let out: ArrayRef = match to {
                 TimeUnit::Second => Arc::new(
-                    PrimitiveArray::<TimestampSecondType>::try_new(converted.into(), nulls.cloned())?
-                        .with_timezone_opt(tz.clone()),
+                    PrimitiveArray::<TimestampSecondType>::try_new(
+                        converted.into(),
+                        nulls.cloned(),
+                    )?
+                    .with_timezone_opt(tz.clone()),
                 ),
                 TimeUnit::Millisecond => Arc::new(
                     PrimitiveArray::<TimestampMillisecondType>::try_new(
@@ -200,11 +206,9 @@ pub(crate) fn convert_array(array: &ArrayRef, target: &DataType) -> Result<Array
 }
 
 fn convert_list<O: OffsetSizeTrait>(array: &ArrayRef, field: &FieldRef) -> Result<ArrayRef> {
-    let list = array
-        .as_list_opt::<O>()
-        .ok_or(ParquetSinkError::Internal {
-            invariant: "a list-typed array downcasts to its list array",
-        })?;
+    let list = array.as_list_opt::<O>().ok_or(ParquetSinkError::Internal {
+        invariant: "a list-typed array downcasts to its list array",
+    })?;
     let values = convert_array(list.values(), field.data_type())?;
     Ok(Arc::new(GenericListArray::<O>::try_new(
         Arc::clone(field),
@@ -346,7 +350,13 @@ impl LeafPath {
 pub(crate) fn column_leaves(field: &Field) -> Result<Vec<Option<LeafPath>>> {
     let mut out = Vec::new();
     let mut prefix = Vec::new();
-    walk_leaves(field, field.data_type(), field.is_nullable(), &mut prefix, &mut out)?;
+    walk_leaves(
+        field,
+        field.data_type(),
+        field.is_nullable(),
+        &mut prefix,
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -384,7 +394,10 @@ fn walk_leaves(
                 return Err(unsupported(column, "map entries must be a struct"));
             };
             let [key, value] = kv.iter().collect::<Vec<_>>()[..] else {
-                return Err(unsupported(column, "map entries must have exactly two fields"));
+                return Err(unsupported(
+                    column,
+                    "map entries must have exactly two fields",
+                ));
             };
             descend(NodeKind::Map { value: false }, key, out)?;
             descend(NodeKind::Map { value: true }, value, out)?;
@@ -504,11 +517,13 @@ impl Int96Buffer {
         let rows = column.len();
         match resolved.as_slice() {
             // Fast path: a top-level timestamp column.
-            [Resolved {
-                nullable,
-                nulls,
-                kind: ResolvedKind::Leaf(values),
-            }] => {
+            [
+                Resolved {
+                    nullable,
+                    nulls,
+                    kind: ResolvedKind::Leaf(values),
+                },
+            ] => {
                 self.values.reserve(rows);
                 if *nullable {
                     self.def_levels.reserve(rows);
@@ -677,10 +692,10 @@ fn visit_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::TimestampMicrosecondArray;
     use arrow_array::builder::{
         ListBuilder, MapBuilder, StringBuilder, StructBuilder, TimestampMicrosecondBuilder,
     };
-    use arrow_array::TimestampMicrosecondArray;
 
     fn day_and_nanos(v: Int96) -> (u32, u64) {
         let d = v.data();
@@ -690,7 +705,10 @@ mod tests {
     #[test]
     fn int96_layout() {
         // The epoch: Julian day 2440588, midnight.
-        assert_eq!(day_and_nanos(to_int96(0, TimeUnit::Microsecond)), (2_440_588, 0));
+        assert_eq!(
+            day_and_nanos(to_int96(0, TimeUnit::Microsecond)),
+            (2_440_588, 0)
+        );
         // 2017-02-07T15:13:01.392560Z = 1486480381392560 µs.
         let v = to_int96(1_486_480_381_392_560, TimeUnit::Microsecond);
         let expected_nanos = ((15 * 3600 + 13 * 60 + 1) * 1_000_000 + 392_560) * 1000;
@@ -703,24 +721,45 @@ mod tests {
         // parquet-rs reads it back.
         assert_eq!(v.to_micros(), 1_486_480_381_392_560);
         assert_eq!(to_int96(-1, TimeUnit::Microsecond).to_micros(), -1);
-        for unit in [TimeUnit::Second, TimeUnit::Millisecond, TimeUnit::Nanosecond] {
-            assert_eq!(to_int96(-7, unit).to_nanos(), -7 * 1_000_000_000 / ticks_per_second(unit));
+        for unit in [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Nanosecond,
+        ] {
+            assert_eq!(
+                to_int96(-7, unit).to_nanos(),
+                -7 * 1_000_000_000 / ticks_per_second(unit)
+            );
         }
     }
 
     #[test]
     fn rescale_floors() {
         assert_eq!(
-            rescale(&[-1, 0, 1_999, -1_000, -1_001], TimeUnit::Microsecond, TimeUnit::Millisecond),
+            rescale(
+                &[-1, 0, 1_999, -1_000, -1_001],
+                TimeUnit::Microsecond,
+                TimeUnit::Millisecond
+            ),
             [-1, 0, 1, -1, -2]
         );
-        assert_eq!(rescale(&[2], TimeUnit::Second, TimeUnit::Microsecond), [2_000_000]);
-        assert_eq!(rescale(&[i64::MAX], TimeUnit::Second, TimeUnit::Nanosecond), [i64::MAX]);
+        assert_eq!(
+            rescale(&[2], TimeUnit::Second, TimeUnit::Microsecond),
+            [2_000_000]
+        );
+        assert_eq!(
+            rescale(&[i64::MAX], TimeUnit::Second, TimeUnit::Nanosecond),
+            [i64::MAX]
+        );
     }
 
     #[test]
     fn top_level_levels() {
-        let column: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![Some(0), None, Some(1)]));
+        let column: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            Some(0),
+            None,
+            Some(1),
+        ]));
         let field = Field::new("ts", column.data_type().clone(), true);
         let [Some(path)] = &column_leaves(&field).expect("walkable")[..] else {
             panic!("one timestamp leaf");
@@ -779,7 +818,11 @@ mod tests {
     #[test]
     fn map_value_levels() {
         // map<string,timestamp>: [{a:1, b:null}, null, {}]
-        let mut map = MapBuilder::new(None, StringBuilder::new(), TimestampMicrosecondBuilder::new());
+        let mut map = MapBuilder::new(
+            None,
+            StringBuilder::new(),
+            TimestampMicrosecondBuilder::new(),
+        );
         map.keys().append_value("a");
         map.values().append_value(1);
         map.keys().append_value("b");
@@ -805,7 +848,11 @@ mod tests {
         let field = Field::new(
             "d",
             DataType::FixedSizeList(
-                Arc::new(Field::new("element", DataType::Timestamp(TimeUnit::Microsecond, None), true)),
+                Arc::new(Field::new(
+                    "element",
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                    true,
+                )),
                 2,
             ),
             true,

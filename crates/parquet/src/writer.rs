@@ -157,6 +157,10 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 
     /// Encodes `batch`, closing row groups as they fill.
+    ///
+    /// A batch whose columns do not match [`Self::schema`] is rejected before anything is
+    /// encoded, and the writer stays usable. Any other error (encoding, I/O) leaves the file
+    /// incomplete: drop the writer and its output.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.check_schema(batch)?;
         let rows = batch.num_rows();
@@ -185,9 +189,8 @@ impl<W: Write + Send> ParquetWriter<W> {
                     // Nothing encoded to measure yet. Bound the first slice by the batch's
                     // Arrow size, which for Hive's types is about or above the encoded size, so
                     // a batch larger than the block cannot make one oversized row group.
-                    let per_row = *arrow_row_bytes.get_or_insert_with(|| {
-                        batch.get_array_memory_size().div_ceil(rows).max(1)
-                    });
+                    let per_row = *arrow_row_bytes
+                        .get_or_insert_with(|| batch.get_array_memory_size().div_ceil(rows).max(1));
                     take = take.min((self.block_size_bytes / per_row).max(1));
                 }
             }
@@ -389,7 +392,9 @@ impl SchemaPlan {
         let mut columns = Vec::with_capacity(written.fields().len());
         let mut int96_leaves = Vec::new();
         let mut first_leaf = 0;
-        for ((field, count), convert_to) in written.fields().iter().zip(leaf_counts).zip(conversions) {
+        for ((field, count), convert_to) in
+            written.fields().iter().zip(leaf_counts).zip(conversions)
+        {
             let leaves = if target_unit.is_none() && contains_timestamp(field.data_type()) {
                 let leaves = column_leaves(field)?;
                 if leaves.len() != count {
@@ -476,7 +481,6 @@ impl<W: Write> Write for CountingWrite<W> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,9 +491,9 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampNanosecondType;
     use arrow_array::{
-        Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-        Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
-        TimestampMicrosecondArray, TimestampMillisecondArray,
+        Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+        Int8Array, Int16Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+        TimestampMillisecondArray,
     };
     use arrow_schema::{DataType, Field, Fields};
     use parquet::arrow::ArrowWriter;
@@ -547,14 +551,22 @@ mod tests {
         let mut rng = Rng(seed);
         let mut maybe = |percent| !rng.chance(percent);
         let bools: BooleanArray = (0..rows).map(|i| maybe(10).then_some(i % 3 == 0)).collect();
-        let tiny: Int8Array = (0..rows).map(|i| maybe(10).then_some((i % 200) as i8)).collect();
+        let tiny: Int8Array = (0..rows)
+            .map(|i| maybe(10).then_some((i % 200) as i8))
+            .collect();
         let small: Int16Array = (0..rows).map(|i| maybe(10).then_some(i as i16)).collect();
-        let ints: Int32Array = (0..rows).map(|i| maybe(10).then_some(i as i32 * 7)).collect();
+        let ints: Int32Array = (0..rows)
+            .map(|i| maybe(10).then_some(i as i32 * 7))
+            .collect();
         let bigs: Int64Array = (0..rows)
             .map(|i| maybe(10).then_some((i as i64).wrapping_mul(0x1234_5678_9ABC)))
             .collect();
-        let floats: Float32Array = (0..rows).map(|i| maybe(10).then_some(i as f32 / 3.0)).collect();
-        let doubles: Float64Array = (0..rows).map(|i| maybe(10).then_some(i as f64 * 1.5)).collect();
+        let floats: Float32Array = (0..rows)
+            .map(|i| maybe(10).then_some(i as f32 / 3.0))
+            .collect();
+        let doubles: Float64Array = (0..rows)
+            .map(|i| maybe(10).then_some(i as f64 * 1.5))
+            .collect();
         let dec_small = (0..rows)
             .map(|i| maybe(10).then_some(i as i128 * 101 - 5000))
             .collect::<Decimal128Array>()
@@ -571,7 +583,9 @@ mod tests {
         let binary: BinaryArray = (0..rows)
             .map(|i| maybe(10).then(|| vec![i as u8; i % 5]))
             .collect();
-        let dates: Date32Array = (0..rows).map(|i| maybe(10).then_some(i as i32 - 500)).collect();
+        let dates: Date32Array = (0..rows)
+            .map(|i| maybe(10).then_some(i as i32 - 500))
+            .collect();
         let timestamps: TimestampMicrosecondArray = (0..rows)
             .map(|i| maybe(10).then_some((i as i64 - 100) * 3_600_000_123))
             .collect();
@@ -652,9 +666,6 @@ mod tests {
         assert_eq!(batches.len(), 1);
         batches.into_iter().next().expect("one batch")
     }
-
-    pub(super) fn flat_batch_pub(rows: usize, seed: u64) -> RecordBatch { flat_batch(rows, seed) }
-    pub(super) fn nested_batch_pub(rows: usize) -> RecordBatch { nested_batch(rows) }
 
     fn write_file(batches: &[RecordBatch], settings: &ParquetSettings) -> (File, FileSummary) {
         let mut file = tempfile::tempfile().expect("temp file");
@@ -815,11 +826,20 @@ mod tests {
     fn footer_names_sluice_and_hive_schema() {
         let (file, _) = write_file(&[flat_batch(10, 4)], &ParquetSettings::default());
         let meta = metadata(&file);
-        assert_eq!(meta.file_metadata().created_by(), Some(created_by().as_str()));
+        assert_eq!(
+            meta.file_metadata().created_by(),
+            Some(created_by().as_str())
+        );
         assert_eq!(meta.file_metadata().schema_descr().name(), SCHEMA_ROOT);
         // Arrow readers get the exact Arrow schema back.
-        let kv = meta.file_metadata().key_value_metadata().expect("key-value metadata");
-        assert!(kv.iter().any(|kv| kv.key == parquet::arrow::ARROW_SCHEMA_META_KEY));
+        let kv = meta
+            .file_metadata()
+            .key_value_metadata()
+            .expect("key-value metadata");
+        assert!(
+            kv.iter()
+                .any(|kv| kv.key == parquet::arrow::ARROW_SCHEMA_META_KEY)
+        );
     }
 
     #[test]
@@ -850,9 +870,15 @@ mod tests {
         );
         let root = schema.root_schema();
         let tags = &root.get_fields()[0];
-        assert_eq!(tags.get_basic_info().logical_type_ref(), Some(&LogicalType::List));
+        assert_eq!(
+            tags.get_basic_info().logical_type_ref(),
+            Some(&LogicalType::List)
+        );
         let attrs = &root.get_fields()[1];
-        assert_eq!(attrs.get_basic_info().logical_type_ref(), Some(&LogicalType::Map));
+        assert_eq!(
+            attrs.get_basic_info().logical_type_ref(),
+            Some(&LogicalType::Map)
+        );
     }
 
     #[test]
@@ -863,11 +889,24 @@ mod tests {
             vec![Some(vec![Some(1), None]), None, Some(vec![])],
         );
         assert_eq!(list.data_type(), &item_list);
-        let batch = RecordBatch::try_from_iter([("xs", Arc::new(list) as ArrayRef)]).expect("batch");
+        let batch =
+            RecordBatch::try_from_iter([("xs", Arc::new(list) as ArrayRef)]).expect("batch");
         let (file, _) = write_file(std::slice::from_ref(&batch), &ParquetSettings::default());
         let meta = metadata(&file);
-        assert_eq!(meta.file_metadata().schema_descr().column(0).path().string(), "xs.list.element");
-        assert_eq!(read_batches(&file, ArrowReaderOptions::new())[0].column(0).len(), 3);
+        assert_eq!(
+            meta.file_metadata()
+                .schema_descr()
+                .column(0)
+                .path()
+                .string(),
+            "xs.list.element"
+        );
+        assert_eq!(
+            read_batches(&file, ArrowReaderOptions::new())[0]
+                .column(0)
+                .len(),
+            3
+        );
     }
 
     // ---- row groups and pages ----------------------------------------------------------------
@@ -896,13 +935,19 @@ mod tests {
             let size = rg.compressed_size() as usize;
             assert!(size <= BLOCK + BLOCK / 8, "row group {i} is {size} bytes");
             if i + 1 < meta.num_row_groups() {
-                assert!(size >= BLOCK - BLOCK / 8, "row group {i} is only {size} bytes");
+                assert!(
+                    size >= BLOCK - BLOCK / 8,
+                    "row group {i} is only {size} bytes"
+                );
             }
         }
-        let all = arrow_array::Int64Array::from_iter(
-            batches.iter().flat_map(|b| b.column(0).as_primitive::<arrow_array::types::Int64Type>().iter()),
-        );
-        let expected = RecordBatch::try_from_iter([("v", Arc::new(all) as ArrayRef)]).expect("batch");
+        let all = arrow_array::Int64Array::from_iter(batches.iter().flat_map(|b| {
+            b.column(0)
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .iter()
+        }));
+        let expected =
+            RecordBatch::try_from_iter([("v", Arc::new(all) as ArrayRef)]).expect("batch");
         assert_reads_back(&file, &expected);
     }
 
@@ -928,7 +973,10 @@ mod tests {
         assert!(writer.memory_size() > 0);
         writer.flush().expect("flush");
         writer.flush().expect("flushing nothing is a no-op");
-        assert_eq!((writer.in_progress_rows(), writer.flushed_row_groups()), (0, 1));
+        assert_eq!(
+            (writer.in_progress_rows(), writer.flushed_row_groups()),
+            (0, 1)
+        );
         writer.write(&batch).expect("write");
         writer.write(&batch.slice(0, 0)).expect("empty batch");
         let (bytes, summary) = writer.into_inner().expect("close");
@@ -972,8 +1020,15 @@ mod tests {
         let slack = 1024 * 8;
         for limit in [16 * 1024, 64 * 1024] {
             let sizes = page_sizes(limit);
-            assert!(sizes.iter().all(|&s| s <= limit + slack), "{limit}: {sizes:?}");
-            assert!(sizes.len() >= 800_000 / (limit + slack), "{limit}: {} pages", sizes.len());
+            assert!(
+                sizes.iter().all(|&s| s <= limit + slack),
+                "{limit}: {sizes:?}"
+            );
+            assert!(
+                sizes.len() >= 800_000 / (limit + slack),
+                "{limit}: {} pages",
+                sizes.len()
+            );
         }
         // parquet-java's 20,000-rows-per-page bound applies as well.
         assert_eq!(page_sizes(1024 * 1024).len(), 5);
@@ -986,7 +1041,10 @@ mod tests {
         let batch = flat_batch(100, 10);
         let (file, _) = write_file(std::slice::from_ref(&batch), &ParquetSettings::default());
         let meta = metadata(&file);
-        let column = meta.file_metadata().schema_descr().column(column_index(&meta, "ts"));
+        let column = meta
+            .file_metadata()
+            .schema_descr()
+            .column(column_index(&meta, "ts"));
         assert_eq!(column.physical_type(), PhysicalType::INT64);
         assert_eq!(
             column.logical_type_ref(),
@@ -1009,13 +1067,17 @@ mod tests {
             Some(999),
         ]);
         let nested = nested_batch(10);
-        let flat = RecordBatch::try_from_iter([("ts", Arc::new(micros) as ArrayRef)]).expect("batch");
+        let flat =
+            RecordBatch::try_from_iter([("ts", Arc::new(micros) as ArrayRef)]).expect("batch");
         let settings = ParquetSettings::default().with_timestamp_type(TimestampType::Int64Millis);
 
         let (file, _) = write_file(std::slice::from_ref(&flat), &settings);
         let meta = metadata(&file);
         assert_eq!(
-            meta.file_metadata().schema_descr().column(0).logical_type_ref(),
+            meta.file_metadata()
+                .schema_descr()
+                .column(0)
+                .logical_type_ref(),
             Some(&LogicalType::Timestamp(ParquetTimestamp {
                 is_adjusted_to_u_t_c: false,
                 unit: ParquetTimeUnit::MILLIS,
@@ -1043,14 +1105,24 @@ mod tests {
                 plan.written.field(i).data_type(),
             )
             .expect("convert");
-            assert_eq!(read[0].column(i).as_ref(), want.as_ref(), "{}", field.name());
+            assert_eq!(
+                read[0].column(i).as_ref(),
+                want.as_ref(),
+                "{}",
+                field.name()
+            );
         }
         let schema = metadata(&file).file_metadata().schema_descr_ptr();
         for i in 0..schema.num_columns() {
             if let Some(LogicalType::Timestamp(ParquetTimestamp { unit, .. })) =
                 schema.column(i).logical_type_ref()
             {
-                assert_eq!(unit, &ParquetTimeUnit::MILLIS, "{}", schema.column(i).path());
+                assert_eq!(
+                    unit,
+                    &ParquetTimeUnit::MILLIS,
+                    "{}",
+                    schema.column(i).path()
+                );
             }
         }
     }
@@ -1074,9 +1146,14 @@ mod tests {
         assert_reads_back(&file, &batch);
 
         // Without it, parquet decodes INT96 as nanoseconds: the same instants.
-        let read = read_batches(&file, ArrowReaderOptions::new().with_skip_arrow_metadata(true));
+        let read = read_batches(
+            &file,
+            ArrowReaderOptions::new().with_skip_arrow_metadata(true),
+        );
         let nanos = read[0].column(ts).as_primitive::<TimestampNanosecondType>();
-        let micros = batch.column(ts).as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        let micros = batch
+            .column(ts)
+            .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
         assert_eq!(nanos.len(), micros.len());
         for (got, want) in nanos.iter().zip(micros.iter()) {
             assert_eq!(got, want.map(|v| v * 1000));
@@ -1121,7 +1198,10 @@ mod tests {
         let batch = nested_batch(20);
         let settings = ParquetSettings::default().with_timestamp_type(TimestampType::Int96);
         let (file, _) = write_file(std::slice::from_ref(&batch), &settings);
-        let read = read_batches(&file, ArrowReaderOptions::new().with_skip_arrow_metadata(true));
+        let read = read_batches(
+            &file,
+            ArrowReaderOptions::new().with_skip_arrow_metadata(true),
+        );
         let tsl = read[0].column(5).as_list::<i32>();
         let original = batch.column(5).as_list::<i32>();
         assert_eq!(tsl.offsets(), original.offsets());
@@ -1146,6 +1226,52 @@ mod tests {
         assert_reads_back(&file, &batch);
     }
 
+    #[test]
+    fn int96_respects_required_fields() {
+        // Required (non-nullable) levels add no definition level; the writer must agree with
+        // arrow-rs's schema about that at every depth.
+        let inner = Fields::from(vec![Field::new("ts", ts_type(), false)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ts", ts_type(), false),
+            Field::new("s", DataType::Struct(inner.clone()), true),
+            Field::new(
+                "l",
+                DataType::List(Arc::new(Field::new("element", ts_type(), false))),
+                false,
+            ),
+        ]));
+        let ts = TimestampMicrosecondArray::from(vec![1, -2, 3]);
+        let s = arrow_array::StructArray::try_new(
+            inner,
+            vec![Arc::new(TimestampMicrosecondArray::from(vec![4, 5, 6])) as ArrayRef],
+            Some(vec![true, false, true].into()),
+        )
+        .expect("struct");
+        let l = arrow_array::ListArray::try_new(
+            Arc::new(Field::new("element", ts_type(), false)),
+            arrow_buffer::OffsetBuffer::from_lengths([2, 0, 1]),
+            Arc::new(TimestampMicrosecondArray::from(vec![7, 8, 9])),
+            None,
+        )
+        .expect("list");
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(ts), Arc::new(s), Arc::new(l)])
+            .expect("batch");
+        let settings = ParquetSettings::default().with_timestamp_type(TimestampType::Int96);
+        let (file, _) = write_file(std::slice::from_ref(&batch), &settings);
+        let meta = metadata(&file);
+        let schema = meta.file_metadata().schema_descr();
+        let levels: Vec<(i16, i16)> = (0..schema.num_columns())
+            .map(|i| {
+                (
+                    schema.column(i).max_def_level(),
+                    schema.column(i).max_rep_level(),
+                )
+            })
+            .collect();
+        assert_eq!(levels, [(0, 0), (1, 0), (1, 1)]);
+        assert_reads_back(&file, &batch);
+    }
+
     // ---- parallel encoding ------------------------------------------------------------------
 
     #[test]
@@ -1160,7 +1286,10 @@ mod tests {
                 let serial = write_bytes(batches, &settings);
                 for threads in [2, 3, 8] {
                     let parallel = write_bytes(batches, &settings.clone().with_threads(threads));
-                    assert!(serial == parallel, "{timestamp_type} with {threads} threads differs");
+                    assert!(
+                        serial == parallel,
+                        "{timestamp_type} with {threads} threads differs"
+                    );
                 }
             }
         }
@@ -1173,7 +1302,11 @@ mod tests {
         let flat: Vec<_> = (0..40).map(|i| flat_batch(1_000, 30 + i)).collect();
         let nested: Vec<_> = (0..200).map(|_| nested_batch(20)).collect();
         for (batches, small_block) in [(&flat, 256 * 1024), (&nested, 8 * 1024)] {
-            assert!(batches[0].get_array_memory_size() < small_block, "{}", batches[0].get_array_memory_size());
+            assert!(
+                batches[0].get_array_memory_size() < small_block,
+                "{}",
+                batches[0].get_array_memory_size()
+            );
             for settings in [
                 ParquetSettings::default(),
                 ParquetSettings::default()
@@ -1191,8 +1324,8 @@ mod tests {
                     .with_properties(props)
                     .with_schema_root(SCHEMA_ROOT.to_owned());
                 let mut theirs = Vec::new();
-                let mut writer =
-                    ArrowWriter::try_new_with_options(&mut theirs, schema, options).expect("writer");
+                let mut writer = ArrowWriter::try_new_with_options(&mut theirs, schema, options)
+                    .expect("writer");
                 for batch in batches.iter() {
                     writer.write(batch).expect("write");
                 }
@@ -1223,7 +1356,12 @@ mod tests {
         let mut columns = batch.columns().to_vec();
         columns[1] = Arc::new(Int32Array::from(vec![0; 10]));
         let wrong = RecordBatch::try_from_iter(
-            batch.schema().fields().iter().map(|f| f.name().clone()).zip(columns),
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .zip(columns),
         )
         .expect("batch");
         let err = writer.write(&wrong).expect_err("wrong type");
@@ -1249,35 +1387,5 @@ mod tests {
         );
         // INT64 micros needs no walk, so arrow-rs handles it.
         ParquetWriter::try_new(Vec::new(), schema, &ParquetSettings::default()).expect("writer");
-    }
-}
-
-#[cfg(test)]
-mod tmp_perf {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn perf() {
-        let batches: Vec<_> = (0..20).map(|i| super::tests::flat_batch_pub(50_000, i)).collect();
-        let nested: Vec<_> = (0..10).map(|_| super::tests::nested_batch_pub(20_000)).collect();
-        for (name, b) in [("flat", &batches), ("nested", &nested)] {
-          for tt in [TimestampType::Int64Micros, TimestampType::Int96] {
-            for threads in [1, 2] {
-                let s = ParquetSettings::default().with_threads(threads).with_timestamp_type(tt);
-                let t = std::time::Instant::now();
-                let mut w = ParquetWriter::try_new(std::io::sink(), b[0].schema(), &s).unwrap();
-                for x in b.iter() { w.write(x).unwrap(); }
-                let sum = w.close().unwrap();
-                eprintln!("{name} {tt} threads={threads}: {:?} {:?}", t.elapsed(), sum);
-            }
-          }
-        }
-        let s = ParquetSettings::default();
-        let t = std::time::Instant::now();
-        let mut w = parquet::arrow::ArrowWriter::try_new(std::io::sink(), batches[0].schema(), None).unwrap();
-        let _ = &s;
-        for x in batches.iter() { w.write(x).unwrap(); }
-        w.close().unwrap();
-        eprintln!("arrowwriter flat: {:?}", t.elapsed());
     }
 }

@@ -438,10 +438,17 @@ fn decode_worker(builder: &DecoderBuilder, catalog: &DataCatalogTable, rx: &Mute
 
 fn decode_chunk(decoder: &mut Decoder, catalog: &DataCatalogTable, chunk: &Chunk) -> anyhow::Result<Decoded> {
     let mut out = Decoded { seq: chunk.seq, batches: Vec::new(), errors: Vec::new(), records: 0, rejected: 0, rows: 0, bytes: chunk.data.len() as u64 };
+    // Validate the chunk's UTF-8 once; records start and end on ASCII bytes, so each is a
+    // `str` slice of it. A chunk with invalid bytes falls back to per-record checks.
+    let text = std::str::from_utf8(&chunk.data).ok();
     for r in &chunk.records {
         let record = &chunk.data[r.clone()];
         out.records += 1;
-        match decoder.decode(record) {
+        let decoded = match text.and_then(|t| t.get(r.clone())) {
+            Some(s) => decoder.decode_str(s),
+            None => decoder.decode(record),
+        };
+        match decoded {
             Ok(rows) => out.rows += rows as u64,
             Err(e) => {
                 out.rejected += 1;

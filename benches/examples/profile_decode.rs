@@ -1,0 +1,46 @@
+//! Decode the telemetry set repeatedly, for profilers:
+//! `cargo build --release -p sluice-benches --example profile_decode && perf record -g target/release/examples/profile_decode`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use sluice_json::DecoderBuilder;
+use sluice_schema::Table;
+
+fn main() {
+    let records: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let rounds: u32 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let table = Table::from_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json")).expect("table");
+    let data = sluice_benches::telemetry(records, 42);
+    if std::env::args().nth(3).as_deref() == Some("arrow-json") {
+        let start = Instant::now();
+        let mut rows = 0;
+        for _ in 0..rounds {
+            let reader = arrow_json::ReaderBuilder::new(table.arrow_schema())
+                .with_batch_size(1024)
+                .build(std::io::Cursor::new(&data))
+                .expect("reader");
+            for b in reader {
+                rows += b.expect("decode").num_rows();
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!("arrow-json: {rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);
+        return;
+    }
+    let mut decoder = DecoderBuilder::new(&table).build().expect("decoder");
+    let start = Instant::now();
+    let mut rows = 0;
+    for _ in 0..rounds {
+        let text = std::str::from_utf8(&data).expect("UTF-8");
+        for line in text.split_terminator('\n') {
+            rows += decoder.decode_str(line).expect("valid");
+            if decoder.is_full() {
+                let _ = decoder.flush().expect("flush");
+            }
+        }
+        let _ = decoder.flush().expect("flush");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);
+}

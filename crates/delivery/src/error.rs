@@ -1,0 +1,137 @@
+//! The crate's one error type.
+//!
+//! Expected errors: a stream definition Firehose would reject ([`DeliveryError::InvalidArgument`],
+//! with Firehose's own message), a feature Sluice does not implement yet
+//! ([`DeliveryError::NotSupported`]), back-pressure ([`DeliveryError::OverLimits`]), a stream
+//! that is stopping, and failures from object storage or the conversion crates.
+//! [`DeliveryError::Internal`] is reserved for broken invariants: it is a bug in this crate.
+//!
+//! Per-record failures are never errors of this type: they become error documents in the
+//! stream's error output (see `docs/delivery.md`).
+
+/// `Result` with [`DeliveryError`] as the default error type.
+pub type Result<T, E = DeliveryError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong defining, building or driving a delivery stream.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The stream definition breaks one of Firehose's rules. `message` is the service's own
+    /// wording where it is known (FIREHOSE.md §2.2); the HTTP layer answers
+    /// `InvalidArgumentException` with it.
+    #[error("{message}")]
+    InvalidArgument {
+        /// Firehose's message.
+        message: String,
+    },
+
+    /// The definition is valid for Firehose but uses something Sluice does not implement yet.
+    #[error("{feature} is not supported yet")]
+    NotSupported {
+        /// What is missing, e.g. `The Lambda processor`.
+        feature: String,
+    },
+
+    /// The definition could not be parsed (JSON or YAML), e.g. an unknown member.
+    #[error("invalid stream definition: {message}")]
+    Parse {
+        /// The parser's message, naming the member.
+        message: String,
+    },
+
+    /// The stream cannot take more records right now: its queue or its memory budget is full.
+    /// The HTTP layer answers `ServiceUnavailableException` ("Slow down."); retry later.
+    #[error("Slow down.")]
+    OverLimits,
+
+    /// The stream is shutting down or has stopped; it accepts no more records.
+    #[error("delivery stream `{stream}` is not accepting records: it is shutting down")]
+    ShuttingDown {
+        /// Stream name.
+        stream: String,
+    },
+
+    /// Records were accepted but the stream stopped before they were written (an abort, not a
+    /// graceful shutdown). They may be redelivered by the source.
+    #[error("delivery stream `{stream}` stopped before the records were written")]
+    Aborted {
+        /// Stream name.
+        stream: String,
+    },
+
+    /// A Glue table could not be loaded for format conversion.
+    #[error("cannot load table `{database}.{table}` for format conversion: {source}")]
+    Schema {
+        /// Glue database.
+        database: String,
+        /// Glue table.
+        table: String,
+        /// Why.
+        #[source]
+        source: sluice_schema::SchemaError,
+    },
+
+    /// The JSON decoder could not be built for the table and deserializer.
+    #[error(transparent)]
+    Json(#[from] sluice_json::JsonError),
+
+    /// The Parquet writer failed.
+    #[error(transparent)]
+    Parquet(#[from] sluice_parquet::ParquetSinkError),
+
+    /// An object store could not be configured, or refused an operation for good.
+    #[error("object store error for bucket `{bucket}`: {source}")]
+    Store {
+        /// Bucket name.
+        bucket: String,
+        /// The object_store error.
+        #[source]
+        source: Box<object_store::Error>,
+    },
+
+    /// Local I/O (creating the data directory, reading a definition file).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A broken invariant: a bug in this crate.
+    #[error("internal error in sluice-delivery: {invariant}")]
+    Internal {
+        /// What did not hold.
+        invariant: String,
+    },
+}
+
+impl DeliveryError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidArgument { message: message.into() }
+    }
+
+    pub(crate) fn not_supported(feature: impl Into<String>) -> Self {
+        Self::NotSupported { feature: feature.into() }
+    }
+
+    pub(crate) fn internal(invariant: impl Into<String>) -> Self {
+        Self::Internal { invariant: invariant.into() }
+    }
+
+    pub(crate) fn store(bucket: &str, source: object_store::Error) -> Self {
+        Self::Store { bucket: bucket.to_owned(), source: Box::new(source) }
+    }
+
+    /// The Firehose exception name an API layer should answer with.
+    pub fn firehose_exception(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument { .. } | Self::Parse { .. } | Self::NotSupported { .. } | Self::Schema { .. } | Self::Json(_) | Self::Parquet(_) => {
+                "InvalidArgumentException"
+            }
+            Self::OverLimits | Self::ShuttingDown { .. } | Self::Aborted { .. } => "ServiceUnavailableException",
+            Self::Store { .. } | Self::Io { .. } | Self::Internal { .. } => "ServiceUnavailableException",
+        }
+    }
+}

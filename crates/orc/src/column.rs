@@ -1,0 +1,1122 @@
+//! One writer per ORC column: the ORC type tree, stream encoding, row index bookkeeping,
+//! statistics and bloom filters.
+//!
+//! Columns are numbered in pre-order (the root struct is column 0), which is the order of the
+//! footer's type list, the stripe footer's encodings and every statistics list. Each writer
+//! owns its children, so a stripe is finished by one recursive walk that emits everything in
+//! column order.
+//!
+//! Streams per ORC type, in the order their row index positions are recorded (the order ORC's
+//! C++ and Java readers consume them when seeking):
+//!
+//! ```text
+//! every column        PRESENT (boolean RLE; only in stripes where the column has a null)
+//! boolean             DATA (boolean RLE)
+//! tinyint             DATA (byte RLE)
+//! smallint/int/bigint DATA (integer RLE, signed)
+//! float/double        DATA (IEEE-754 little endian)
+//! string/char/varchar DIRECT:     DATA (bytes), LENGTH (integer RLE)
+//!                     DICTIONARY: DATA (integer RLE of ids), LENGTH + DICTIONARY_DATA (not positioned)
+//! binary              DATA (bytes), LENGTH
+//! decimal             DATA (zigzag varints of the unscaled value), SECONDARY (scale, integer RLE)
+//! date                DATA (days since 1970, integer RLE)
+//! timestamp           DATA (seconds since 2015-01-01 UTC), SECONDARY (nanoseconds, trailing zeros encoded)
+//! struct              -
+//! list/map            LENGTH (children per entry, integer RLE)
+//! ```
+
+use std::collections::HashMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
+};
+use arrow_array::{Array, ArrayRef, BooleanArray, OffsetSizeTrait};
+use arrow_buffer::NullBuffer;
+use arrow_schema::{DataType, Field, TimeUnit};
+use orc_rust::proto;
+use orc_rust::proto::column_encoding::Kind as EncodingKind;
+use orc_rust::proto::stream::Kind as StreamKind;
+use orc_rust::proto::r#type::Kind as TypeKind;
+use prost::Message;
+
+use crate::bloom::BloomFilter;
+use crate::error::{OrcSinkError, Result};
+use crate::rle::{BoolRle, ByteRle, IntRle, write_svarint128};
+use crate::stats::{Stats, TypeStats, decimal_string};
+use crate::stream::{OutStream, SharedCodec, frame};
+
+/// Arrow field-metadata key carrying the Hive type of `char(n)`/`varchar(n)` columns (set by
+/// `sluice-schema`).
+pub const HIVE_TYPE_METADATA_KEY: &str = "hive.type";
+
+/// Seconds from the Unix epoch to ORC's timestamp base, 2015-01-01 00:00:00 UTC.
+pub(crate) const ORC_TIMESTAMP_BASE_SECONDS: i64 = 1_420_070_400;
+
+/// ORC's bloom filter encoding id for UTF-8 filters with UTC timestamps
+/// (`BloomFilterIO.Encoding.UTF8_UTC`).
+const BLOOM_ENCODING_UTF8: u32 = 1;
+
+/// Settings every column writer needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub(crate) codec: Option<SharedCodec>,
+    pub(crate) rle_v2: bool,
+    pub(crate) dictionary_key_threshold: f64,
+    pub(crate) row_index: bool,
+    /// `(expected entries, fpp)` for bloom filters.
+    pub(crate) bloom: (usize, f64),
+}
+
+/// Everything one stripe's columns produce, in column order.
+#[derive(Debug, Default)]
+pub(crate) struct StripeParts {
+    /// `ROW_INDEX` and `BLOOM_FILTER_UTF8` streams.
+    pub(crate) index: Vec<(u32, StreamKind, Vec<u8>)>,
+    /// Data streams.
+    pub(crate) data: Vec<(u32, StreamKind, Vec<u8>)>,
+    pub(crate) encodings: Vec<proto::ColumnEncoding>,
+    pub(crate) statistics: Vec<proto::ColumnStatistics>,
+}
+
+#[derive(Debug, Default)]
+struct Positions {
+    present: Vec<u64>,
+    data: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct GroupEntry {
+    positions: Positions,
+    statistics: proto::ColumnStatistics,
+    bloom: Option<proto::BloomFilter>,
+}
+
+/// Strings are buffered for the stripe: the DIRECT/DICTIONARY choice needs all of them.
+#[derive(Debug, Default)]
+struct StringBuffer {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Values written before each row group started.
+    group_starts: Vec<usize>,
+}
+
+impl StringBuffer {
+    fn push(&mut self, value: &[u8]) {
+        self.bytes.extend_from_slice(value);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn value(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+#[derive(Debug)]
+enum Data {
+    Boolean(BoolRle),
+    Byte(ByteRle),
+    Int(IntRle),
+    Float(OutStream),
+    Double(OutStream),
+    String(StringBuffer),
+    Binary {
+        data: OutStream,
+        length: IntRle,
+    },
+    Decimal {
+        data: OutStream,
+        scale: IntRle,
+        scale_value: i8,
+        buf: Vec<u8>,
+    },
+    Date(IntRle),
+    Timestamp {
+        seconds: IntRle,
+        nanos: IntRle,
+        unit: TimeUnit,
+    },
+    Struct(Vec<ColumnWriter>),
+    List {
+        length: IntRle,
+        child: Box<ColumnWriter>,
+    },
+    Map {
+        length: IntRle,
+        key: Box<ColumnWriter>,
+        value: Box<ColumnWriter>,
+    },
+}
+
+/// Writes one ORC column (and, for compound types, its children).
+#[derive(Debug)]
+pub(crate) struct ColumnWriter {
+    id: u32,
+    path: String,
+    present: BoolRle,
+    stripe_has_nulls: bool,
+    group_stats: Stats,
+    stripe_stats: Stats,
+    file_stats: Stats,
+    bloom: Option<BloomFilter>,
+    groups: Vec<GroupEntry>,
+    pending: Option<Positions>,
+    data: Data,
+}
+
+/// Builds the writer for the root struct (column 0) of `fields`, appending the ORC type list
+/// to `types`. `bloom_columns` are lower-cased top-level names.
+pub(crate) fn build_root(
+    fields: &[&Field],
+    types: &mut Vec<proto::Type>,
+    ctx: &Context,
+    bloom_columns: &[String],
+) -> Result<ColumnWriter> {
+    let mut next_id = 1;
+    types.push(proto::Type {
+        kind: Some(TypeKind::Struct.into()),
+        ..Default::default()
+    });
+    let mut children = Vec::with_capacity(fields.len());
+    let mut subtypes = Vec::with_capacity(fields.len());
+    let mut names = Vec::with_capacity(fields.len());
+    for field in fields {
+        subtypes.push(next_id);
+        names.push(field.name().clone());
+        let bloom = bloom_columns.contains(&field.name().to_lowercase());
+        children.push(build(field, field.name().clone(), &mut next_id, types, ctx, bloom)?);
+    }
+    types[0].subtypes = subtypes;
+    types[0].field_names = names;
+    Ok(ColumnWriter::new(
+        0,
+        String::new(),
+        TypeStats::None,
+        Data::Struct(children),
+        ctx,
+        false,
+    ))
+}
+
+fn unsupported(path: &str, data_type: &DataType, reason: &'static str) -> OrcSinkError {
+    OrcSinkError::UnsupportedType {
+        column: path.to_owned(),
+        data_type: data_type.clone(),
+        reason,
+    }
+}
+
+/// Parses `char(10)` / `varchar(64)` from the `hive.type` metadata.
+fn char_type(field: &Field, path: &str) -> Result<Option<(TypeKind, u32)>> {
+    let Some(hive) = field.metadata().get(HIVE_TYPE_METADATA_KEY) else {
+        return Ok(None);
+    };
+    let hive = hive.trim().to_ascii_lowercase();
+    let parse = |prefix: &str| {
+        hive.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('('))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    if let Some(n) = parse("char") {
+        Ok(Some((TypeKind::Char, n)))
+    } else if let Some(n) = parse("varchar") {
+        Ok(Some((TypeKind::Varchar, n)))
+    } else if hive == "string" {
+        Ok(None)
+    } else {
+        Err(unsupported(
+            path,
+            field.data_type(),
+            "its `hive.type` metadata is not string, char(n) or varchar(n)",
+        ))
+    }
+}
+
+fn build(
+    field: &Field,
+    path: String,
+    next_id: &mut u32,
+    types: &mut Vec<proto::Type>,
+    ctx: &Context,
+    bloom: bool,
+) -> Result<ColumnWriter> {
+    let id = *next_id;
+    *next_id += 1;
+    let index = types.len();
+    types.push(proto::Type::default());
+    let codec = || ctx.codec.clone();
+    let int_rle = |signed| IntRle::new(ctx.codec.clone(), signed, ctx.rle_v2);
+    let data_type = field.data_type();
+    let (kind, stats, data) = match data_type {
+        DataType::Boolean => (
+            TypeKind::Boolean,
+            TypeStats::Bool { trues: 0 },
+            Data::Boolean(BoolRle::new(codec())),
+        ),
+        DataType::Int8 => (TypeKind::Byte, int_stats(), Data::Byte(ByteRle::new(codec()))),
+        DataType::Int16 => (TypeKind::Short, int_stats(), Data::Int(int_rle(true))),
+        DataType::Int32 => (TypeKind::Int, int_stats(), Data::Int(int_rle(true))),
+        DataType::Int64 => (TypeKind::Long, int_stats(), Data::Int(int_rle(true))),
+        DataType::Float32 => (
+            TypeKind::Float,
+            double_stats(),
+            Data::Float(OutStream::new(codec())),
+        ),
+        DataType::Float64 => (
+            TypeKind::Double,
+            double_stats(),
+            Data::Double(OutStream::new(codec())),
+        ),
+        DataType::Decimal128(precision, scale) => {
+            if *scale < 0 || *scale as u8 > *precision || *precision == 0 || *precision > 38 {
+                return Err(unsupported(
+                    &path,
+                    data_type,
+                    "ORC decimals need 1 <= precision <= 38 and 0 <= scale <= precision",
+                ));
+            }
+            types[index].precision = Some(u32::from(*precision));
+            types[index].scale = Some(*scale as u32);
+            (
+                TypeKind::Decimal,
+                TypeStats::Decimal {
+                    scale: *scale,
+                    min: 0,
+                    max: 0,
+                    sum: None,
+                },
+                Data::Decimal {
+                    data: OutStream::new(codec()),
+                    scale: int_rle(true),
+                    scale_value: *scale,
+                    buf: Vec::new(),
+                },
+            )
+        }
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            let kind = match char_type(field, &path)? {
+                Some((kind, n)) => {
+                    types[index].maximum_length = Some(n);
+                    kind
+                }
+                None => TypeKind::String,
+            };
+            (
+                kind,
+                TypeStats::String {
+                    min: Vec::new(),
+                    max: Vec::new(),
+                    sum: 0,
+                },
+                Data::String(StringBuffer::default()),
+            )
+        }
+        DataType::Binary | DataType::LargeBinary => (
+            TypeKind::Binary,
+            TypeStats::Binary { sum: 0 },
+            Data::Binary {
+                data: OutStream::new(codec()),
+                length: int_rle(false),
+            },
+        ),
+        DataType::Date32 => (
+            TypeKind::Date,
+            TypeStats::Date { min: 0, max: 0 },
+            Data::Date(int_rle(true)),
+        ),
+        DataType::Timestamp(unit, None) => (
+            TypeKind::Timestamp,
+            TypeStats::Timestamp { min: 0, max: 0 },
+            Data::Timestamp {
+                seconds: int_rle(true),
+                nanos: int_rle(false),
+                unit: *unit,
+            },
+        ),
+        DataType::Timestamp(_, Some(_)) => {
+            return Err(unsupported(
+                &path,
+                data_type,
+                "only time-zone-less timestamps (Hive `timestamp`) are supported",
+            ));
+        }
+        DataType::List(child) => {
+            types[index].subtypes = vec![*next_id];
+            let child = build(child, format!("{path}.{}", child.name()), next_id, types, ctx, bloom)?;
+            (
+                TypeKind::List,
+                collection_stats(),
+                Data::List {
+                    length: int_rle(false),
+                    child: Box::new(child),
+                },
+            )
+        }
+        DataType::Map(entries, _) => {
+            let DataType::Struct(kv) = entries.data_type() else {
+                return Err(unsupported(&path, data_type, "map entries are not a struct"));
+            };
+            if kv.len() != 2 {
+                return Err(unsupported(&path, data_type, "map entries need exactly a key and a value"));
+            }
+            let key_id = *next_id;
+            let key = build(&kv[0], format!("{path}.{}", kv[0].name()), next_id, types, ctx, bloom)?;
+            let value_id = *next_id;
+            let value =
+                build(&kv[1], format!("{path}.{}", kv[1].name()), next_id, types, ctx, bloom)?;
+            types[index].subtypes = vec![key_id, value_id];
+            (
+                TypeKind::Map,
+                collection_stats(),
+                Data::Map {
+                    length: int_rle(false),
+                    key: Box::new(key),
+                    value: Box::new(value),
+                },
+            )
+        }
+        DataType::Struct(fields) => {
+            let mut children = Vec::with_capacity(fields.len());
+            let mut subtypes = Vec::with_capacity(fields.len());
+            for child in fields {
+                subtypes.push(*next_id);
+                children.push(build(
+                    child,
+                    format!("{path}.{}", child.name()),
+                    next_id,
+                    types,
+                    ctx,
+                    bloom,
+                )?);
+            }
+            types[index].subtypes = subtypes;
+            types[index].field_names = fields.iter().map(|f| f.name().clone()).collect();
+            (TypeKind::Struct, TypeStats::None, Data::Struct(children))
+        }
+        _ => {
+            return Err(unsupported(
+                &path,
+                data_type,
+                "no Glue type maps to it (see docs/orc.md for the supported Arrow types)",
+            ));
+        }
+    };
+    types[index].kind = Some(kind.into());
+    let primitive = !matches!(data, Data::Struct(_) | Data::List { .. } | Data::Map { .. });
+    Ok(ColumnWriter::new(id, path, stats, data, ctx, bloom && primitive))
+}
+
+fn int_stats() -> TypeStats {
+    TypeStats::Int {
+        min: 0,
+        max: 0,
+        sum: None,
+    }
+}
+
+fn double_stats() -> TypeStats {
+    TypeStats::Double {
+        min: 0.0,
+        max: 0.0,
+        sum: 0.0,
+        nan: false,
+    }
+}
+
+fn collection_stats() -> TypeStats {
+    TypeStats::Collection {
+        min: 0,
+        max: 0,
+        total: 0,
+    }
+}
+
+/// ORC's nanosecond encoding: with `z >= 2` trailing decimal zeros, `nanos / 10^z << 3 | z - 1`;
+/// otherwise `nanos << 3`.
+pub(crate) fn format_nanos(nanos: u32) -> u64 {
+    if nanos == 0 {
+        return 0;
+    }
+    if nanos % 100 != 0 {
+        return u64::from(nanos) << 3;
+    }
+    let mut n = nanos / 100;
+    let mut zeros = 1;
+    while n % 10 == 0 && zeros < 7 {
+        n /= 10;
+        zeros += 1;
+    }
+    (u64::from(n) << 3) | zeros
+}
+
+/// Collects the values of `values` that belong to the valid entries of a list or map with
+/// `offsets`, skipping whatever null entries point at.
+fn child_values<O: OffsetSizeTrait>(
+    values: &ArrayRef,
+    offsets: &[O],
+    nulls: Option<&NullBuffer>,
+) -> Result<ArrayRef> {
+    let n = offsets.len() - 1;
+    let start = offsets[0].as_usize();
+    let end = offsets[n].as_usize();
+    let range = values.slice(start, end - start);
+    let Some(nulls) = nulls else {
+        return Ok(range);
+    };
+    let null_spans_values = (0..n).any(|i| nulls.is_null(i) && offsets[i + 1] != offsets[i]);
+    if !null_spans_values {
+        return Ok(range);
+    }
+    let mut mask = vec![false; end - start];
+    for i in (0..n).filter(|&i| nulls.is_valid(i)) {
+        mask[offsets[i].as_usize() - start..offsets[i + 1].as_usize() - start].fill(true);
+    }
+    Ok(arrow_select::filter::filter(range.as_ref(), &BooleanArray::from(mask))?)
+}
+
+fn internal(invariant: &'static str) -> OrcSinkError {
+    OrcSinkError::Internal { invariant }
+}
+
+const WRONG_ARRAY: &str = "array type differs from the schema checked at write()";
+
+impl ColumnWriter {
+    fn new(id: u32, path: String, stats: TypeStats, data: Data, ctx: &Context, bloom: bool) -> Self {
+        let stats = Stats::new(stats);
+        let mut writer = Self {
+            id,
+            path,
+            present: BoolRle::new(ctx.codec.clone()),
+            stripe_has_nulls: false,
+            group_stats: stats.empty_like(),
+            stripe_stats: stats.empty_like(),
+            file_stats: stats,
+            bloom: (bloom && ctx.row_index).then(|| BloomFilter::new(ctx.bloom.0, ctx.bloom.1)),
+            groups: Vec::new(),
+            pending: None,
+            data,
+        };
+        writer.begin_own_row_group();
+        writer
+    }
+
+    /// Writes the values of `array` (already restricted to the rows where every ancestor is
+    /// non-null).
+    pub(crate) fn write(&mut self, array: &dyn Array) -> Result<()> {
+        let n = array.len();
+        let nulls = array.nulls().filter(|nulls| nulls.null_count() > 0);
+        match nulls {
+            None => self.present.write_repeated(true, n),
+            Some(nulls) => {
+                for valid in nulls.iter() {
+                    self.present.write(valid);
+                }
+                self.stripe_has_nulls = true;
+                self.group_stats.add_nulls(nulls.null_count());
+            }
+        }
+        self.write_values(array, nulls)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn write_values(&mut self, array: &dyn Array, nulls: Option<&NullBuffer>) -> Result<()> {
+        let n = array.len();
+        let valid = |i: usize| nulls.is_none_or(|nulls| nulls.is_valid(i));
+        let stats = &mut self.group_stats;
+        let bloom = &mut self.bloom;
+        macro_rules! ints {
+            ($ty:ty, $enc:expr) => {{
+                let values = array.as_primitive_opt::<$ty>().ok_or(internal(WRONG_ARRAY))?;
+                for (i, &v) in values.values().iter().enumerate() {
+                    if valid(i) {
+                        let v = i64::from(v);
+                        $enc(v);
+                        stats.update_int(v);
+                        if let Some(b) = bloom.as_mut() {
+                            b.add_long(v);
+                        }
+                    }
+                }
+            }};
+        }
+        match &mut self.data {
+            Data::Boolean(rle) => {
+                let values = array.as_boolean_opt().ok_or(internal(WRONG_ARRAY))?;
+                for i in (0..n).filter(|&i| valid(i)) {
+                    let v = values.value(i);
+                    rle.write(v);
+                    stats.update_bool(v);
+                    if let Some(b) = bloom.as_mut() {
+                        b.add_long(i64::from(v));
+                    }
+                }
+            }
+            Data::Byte(rle) => ints!(Int8Type, |v: i64| rle.write(v as u8)),
+            Data::Int(rle) => match array.data_type() {
+                DataType::Int16 => ints!(Int16Type, |v| rle.write(v)),
+                DataType::Int32 => ints!(Int32Type, |v| rle.write(v)),
+                _ => ints!(Int64Type, |v| rle.write(v)),
+            },
+            Data::Date(rle) => {
+                let values = array.as_primitive_opt::<Date32Type>().ok_or(internal(WRONG_ARRAY))?;
+                for (i, &days) in values.values().iter().enumerate() {
+                    if valid(i) {
+                        rle.write(i64::from(days));
+                        stats.update_date(days);
+                        if let Some(b) = bloom.as_mut() {
+                            b.add_long(i64::from(days));
+                        }
+                    }
+                }
+            }
+            Data::Float(out) => {
+                let values = array.as_primitive_opt::<Float32Type>().ok_or(internal(WRONG_ARRAY))?;
+                for (i, &v) in values.values().iter().enumerate() {
+                    if valid(i) {
+                        out.write(&v.to_le_bytes());
+                        stats.update_double(f64::from(v));
+                        if let Some(b) = bloom.as_mut() {
+                            b.add_double(f64::from(v));
+                        }
+                    }
+                }
+            }
+            Data::Double(out) => {
+                let values = array.as_primitive_opt::<Float64Type>().ok_or(internal(WRONG_ARRAY))?;
+                for (i, &v) in values.values().iter().enumerate() {
+                    if valid(i) {
+                        out.write(&v.to_le_bytes());
+                        stats.update_double(v);
+                        if let Some(b) = bloom.as_mut() {
+                            b.add_double(v);
+                        }
+                    }
+                }
+            }
+            Data::String(buffer) => {
+                let mut push = |v: &str| {
+                    buffer.push(v.as_bytes());
+                    stats.update_string(v.as_bytes());
+                    if let Some(b) = bloom.as_mut() {
+                        b.add_bytes(v.as_bytes());
+                    }
+                };
+                if let Some(values) = array.as_string_opt::<i32>() {
+                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                } else {
+                    let values = array.as_string_opt::<i64>().ok_or(internal(WRONG_ARRAY))?;
+                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                }
+            }
+            Data::Binary { data, length } => {
+                let mut push = |v: &[u8]| {
+                    data.write(v);
+                    length.write(v.len() as i64);
+                    stats.update_binary(v.len());
+                    if let Some(b) = bloom.as_mut() {
+                        b.add_bytes(v);
+                    }
+                };
+                if let Some(values) = array.as_binary_opt::<i32>() {
+                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                } else {
+                    let values = array.as_binary_opt::<i64>().ok_or(internal(WRONG_ARRAY))?;
+                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                }
+            }
+            Data::Decimal {
+                data,
+                scale,
+                scale_value,
+                buf,
+            } => {
+                let values =
+                    array.as_primitive_opt::<Decimal128Type>().ok_or(internal(WRONG_ARRAY))?;
+                buf.clear();
+                for (i, &v) in values.values().iter().enumerate() {
+                    if valid(i) {
+                        write_svarint128(buf, v);
+                        scale.write(i64::from(*scale_value));
+                        stats.update_decimal(v);
+                        if let Some(b) = bloom.as_mut() {
+                            b.add_bytes(decimal_string(v, *scale_value).as_bytes());
+                        }
+                    }
+                    if buf.len() >= 4096 {
+                        data.write(buf);
+                        buf.clear();
+                    }
+                }
+                data.write(buf);
+                buf.clear();
+            }
+            Data::Timestamp {
+                seconds,
+                nanos,
+                unit,
+            } => {
+                let (raw, factor): (&[i64], i128) = match unit {
+                    TimeUnit::Second => (
+                        array.as_primitive_opt::<TimestampSecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        1_000_000_000,
+                    ),
+                    TimeUnit::Millisecond => (
+                        array.as_primitive_opt::<TimestampMillisecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        1_000_000,
+                    ),
+                    TimeUnit::Microsecond => (
+                        array.as_primitive_opt::<TimestampMicrosecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        1_000,
+                    ),
+                    TimeUnit::Nanosecond => (
+                        array.as_primitive_opt::<TimestampNanosecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        1,
+                    ),
+                };
+                for (i, &v) in raw.iter().enumerate() {
+                    if !valid(i) {
+                        continue;
+                    }
+                    let total = i128::from(v) * factor;
+                    let unrepresentable = || OrcSinkError::UnrepresentableTimestamp {
+                        column: self.path.clone(),
+                        nanos_since_epoch: total,
+                    };
+                    let secs = i64::try_from(total.div_euclid(1_000_000_000))
+                        .map_err(|_| unrepresentable())?;
+                    let sub = total.rem_euclid(1_000_000_000) as u32;
+                    // Readers subtract a second from negative seconds whose nanoseconds exceed
+                    // 999,999 (ORC Java's writer truncates toward zero), so store them one higher.
+                    let stored = if secs < 0 && sub > 999_999 {
+                        if secs == -1 {
+                            return Err(unrepresentable());
+                        }
+                        secs + 1
+                    } else {
+                        secs
+                    };
+                    let relative = stored
+                        .checked_sub(ORC_TIMESTAMP_BASE_SECONDS)
+                        .ok_or_else(unrepresentable)?;
+                    seconds.write(relative);
+                    nanos.write(format_nanos(sub) as i64);
+                    stats.update_timestamp(total);
+                    if let Some(b) = bloom.as_mut() {
+                        b.add_long(i64::try_from(total.div_euclid(1_000_000)).unwrap_or(i64::MAX));
+                    }
+                }
+            }
+            Data::Struct(children) => {
+                let values = array.as_struct_opt().ok_or(internal(WRONG_ARRAY))?;
+                stats.add_values(n - nulls.map_or(0, NullBuffer::null_count));
+                let mask = nulls.map(|nulls| BooleanArray::new(nulls.inner().clone(), None));
+                for (child, column) in children.iter_mut().zip(values.columns()) {
+                    match &mask {
+                        None => child.write(column.as_ref())?,
+                        Some(mask) => {
+                            let kept = arrow_select::filter::filter(column.as_ref(), mask)?;
+                            child.write(kept.as_ref())?;
+                        }
+                    }
+                }
+            }
+            Data::List { length, child } => {
+                let values = array.as_list_opt::<i32>().ok_or(internal(WRONG_ARRAY))?;
+                let offsets = values.value_offsets();
+                for i in (0..n).filter(|&i| valid(i)) {
+                    let len = (offsets[i + 1] - offsets[i]) as u64;
+                    length.write(len as i64);
+                    stats.update_collection(len);
+                }
+                let children = child_values(values.values(), offsets, nulls)?;
+                child.write(children.as_ref())?;
+            }
+            Data::Map { length, key, value } => {
+                let values = array.as_map_opt().ok_or(internal(WRONG_ARRAY))?;
+                let offsets = values.value_offsets();
+                for i in (0..n).filter(|&i| valid(i)) {
+                    let len = (offsets[i + 1] - offsets[i]) as u64;
+                    length.write(len as i64);
+                    stats.update_collection(len);
+                }
+                let entries = values.entries();
+                let keys = child_values(entries.column(0), offsets, nulls)?;
+                let items = child_values(entries.column(1), offsets, nulls)?;
+                key.write(keys.as_ref())?;
+                value.write(items.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn children_mut(&mut self) -> Vec<&mut ColumnWriter> {
+        match &mut self.data {
+            Data::Struct(children) => children.iter_mut().collect(),
+            Data::List { child, .. } => vec![child.as_mut()],
+            Data::Map { key, value, .. } => vec![key.as_mut(), value.as_mut()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn children(&self) -> Vec<&ColumnWriter> {
+        match &self.data {
+            Data::Struct(children) => children.iter().collect(),
+            Data::List { child, .. } => vec![child.as_ref()],
+            Data::Map { key, value, .. } => vec![key.as_ref(), value.as_ref()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn begin_own_row_group(&mut self) {
+        let mut positions = Positions::default();
+        self.present.record_position(&mut positions.present);
+        let data = &mut positions.data;
+        match &mut self.data {
+            Data::Boolean(rle) => rle.record_position(data),
+            Data::Byte(rle) => rle.record_position(data),
+            Data::Int(rle) | Data::Date(rle) => rle.record_position(data),
+            Data::Float(out) | Data::Double(out) => out.record_position(data),
+            Data::String(buffer) => buffer.group_starts.push(buffer.ends.len()),
+            Data::Binary { data: out, length } => {
+                out.record_position(data);
+                length.record_position(data);
+            }
+            Data::Decimal { data: out, scale, .. } => {
+                out.record_position(data);
+                scale.record_position(data);
+            }
+            Data::Timestamp { seconds, nanos, .. } => {
+                seconds.record_position(data);
+                nanos.record_position(data);
+            }
+            Data::Struct(_) => {}
+            Data::List { length, .. } | Data::Map { length, .. } => length.record_position(data),
+        }
+        self.pending = Some(positions);
+    }
+
+    /// Records where the next row group starts, in this column and its descendants.
+    pub(crate) fn begin_row_group(&mut self) {
+        self.begin_own_row_group();
+        for child in self.children_mut() {
+            child.begin_row_group();
+        }
+    }
+
+    /// Closes the current row group: its index entry, statistics and bloom filter.
+    pub(crate) fn finish_row_group(&mut self) {
+        let positions = self.pending.take().unwrap_or_default();
+        let stats = self.group_stats.take();
+        self.stripe_stats.merge(&stats);
+        let bloom = self.bloom.as_mut().map(|b| {
+            let proto = b.to_proto();
+            b.clear();
+            proto
+        });
+        self.groups.push(GroupEntry {
+            positions,
+            statistics: stats.to_proto(),
+            bloom,
+        });
+        for child in self.children_mut() {
+            child.finish_row_group();
+        }
+    }
+
+    /// Bytes this column (and its descendants) would add to the stripe now.
+    pub(crate) fn estimated_size(&self) -> usize {
+        let own = self.present.estimated_size()
+            + match &self.data {
+                Data::Boolean(rle) => rle.estimated_size(),
+                Data::Byte(rle) => rle.estimated_size(),
+                Data::Int(rle) | Data::Date(rle) => rle.estimated_size(),
+                Data::Float(out) | Data::Double(out) => out.estimated_size(),
+                Data::String(buffer) => buffer.bytes.len() + buffer.ends.len() * 2,
+                Data::Binary { data, length } => data.estimated_size() + length.estimated_size(),
+                Data::Decimal { data, scale, .. } => data.estimated_size() + scale.estimated_size(),
+                Data::Timestamp { seconds, nanos, .. } => {
+                    seconds.estimated_size() + nanos.estimated_size()
+                }
+                Data::Struct(_) => 0,
+                Data::List { length, .. } | Data::Map { length, .. } => length.estimated_size(),
+            };
+        own + self
+            .children()
+            .iter()
+            .map(|c| c.estimated_size())
+            .sum::<usize>()
+    }
+
+    /// Emits the stripe's streams, encodings, index and statistics of this column and its
+    /// descendants (in column order), and resets for the next stripe.
+    pub(crate) fn finish_stripe(&mut self, parts: &mut StripeParts, ctx: &Context) {
+        let present = self.present.finish();
+        let groups = std::mem::take(&mut self.groups);
+        let v2 = ctx.rle_v2;
+        let direct = if v2 {
+            EncodingKind::DirectV2
+        } else {
+            EncodingKind::Direct
+        };
+        let mut encoding = proto::ColumnEncoding {
+            kind: Some(EncodingKind::Direct.into()),
+            dictionary_size: None,
+            bloom_encoding: self.bloom.is_some().then_some(BLOOM_ENCODING_UTF8),
+        };
+        let mut streams: Vec<(StreamKind, Vec<u8>)> = Vec::new();
+        let mut string_positions: Option<Vec<Vec<u64>>> = None;
+        match &mut self.data {
+            Data::Boolean(rle) => streams.push((StreamKind::Data, rle.finish())),
+            Data::Byte(rle) => streams.push((StreamKind::Data, rle.finish())),
+            Data::Int(rle) | Data::Date(rle) => {
+                encoding.kind = Some(direct.into());
+                streams.push((StreamKind::Data, rle.finish()));
+            }
+            Data::Float(out) | Data::Double(out) => streams.push((StreamKind::Data, out.finish())),
+            Data::String(buffer) => {
+                let (kind, dictionary_size, encoded, positions) =
+                    finish_strings(buffer, groups.len(), ctx);
+                encoding.kind = Some(kind.into());
+                encoding.dictionary_size = dictionary_size;
+                streams = encoded;
+                string_positions = Some(positions);
+            }
+            Data::Binary { data, length } => {
+                encoding.kind = Some(direct.into());
+                streams.push((StreamKind::Data, data.finish()));
+                streams.push((StreamKind::Length, length.finish()));
+            }
+            Data::Decimal { data, scale, .. } => {
+                encoding.kind = Some(direct.into());
+                streams.push((StreamKind::Data, data.finish()));
+                streams.push((StreamKind::Secondary, scale.finish()));
+            }
+            Data::Timestamp { seconds, nanos, .. } => {
+                encoding.kind = Some(direct.into());
+                streams.push((StreamKind::Data, seconds.finish()));
+                streams.push((StreamKind::Secondary, nanos.finish()));
+            }
+            Data::Struct(_) => {}
+            Data::List { length, .. } | Data::Map { length, .. } => {
+                encoding.kind = Some(direct.into());
+                streams.push((StreamKind::Length, length.finish()));
+            }
+        }
+
+        let emit_present = self.stripe_has_nulls;
+        if ctx.row_index {
+            let entry = groups
+                .iter()
+                .enumerate()
+                .map(|(g, group)| {
+                    let mut positions = Vec::new();
+                    if emit_present {
+                        positions.extend_from_slice(&group.positions.present);
+                    }
+                    match &string_positions {
+                        Some(computed) => positions.extend_from_slice(&computed[g]),
+                        None => positions.extend_from_slice(&group.positions.data),
+                    }
+                    proto::RowIndexEntry {
+                        positions,
+                        statistics: Some(group.statistics.clone()),
+                    }
+                })
+                .collect();
+            let index = proto::RowIndex { entry }.encode_to_vec();
+            parts
+                .index
+                .push((self.id, StreamKind::RowIndex, frame(ctx.codec.as_ref(), &index)));
+            if self.bloom.is_some() {
+                let bloom_filter = groups.iter().filter_map(|g| g.bloom.clone()).collect();
+                let index = proto::BloomFilterIndex { bloom_filter }.encode_to_vec();
+                parts.index.push((
+                    self.id,
+                    StreamKind::BloomFilterUtf8,
+                    frame(ctx.codec.as_ref(), &index),
+                ));
+            }
+        }
+        if emit_present {
+            parts.data.push((self.id, StreamKind::Present, present));
+        }
+        for (kind, bytes) in streams {
+            parts.data.push((self.id, kind, bytes));
+        }
+        parts.encodings.push(encoding);
+        let stripe_stats = self.stripe_stats.take();
+        parts.statistics.push(stripe_stats.to_proto());
+        self.file_stats.merge(&stripe_stats);
+        self.stripe_has_nulls = false;
+        self.pending = None;
+        self.group_stats = self.group_stats.empty_like();
+
+        for child in self.children_mut() {
+            child.finish_stripe(parts, ctx);
+        }
+    }
+
+    /// File statistics of this column and its descendants, in column order.
+    pub(crate) fn file_statistics(&self, out: &mut Vec<proto::ColumnStatistics>) {
+        out.push(self.file_stats.to_proto());
+        for child in self.children() {
+            child.file_statistics(out);
+        }
+    }
+
+}
+
+type EncodedStrings = (EncodingKind, Option<u32>, Vec<(StreamKind, Vec<u8>)>, Vec<Vec<u64>>);
+
+/// Encodes a stripe's strings DIRECT or as a DICTIONARY (when distinct / non-null values is at
+/// most the threshold), recording each row group's DATA/LENGTH positions.
+fn finish_strings(buffer: &mut StringBuffer, groups: usize, ctx: &Context) -> EncodedStrings {
+    let count = buffer.ends.len();
+    buffer.group_starts.truncate(groups);
+    let starts = std::mem::take(&mut buffer.group_starts);
+    let threshold = ctx.dictionary_key_threshold;
+    let mut positions = vec![Vec::new(); groups];
+
+    // Dictionary ids in first-seen order, unless there are too many distinct values.
+    let dictionary = (count > 0 && threshold > 0.0)
+        .then(|| {
+            let limit = (threshold * count as f64).floor() as usize;
+            let mut ids: HashMap<&[u8], u32> = HashMap::new();
+            let mut rows = Vec::with_capacity(count);
+            for i in 0..count {
+                let next = ids.len() as u32;
+                let id = *ids.entry(buffer.value(i)).or_insert(next);
+                if ids.len() > limit {
+                    return None;
+                }
+                rows.push(id);
+            }
+            Some((ids, rows))
+        })
+        .flatten();
+
+    let result = if let Some((ids, rows)) = dictionary {
+        // Sorted dictionary, as ORC Java writes it.
+        let mut keys: Vec<(&[u8], u32)> = ids.into_iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut rank = vec![0u32; keys.len()];
+        for (r, (_, id)) in keys.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        let mut data = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
+        let mut g = 0;
+        for (i, id) in rows.iter().enumerate() {
+            while g < groups && starts[g] == i {
+                data.record_position(&mut positions[g]);
+                g += 1;
+            }
+            data.write(i64::from(rank[*id as usize]));
+        }
+        while g < groups {
+            data.record_position(&mut positions[g]);
+            g += 1;
+        }
+        let mut dict = OutStream::new(ctx.codec.clone());
+        let mut lengths = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
+        for (key, _) in &keys {
+            dict.write(key);
+            lengths.write(key.len() as i64);
+        }
+        let kind = if ctx.rle_v2 {
+            EncodingKind::DictionaryV2
+        } else {
+            EncodingKind::Dictionary
+        };
+        (
+            kind,
+            Some(keys.len() as u32),
+            vec![
+                (StreamKind::Data, data.finish()),
+                (StreamKind::Length, lengths.finish()),
+                (StreamKind::DictionaryData, dict.finish()),
+            ],
+        )
+    } else {
+        let mut data = OutStream::new(ctx.codec.clone());
+        let mut lengths = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
+        let mut g = 0;
+        for i in 0..count {
+            while g < groups && starts[g] == i {
+                data.record_position(&mut positions[g]);
+                lengths.record_position(&mut positions[g]);
+                g += 1;
+            }
+            let value = buffer.value(i);
+            data.write(value);
+            lengths.write(value.len() as i64);
+        }
+        while g < groups {
+            data.record_position(&mut positions[g]);
+            lengths.record_position(&mut positions[g]);
+            g += 1;
+        }
+        let kind = if ctx.rle_v2 {
+            EncodingKind::DirectV2
+        } else {
+            EncodingKind::Direct
+        };
+        (
+            kind,
+            None,
+            vec![
+                (StreamKind::Data, data.finish()),
+                (StreamKind::Length, lengths.finish()),
+            ],
+        )
+    };
+    buffer.bytes.clear();
+    buffer.ends.clear();
+    (result.0, result.1, result.2, positions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanos_encoding_matches_spec() {
+        assert_eq!(format_nanos(0), 0);
+        assert_eq!(format_nanos(1), 1 << 3);
+        assert_eq!(format_nanos(123_456_789), 123_456_789 << 3);
+        // 1000 ns: 1 with 3 zeros -> 1 << 3 | 2.
+        assert_eq!(format_nanos(1000), (1 << 3) | 2);
+        // 500 ms: 5 with 8 zeros -> 5 << 3 | 7.
+        assert_eq!(format_nanos(500_000_000), (5 << 3) | 7);
+        // 123,456,000: 123456 with 3 zeros.
+        assert_eq!(format_nanos(123_456_000), (123_456 << 3) | 2);
+        // 100: 1 with 2 zeros.
+        assert_eq!(format_nanos(100), (1 << 3) | 1);
+    }
+
+    #[test]
+    fn hive_type_metadata() {
+        let with = |t: &str| {
+            Field::new("c", DataType::Utf8, true).with_metadata(
+                [(HIVE_TYPE_METADATA_KEY.to_owned(), t.to_owned())].into(),
+            )
+        };
+        assert_eq!(
+            char_type(&with("char(10)"), "c").expect("ok"),
+            Some((TypeKind::Char, 10))
+        );
+        assert_eq!(
+            char_type(&with("varchar(64)"), "c").expect("ok"),
+            Some((TypeKind::Varchar, 64))
+        );
+        assert_eq!(char_type(&with("string"), "c").expect("ok"), None);
+        assert!(char_type(&with("char(x)"), "c").is_err());
+        assert_eq!(
+            char_type(&Field::new("c", DataType::Utf8, true), "c").expect("ok"),
+            None
+        );
+    }
+}

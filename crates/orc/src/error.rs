@@ -1,0 +1,207 @@
+//! The crate's one error type.
+//!
+//! Expected errors are configuration that breaks a Firehose constraint
+//! ([`OrcSinkError::Validation`]), a schema this writer cannot encode
+//! ([`OrcSinkError::UnsupportedType`], [`OrcSinkError::UnknownBloomFilterColumn`]), a batch that
+//! does not match the writer's schema, a value ORC cannot represent
+//! ([`OrcSinkError::UnrepresentableTimestamp`]) and I/O failures of the sink.
+//! [`OrcSinkError::Internal`] is reserved for broken invariants: it is a bug in this crate.
+
+use std::fmt;
+
+use arrow_schema::{ArrowError, DataType};
+
+/// `Result` with [`OrcSinkError`] as the default error type.
+pub type Result<T, E = OrcSinkError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while validating settings or writing an ORC file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrcSinkError {
+    /// One or more `OrcSerDe` members break a Firehose constraint. Rendered the way Firehose's
+    /// front end words a `ValidationException`.
+    #[error("{}", ViolationList(.violations))]
+    Validation {
+        /// Every violated constraint, in member order.
+        violations: Vec<ConstraintViolation>,
+    },
+
+    /// A column's type cannot be written as ORC.
+    #[error("column `{column}` of type {data_type} cannot be written as ORC: {reason}")]
+    UnsupportedType {
+        /// Path of the column, e.g. `payload.items.element`.
+        column: String,
+        /// The column's Arrow type.
+        data_type: DataType,
+        /// Why it cannot be written.
+        reason: &'static str,
+    },
+
+    /// `BloomFilterColumns` names a column the schema does not have.
+    #[error("BloomFilterColumns names `{name}`, which is not a column of the table")]
+    UnknownBloomFilterColumn {
+        /// The name as configured.
+        name: String,
+    },
+
+    /// A record batch has a different number of columns than the writer's schema.
+    #[error("record batch has {found} columns, the writer's schema has {expected}")]
+    ColumnCountMismatch {
+        /// Columns in the writer's schema.
+        expected: usize,
+        /// Columns in the batch.
+        found: usize,
+    },
+
+    /// A record batch column has a different type than the writer's schema declares.
+    #[error("record batch column `{column}` is {found}, the writer's schema says {expected}")]
+    SchemaMismatch {
+        /// Column name in the writer's schema.
+        column: String,
+        /// Type in the writer's schema.
+        expected: DataType,
+        /// Type in the batch.
+        found: DataType,
+    },
+
+    /// A timestamp in the open interval (-1 s, 0) with a fraction of at least a millisecond:
+    /// ORC's seconds/nanoseconds split cannot represent it (ORC-763); every reader would
+    /// return it one second late, so it is refused instead of written wrong.
+    #[error(
+        "column `{column}`: timestamp {nanos_since_epoch} ns since 1970-01-01 lies in (-1 s, 0) \
+         with a fraction >= 1 ms, which ORC cannot represent (ORC-763)"
+    )]
+    UnrepresentableTimestamp {
+        /// Path of the column.
+        column: String,
+        /// The value, in nanoseconds since the Unix epoch.
+        nanos_since_epoch: i64,
+    },
+
+    /// The sink failed.
+    #[error("writing the ORC file failed: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// Error from Arrow (filtering nested arrays).
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+
+    /// A broken invariant: a bug in this crate.
+    #[error("internal error in sluice-orc: {invariant}")]
+    Internal {
+        /// The invariant that did not hold.
+        invariant: &'static str,
+    },
+}
+
+/// One violated constraint on an `OrcSerDe` member.
+///
+/// Displays as Firehose does, e.g. `Value '1' at 'StripeSizeBytes' failed to satisfy
+/// constraint: Member must have value greater than or equal to 8388608`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstraintViolation {
+    /// Member name as written in the configuration JSON, e.g. `StripeSizeBytes`.
+    pub field: &'static str,
+    /// The rejected value.
+    pub value: Number,
+    /// The bound it broke.
+    pub constraint: Constraint,
+}
+
+/// A numeric configuration value: the integer members are sizes, the fractional ones
+/// probabilities and ratios.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer member (`StripeSizeBytes`, `BlockSizeBytes`, `RowIndexStride`).
+    Int(i64),
+    /// A fractional member (`PaddingTolerance`, `BloomFilterFalsePositiveProbability`,
+    /// `DictionaryKeyThreshold`).
+    Float(f64),
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(v) => write!(f, "{v}"),
+            Self::Float(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// A numeric bound on a configuration member.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Constraint {
+    /// The value must be at least this.
+    Min(Number),
+    /// The value must be at most this.
+    Max(Number),
+}
+
+impl fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (relation, bound) = match self.constraint {
+            Constraint::Min(bound) => ("greater", bound),
+            Constraint::Max(bound) => ("less", bound),
+        };
+        write!(
+            f,
+            "Value '{}' at '{}' failed to satisfy constraint: \
+             Member must have value {relation} than or equal to {bound}",
+            self.value, self.field
+        )
+    }
+}
+
+/// Renders a violation list as `N validation error(s) detected: a; b`.
+struct ViolationList<'a>(&'a [ConstraintViolation]);
+
+impl fmt::Display for ViolationList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        let noun = if n == 1 { "error" } else { "errors" };
+        write!(f, "{n} validation {noun} detected: ")?;
+        for (i, violation) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{violation}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_renders_like_firehose() {
+        let err = OrcSinkError::Validation {
+            violations: vec![
+                ConstraintViolation {
+                    field: "StripeSizeBytes",
+                    value: Number::Int(1),
+                    constraint: Constraint::Min(Number::Int(8_388_608)),
+                },
+                ConstraintViolation {
+                    field: "PaddingTolerance",
+                    value: Number::Float(1.5),
+                    constraint: Constraint::Max(Number::Float(1.0)),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "2 validation errors detected: \
+             Value '1' at 'StripeSizeBytes' failed to satisfy constraint: \
+             Member must have value greater than or equal to 8388608; \
+             Value '1.5' at 'PaddingTolerance' failed to satisfy constraint: \
+             Member must have value less than or equal to 1"
+        );
+    }
+
+    #[test]
+    fn result_stays_small() {
+        assert!(std::mem::size_of::<OrcSinkError>() <= 96);
+    }
+}
