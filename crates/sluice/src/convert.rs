@@ -1,37 +1,22 @@
 //! `sluice convert`: JSON records to one columnar file, rejected records to an error file.
-//!
-//! ```text
-//!  reader thread            decode workers (N)               this thread
-//!  ─────────────            ──────────────────               ───────────
-//!  files/stdin ─► split ─► [chunk seq] ─► Decoder ─► batches ─► reorder by seq ─► Parquet
-//!  (gunzip)      records    bounded       per worker  + rejects                  └► errors NDJSON
-//! ```
-//! Chunks carry whole records (the splitter never cuts one), so the output is the same for
-//! any chunking and any number of workers; the writer restores input order.
+//! The work happens in [`crate::pipeline`]; this module reads arguments and owns the files.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal as _, Read, Write};
-use std::ops::Range;
+use std::io::{BufWriter, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use arrow_array::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
-use sluice_json::{
-    DataCatalogTable, Decoder, DecoderBuilder, ErrorDocument, HiveOptions, JsonSerDe, OpenXOptions,
-    RecordError, RecordSplitter, TimestampFormat,
-};
+use sluice_json::{DataCatalogTable, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions, TimestampFormat};
 use sluice_parquet::{ParquetSettings, ParquetWriter};
 use sluice_schema::Table;
 
 use crate::input::Source;
+use crate::pipeline::Pipeline;
 
-/// Bytes of input per chunk handed to a decode worker.
-const CHUNK_BYTES: usize = 4 << 20;
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
@@ -117,30 +102,6 @@ pub(crate) struct ConvertArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     quiet: bool,
-}
-
-/// Input bytes with the records found in them.
-struct Chunk {
-    seq: u64,
-    data: Vec<u8>,
-    records: Vec<Range<usize>>,
-    arrival_ms: i64,
-}
-
-/// What a worker made of a chunk.
-struct Decoded {
-    seq: u64,
-    batches: Vec<RecordBatch>,
-    /// Error documents, already serialised.
-    errors: Vec<u8>,
-    records: u64,
-    rejected: u64,
-    rows: u64,
-    bytes: u64,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn serde_from_args(args: &ConvertArgs) -> anyhow::Result<JsonSerDe> {
@@ -245,63 +206,29 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let mut errors_out: Option<BufWriter<File>> = None;
-    let mut stats = Stats::default();
-
-    let result: anyhow::Result<()> = std::thread::scope(|scope| {
-        let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(threads * 2);
-        let (done_tx, done_rx) = sync_channel::<anyhow::Result<Decoded>>(threads * 2);
-        let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-        let reader = {
-            let progress = progress.clone();
-            let sources = sources.clone();
-            scope.spawn(move || read_chunks(&sources, &chunk_tx, progress.as_ref()))
-        };
-        for _ in 0..threads {
-            let rx = Arc::clone(&chunk_rx);
-            let tx = done_tx.clone();
-            let builder = builder.clone();
-            let catalog = catalog.clone();
-            scope.spawn(move || decode_worker(&builder, &catalog, &rx, &tx));
-        }
-        drop(done_tx);
-
-        let mut pending: BTreeMap<u64, Decoded> = BTreeMap::new();
-        let mut next_seq = 0u64;
-        let mut failure: Option<anyhow::Error> = None;
-        for decoded in done_rx {
-            let decoded = match decoded {
-                Ok(d) => d,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    continue;
-                }
-            };
-            if failure.is_some() {
-                continue;
+    let pipeline = Pipeline { builder, catalog, threads };
+    let result = pipeline.run(
+        &sources,
+        progress.as_ref(),
+        &mut |batch| writer.write(batch).context("cannot write Parquet"),
+        &mut |docs| {
+            if errors_out.is_none() {
+                let f = File::create(&errors_path).with_context(|| format!("cannot create {}", errors_path.display()))?;
+                errors_out = Some(BufWriter::new(f));
             }
-            pending.insert(decoded.seq, decoded);
-            while let Some(d) = pending.remove(&next_seq) {
-                next_seq += 1;
-                if let Err(e) = write_decoded(&d, &mut writer, &mut errors_out, &errors_path, &mut stats) {
-                    failure.get_or_insert(e);
-                    break;
-                }
+            if let Some(e) = errors_out.as_mut() {
+                e.write_all(docs).with_context(|| format!("cannot write {}", errors_path.display()))?;
             }
-        }
-        let read_result = reader.join().map_err(|_| anyhow::anyhow!("the input reader panicked"))?;
-        if let Some(e) = failure {
+            Ok(())
+        },
+    );
+    let stats = match result {
+        Ok(stats) => stats,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_output);
             return Err(e);
         }
-        read_result?;
-        if !pending.is_empty() {
-            bail!("internal error: {} decoded chunks were never written", pending.len());
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp_output);
-        return Err(e);
-    }
+    };
     let summary = writer.close().context("cannot finish the Parquet file")?;
     std::fs::rename(&tmp_output, &args.output)
         .with_context(|| format!("cannot move {} to {}", tmp_output.display(), args.output.display()))?;
@@ -328,13 +255,6 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Default)]
-struct Stats {
-    records: u64,
-    rejected: u64,
-    rows: u64,
-    bytes: u64,
-}
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -365,130 +285,3 @@ fn progress_bar(quiet: bool, total: Option<u64>, stdin: bool) -> Option<Progress
     }
 }
 
-/// Read every source, cut it into chunks of whole records, and send them in order.
-fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&ProgressBar>) -> anyhow::Result<()> {
-    let splitter = RecordSplitter::default();
-    let mut seq = 0u64;
-    for source in sources {
-        let mut reader = source.open()?;
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2));
-        let mut target = CHUNK_BYTES;
-        let mut eof = false;
-        while !eof || !buf.is_empty() {
-            while !eof && buf.len() < target {
-                let start = buf.len();
-                buf.resize(target, 0);
-                let n = reader.read(&mut buf[start..]).with_context(|| format!("cannot read input {}", source.name()))?;
-                buf.truncate(start + n);
-                if let Some(pb) = progress {
-                    pb.inc(n as u64);
-                }
-                eof = n == 0;
-            }
-            let mut records = Vec::new();
-            let used = splitter.split(&buf, eof, &mut records);
-            if records.is_empty() && !eof {
-                // One record larger than a chunk: read further before cutting.
-                target = target.saturating_mul(2);
-                continue;
-            }
-            target = CHUNK_BYTES;
-            let mut next_buf = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2));
-            next_buf.extend_from_slice(&buf[used..]);
-            buf.truncate(used);
-            let data = std::mem::replace(&mut buf, next_buf);
-            if !records.is_empty() {
-                let chunk = Chunk { seq, data, records, arrival_ms: now_ms() };
-                seq += 1;
-                if tx.send(chunk).is_err() {
-                    // The writer stopped (it has an error to report).
-                    return Ok(());
-                }
-            }
-            if eof {
-                buf.clear();
-            }
-        }
-    }
-    Ok(())
-}
-
-fn decode_worker(builder: &DecoderBuilder, catalog: &DataCatalogTable, rx: &Mutex<Receiver<Chunk>>, tx: &SyncSender<anyhow::Result<Decoded>>) {
-    let mut decoder = match builder.clone().build() {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = tx.send(Err(e.into()));
-            return;
-        }
-    };
-    loop {
-        let chunk = {
-            let Ok(guard) = rx.lock() else { return };
-            match guard.recv() {
-                Ok(c) => c,
-                Err(_) => return,
-            }
-        };
-        let result = decode_chunk(&mut decoder, catalog, &chunk);
-        if tx.send(result).is_err() {
-            return;
-        }
-    }
-}
-
-fn decode_chunk(decoder: &mut Decoder, catalog: &DataCatalogTable, chunk: &Chunk) -> anyhow::Result<Decoded> {
-    let mut out = Decoded { seq: chunk.seq, batches: Vec::new(), errors: Vec::new(), records: 0, rejected: 0, rows: 0, bytes: chunk.data.len() as u64 };
-    // Validate the chunk's UTF-8 once; records start and end on ASCII bytes, so each is a
-    // `str` slice of it. A chunk with invalid bytes falls back to per-record checks.
-    let text = std::str::from_utf8(&chunk.data).ok();
-    for r in &chunk.records {
-        let record = &chunk.data[r.clone()];
-        out.records += 1;
-        let decoded = match text.and_then(|t| t.get(r.clone())) {
-            Some(s) => decoder.decode_str(s),
-            None => decoder.decode(record),
-        };
-        match decoded {
-            Ok(rows) => out.rows += rows as u64,
-            Err(e) => {
-                out.rejected += 1;
-                push_error(&mut out.errors, record, &e, chunk.arrival_ms, catalog);
-            }
-        }
-        if decoder.is_full() {
-            out.batches.extend(decoder.flush()?);
-        }
-    }
-    out.batches.extend(decoder.flush()?);
-    Ok(out)
-}
-
-fn push_error(out: &mut Vec<u8>, record: &[u8], e: &RecordError, arrival_ms: i64, catalog: &DataCatalogTable) {
-    ErrorDocument::conversion_failed(record, e, arrival_ms, now_ms()).with_table(catalog.clone()).write_ndjson(out);
-}
-
-fn write_decoded<W: Write + Send>(
-    d: &Decoded,
-    writer: &mut ParquetWriter<W>,
-    errors_out: &mut Option<BufWriter<File>>,
-    errors_path: &Path,
-    stats: &mut Stats,
-) -> anyhow::Result<()> {
-    for b in &d.batches {
-        writer.write(b).context("cannot write Parquet")?;
-    }
-    if !d.errors.is_empty() {
-        if errors_out.is_none() {
-            let f = File::create(errors_path).with_context(|| format!("cannot create {}", errors_path.display()))?;
-            *errors_out = Some(BufWriter::new(f));
-        }
-        if let Some(e) = errors_out.as_mut() {
-            e.write_all(&d.errors).with_context(|| format!("cannot write {}", errors_path.display()))?;
-        }
-    }
-    stats.records += d.records;
-    stats.rejected += d.rejected;
-    stats.rows += d.rows;
-    stats.bytes += d.bytes;
-    Ok(())
-}

@@ -13,6 +13,8 @@ use flate2::read::MultiGzDecoder;
 pub(crate) enum Source {
     Stdin,
     File(PathBuf),
+    /// Bytes already in memory (`sluice bench`).
+    Bytes(std::sync::Arc<Vec<u8>>),
 }
 
 impl Source {
@@ -30,6 +32,7 @@ impl Source {
         match self {
             Source::Stdin => "<stdin>".to_owned(),
             Source::File(p) => p.display().to_string(),
+            Source::Bytes(_) => "<memory>".to_owned(),
         }
     }
 
@@ -38,6 +41,7 @@ impl Source {
         match self {
             Source::Stdin => None,
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Bytes(b) => Some(b.len() as u64),
         }
     }
 
@@ -46,6 +50,7 @@ impl Source {
         let raw: Box<dyn Read + Send> = match self {
             Source::Stdin => Box::new(io::stdin()),
             Source::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
+            Source::Bytes(b) => return Ok(Box::new(io::Cursor::new(SharedBytes(std::sync::Arc::clone(b))))),
         };
         let mut buffered = BufReader::with_capacity(1 << 20, raw);
         let head = buffered.fill_buf().with_context(|| format!("cannot read input {}", self.name()))?;
@@ -55,5 +60,14 @@ impl Source {
         } else {
             Ok(Box::new(buffered))
         }
+    }
+}
+
+/// An `Arc<Vec<u8>>` readable through `Cursor`.
+struct SharedBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }

@@ -2,9 +2,12 @@
 //!
 //! This binary is the only crate that wires the stages together. Subcommands:
 //! - `convert`: JSON records → one Parquet file, against a Glue table (the conversion core).
+//! - `bench`: conversion speed on a generated data set, alone or against peers.
 
+mod bench;
 mod convert;
 mod input;
+mod pipeline;
 
 use std::process::ExitCode;
 
@@ -22,12 +25,32 @@ struct Cli {
 enum Command {
     /// Convert JSON records (NDJSON, concatenated or pretty-printed) to one columnar file.
     Convert(convert::ConvertArgs),
+    /// Measure conversion speed on a generated data set, optionally against DuckDB, Polars
+    /// and pyarrow (`--peers`).
+    Bench(bench::BenchArgs),
+    /// Write the deterministic telemetry data set used by the benches (NDJSON).
+    #[command(hide = true)]
+    Datagen {
+        /// Events to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file.
+        #[arg(short = 'o', long)]
+        output: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Datagen { records, seed, output } => {
+            std::fs::write(&output, sluice_datagen::telemetry(records, seed)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,208 @@
+"""Sluice's peer harness: JSON → Parquet with Sluice, DuckDB, Polars and pyarrow, side by side.
+
+One command from a source checkout (it is what `sluice bench --peers` runs):
+
+    python3 benches/peers/harness.py --sluice target/release/sluice [--records 1000000] [--rounds 3] [--threads 1,2]
+
+It creates a venv with the pinned peers (benches/peers/requirements.txt), generates the
+telemetry data set deterministically (`sluice datagen`, seed 42, ~740 MB for 1M events),
+warms the page cache, then runs every tool as a fresh process, alternating tools in each round
+(A B C D, A B C D, ...). Each run's wall time comes from time.monotonic() around the process,
+its peak RSS from os.wait4(). The table shows medians; ratios are Sluice's speed over the peer's.
+Reference rows: `cat` (reading the file) and simd-json parsing every line to a tape
+(benches/examples/parse_reference.rs), the parse the conversion must stay within 2× of.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+TABLE = os.path.join(ROOT, "schemas", "telemetry", "llm_events.json")
+
+
+def run_measured(cmd, env=None):
+    """Run cmd; return (seconds, peak RSS bytes). Raises on failure."""
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    secs = time.monotonic() - start
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with {code}: {err[-2000:]}")
+    return secs, ru.ru_maxrss * 1024
+
+
+def ensure_venv(workdir):
+    venv = os.path.join(workdir, "venv")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        print(f"creating {venv} …", file=sys.stderr)
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+    subprocess.check_call([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r",
+                           os.path.join(HERE, "requirements.txt")])
+    return py
+
+
+def ensure_data(sluice, workdir, records):
+    path = os.path.join(workdir, f"telemetry-{records}-42.ndjson")
+    if not os.path.exists(path):
+        print(f"generating {records} events → {path} …", file=sys.stderr)
+        subprocess.check_call([sluice, "datagen", "--records", str(records), "-o", path + ".tmp"])
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def head_bytes(src, dst, limit):
+    """The first whole lines of src adding up to at most `limit` bytes."""
+    if os.path.exists(dst):
+        return dst
+    with open(src, "rb") as f, open(dst + ".tmp", "wb") as o:
+        n = 0
+        for line in f:
+            if n + len(line) > limit:
+                break
+            o.write(line)
+            n += len(line)
+    os.replace(dst + ".tmp", dst)
+    return dst
+
+
+def parse_reference():
+    """Build the simd-json tape-parse reference (benches/examples/parse_reference.rs)."""
+    if shutil.which("cargo") is None:
+        return None
+    subprocess.check_call(["cargo", "build", "--quiet", "--release", "-p", "sluice-benches", "--example", "parse_reference"],
+                          cwd=ROOT)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    exe = os.path.join(target, "release", "examples", "parse_reference")
+    return exe if os.path.exists(exe) else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sluice", required=True, help="the sluice executable (a release build)")
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--workdir", default=os.environ.get("SLUICE_BENCH_DIR", os.path.join(ROOT, "target", "sluice-bench")))
+    ap.add_argument("--tools", default="sluice,duckdb,pyarrow,polars")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--svg", help="also write a bar chart here")
+    args = ap.parse_args()
+
+    os.makedirs(args.workdir, exist_ok=True)
+    py = ensure_venv(args.workdir)
+    data = ensure_data(args.sluice, args.workdir, args.records)
+    size = os.path.getsize(data)
+    out = os.path.join(args.workdir, "out")
+    os.makedirs(out, exist_ok=True)
+    threads = [int(t) for t in args.threads.split(",")]
+    tools = args.tools.split(",")
+
+    contenders = []  # (name, threads, argv)
+    contenders.append(("cat", 1, ["cat", data]))
+    ref = parse_reference()
+    if ref:
+        contenders.append(("simd-json tape parse", 1, [ref, data]))
+    for t in threads:
+        for tool in tools:
+            target = os.path.join(out, f"{tool}-{t}.parquet")
+            if tool == "sluice":
+                argv = [args.sluice, "convert", "--table", TABLE, "--threads", str(t), "--quiet", "-o", target, data]
+            else:
+                argv = [py, os.path.join(HERE, "peers.py"), tool, str(t), data, target, TABLE]
+            contenders.append((tool, t, argv))
+
+    # Warm the page cache and check every tool works.
+    for name, t, argv in contenders:
+        print(f"warm-up: {name} ({t} thread(s)) …", file=sys.stderr)
+        run_measured(argv)
+
+    results = {(n, t): [] for n, t, _ in contenders}
+    for r in range(args.rounds):
+        for name, t, argv in contenders:
+            print(f"round {r + 1}/{args.rounds}: {name} ({t} thread(s)) …", file=sys.stderr)
+            results[(name, t)].append(run_measured(argv))
+
+    # Sluice's peak memory on one Firehose-sized buffer (128 MiB).
+    buf = head_bytes(data, os.path.join(args.workdir, "telemetry-128MiB.ndjson"), 128 << 20)
+    mem_secs, mem_rss = run_measured([args.sluice, "convert", "--table", TABLE, "--quiet", "-o",
+                                      os.path.join(out, "buffer.parquet"), buf])
+
+    rows = []
+    for (name, t), runs in results.items():
+        secs = statistics.median(s for s, _ in runs)
+        rows.append({"tool": name, "threads": t, "median_seconds": secs, "mb_per_s": size / secs / 1e6,
+                     "peak_rss_mb": max(r for _, r in runs) / 1e6, "seconds": [s for s, _ in runs]})
+    by = {(r["tool"], r["threads"]): r for r in rows}
+    for r in rows:
+        s = by.get(("sluice", r["threads"]))
+        r["sluice_speedup"] = (s["mb_per_s"] / r["mb_per_s"]) if s else None
+
+    summary = {"input_bytes": size, "records": args.records, "rounds": args.rounds, "rows": rows,
+               "buffer_128MiB": {"bytes": os.path.getsize(buf), "seconds": mem_secs, "peak_rss_mb": mem_rss / 1e6,
+                                 "rss_over_buffer": mem_rss / os.path.getsize(buf)}}
+    targets = []
+    for t in threads:
+        peers = [by[(p, t)] for p in tools if p != "sluice" and (p, t) in by]
+        if peers and ("sluice", t) in by:
+            best = max(peers, key=lambda r: r["mb_per_s"])
+            targets.append(f"{t} thread(s): sluice {by[('sluice', t)]['mb_per_s']:.0f} MB/s = "
+                           f"{by[('sluice', t)]['mb_per_s'] / best['mb_per_s']:.2f}× the fastest peer ({best['tool']}, "
+                           f"{best['mb_per_s']:.0f} MB/s); target ≥ 2×")
+    if ("simd-json tape parse", 1) in by and ("sluice", 1) in by:
+        targets.append(f"sluice (1 thread) is {by[('sluice', 1)]['mb_per_s'] / by[('simd-json tape parse', 1)]['mb_per_s']:.0%} "
+                       f"of a simd-json tape parse; target ≥ 50%")
+    if len(threads) > 1 and ("sluice", threads[0]) in by and ("sluice", threads[-1]) in by:
+        targets.append(f"scaling {threads[0]}→{threads[-1]} threads: "
+                       f"{by[('sluice', threads[-1])]['mb_per_s'] / by[('sluice', threads[0])]['mb_per_s']:.2f}×; target ≥ 1.8×")
+    targets.append(f"peak RSS converting a {os.path.getsize(buf) / 2**20:.0f} MiB buffer: {mem_rss / 2**20:.0f} MiB "
+                   f"= {mem_rss / os.path.getsize(buf):.2f}× the buffer; target ≤ 3×")
+    summary["targets"] = targets
+
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"\nJSON → Parquet (Snappy), {args.records} events, {size / 1e6:.1f} MB, median of {args.rounds} rounds "
+              f"(fresh process per run, input in page cache)\n")
+        print(f"| tool | threads | median s | MB/s | Sluice speedup | peak RSS MB |")
+        print(f"| --- | --- | --- | --- | --- | --- |")
+        for r in sorted(rows, key=lambda r: (r["threads"], -r["mb_per_s"])):
+            sp = f"{r['sluice_speedup']:.2f}×" if r["sluice_speedup"] else ""
+            print(f"| {r['tool']} | {r['threads']} | {r['median_seconds']:.2f} | {r['mb_per_s']:.0f} | {sp} | {r['peak_rss_mb']:.0f} |")
+        print()
+        for t in targets:
+            print("- " + t)
+    if args.svg:
+        write_svg(args.svg, rows)
+
+
+def write_svg(path, rows):
+    rows = sorted(rows, key=lambda r: (r["threads"], -r["mb_per_s"]))
+    width, bar_h, gap, left = 760, 22, 8, 230
+    top = max(r["mb_per_s"] for r in rows)
+    h = len(rows) * (bar_h + gap) + 40
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-family="sans-serif" font-size="12">',
+             f'<text x="10" y="18" font-weight="bold">JSON → Parquet, MB/s of input (higher is better)</text>']
+    for i, r in enumerate(rows):
+        y = 30 + i * (bar_h + gap)
+        w = (width - left - 80) * r["mb_per_s"] / top
+        color = "#2b7bb9" if r["tool"] == "sluice" else "#999"
+        parts.append(f'<text x="10" y="{y + 15}">{r["tool"]} ({r["threads"]}t)</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
+        parts.append(f'<text x="{left + w + 5:.1f}" y="{y + 15}">{r["mb_per_s"]:.0f}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

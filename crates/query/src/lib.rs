@@ -1,0 +1,1 @@
+//! SQL over landed data (in progress).
