@@ -28,6 +28,10 @@ fn main() {
         println!("arrow-json: {rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);
         return;
     }
+    let encode = std::env::args().nth(3).as_deref() == Some("convert");
+    let mut writer = encode.then(|| {
+        sluice_parquet::ParquetWriter::try_new(std::io::sink(), table.arrow_schema(), &sluice_parquet::ParquetSettings::default()).expect("writer")
+    });
     let mut decoder = DecoderBuilder::new(&table).build().expect("decoder");
     let start = Instant::now();
     let mut rows = 0;
@@ -36,10 +40,20 @@ fn main() {
         for line in text.split_terminator('\n') {
             rows += decoder.decode_str(line).expect("valid");
             if decoder.is_full() {
-                let _ = decoder.flush().expect("flush");
+                let batch = decoder.flush().expect("flush").expect("rows");
+                if let Some(w) = writer.as_mut() {
+                    w.write(&batch).expect("write");
+                }
             }
         }
-        let _ = decoder.flush().expect("flush");
+        if let Some(batch) = decoder.flush().expect("flush") {
+            if let Some(w) = writer.as_mut() {
+                w.write(&batch).expect("write");
+            }
+        }
+    }
+    if let Some(w) = writer {
+        w.close().expect("close");
     }
     let secs = start.elapsed().as_secs_f64();
     println!("{rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);

@@ -20,6 +20,7 @@ use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBufferBuilder, OffsetBuffer
 use arrow_schema::{ArrowError, DataType, FieldRef, Fields};
 use base64::Engine as _;
 use sluice_schema::HiveType;
+use sonic_number::ParserNumber;
 use sonic_rs::parser::{Parser, Reference};
 use sonic_rs::reader::Reader as _;
 use sonic_rs::Read;
@@ -370,6 +371,17 @@ impl Column {
                 if !ok {
                     return Err(self.malformed(format_args!("{v} is out of range")));
                 }
+            }
+            Kind::Float32(vals) if matches!(first, b'-' | b'0'..=b'9') => {
+                // JSON numbers go through sonic-rs's correctly rounded float parser.
+                vals.push(p.parse_float32(first)?);
+            }
+            Kind::Float64(vals) if matches!(first, b'-' | b'0'..=b'9') => {
+                vals.push(match p.parse_number(first)? {
+                    ParserNumber::Float(f) => f,
+                    ParserNumber::Unsigned(u) => u as f64,
+                    ParserNumber::Signed(i) => i as f64,
+                });
             }
             Kind::Float32(_) | Kind::Float64(_) => {
                 let text = number_text(p, first, hive, &mut ctx.scratch)?;
@@ -797,9 +809,18 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 );
 
 /// The next non-whitespace byte, consumed.
-#[inline]
+#[inline(always)]
 pub(crate) fn next(p: &mut P<'_>) -> DResult<u8> {
-    p.skip_space().ok_or_else(|| DecodeFailure::Parse(format!("unexpected end of JSON at byte {}", p.offset())))
+    match p.skip_space() {
+        Some(c) => Ok(c),
+        None => Err(end_of_input(p)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn end_of_input(p: &P<'_>) -> DecodeFailure {
+    DecodeFailure::Parse(format!("unexpected end of JSON at byte {}", p.offset()))
 }
 
 #[cold]

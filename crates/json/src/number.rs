@@ -42,6 +42,9 @@ pub(crate) fn parse_i64(text: &[u8]) -> Result<i64, NumberError> {
 /// enforcement does; a value needing more than `precision - scale` integer digits is
 /// [`NumberError::OutOfRange`].
 pub(crate) fn parse_decimal(text: &[u8], precision: u8, scale: u8) -> Result<i128, NumberError> {
+    if let Some(v) = parse_decimal_short(text, precision, scale) {
+        return v;
+    }
     let dec = parse_decimal_parts(text)?;
     let v = dec.rescale(u32::from(scale), true)?;
     let limit = pow10(u32::from(precision)).ok_or(NumberError::OutOfRange)?;
@@ -50,6 +53,52 @@ pub(crate) fn parse_decimal(text: &[u8], precision: u8, scale: u8) -> Result<i12
     }
     Ok(v)
 }
+
+/// Fast path for the common shape `-?digits[.digits]` with at most 18 digits and no more
+/// fraction digits than `scale` (no rounding): `None` means "use the general parser".
+#[inline]
+fn parse_decimal_short(text: &[u8], precision: u8, scale: u8) -> Option<Result<i128, NumberError>> {
+    let (neg, body) = split_sign(text);
+    if body.is_empty() || body.len() > 19 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut frac_digits: u32 = 0;
+    let mut seen_point = false;
+    let mut digits = 0;
+    for &c in body {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                if seen_point {
+                    frac_digits += 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 18 || frac_digits > u32::from(scale) || (seen_point && frac_digits == 0) {
+        return None;
+    }
+    let v = i128::from(mantissa) * POW10[(u32::from(scale) - frac_digits) as usize];
+    if v >= POW10[usize::from(precision)] {
+        return Some(Err(NumberError::OutOfRange));
+    }
+    Some(Ok(if neg { -v } else { v }))
+}
+
+/// `10^i` for `i` in `0..=38`.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 fn split_sign(text: &[u8]) -> (bool, &[u8]) {
     match text.first() {

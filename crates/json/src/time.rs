@@ -132,8 +132,34 @@ fn civil_micros(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: i64) -
     days.checked_mul(MICROS_PER_DAY)?.checked_add(secs * MICROS_PER_SECOND + micros)
 }
 
+/// Two ASCII digits at `s[i..i + 2]`.
+#[inline]
+fn two(s: &[u8], i: usize) -> Option<u32> {
+    let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+    (a < 10 && b < 10).then(|| u32::from(a) * 10 + u32::from(b))
+}
+
 /// `yyyy-[M]M-[d]d` then, for timestamps, `('T'|' ')HH:mm:ss[.fraction][zone]`.
 fn parse_iso_like(s: &[u8], allow_t: bool, allow_zone: bool) -> Option<i64> {
+    // Fast path: the fixed-width `yyyy-MM-ddTHH:mm:ss` head every producer writes.
+    if s.len() >= 19
+        && s[4] == b'-'
+        && s[7] == b'-'
+        && (s[10] == b' ' || (allow_t && (s[10] == b'T' || s[10] == b't')))
+        && s[13] == b':'
+        && s[16] == b':'
+    {
+        let y = two(s, 0)? * 100 + two(s, 2)?;
+        let (mo, d, h, mi, sec) = (two(s, 5)?, two(s, 8)?, two(s, 11)?, two(s, 14)?, two(s, 17)?);
+        let mut c = Cursor { s, i: 19 };
+        let micros = if c.eat(b'.') { c.fraction_micros()? } else { 0 };
+        let offset = if allow_zone && !c.done() { c.zone()? } else { 0 };
+        if !c.done() {
+            return None;
+        }
+        let local = civil_micros(i64::from(y), mo, d, h, mi, sec, micros)?;
+        return local.checked_sub(offset * MICROS_PER_SECOND);
+    }
     let mut c = Cursor::new(s);
     let y = c.digits(4, 4)?;
     if !c.eat(b'-') {

@@ -169,7 +169,13 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     }
     let table = Table::from_path(&args.table).with_context(|| format!("invalid table {}", args.table.display()))?;
     let serde = serde_from_args(args)?;
-    let settings = parquet_settings(args)?;
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        args.threads
+    };
+    // Column encoding runs on the same number of threads as decoding.
+    let settings = parquet_settings(args)?.with_threads(threads);
     let builder = DecoderBuilder::new(&table).with_serde(serde).with_batch_size(args.batch_size);
     // Build one decoder up front so option errors surface before any output is created.
     let probe = builder.clone().build().context("invalid deserializer options")?;
@@ -199,11 +205,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let mut writer = ParquetWriter::try_new(BufWriter::with_capacity(1 << 20, file), Arc::clone(&schema), &settings)
         .context("cannot start the Parquet file")?;
 
-    let threads = if args.threads == 0 {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    } else {
-        args.threads
-    };
+
     let started = Instant::now();
     let mut errors_out: Option<BufWriter<File>> = None;
     let pipeline = Pipeline { builder, catalog, threads };

@@ -188,3 +188,36 @@ fn invalid_table_type_names_the_column() {
     assert!(!o.status.success());
     assert!(stderr.contains("column `u`") && stderr.contains("uniontype"), "{stderr}");
 }
+
+#[test]
+fn bench_reports_json_for_each_thread_count() {
+    let o = sluice(&["bench", "--records", "400", "--rounds", "1", "--threads", "1,2", "--json"], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(runs.len(), 2);
+    for (run, threads) in runs.iter().zip([1, 2]) {
+        assert_eq!(run["threads"], threads);
+        assert_eq!(run["records"], 400);
+        assert!(run["input_bytes"].as_u64().expect("bytes") > 400 * 600);
+        assert!(run["median_mb_per_s"].as_f64().expect("speed") > 0.0);
+        assert!(run["output_bytes"].as_u64().expect("output") > 1000, "a Parquet file was written");
+    }
+    let o = sluice(&["bench", "--threads", "0"], None);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn datagen_is_deterministic_and_converts_cleanly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
+    for p in [&a, &b] {
+        let o = sluice(&["datagen", "--records", "300", "-o", p.to_str().expect("utf8")], None);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    let out = dir.path().join("t.parquet");
+    let o = sluice(&["convert", "--table", TELEMETRY, "-o", out.to_str().expect("utf8"), a.to_str().expect("utf8")], None);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 rejected"));
+    assert_eq!(rows(&read_parquet(&out)), 300);
+}
