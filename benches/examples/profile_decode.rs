@@ -46,10 +46,10 @@ fn main() {
                 }
             }
         }
-        if let Some(batch) = decoder.flush().expect("flush") {
-            if let Some(w) = writer.as_mut() {
-                w.write(&batch).expect("write");
-            }
+        if let Some(batch) = decoder.flush().expect("flush")
+            && let Some(w) = writer.as_mut()
+        {
+            w.write(&batch).expect("write");
         }
     }
     if let Some(w) = writer {

@@ -51,7 +51,11 @@ pub struct CreateDeliveryStreamInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kinesis_stream_source_configuration: Option<serde_json::Value>,
     /// MSK source; accepted, not used.
-    #[serde(rename = "MSKSourceConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MSKSourceConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub msk_source_configuration: Option<serde_json::Value>,
     /// Database source; accepted, not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,10 +67,18 @@ pub struct CreateDeliveryStreamInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
     /// The deprecated plain S3 destination; treated as an extended one without its extras.
-    #[serde(rename = "S3DestinationConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "S3DestinationConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub s3_destination_configuration: Option<S3DestinationConfiguration>,
     /// The destination Sluice implements.
-    #[serde(rename = "ExtendedS3DestinationConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ExtendedS3DestinationConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub extended_s3_destination_configuration: Option<ExtendedS3DestinationConfiguration>,
     /// Not supported by Sluice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +90,11 @@ pub struct CreateDeliveryStreamInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amazonopensearchservice_destination_configuration: Option<serde_json::Value>,
     /// Not supported by Sluice.
-    #[serde(rename = "AmazonOpenSearchServerlessDestinationConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AmazonOpenSearchServerlessDestinationConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub amazon_open_search_serverless_destination_configuration: Option<serde_json::Value>,
     /// Not supported by Sluice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,7 +247,11 @@ pub struct EncryptionConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_encryption_config: Option<String>,
     /// SSE-KMS key.
-    #[serde(rename = "KMSEncryptionConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "KMSEncryptionConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kms_encryption_config: Option<KmsEncryptionConfig>,
 }
 
@@ -369,11 +389,15 @@ pub struct OutputFormatConfiguration {
 #[serde(deny_unknown_fields)]
 pub struct SerializerConfig {
     /// Parquet output.
-    #[serde(rename = "ParquetSerDe", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ParquetSerDe",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parquet: Option<ParquetSerDeConfig>,
-    /// ORC output (its members are checked by `sluice-orc`).
+    /// ORC output.
     #[serde(rename = "OrcSerDe", default, skip_serializing_if = "Option::is_none")]
-    pub orc: Option<serde_json::Value>,
+    pub orc: Option<sluice_orc::OrcSerDeConfig>,
 }
 
 /// `DynamicPartitioningConfiguration`.
@@ -400,21 +424,32 @@ pub struct RetryOptions {
 impl CreateDeliveryStreamInput {
     /// Parse the JSON body of a `CreateDeliveryStream` request (or a definition file).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes).map_err(|e| DeliveryError::Parse { message: e.to_string() })
+        serde_json::from_slice(bytes).map_err(|e| DeliveryError::Parse {
+            message: e.to_string(),
+        })
     }
 
     /// Parse the same shape written as YAML.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        serde_norway::from_str(text).map_err(|e| DeliveryError::Parse { message: e.to_string() })
+        serde_norway::from_str(text).map_err(|e| DeliveryError::Parse {
+            message: e.to_string(),
+        })
     }
 
     /// Read a definition file: YAML for `.yaml`/`.yml`, JSON otherwise.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| DeliveryError::Io { path: path.to_owned(), source })?;
-        let yaml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        let bytes = std::fs::read(path).map_err(|source| DeliveryError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if yaml {
-            let text = String::from_utf8(bytes).map_err(|e| DeliveryError::Parse { message: e.to_string() })?;
+            let text = String::from_utf8(bytes).map_err(|e| DeliveryError::Parse {
+                message: e.to_string(),
+            })?;
             Self::from_yaml(&text)
         } else {
             Self::from_json(&bytes)
@@ -439,7 +474,10 @@ mod tests {
         )
         .expect("parses");
         let dest = input.extended_s3_destination_configuration.expect("dest");
-        assert_eq!(dest.compression_format, Some(CompressionFormat::HadoopSnappy));
+        assert_eq!(
+            dest.compression_format,
+            Some(CompressionFormat::HadoopSnappy)
+        );
         assert_eq!(dest.buffering_hints.and_then(|h| h.size_in_mbs), Some(64));
     }
 
@@ -458,6 +496,12 @@ mod tests {
             "DeliveryStreamName: s\nExtendedS3DestinationConfiguration:\n  BucketARN: arn:aws:s3:::b\n  Prefix: raw/\n",
         )
         .expect("yaml");
-        assert_eq!(input.extended_s3_destination_configuration.and_then(|d| d.prefix).as_deref(), Some("raw/"));
+        assert_eq!(
+            input
+                .extended_s3_destination_configuration
+                .and_then(|d| d.prefix)
+                .as_deref(),
+            Some("raw/")
+        );
     }
 }

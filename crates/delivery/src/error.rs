@@ -68,16 +68,20 @@ pub enum DeliveryError {
         table: String,
         /// Why.
         #[source]
-        source: sluice_schema::SchemaError,
+        source: Box<sluice_schema::SchemaError>,
     },
 
     /// The JSON decoder could not be built for the table and deserializer.
     #[error(transparent)]
-    Json(#[from] sluice_json::JsonError),
+    Json(Box<sluice_json::JsonError>),
 
     /// The Parquet writer failed.
     #[error(transparent)]
-    Parquet(#[from] sluice_parquet::ParquetSinkError),
+    Parquet(Box<sluice_parquet::ParquetSinkError>),
+
+    /// The ORC writer failed.
+    #[error(transparent)]
+    Orc(Box<sluice_orc::OrcSinkError>),
 
     /// An object store could not be configured, or refused an operation for good.
     #[error("object store error for bucket `{bucket}`: {source}")]
@@ -107,31 +111,66 @@ pub enum DeliveryError {
     },
 }
 
+impl From<sluice_json::JsonError> for DeliveryError {
+    fn from(e: sluice_json::JsonError) -> Self {
+        Self::Json(Box::new(e))
+    }
+}
+
+impl From<sluice_parquet::ParquetSinkError> for DeliveryError {
+    fn from(e: sluice_parquet::ParquetSinkError) -> Self {
+        Self::Parquet(Box::new(e))
+    }
+}
+
+impl From<sluice_orc::OrcSinkError> for DeliveryError {
+    fn from(e: sluice_orc::OrcSinkError) -> Self {
+        Self::Orc(Box::new(e))
+    }
+}
+
 impl DeliveryError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self::InvalidArgument { message: message.into() }
+        Self::InvalidArgument {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {
-        Self::NotSupported { feature: feature.into() }
+        Self::NotSupported {
+            feature: feature.into(),
+        }
     }
 
     pub(crate) fn internal(invariant: impl Into<String>) -> Self {
-        Self::Internal { invariant: invariant.into() }
+        Self::Internal {
+            invariant: invariant.into(),
+        }
     }
 
     pub(crate) fn store(bucket: &str, source: object_store::Error) -> Self {
-        Self::Store { bucket: bucket.to_owned(), source: Box::new(source) }
+        Self::Store {
+            bucket: bucket.to_owned(),
+            source: Box::new(source),
+        }
     }
 
     /// The Firehose exception name an API layer should answer with.
     pub fn firehose_exception(&self) -> &'static str {
         match self {
-            Self::InvalidArgument { .. } | Self::Parse { .. } | Self::NotSupported { .. } | Self::Schema { .. } | Self::Json(_) | Self::Parquet(_) => {
-                "InvalidArgumentException"
+            Self::InvalidArgument { .. }
+            | Self::Parse { .. }
+            | Self::NotSupported { .. }
+            | Self::Schema { .. }
+            | Self::Json(_)
+            | Self::Parquet(_)
+            | Self::Orc(_) => "InvalidArgumentException",
+            Self::OverLimits | Self::ShuttingDown { .. } | Self::Aborted { .. } => {
+                "ServiceUnavailableException"
             }
-            Self::OverLimits | Self::ShuttingDown { .. } | Self::Aborted { .. } => "ServiceUnavailableException",
-            Self::Store { .. } | Self::Io { .. } | Self::Internal { .. } => "ServiceUnavailableException",
+            Self::Store { .. } | Self::Io { .. } | Self::Internal { .. } => {
+                "ServiceUnavailableException"
+            }
         }
     }
 }

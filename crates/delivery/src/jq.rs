@@ -32,50 +32,82 @@ pub(crate) struct ExtractError(pub(crate) String);
 impl JqQuery {
     /// Compile; `Err` carries jq-style compile-error text.
     pub(crate) fn compile(query: &str) -> Result<Self, String> {
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
-        let modules = loader.load(&arena, File { code: query, path: () }).map_err(|errs| {
-            let mut out = String::new();
-            for (_, e) in errs {
-                match e {
-                    jaq_core::load::Error::Io(v) => {
-                        for (path, msg) in v {
-                            let _ = write!(out, "{path}: {msg}; ");
+        let modules = loader
+            .load(
+                &arena,
+                File {
+                    code: query,
+                    path: (),
+                },
+            )
+            .map_err(|errs| {
+                let mut out = String::new();
+                for (_, e) in errs {
+                    match e {
+                        jaq_core::load::Error::Io(v) => {
+                            for (path, msg) in v {
+                                let _ = write!(out, "{path}: {msg}; ");
+                            }
                         }
-                    }
-                    jaq_core::load::Error::Lex(v) => {
-                        for (expected, found) in v {
-                            let _ = write!(out, "expected {} near {:?}; ", expected.as_str(), truncate(found));
+                        jaq_core::load::Error::Lex(v) => {
+                            for (expected, found) in v {
+                                let _ = write!(
+                                    out,
+                                    "expected {} near {:?}; ",
+                                    expected.as_str(),
+                                    truncate(found)
+                                );
+                            }
                         }
-                    }
-                    jaq_core::load::Error::Parse(v) => {
-                        for (expected, found) in v {
-                            let _ = write!(out, "expected {} near {:?}; ", expected.as_str(), truncate(found));
+                        jaq_core::load::Error::Parse(v) => {
+                            for (expected, found) in v {
+                                let _ = write!(
+                                    out,
+                                    "expected {} near {:?}; ",
+                                    expected.as_str(),
+                                    truncate(found)
+                                );
+                            }
                         }
                     }
                 }
-            }
-            out.trim_end_matches("; ").to_owned()
-        })?;
-        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errs| {
-            let mut out = String::new();
-            for (_, v) in errs {
-                for (name, undefined) in v {
-                    let _ = write!(out, "{name}/{} is not defined; ", undefined.as_str());
+                out.trim_end_matches("; ").to_owned()
+            })?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errs| {
+                let mut out = String::new();
+                for (_, v) in errs {
+                    for (name, undefined) in v {
+                        let _ = write!(out, "{name}/{} is not defined; ", undefined.as_str());
+                    }
                 }
-            }
-            out.trim_end_matches("; ").to_owned()
-        })?;
+                out.trim_end_matches("; ").to_owned()
+            })?;
         Ok(Self { filter })
     }
 
     /// Run on one record and write the values of `keys` into `buf`, one range per key.
-    pub(crate) fn extract(&self, record: &[u8], keys: &[String], buf: &mut String, ranges: &mut Vec<Range<usize>>) -> Result<(), ExtractError> {
+    pub(crate) fn extract(
+        &self,
+        record: &[u8],
+        keys: &[String],
+        buf: &mut String,
+        ranges: &mut Vec<Range<usize>>,
+    ) -> Result<(), ExtractError> {
         buf.clear();
         ranges.clear();
-        let input = jaq_json::read::parse_single(record).map_err(|_| ExtractError("Non JSON record provided".into()))?;
+        let input = jaq_json::read::parse_single(record)
+            .map_err(|_| ExtractError("Non JSON record provided".into()))?;
         let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
         let mut outputs = self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr);
         let value = match outputs.next() {
@@ -84,7 +116,10 @@ impl JqQuery {
             None => return Err(ExtractError("jq query produced no output".into())),
         };
         let Val::Obj(map) = &value else {
-            return Err(ExtractError(format!("jq query result is not an object: {}", short(&value))));
+            return Err(ExtractError(format!(
+                "jq query result is not an object: {}",
+                short(&value)
+            )));
         };
         for key in keys {
             let found = map.iter().find_map(|(k, v)| match k {
@@ -93,17 +128,30 @@ impl JqQuery {
             });
             let start = buf.len();
             match found {
-                None => return Err(ExtractError(format!("partition key `{key}` is missing from the jq query result"))),
-                Some(Val::Null) => return Err(ExtractError(format!("partition key `{key}` is null"))),
+                None => {
+                    return Err(ExtractError(format!(
+                        "partition key `{key}` is missing from the jq query result"
+                    )));
+                }
+                Some(Val::Null) => {
+                    return Err(ExtractError(format!("partition key `{key}` is null")));
+                }
                 Some(Val::TStr(b)) => match std::str::from_utf8(b) {
                     Ok(s) => buf.push_str(s),
-                    Err(_) => return Err(ExtractError(format!("partition key `{key}` is not valid UTF-8"))),
+                    Err(_) => {
+                        return Err(ExtractError(format!(
+                            "partition key `{key}` is not valid UTF-8"
+                        )));
+                    }
                 },
                 Some(v @ (Val::Num(_) | Val::Bool(_))) => {
                     let _ = write!(buf, "{v}");
                 }
                 Some(other) => {
-                    return Err(ExtractError(format!("partition key `{key}` is not a scalar: {}", short(other))));
+                    return Err(ExtractError(format!(
+                        "partition key `{key}` is not a scalar: {}",
+                        short(other)
+                    )));
                 }
             }
             ranges.push(start..buf.len());
@@ -207,32 +255,80 @@ mod tests {
         let jq = JqQuery::compile(q)?;
         let keys: Vec<String> = keys.iter().map(|s| (*s).to_owned()).collect();
         let (mut buf, mut ranges) = (String::new(), Vec::new());
-        jq.extract(rec.as_bytes(), &keys, &mut buf, &mut ranges).map_err(|e| e.0)?;
+        jq.extract(rec.as_bytes(), &keys, &mut buf, &mut ranges)
+            .map_err(|e| e.0)?;
         Ok(ranges.into_iter().map(|r| buf[r].to_owned()).collect())
     }
 
     #[test]
     fn extracts_scalars() {
-        let got = run(r#"{c: .customer.id, n: .n, b: .b, s: (.ts | strftime("%Y"))}"#, r#"{"customer":{"id":"acme"},"n":42,"b":true,"ts":1709633229}"#, &["c", "n", "b", "s"]);
-        assert_eq!(got, Ok(vec!["acme".into(), "42".into(), "true".into(), "2024".into()]));
-        assert_eq!(run(r#"{c: (.c // "none")}"#, "{}", &["c"]), Ok(vec!["none".into()]));
+        let got = run(
+            r#"{c: .customer.id, n: .n, b: .b, s: (.ts | strftime("%Y"))}"#,
+            r#"{"customer":{"id":"acme"},"n":42,"b":true,"ts":1709633229}"#,
+            &["c", "n", "b", "s"],
+        );
+        assert_eq!(
+            got,
+            Ok(vec![
+                "acme".into(),
+                "42".into(),
+                "true".into(),
+                "2024".into()
+            ])
+        );
+        assert_eq!(
+            run(r#"{c: (.c // "none")}"#, "{}", &["c"]),
+            Ok(vec!["none".into()])
+        );
     }
 
     #[test]
     fn failures() {
-        assert_eq!(run("{c: .c}", "not json", &["c"]), Err("Non JSON record provided".into()));
-        assert!(run("{c: .c}", "{}", &["c"]).expect_err("null").contains("is null"));
-        assert!(run("{c: .c}", r#"{"c":[1]}"#, &["c"]).expect_err("array").contains("not a scalar"));
-        assert!(run("{c: .c}", r#"{"d":1}"#, &["x"]).expect_err("missing").contains("missing"));
-        assert!(run(".c", r#"{"c":1}"#, &["c"]).expect_err("not obj").contains("not an object"));
-        assert!(run("{c: .c.d}", r#"{"c":1}"#, &["c"]).expect_err("runtime").starts_with("jq: error"));
+        assert_eq!(
+            run("{c: .c}", "not json", &["c"]),
+            Err("Non JSON record provided".into())
+        );
+        assert!(
+            run("{c: .c}", "{}", &["c"])
+                .expect_err("null")
+                .contains("is null")
+        );
+        assert!(
+            run("{c: .c}", r#"{"c":[1]}"#, &["c"])
+                .expect_err("array")
+                .contains("not a scalar")
+        );
+        assert!(
+            run("{c: .c}", r#"{"d":1}"#, &["x"])
+                .expect_err("missing")
+                .contains("missing")
+        );
+        assert!(
+            run(".c", r#"{"c":1}"#, &["c"])
+                .expect_err("not obj")
+                .contains("not an object")
+        );
+        assert!(
+            run("{c: .c.d}", r#"{"c":1}"#, &["c"])
+                .expect_err("runtime")
+                .starts_with("jq: error")
+        );
         assert!(JqQuery::compile("{c: .c").is_err());
         assert!(JqQuery::compile("{c: nosuchfn}").is_err());
     }
 
     #[test]
     fn static_key_scan() {
-        assert_eq!(static_keys(r#"{a: .x, "b": .y | tostring, c, d: {e: 1}, f: [1,2]}"#), Some(vec!["a".into(), "b".into(), "c".into(), "d".into(), "f".into()]));
+        assert_eq!(
+            static_keys(r#"{a: .x, "b": .y | tostring, c, d: {e: 1}, f: [1,2]}"#),
+            Some(vec![
+                "a".into(),
+                "b".into(),
+                "c".into(),
+                "d".into(),
+                "f".into()
+            ])
+        );
         assert_eq!(static_keys(".a"), None);
         assert_eq!(static_keys("{(.k): 1}"), None);
         assert_eq!(static_keys("{a: 1} | .a"), None);

@@ -90,15 +90,24 @@ pub(crate) struct KeyValues<'a> {
 }
 
 impl KeyValues<'_> {
-    pub(crate) const EMPTY: KeyValues<'static> = KeyValues { buf: "", ranges: &[] };
+    pub(crate) const EMPTY: KeyValues<'static> = KeyValues {
+        buf: "",
+        ranges: &[],
+    };
 
     fn get(&self, slot: usize) -> &str {
-        self.ranges.get(slot).and_then(|r| self.buf.get(r.clone())).unwrap_or("")
+        self.ranges
+            .get(slot)
+            .and_then(|r| self.buf.get(r.clone()))
+            .unwrap_or("")
     }
 }
 
 fn invalid_conversion(kind: PrefixKind) -> DeliveryError {
-    DeliveryError::invalid(format!("Invalid conversion character used in the value of the expression in {}", kind.name()))
+    DeliveryError::invalid(format!(
+        "Invalid conversion character used in the value of the expression in {}",
+        kind.name()
+    ))
 }
 
 impl PrefixTemplate {
@@ -113,10 +122,14 @@ impl PrefixTemplate {
         while let Some(start) = rest.find("!{") {
             literal.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
+            let end = after
+                .find('}')
+                .ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
             let body = &after[..end];
             rest = &after[end + 1..];
-            let (namespace, value) = body.split_once(':').ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
+            let (namespace, value) = body
+                .split_once(':')
+                .ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
             if namespace.is_empty() || value.is_empty() || body.contains("!{") {
                 return Err(DeliveryError::invalid("Invalid expression usage"));
             }
@@ -126,7 +139,8 @@ impl PrefixTemplate {
             has_expressions = true;
             match namespace {
                 "timestamp" => {
-                    let pattern = JavaPattern::parse(value).map_err(|_| invalid_conversion(kind))?;
+                    let pattern =
+                        JavaPattern::parse(value).map_err(|_| invalid_conversion(kind))?;
                     patterns.push(pattern);
                     parts.push(Part::Timestamp(patterns.len() - 1));
                 }
@@ -142,7 +156,11 @@ impl PrefixTemplate {
                     _ => return Err(invalid_conversion(kind)),
                 },
                 "partitionKeyFromQuery" | "partitionKeyFromLambda" => {
-                    let source = if namespace == "partitionKeyFromQuery" { KeySource::Query } else { KeySource::Lambda };
+                    let source = if namespace == "partitionKeyFromQuery" {
+                        KeySource::Query
+                    } else {
+                        KeySource::Lambda
+                    };
                     let slot = match keys.iter().position(|(s, k)| *s == source && k == value) {
                         Some(slot) => slot,
                         None => {
@@ -164,7 +182,10 @@ impl PrefixTemplate {
             parts.push(Part::Literal(literal));
         }
         let default_time = if patterns.is_empty() {
-            patterns.push(JavaPattern::parse(DEFAULT_TIME_PREFIX).map_err(|_| DeliveryError::internal("default time pattern"))?);
+            patterns.push(
+                JavaPattern::parse(DEFAULT_TIME_PREFIX)
+                    .map_err(|_| DeliveryError::internal("default time pattern"))?,
+            );
             Some(0)
         } else {
             None
@@ -249,8 +270,16 @@ impl PrefixTemplate {
         )
     }
 
-    /// Render into `out`. `random` = `false` leaves random strings out (the partition identity).
-    pub(crate) fn render(&self, out: &mut String, time: &TimeParts, keys: KeyValues<'_>, error_type: Option<&str>, random: bool) {
+    /// Render into `out`. `random` = `false` renders random strings as a fixed placeholder (the
+    /// partition identity).
+    pub(crate) fn render(
+        &self,
+        out: &mut String,
+        time: &TimeParts,
+        keys: KeyValues<'_>,
+        error_type: Option<&str>,
+        random: bool,
+    ) {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
@@ -258,6 +287,9 @@ impl PrefixTemplate {
                 Part::RandomString => {
                     if random {
                         out.push_str(&random_string());
+                    } else {
+                        // Same length as the real thing, so identity keys validate like keys.
+                        out.push_str("___________");
                     }
                 }
                 Part::ErrorOutputType => out.push_str(error_type.unwrap_or("")),
@@ -295,7 +327,16 @@ mod tests {
             ranges.push(s..buf.len());
         }
         let mut out = String::new();
-        t.render(&mut out, &t.timestamps(&zoned(T, Tz::UTC)), KeyValues { buf: &buf, ranges: &ranges }, error, true);
+        t.render(
+            &mut out,
+            &t.timestamps(&zoned(T, Tz::UTC)),
+            KeyValues {
+                buf: &buf,
+                ranges: &ranges,
+            },
+            error,
+            true,
+        );
         out
     }
 
@@ -304,30 +345,66 @@ mod tests {
         assert_eq!(render("", &[], None), "2024/03/05/10/");
         assert_eq!(render("raw/", &[], None), "raw/2024/03/05/10/");
         assert_eq!(render("raw", &[], None), "raw2024/03/05/10/");
-        assert_eq!(render("c=!{partitionKeyFromQuery:c}/", &["42"], None), "c=42/2024/03/05/10/");
+        assert_eq!(
+            render("c=!{partitionKeyFromQuery:c}/", &["42"], None),
+            "c=42/2024/03/05/10/"
+        );
     }
 
     #[test]
     fn expressions() {
         assert_eq!(
-            render("cust=!{partitionKeyFromQuery:c}/h=!{timestamp:HH}/", &["42"], None),
+            render(
+                "cust=!{partitionKeyFromQuery:c}/h=!{timestamp:HH}/",
+                &["42"],
+                None
+            ),
             "cust=42/h=10/"
         );
-        assert_eq!(render("!{timestamp:yyyy}/!{timestamp:'m='MM}/", &[], None), "2024/m=03/");
-        assert_eq!(render("e/!{firehose:error-output-type}/!{timestamp:yyyy}/", &[], Some("processing-failed")), "e/processing-failed/2024/");
+        assert_eq!(
+            render("!{timestamp:yyyy}/!{timestamp:'m='MM}/", &[], None),
+            "2024/m=03/"
+        );
+        assert_eq!(
+            render(
+                "e/!{firehose:error-output-type}/!{timestamp:yyyy}/",
+                &[],
+                Some("processing-failed")
+            ),
+            "e/processing-failed/2024/"
+        );
         let r = render("!{firehose:random-string}/!{timestamp:yyyy}", &[], None);
         assert_eq!(r.len(), 11 + 5, "{r}");
-        assert!(r[..11].chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "{r}");
-        assert_eq!(render("a=!{partitionKeyFromQuery:a}/b=!{partitionKeyFromLambda:a}/a2=!{partitionKeyFromQuery:a}/!{timestamp:yy}", &["1", "2"], None), "a=1/b=2/a2=1/24");
+        assert!(
+            r[..11].chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            "{r}"
+        );
+        assert_eq!(
+            render(
+                "a=!{partitionKeyFromQuery:a}/b=!{partitionKeyFromLambda:a}/a2=!{partitionKeyFromQuery:a}/!{timestamp:yy}",
+                &["1", "2"],
+                None
+            ),
+            "a=1/b=2/a2=1/24"
+        );
     }
 
     #[test]
     fn firehose_messages() {
         let msg = |s: &str, k| PrefixTemplate::parse(s, k).expect_err(s).to_string();
         assert_eq!(msg("a!{b", PrefixKind::Prefix), "Invalid expression usage");
-        assert_eq!(msg("!{timestamp}", PrefixKind::Prefix), "Invalid expression usage");
-        assert_eq!(msg("!{foo:bar}", PrefixKind::Prefix), "Namespace to the left of colon (foo) is an invalid keyword!");
-        assert_eq!(msg("!{firehose:uuid}", PrefixKind::Prefix), "Invalid conversion character used in the value of the expression in Prefix");
+        assert_eq!(
+            msg("!{timestamp}", PrefixKind::Prefix),
+            "Invalid expression usage"
+        );
+        assert_eq!(
+            msg("!{foo:bar}", PrefixKind::Prefix),
+            "Namespace to the left of colon (foo) is an invalid keyword!"
+        );
+        assert_eq!(
+            msg("!{firehose:uuid}", PrefixKind::Prefix),
+            "Invalid conversion character used in the value of the expression in Prefix"
+        );
         assert_eq!(
             msg("!{timestamp:yyyy-T}", PrefixKind::ErrorOutputPrefix),
             "Invalid conversion character used in the value of the expression in ErrorOutputPrefix"
@@ -336,7 +413,8 @@ mod tests {
 
     #[test]
     fn min_len() {
-        let t = PrefixTemplate::parse("x/!{partitionKeyFromQuery:a}/", PrefixKind::Prefix).expect("t");
+        let t =
+            PrefixTemplate::parse("x/!{partitionKeyFromQuery:a}/", PrefixKind::Prefix).expect("t");
         assert_eq!(t.min_evaluated_len(), 2 + 1 + 1 + 14);
     }
 }

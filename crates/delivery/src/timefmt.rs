@@ -30,9 +30,29 @@ enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PatternError;
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 fn max_count(letter: char) -> Option<usize> {
     Some(match letter {
@@ -103,7 +123,15 @@ impl JavaPattern {
         if !literal.is_empty() {
             tokens.push(Token::Literal(literal));
         }
-        let sub_second = tokens.iter().any(|t| matches!(t, Token::Field { letter: 'S' | 'n' | 'N' | 'A', .. }));
+        let sub_second = tokens.iter().any(|t| {
+            matches!(
+                t,
+                Token::Field {
+                    letter: 'S' | 'n' | 'N' | 'A',
+                    ..
+                }
+            )
+        });
         Ok(Self { tokens, sub_second })
     }
 
@@ -118,8 +146,14 @@ impl JavaPattern {
             .iter()
             .map(|t| match t {
                 Token::Literal(s) => s.chars().count(),
-                Token::Field { letter: 'y' | 'u' | 'Y', count: 2 } => 2,
-                Token::Field { letter: 'M' | 'L' | 'E' | 'G', count: 4 } => 3,
+                Token::Field {
+                    letter: 'y' | 'u' | 'Y',
+                    count: 2,
+                } => 2,
+                Token::Field {
+                    letter: 'M' | 'L' | 'E' | 'G',
+                    count: 4,
+                } => 3,
                 Token::Field { letter: 'a', .. } => 2,
                 Token::Field { count, .. } => *count,
             })
@@ -177,11 +211,23 @@ fn week_end(t: &DateTime<Tz>) -> chrono::NaiveDate {
 }
 
 fn format_field(letter: char, count: usize, t: &DateTime<Tz>, out: &mut String) {
-    let narrow = |v: i64, out: &mut String| pad(out, v, count.min(2).max(1));
+    let narrow = |v: i64, out: &mut String| pad(out, v, count.clamp(1, 2));
     match letter {
-        'G' => text(out, if t.year() > 0 { "Anno Domini" } else { "Before Christ" }, count),
+        'G' => text(
+            out,
+            if t.year() > 0 {
+                "Anno Domini"
+            } else {
+                "Before Christ"
+            },
+            count,
+        ),
         'u' => year(out, i64::from(t.year()), count),
-        'y' => year(out, i64::from(if t.year() > 0 { t.year() } else { 1 - t.year() }), count),
+        'y' => year(
+            out,
+            i64::from(if t.year() > 0 { t.year() } else { 1 - t.year() }),
+            count,
+        ),
         'Y' => year(out, i64::from(week_end(t).year()), count),
         'D' => pad(out, i64::from(t.ordinal()), count),
         'M' | 'L' if count >= 3 => text(out, MONTHS[t.month0() as usize], count),
@@ -194,7 +240,9 @@ fn format_field(letter: char, count: usize, t: &DateTime<Tz>, out: &mut String) 
                 3 => {
                     let _ = write!(out, "Q{q}");
                 }
-                4 => out.push_str(["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize]),
+                4 => out.push_str(
+                    ["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize],
+                ),
                 _ => {
                     let _ = write!(out, "{q}");
                 }
@@ -210,8 +258,16 @@ fn format_field(letter: char, count: usize, t: &DateTime<Tz>, out: &mut String) 
             pad(out, (i64::from(t.day()) - 1 + offset) / 7 + 1, 1);
         }
         'F' => pad(out, (i64::from(t.day()) - 1) / 7 + 1, 1),
-        'E' => text(out, DAYS[t.weekday().num_days_from_monday() as usize], count),
-        'e' | 'c' if count >= 3 => text(out, DAYS[t.weekday().num_days_from_monday() as usize], count),
+        'E' => text(
+            out,
+            DAYS[t.weekday().num_days_from_monday() as usize],
+            count,
+        ),
+        'e' | 'c' if count >= 3 => text(
+            out,
+            DAYS[t.weekday().num_days_from_monday() as usize],
+            count,
+        ),
         'e' | 'c' => narrow(i64::from(t.weekday().num_days_from_sunday() + 1), out),
         'a' => out.push_str(if t.hour() < 12 { "AM" } else { "PM" }),
         'h' => narrow(i64::from((t.hour() + 11) % 12 + 1), out),
@@ -227,11 +283,16 @@ fn format_field(letter: char, count: usize, t: &DateTime<Tz>, out: &mut String) 
                 out.push('0');
             }
         }
-        'A' => pad(out, i64::from(t.num_seconds_from_midnight()) * 1000 + i64::from(t.nanosecond() / 1_000_000), count),
+        'A' => pad(
+            out,
+            i64::from(t.num_seconds_from_midnight()) * 1000 + i64::from(t.nanosecond() / 1_000_000),
+            count,
+        ),
         'n' => pad(out, i64::from(t.nanosecond() % 1_000_000_000), count),
         'N' => pad(
             out,
-            i64::from(t.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(t.nanosecond() % 1_000_000_000),
+            i64::from(t.num_seconds_from_midnight()) * 1_000_000_000
+                + i64::from(t.nanosecond() % 1_000_000_000),
             count,
         ),
         'z' => {
@@ -307,7 +368,9 @@ fn offset(out: &mut String, secs: i32, colon: bool, short_hours: bool, hours_onl
 
 /// `t` as a zoned date-time.
 pub(crate) fn zoned(epoch_ms: i64, tz: Tz) -> DateTime<Tz> {
-    DateTime::<chrono::Utc>::from_timestamp_millis(epoch_ms).unwrap_or(DateTime::UNIX_EPOCH).with_timezone(&tz)
+    DateTime::<chrono::Utc>::from_timestamp_millis(epoch_ms)
+        .unwrap_or(DateTime::UNIX_EPOCH)
+        .with_timezone(&tz)
 }
 
 #[cfg(test)]
@@ -358,7 +421,31 @@ mod tests {
 
     #[test]
     fn rejects_what_firehose_rejects() {
-        for bad in ["yyyy-MM-ddTHH", "C", "I", "J", "P", "R", "T", "U", "V", "b", "f", "i", "j", "l", "o", "p", "r", "t", "[yyyy]", "'open", "MMMMMM", "dd d{", "OO"] {
+        for bad in [
+            "yyyy-MM-ddTHH",
+            "C",
+            "I",
+            "J",
+            "P",
+            "R",
+            "T",
+            "U",
+            "V",
+            "b",
+            "f",
+            "i",
+            "j",
+            "l",
+            "o",
+            "p",
+            "r",
+            "t",
+            "[yyyy]",
+            "'open",
+            "MMMMMM",
+            "dd d{",
+            "OO",
+        ] {
             assert!(JavaPattern::parse(bad).is_err(), "{bad}");
         }
         assert!(JavaPattern::parse("yyyy-MM-dd'T'HH").is_ok());

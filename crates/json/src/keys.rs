@@ -83,12 +83,12 @@ impl KeyMatcher {
     #[inline]
     pub(crate) fn find(&mut self, key: &str) -> Option<usize> {
         let kb = key.as_bytes();
-        if let Some(t) = self.targets.get(self.next) {
-            if **t == *kb {
-                let i = self.next;
-                self.next += 1;
-                return Some(i);
-            }
+        if let Some(t) = self.targets.get(self.next)
+            && **t == *kb
+        {
+            let i = self.next;
+            self.next += 1;
+            return Some(i);
         }
         let idx = match self.memo.get(kb) {
             Some(&i) => i,

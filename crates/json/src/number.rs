@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(parse_decimal(b"1.5e2", 5, 0), Ok(150));
         assert_eq!(parse_decimal(b"12345e-4", 5, 4), Ok(12345));
         let max38 = "99999999999999999999999999999999999999";
-        assert_eq!(parse_decimal(max38.as_bytes(), 38, 0), Ok(i128::from_str_radix(max38, 10).expect("fits")));
+        assert_eq!(parse_decimal(max38.as_bytes(), 38, 0), Ok(max38.parse::<i128>().expect("fits")));
         let too_big = "100000000000000000000000000000000000000";
         assert_eq!(parse_decimal(too_big.as_bytes(), 38, 0), Err(NumberError::OutOfRange));
         // 40 significant digits, rounded at scale 2.

@@ -97,9 +97,13 @@ pub(crate) fn long_hash(value: i64) -> u64 {
     let mut key = value;
     key = (!key).wrapping_add(key.wrapping_shl(21));
     key ^= key >> 24;
-    key = key.wrapping_add(key.wrapping_shl(3)).wrapping_add(key.wrapping_shl(8));
+    key = key
+        .wrapping_add(key.wrapping_shl(3))
+        .wrapping_add(key.wrapping_shl(8));
     key ^= key >> 14;
-    key = key.wrapping_add(key.wrapping_shl(2)).wrapping_add(key.wrapping_shl(4));
+    key = key
+        .wrapping_add(key.wrapping_shl(2))
+        .wrapping_add(key.wrapping_shl(4));
     key ^= key >> 28;
     key = key.wrapping_add(key.wrapping_shl(31));
     key as u64
@@ -167,14 +171,13 @@ mod tests {
     fn agrees_with_orc_rust_reader() {
         // orc-rust's reader-side filter (the same algorithm, written independently) must find
         // every value we add and reject most others.
-        let mut f = BloomFilter::new(1000, 0.01);
+        let mut f = BloomFilter::new(2000, 0.01);
         for i in 0..1000 {
             f.add_bytes(format!("value-{i}").as_bytes());
             f.add_long(i * 7);
         }
         let proto = f.to_proto();
-        let theirs =
-            orc_rust::bloom_filter::BloomFilter::try_from_proto(&proto).expect("a filter");
+        let theirs = orc_rust::bloom_filter::BloomFilter::try_from_proto(&proto).expect("a filter");
         for i in 0..1000 {
             assert!(theirs.might_contain(format!("value-{i}").as_bytes()));
             assert!(theirs.test_hash(long_hash(i * 7)));
@@ -182,7 +185,7 @@ mod tests {
         let false_positives = (0..10_000)
             .filter(|i| theirs.might_contain(format!("absent-{i}").as_bytes()))
             .count();
-        assert!(false_positives < 1000, "{false_positives}");
+        assert!(false_positives < 300, "{false_positives}");
     }
 
     #[test]

@@ -187,7 +187,14 @@ pub(crate) fn build_root(
         subtypes.push(next_id);
         names.push(field.name().clone());
         let bloom = bloom_columns.contains(&field.name().to_lowercase());
-        children.push(build(field, field.name().clone(), &mut next_id, types, ctx, bloom)?);
+        children.push(build(
+            field,
+            field.name().clone(),
+            &mut next_id,
+            types,
+            ctx,
+            bloom,
+        )?);
     }
     types[0].subtypes = subtypes;
     types[0].field_names = names;
@@ -257,7 +264,11 @@ fn build(
             TypeStats::Bool { trues: 0 },
             Data::Boolean(BoolRle::new(codec())),
         ),
-        DataType::Int8 => (TypeKind::Byte, int_stats(), Data::Byte(ByteRle::new(codec()))),
+        DataType::Int8 => (
+            TypeKind::Byte,
+            int_stats(),
+            Data::Byte(ByteRle::new(codec())),
+        ),
         DataType::Int16 => (TypeKind::Short, int_stats(), Data::Int(int_rle(true))),
         DataType::Int32 => (TypeKind::Int, int_stats(), Data::Int(int_rle(true))),
         DataType::Int64 => (TypeKind::Long, int_stats(), Data::Int(int_rle(true))),
@@ -346,7 +357,14 @@ fn build(
         }
         DataType::List(child) => {
             types[index].subtypes = vec![*next_id];
-            let child = build(child, format!("{path}.{}", child.name()), next_id, types, ctx, bloom)?;
+            let child = build(
+                child,
+                format!("{path}.{}", child.name()),
+                next_id,
+                types,
+                ctx,
+                bloom,
+            )?;
             (
                 TypeKind::List,
                 collection_stats(),
@@ -358,16 +376,37 @@ fn build(
         }
         DataType::Map(entries, _) => {
             let DataType::Struct(kv) = entries.data_type() else {
-                return Err(unsupported(&path, data_type, "map entries are not a struct"));
+                return Err(unsupported(
+                    &path,
+                    data_type,
+                    "map entries are not a struct",
+                ));
             };
             if kv.len() != 2 {
-                return Err(unsupported(&path, data_type, "map entries need exactly a key and a value"));
+                return Err(unsupported(
+                    &path,
+                    data_type,
+                    "map entries need exactly a key and a value",
+                ));
             }
             let key_id = *next_id;
-            let key = build(&kv[0], format!("{path}.{}", kv[0].name()), next_id, types, ctx, bloom)?;
+            let key = build(
+                &kv[0],
+                format!("{path}.{}", kv[0].name()),
+                next_id,
+                types,
+                ctx,
+                bloom,
+            )?;
             let value_id = *next_id;
-            let value =
-                build(&kv[1], format!("{path}.{}", kv[1].name()), next_id, types, ctx, bloom)?;
+            let value = build(
+                &kv[1],
+                format!("{path}.{}", kv[1].name()),
+                next_id,
+                types,
+                ctx,
+                bloom,
+            )?;
             types[index].subtypes = vec![key_id, value_id];
             (
                 TypeKind::Map,
@@ -407,7 +446,14 @@ fn build(
     };
     types[index].kind = Some(kind.into());
     let primitive = !matches!(data, Data::Struct(_) | Data::List { .. } | Data::Map { .. });
-    Ok(ColumnWriter::new(id, path, stats, data, ctx, bloom && primitive))
+    Ok(ColumnWriter::new(
+        id,
+        path,
+        stats,
+        data,
+        ctx,
+        bloom && primitive,
+    ))
 }
 
 fn int_stats() -> TypeStats {
@@ -441,12 +487,12 @@ pub(crate) fn format_nanos(nanos: u32) -> u64 {
     if nanos == 0 {
         return 0;
     }
-    if nanos % 100 != 0 {
+    if !nanos.is_multiple_of(100) {
         return u64::from(nanos) << 3;
     }
     let mut n = nanos / 100;
     let mut zeros = 1;
-    while n % 10 == 0 && zeros < 7 {
+    while n.is_multiple_of(10) && zeros < 7 {
         n /= 10;
         zeros += 1;
     }
@@ -475,7 +521,10 @@ fn child_values<O: OffsetSizeTrait>(
     for i in (0..n).filter(|&i| nulls.is_valid(i)) {
         mask[offsets[i].as_usize() - start..offsets[i + 1].as_usize() - start].fill(true);
     }
-    Ok(arrow_select::filter::filter(range.as_ref(), &BooleanArray::from(mask))?)
+    Ok(arrow_select::filter::filter(
+        range.as_ref(),
+        &BooleanArray::from(mask),
+    )?)
 }
 
 fn internal(invariant: &'static str) -> OrcSinkError {
@@ -485,7 +534,14 @@ fn internal(invariant: &'static str) -> OrcSinkError {
 const WRONG_ARRAY: &str = "array type differs from the schema checked at write()";
 
 impl ColumnWriter {
-    fn new(id: u32, path: String, stats: TypeStats, data: Data, ctx: &Context, bloom: bool) -> Self {
+    fn new(
+        id: u32,
+        path: String,
+        stats: TypeStats,
+        data: Data,
+        ctx: &Context,
+        bloom: bool,
+    ) -> Self {
         let stats = Stats::new(stats);
         let mut writer = Self {
             id,
@@ -530,7 +586,9 @@ impl ColumnWriter {
         let bloom = &mut self.bloom;
         macro_rules! ints {
             ($ty:ty, $enc:expr) => {{
-                let values = array.as_primitive_opt::<$ty>().ok_or(internal(WRONG_ARRAY))?;
+                let values = array
+                    .as_primitive_opt::<$ty>()
+                    .ok_or(internal(WRONG_ARRAY))?;
                 for (i, &v) in values.values().iter().enumerate() {
                     if valid(i) {
                         let v = i64::from(v);
@@ -562,7 +620,9 @@ impl ColumnWriter {
                 _ => ints!(Int64Type, |v| rle.write(v)),
             },
             Data::Date(rle) => {
-                let values = array.as_primitive_opt::<Date32Type>().ok_or(internal(WRONG_ARRAY))?;
+                let values = array
+                    .as_primitive_opt::<Date32Type>()
+                    .ok_or(internal(WRONG_ARRAY))?;
                 for (i, &days) in values.values().iter().enumerate() {
                     if valid(i) {
                         rle.write(i64::from(days));
@@ -574,7 +634,9 @@ impl ColumnWriter {
                 }
             }
             Data::Float(out) => {
-                let values = array.as_primitive_opt::<Float32Type>().ok_or(internal(WRONG_ARRAY))?;
+                let values = array
+                    .as_primitive_opt::<Float32Type>()
+                    .ok_or(internal(WRONG_ARRAY))?;
                 for (i, &v) in values.values().iter().enumerate() {
                     if valid(i) {
                         out.write(&v.to_le_bytes());
@@ -586,7 +648,9 @@ impl ColumnWriter {
                 }
             }
             Data::Double(out) => {
-                let values = array.as_primitive_opt::<Float64Type>().ok_or(internal(WRONG_ARRAY))?;
+                let values = array
+                    .as_primitive_opt::<Float64Type>()
+                    .ok_or(internal(WRONG_ARRAY))?;
                 for (i, &v) in values.values().iter().enumerate() {
                     if valid(i) {
                         out.write(&v.to_le_bytes());
@@ -606,10 +670,14 @@ impl ColumnWriter {
                     }
                 };
                 if let Some(values) = array.as_string_opt::<i32>() {
-                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                    (0..n)
+                        .filter(|&i| valid(i))
+                        .for_each(|i| push(values.value(i)));
                 } else {
                     let values = array.as_string_opt::<i64>().ok_or(internal(WRONG_ARRAY))?;
-                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                    (0..n)
+                        .filter(|&i| valid(i))
+                        .for_each(|i| push(values.value(i)));
                 }
             }
             Data::Binary { data, length } => {
@@ -622,10 +690,14 @@ impl ColumnWriter {
                     }
                 };
                 if let Some(values) = array.as_binary_opt::<i32>() {
-                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                    (0..n)
+                        .filter(|&i| valid(i))
+                        .for_each(|i| push(values.value(i)));
                 } else {
                     let values = array.as_binary_opt::<i64>().ok_or(internal(WRONG_ARRAY))?;
-                    (0..n).filter(|&i| valid(i)).for_each(|i| push(values.value(i)));
+                    (0..n)
+                        .filter(|&i| valid(i))
+                        .for_each(|i| push(values.value(i)));
                 }
             }
             Data::Decimal {
@@ -634,8 +706,9 @@ impl ColumnWriter {
                 scale_value,
                 buf,
             } => {
-                let values =
-                    array.as_primitive_opt::<Decimal128Type>().ok_or(internal(WRONG_ARRAY))?;
+                let values = array
+                    .as_primitive_opt::<Decimal128Type>()
+                    .ok_or(internal(WRONG_ARRAY))?;
                 buf.clear();
                 for (i, &v) in values.values().iter().enumerate() {
                     if valid(i) {
@@ -661,19 +734,31 @@ impl ColumnWriter {
             } => {
                 let (raw, factor): (&[i64], i128) = match unit {
                     TimeUnit::Second => (
-                        array.as_primitive_opt::<TimestampSecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        array
+                            .as_primitive_opt::<TimestampSecondType>()
+                            .ok_or(internal(WRONG_ARRAY))?
+                            .values(),
                         1_000_000_000,
                     ),
                     TimeUnit::Millisecond => (
-                        array.as_primitive_opt::<TimestampMillisecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        array
+                            .as_primitive_opt::<TimestampMillisecondType>()
+                            .ok_or(internal(WRONG_ARRAY))?
+                            .values(),
                         1_000_000,
                     ),
                     TimeUnit::Microsecond => (
-                        array.as_primitive_opt::<TimestampMicrosecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        array
+                            .as_primitive_opt::<TimestampMicrosecondType>()
+                            .ok_or(internal(WRONG_ARRAY))?
+                            .values(),
                         1_000,
                     ),
                     TimeUnit::Nanosecond => (
-                        array.as_primitive_opt::<TimestampNanosecondType>().ok_or(internal(WRONG_ARRAY))?.values(),
+                        array
+                            .as_primitive_opt::<TimestampNanosecondType>()
+                            .ok_or(internal(WRONG_ARRAY))?
+                            .values(),
                         1,
                     ),
                 };
@@ -785,7 +870,9 @@ impl ColumnWriter {
                 out.record_position(data);
                 length.record_position(data);
             }
-            Data::Decimal { data: out, scale, .. } => {
+            Data::Decimal {
+                data: out, scale, ..
+            } => {
                 out.record_position(data);
                 scale.record_position(data);
             }
@@ -928,9 +1015,11 @@ impl ColumnWriter {
                 })
                 .collect();
             let index = proto::RowIndex { entry }.encode_to_vec();
-            parts
-                .index
-                .push((self.id, StreamKind::RowIndex, frame(ctx.codec.as_ref(), &index)));
+            parts.index.push((
+                self.id,
+                StreamKind::RowIndex,
+                frame(ctx.codec.as_ref(), &index),
+            ));
             if self.bloom.is_some() {
                 let bloom_filter = groups.iter().filter_map(|g| g.bloom.clone()).collect();
                 let index = proto::BloomFilterIndex { bloom_filter }.encode_to_vec();
@@ -967,10 +1056,14 @@ impl ColumnWriter {
             child.file_statistics(out);
         }
     }
-
 }
 
-type EncodedStrings = (EncodingKind, Option<u32>, Vec<(StreamKind, Vec<u8>)>, Vec<Vec<u64>>);
+type EncodedStrings = (
+    EncodingKind,
+    Option<u32>,
+    Vec<(StreamKind, Vec<u8>)>,
+    Vec<Vec<u64>>,
+);
 
 /// Encodes a stripe's strings DIRECT or as a DICTIONARY (when distinct / non-null values is at
 /// most the threshold), recording each row group's DATA/LENGTH positions.
@@ -1100,9 +1193,8 @@ mod tests {
     #[test]
     fn hive_type_metadata() {
         let with = |t: &str| {
-            Field::new("c", DataType::Utf8, true).with_metadata(
-                [(HIVE_TYPE_METADATA_KEY.to_owned(), t.to_owned())].into(),
-            )
+            Field::new("c", DataType::Utf8, true)
+                .with_metadata([(HIVE_TYPE_METADATA_KEY.to_owned(), t.to_owned())].into())
         };
         assert_eq!(
             char_type(&with("char(10)"), "c").expect("ok"),

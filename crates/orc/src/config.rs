@@ -276,7 +276,10 @@ mod tests {
     fn unknown_member_is_rejected() {
         let err = serde_json::from_str::<OrcSerDeConfig>(r#"{"StripeSize": 8388608}"#)
             .expect_err("unknown member");
-        assert!(err.to_string().contains("unknown field `StripeSize`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `StripeSize`"),
+            "{err}"
+        );
         serde_json::from_str::<OrcSerDeConfig>(r#"{"compression": "ZLIB"}"#)
             .expect_err("lower-case member");
     }
@@ -330,7 +333,10 @@ mod tests {
             "1 validation error detected: Value '-0.1' at 'BloomFilterFalsePositiveProbability' \
              failed to satisfy constraint: Member must have value greater than or equal to 0"
         );
-        assert!(violation_message(r#"{"DictionaryKeyThreshold": 2}"#).contains("DictionaryKeyThreshold"));
+        assert!(
+            violation_message(r#"{"DictionaryKeyThreshold": 2}"#)
+                .contains("DictionaryKeyThreshold")
+        );
         for json in [
             r#"{"PaddingTolerance": 0}"#,
             r#"{"PaddingTolerance": 1}"#,
@@ -355,8 +361,17 @@ mod tests {
         let fields: Vec<_> = violations.iter().map(|v| v.field).collect();
         assert_eq!(
             fields,
-            ["StripeSizeBytes", "RowIndexStride", "PaddingTolerance", "DictionaryKeyThreshold"]
+            [
+                "StripeSizeBytes",
+                "RowIndexStride",
+                "PaddingTolerance",
+                "DictionaryKeyThreshold"
+            ]
         );
-        assert!(err.to_string().starts_with("4 validation errors detected: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("4 validation errors detected: "),
+            "{err}"
+        );
     }
 }

@@ -64,18 +64,18 @@ pub enum OrcSinkError {
         found: DataType,
     },
 
-    /// A timestamp in the open interval (-1 s, 0) with a fraction of at least a millisecond:
-    /// ORC's seconds/nanoseconds split cannot represent it (ORC-763); every reader would
-    /// return it one second late, so it is refused instead of written wrong.
+    /// A timestamp ORC cannot store: one in the open interval (-1 s, 0) with a fraction of at
+    /// least a millisecond (ORC-763: readers would return it one second late, so it is refused
+    /// rather than written wrong), or one whose seconds overflow 64 bits.
     #[error(
-        "column `{column}`: timestamp {nanos_since_epoch} ns since 1970-01-01 lies in (-1 s, 0) \
-         with a fraction >= 1 ms, which ORC cannot represent (ORC-763)"
+        "column `{column}`: timestamp {nanos_since_epoch} ns since 1970-01-01 cannot be stored \
+         in ORC (values in (-1 s, 0) with a fraction >= 1 ms are ambiguous, see ORC-763)"
     )]
     UnrepresentableTimestamp {
         /// Path of the column.
         column: String,
         /// The value, in nanoseconds since the Unix epoch.
-        nanos_since_epoch: i64,
+        nanos_since_epoch: i128,
     },
 
     /// The sink failed.

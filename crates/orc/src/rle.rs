@@ -112,8 +112,10 @@ impl ByteRle {
             return;
         }
         if self.repeat {
-            self.out
-                .write(&[(self.num_literals - BYTE_MIN_REPEAT) as u8, self.literals[0]]);
+            self.out.write(&[
+                (self.num_literals - BYTE_MIN_REPEAT) as u8,
+                self.literals[0],
+            ]);
         } else {
             self.out.write_byte((-(self.num_literals as i16)) as u8);
             self.out.write(&self.literals[..self.num_literals]);
@@ -219,7 +221,7 @@ const V1_MAX_REPEAT: usize = 127 + V1_MIN_REPEAT;
 pub(crate) struct RleV1 {
     out: OutStream,
     signed: bool,
-    literals: [i64; V1_MAX_LITERALS],
+    literals: Box<[i64; V1_MAX_LITERALS]>,
     num_literals: usize,
     delta: i64,
     repeat: bool,
@@ -232,7 +234,7 @@ impl RleV1 {
         Self {
             out: OutStream::new(codec),
             signed,
-            literals: [0; V1_MAX_LITERALS],
+            literals: Box::new([0; V1_MAX_LITERALS]),
             num_literals: 0,
             delta: 0,
             repeat: false,
@@ -707,7 +709,10 @@ mod tests {
         assert_eq!(v1(false, &[7; 100]), [0x61, 0x00, 0x07]);
         let seq: Vec<i64> = (2..102).collect();
         assert_eq!(v1(false, &seq), [0x61, 0x01, 0x02]);
-        assert_eq!(v1(false, &[2, 3, 6, 7, 11]), [0xfb, 0x02, 0x03, 0x06, 0x07, 0x0b]);
+        assert_eq!(
+            v1(false, &[2, 3, 6, 7, 11]),
+            [0xfb, 0x02, 0x03, 0x06, 0x07, 0x0b]
+        );
     }
 
     #[test]
@@ -891,7 +896,11 @@ mod tests {
                 if !signed && case.iter().any(|&v| v < 0) {
                     continue;
                 }
-                assert_eq!(&decode_v2(&v2(signed, case), signed), case, "signed={signed}");
+                assert_eq!(
+                    &decode_v2(&v2(signed, case), signed),
+                    case,
+                    "signed={signed}"
+                );
             }
         }
     }

@@ -375,7 +375,10 @@ mod tests {
     #[test]
     fn names_parse_case_insensitively() {
         assert_eq!("zlib".parse::<OrcCompression>(), Ok(OrcCompression::Zlib));
-        assert_eq!("v0.11".parse::<OrcFormatVersion>(), Ok(OrcFormatVersion::V0_11));
+        assert_eq!(
+            "v0.11".parse::<OrcFormatVersion>(),
+            Ok(OrcFormatVersion::V0_11)
+        );
         assert_eq!(OrcFormatVersion::V0_12.to_string(), "V0_12");
         let err = "lzo".parse::<OrcCompression>().expect_err("unknown codec");
         assert!(err.to_string().contains("NONE"), "{err}");

@@ -254,21 +254,40 @@ impl Stats {
         }
         match (&mut self.kind, &other.kind) {
             (TypeStats::Bool { trues }, TypeStats::Bool { trues: t }) => *trues += t,
-            (TypeStats::Int { min, max, sum }, TypeStats::Int { min: a, max: b, sum: s }) => {
+            (
+                TypeStats::Int { min, max, sum },
+                TypeStats::Int {
+                    min: a,
+                    max: b,
+                    sum: s,
+                },
+            ) => {
                 *min = (*min).min(*a);
                 *max = (*max).max(*b);
                 *sum = sum.zip(*s).and_then(|(x, y)| x.checked_add(y));
             }
             (
                 TypeStats::Double { min, max, sum, nan },
-                TypeStats::Double { min: a, max: b, sum: s, nan: n },
+                TypeStats::Double {
+                    min: a,
+                    max: b,
+                    sum: s,
+                    nan: n,
+                },
             ) => {
                 *min = min.min(*a);
                 *max = max.max(*b);
                 *sum += s;
                 *nan |= n;
             }
-            (TypeStats::String { min, max, sum }, TypeStats::String { min: a, max: b, sum: s }) => {
+            (
+                TypeStats::String { min, max, sum },
+                TypeStats::String {
+                    min: a,
+                    max: b,
+                    sum: s,
+                },
+            ) => {
                 if was_empty || a < min {
                     min.clone_from(a);
                 }
@@ -282,7 +301,12 @@ impl Stats {
             }
             (
                 TypeStats::Decimal { min, max, sum, .. },
-                TypeStats::Decimal { min: a, max: b, sum: s, .. },
+                TypeStats::Decimal {
+                    min: a,
+                    max: b,
+                    sum: s,
+                    ..
+                },
             ) => {
                 *min = (*min).min(*a);
                 *max = (*max).max(*b);
@@ -301,7 +325,11 @@ impl Stats {
             }
             (
                 TypeStats::Collection { min, max, total },
-                TypeStats::Collection { min: a, max: b, total: t },
+                TypeStats::Collection {
+                    min: a,
+                    max: b,
+                    total: t,
+                },
             ) => {
                 *min = (*min).min(*a);
                 *max = (*max).max(*b);
@@ -523,7 +551,10 @@ mod tests {
         assert_eq!(p.number_of_values, Some(2));
         assert_eq!(p.has_null, Some(true));
         let i = p.int_statistics.expect("int stats");
-        assert_eq!((i.minimum, i.maximum, i.sum), (Some(1), Some(i64::MAX), None));
+        assert_eq!(
+            (i.minimum, i.maximum, i.sum),
+            (Some(1), Some(i64::MAX), None)
+        );
     }
 
     #[test]

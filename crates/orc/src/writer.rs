@@ -21,7 +21,7 @@
 use std::fmt;
 use std::io::Write;
 
-use arrow_array::{Array, RecordBatch, StructArray};
+use arrow_array::{RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
 use orc_rust::proto;
 use prost::Message;
@@ -48,8 +48,11 @@ pub const SOFTWARE_VERSION: &str = concat!("sluice-orc ", env!("CARGO_PKG_VERSIO
 /// The stripe footers' writer time zone: timestamps are written as UTC wall-clock values.
 pub const WRITER_TIMEZONE: &str = "UTC";
 
-/// Rows handed to the column writers at a time: stripes are cut at this granularity.
+/// Most rows handed to the column writers at a time. Slices are smaller when the stripe is
+/// close to its target size: stripes are cut between slices.
 const MAX_SLICE_ROWS: usize = 1024;
+/// Rows of the first slice of a file, before the size of a row is known.
+const FIRST_SLICE_ROWS: usize = 64;
 const MAGIC: &[u8; 3] = b"ORC";
 
 /// What a finished ORC file contains.
@@ -105,6 +108,8 @@ pub struct OrcWriter<W: Write + Send> {
     rows_in_stripe: u64,
     rows_in_group: usize,
     stripe_target: usize,
+    /// Estimated encoded bytes per row, from the last slice or stripe (0 before the first).
+    bytes_per_row: usize,
 }
 
 impl<W: Write + Send> fmt::Debug for OrcWriter<W> {
@@ -163,6 +168,7 @@ impl<W: Write + Send> OrcWriter<W> {
             rows_in_stripe: 0,
             rows_in_group: 0,
             stripe_target: settings.stripe_size_bytes(),
+            bytes_per_row: 0,
         })
     }
 
@@ -184,10 +190,16 @@ impl<W: Write + Send> OrcWriter<W> {
             stride => stride,
         };
         let mut offset = 0;
+        let mut size = self.root.estimated_size();
         while offset < n {
+            // Aim to end the slice where the stripe reaches its target size.
+            let fit = match self.bytes_per_row {
+                0 => FIRST_SLICE_ROWS,
+                per_row => self.stripe_target.saturating_sub(size) / per_row,
+            };
             let take = (n - offset)
                 .min(stride - self.rows_in_group)
-                .min(MAX_SLICE_ROWS);
+                .min(fit.clamp(1, MAX_SLICE_ROWS));
             self.root.write(&array.slice(offset, take))?;
             offset += take;
             self.rows += take as u64;
@@ -198,8 +210,11 @@ impl<W: Write + Send> OrcWriter<W> {
                 self.root.begin_row_group();
                 self.rows_in_group = 0;
             }
-            if self.root.estimated_size() >= self.stripe_target {
+            size = self.root.estimated_size();
+            self.bytes_per_row = (size / self.rows_in_stripe.max(1) as usize).max(1);
+            if size >= self.stripe_target {
                 self.flush()?;
+                size = self.root.estimated_size();
             }
         }
         Ok(())
@@ -375,7 +390,9 @@ impl<W: Write + Send> OrcWriter<W> {
             metadata: Vec::new(),
             number_of_rows: Some(self.rows),
             statistics,
-            row_index_stride: Some(u32::try_from(self.settings.row_index_stride()).unwrap_or(u32::MAX)),
+            row_index_stride: Some(
+                u32::try_from(self.settings.row_index_stride()).unwrap_or(u32::MAX),
+            ),
             writer: Some(WRITER_ID),
             encryption: None,
             calendar: Some(proto::CalendarKind::ProlepticGregorian.into()),
@@ -394,9 +411,10 @@ impl<W: Write + Send> OrcWriter<W> {
             magic: Some("ORC".to_owned()),
         }
         .encode_to_vec();
-        let postscript_length = u8::try_from(postscript.len()).map_err(|_| OrcSinkError::Internal {
-            invariant: "the postscript is shorter than 256 bytes",
-        })?;
+        let postscript_length =
+            u8::try_from(postscript.len()).map_err(|_| OrcSinkError::Internal {
+                invariant: "the postscript is shorter than 256 bytes",
+            })?;
 
         self.sink.write_all(&metadata)?;
         self.sink.write_all(&footer)?;
@@ -420,4 +438,3 @@ fn stream(column: u32, kind: proto::stream::Kind, length: usize) -> proto::Strea
         length: Some(length as u64),
     }
 }
-

@@ -190,10 +190,10 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
 
     let sources = Source::from_args(&args.inputs);
     for s in &sources {
-        if let Source::File(p) = s {
-            if !p.is_file() {
-                bail!("cannot read input {}: not a file", p.display());
-            }
+        if let Source::File(p) = s
+            && !p.is_file()
+        {
+            bail!("cannot read input {}: not a file", p.display());
         }
     }
     let total_bytes: Option<u64> = sources.iter().map(Source::len).sum();

@@ -8,6 +8,7 @@ mod bench;
 mod convert;
 mod input;
 mod pipeline;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     /// Measure conversion speed on a generated data set, optionally against DuckDB, Polars
     /// and pyarrow (`--peers`).
     Bench(bench::BenchArgs),
+    /// Run the Amazon Firehose-compatible HTTP API (JSON records to Parquet/ORC on local disk or S3).
+    Serve(serve::ServeArgs),
     /// Write the deterministic telemetry data set used by the benches (NDJSON).
     #[command(hide = true)]
     Datagen {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(args) => convert::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Datagen { records, seed, output } => {
             std::fs::write(&output, sluice_datagen::telemetry(records, seed)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))
         }

@@ -110,7 +110,7 @@ impl Pipeline {
                 pending.insert(decoded.seq, decoded);
                 while let Some(d) = pending.remove(&next_seq) {
                     next_seq += 1;
-                    let written = d.batches.iter().try_for_each(|b| on_batch(b)).and_then(|()| {
+                    let written = d.batches.iter().try_for_each(&mut *on_batch).and_then(|()| {
                         if d.errors.is_empty() { Ok(()) } else { on_errors(&d.errors) }
                     });
                     if let Err(e) = written {

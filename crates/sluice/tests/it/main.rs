@@ -3,6 +3,7 @@
 mod cli;
 mod interop;
 mod roundtrip;
+mod serve;
 
 use std::path::{Path, PathBuf};
 

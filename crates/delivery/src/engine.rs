@@ -1,0 +1,940 @@
+//! The synchronous heart of a stream: routing records into partition buffers and cutting flush
+//! jobs. It owns every buffer and is driven by one task (see `stream.rs`), so it needs no locks;
+//! the driver runs [`Engine::ingest`] on the blocking pool because jq and prefix rendering are
+//! CPU work.
+//!
+//! Buffers are grouped by sink: the main destination (one buffer per evaluated prefix), the
+//! error output (one buffer per error-output type) and the backup destination (one buffer).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::DateTime;
+use chrono_tz::Tz;
+use tokio::sync::oneshot;
+
+use crate::chain;
+use crate::config::CompressionFormat;
+use crate::error::DeliveryError;
+use crate::jq::JqQuery;
+use crate::metrics::Counters;
+use crate::output::{self, ErrorOutputType};
+use crate::prefix::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts};
+use crate::settings::{DestinationSettings, StreamSettings};
+use crate::timefmt::{JavaPattern, zoned};
+
+/// One record as a source hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The record bytes, exactly as received.
+    pub data: Bytes,
+    /// When it arrived, epoch milliseconds (Firehose's `approximateArrivalTimestamp`).
+    pub arrival_ms: i64,
+}
+
+impl Record {
+    /// A record that arrived at `arrival_ms`.
+    pub fn new(data: impl Into<Bytes>, arrival_ms: i64) -> Self {
+        Self {
+            data: data.into(),
+            arrival_ms,
+        }
+    }
+}
+
+/// Counts the units of one put that are not yet written; resolves the put's receipt at zero.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    pending: AtomicUsize,
+    tx: Mutex<Option<oneshot::Sender<()>>>,
+    /// Set when at least one unit had to go to the error output.
+    pub(crate) had_errors: AtomicBool,
+}
+
+impl Tracker {
+    /// A tracker holding one guard unit, released by [`Tracker::done`] once routing is over.
+    pub(crate) fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Arc::new(Self {
+                pending: AtomicUsize::new(1),
+                tx: Mutex::new(Some(tx)),
+                had_errors: AtomicBool::new(false),
+            }),
+            rx,
+        )
+    }
+
+    fn add(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// `n` units are durably written.
+    pub(crate) fn done(&self, n: usize) {
+        if self.pending.fetch_sub(n, Ordering::AcqRel) == n
+            && let Ok(mut tx) = self.tx.lock()
+            && let Some(tx) = tx.take()
+        {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Which buffers a job came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SinkId {
+    Main = 0,
+    Error = 1,
+    Backup = 2,
+}
+
+/// What a flushed buffer holds and how it becomes objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// Record bytes, compressed as configured.
+    Raw(CompressionFormat),
+    /// JSON records to convert; failures go to `error_key`.
+    Convert,
+    /// NDJSON error documents of this type.
+    Errors(ErrorOutputType, CompressionFormat),
+    /// Source records for the backup destination.
+    Backup(CompressionFormat),
+}
+
+/// A flushed buffer on its way to becoming objects.
+#[derive(Debug)]
+pub(crate) struct FlushJob {
+    pub(crate) sink: SinkId,
+    pub(crate) slot: u32,
+    pub(crate) kind: JobKind,
+    pub(crate) key: String,
+    /// For conversion jobs: where records that fail conversion go.
+    pub(crate) error_key: Option<String>,
+    pub(crate) data: Vec<u8>,
+    /// Record end offsets into `data` (conversion jobs only).
+    pub(crate) ends: Vec<usize>,
+    /// Record arrival times (conversion jobs only).
+    pub(crate) arrivals: Vec<i64>,
+    pub(crate) records: u64,
+    /// Bytes this job holds against the memory accounting.
+    pub(crate) accounted: usize,
+    pub(crate) oldest_arrival: i64,
+    pub(crate) trackers: Vec<(Arc<Tracker>, usize)>,
+    /// Indices of records that failed conversion (set by the encoder).
+    pub(crate) failed: Vec<usize>,
+}
+
+impl FlushJob {
+    /// Mark the puts whose records are in `failed` as having errors.
+    pub(crate) fn mark_failed_puts(&self) {
+        let mut failed = self.failed.iter().copied().peekable();
+        let mut start = 0;
+        for (tracker, n) in &self.trackers {
+            let end = start + n;
+            let mut hit = false;
+            while let Some(&i) = failed.peek() {
+                if i >= end {
+                    break;
+                }
+                hit = true;
+                failed.next();
+            }
+            if hit {
+                tracker.had_errors.store(true, Relaxed);
+            }
+            start = end;
+        }
+    }
+}
+
+/// What the driver reports back when a job's objects are all written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobDone {
+    pub(crate) sink: SinkId,
+    pub(crate) slot: u32,
+    pub(crate) accounted: usize,
+    pub(crate) oldest_arrival: i64,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    arrivals: Vec<i64>,
+    records: u64,
+    opened_ms: i64,
+    oldest_arrival: i64,
+    trackers: Vec<(Arc<Tracker>, usize)>,
+}
+
+impl Buffer {
+    fn capacity_bytes(&self) -> usize {
+        self.data.capacity()
+            + self.ends.capacity() * 8
+            + self.arrivals.capacity() * 8
+            + self.trackers.capacity() * 16
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    group: Box<str>,
+    keys_buf: String,
+    key_ranges: Vec<Range<usize>>,
+    buffer: Buffer,
+    inflight: u32,
+}
+
+#[derive(Debug)]
+struct Sink {
+    id: SinkId,
+    map: HashMap<Box<str>, u32>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    active: usize,
+    size_limit: usize,
+    interval_ms: i64,
+    /// Keep record boundaries (conversion needs them).
+    keep_records: bool,
+}
+
+impl Sink {
+    fn new(id: SinkId, dest: &DestinationSettings, keep_records: bool) -> Self {
+        Self {
+            id,
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            active: 0,
+            size_limit: usize::try_from(dest.buffer_size_bytes).unwrap_or(usize::MAX),
+            interval_ms: i64::try_from(dest.buffer_interval.as_millis()).unwrap_or(i64::MAX),
+            keep_records,
+        }
+    }
+
+    fn slot_mut(&mut self, slot: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    fn lookup(&self, group: &str) -> Option<u32> {
+        self.map.get(group).copied()
+    }
+
+    fn open(&mut self, group: &str, keys_buf: &str, key_ranges: &[Range<usize>]) -> u32 {
+        let slot = Slot {
+            group: group.into(),
+            keys_buf: keys_buf.to_owned(),
+            key_ranges: key_ranges.to_vec(),
+            buffer: Buffer::default(),
+            inflight: 0,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(slot);
+                id
+            }
+            None => {
+                self.slots.push(Some(slot));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.map.insert(group.into(), id);
+        self.active += 1;
+        id
+    }
+
+    fn close_if_idle(&mut self, slot: u32) {
+        let idle = self
+            .slot_mut(slot)
+            .is_some_and(|s| s.inflight == 0 && s.buffer.records == 0);
+        if idle && let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            self.map.remove(&s.group);
+            self.free.push(slot);
+            self.active -= 1;
+        }
+    }
+}
+
+/// Limits the engine enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EngineLimits {
+    pub(crate) active_partitions: usize,
+    pub(crate) memory_budget: usize,
+}
+
+/// Per-batch scratch space, reused.
+#[derive(Debug, Default)]
+struct Scratch {
+    subs: Vec<Range<usize>>,
+    keys_buf: String,
+    key_ranges: Vec<Range<usize>>,
+    group: String,
+    time_cache: Option<(i64, TimeParts)>,
+    doc: Vec<u8>,
+}
+
+/// The routing and buffering state of one stream.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    settings: Arc<StreamSettings>,
+    name: String,
+    version: u64,
+    jq: Option<Arc<JqQuery>>,
+    query_keys: Vec<String>,
+    converting: bool,
+    counters: Arc<Counters>,
+    limits: EngineLimits,
+    sinks: [Sink; 3],
+    buffered: usize,
+    inflight: usize,
+    oldest: BTreeMap<i64, usize>,
+    name_pattern: JavaPattern,
+    hour_pattern: JavaPattern,
+    scratch: Scratch,
+}
+
+fn prefix_len_ok(s: &str) -> bool {
+    s.chars().count() <= MAX_EVALUATED_PREFIX_LEN
+}
+
+/// Why a partition key value is unsafe as part of an object key, if it is.
+pub(crate) fn unsafe_key_value(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("is empty");
+    }
+    if value.chars().any(char::is_control) {
+        return Some("contains a control character");
+    }
+    if value.contains('\\') {
+        return Some("contains a backslash");
+    }
+    for segment in value.split('/') {
+        if segment.is_empty() {
+            return Some("would make an empty path segment (leading, trailing or doubled `/`)");
+        }
+        if segment == "." || segment == ".." {
+            return Some("would escape its prefix (`.` or `..` path segment)");
+        }
+    }
+    None
+}
+
+impl Engine {
+    pub(crate) fn new(
+        settings: Arc<StreamSettings>,
+        version: u64,
+        jq: Option<Arc<JqQuery>>,
+        counters: Arc<Counters>,
+        limits: EngineLimits,
+    ) -> Result<Self, DeliveryError> {
+        let converting = settings.conversion.is_some();
+        let query_keys = settings
+            .destination
+            .prefix
+            .keys()
+            .iter()
+            .map(|(_, k)| k.clone())
+            .collect();
+        let main = Sink::new(SinkId::Main, &settings.destination, converting);
+        let errors = Sink::new(SinkId::Error, &settings.destination, false);
+        let backup = Sink::new(
+            SinkId::Backup,
+            settings.backup.as_ref().unwrap_or(&settings.destination),
+            false,
+        );
+        let pattern =
+            |p| JavaPattern::parse(p).map_err(|_| DeliveryError::internal("built-in time pattern"));
+        Ok(Self {
+            name: settings.name.clone(),
+            settings,
+            version,
+            jq,
+            query_keys,
+            converting,
+            counters,
+            limits,
+            sinks: [main, errors, backup],
+            buffered: 0,
+            inflight: 0,
+            oldest: BTreeMap::new(),
+            name_pattern: pattern("yyyy-MM-dd-HH-mm-ss")?,
+            hour_pattern: pattern("yyyy/MM/dd/HH/")?,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// Bytes in flushed-but-unwritten jobs.
+    pub(crate) fn inflight_bytes(&self) -> usize {
+        self.inflight
+    }
+
+    /// Whether nothing is buffered or in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.inflight == 0 && self.buffered == 0 && self.sinks.iter().all(|s| s.active == 0)
+    }
+
+    fn publish_gauges(&self) {
+        let c = &self.counters;
+        c.active_partitions
+            .store(self.sinks[SinkId::Main as usize].active as u64, Relaxed);
+        c.buffered_bytes.store(self.buffered as u64, Relaxed);
+        c.inflight_bytes.store(self.inflight as u64, Relaxed);
+        c.oldest_undelivered_ms.store(
+            self.oldest.keys().next().copied().unwrap_or(i64::MAX),
+            Relaxed,
+        );
+    }
+
+    fn oldest_add(&mut self, t: i64) {
+        *self.oldest.entry(t).or_insert(0) += 1;
+    }
+
+    fn oldest_remove(&mut self, t: i64) {
+        if let Some(n) = self.oldest.get_mut(&t) {
+            *n -= 1;
+            if *n == 0 {
+                self.oldest.remove(&t);
+            }
+        }
+    }
+
+    /// Route one put. Jobs for buffers that filled up are appended to `jobs`.
+    pub(crate) fn ingest(
+        &mut self,
+        records: &[Record],
+        tracker: &Arc<Tracker>,
+        now_ms: i64,
+        jobs: &mut Vec<FlushJob>,
+    ) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let (mut partitioning_failed, mut limit_exceeded) = (0u64, 0u64);
+        let dp = self.settings.dynamic_partitioning;
+        let deagg = self.settings.processing.deaggregation.clone();
+        for record in records {
+            if self.settings.backup.is_some() {
+                self.append(
+                    SinkId::Backup,
+                    0,
+                    &record.data,
+                    record.arrival_ms,
+                    tracker,
+                    now_ms,
+                    false,
+                    jobs,
+                );
+            }
+            let data = &record.data[..];
+            let split = deagg
+                .as_ref()
+                .is_some_and(|mode| chain::split(mode, data, &mut scratch.subs));
+            if !split {
+                scratch.subs.clear();
+                scratch.subs.push(0..data.len());
+            }
+            let subs = std::mem::take(&mut scratch.subs);
+            for sub in &subs {
+                let sub_data = &data[sub.clone()];
+                let slot = if dp {
+                    match self.partition_for(sub_data, record.arrival_ms, &mut scratch) {
+                        Ok(group_ready) => {
+                            debug_assert!(group_ready);
+                            match self.sinks[0].lookup(&scratch.group) {
+                                Some(slot) => slot,
+                                None if self.sinks[0].active >= self.limits.active_partitions => {
+                                    limit_exceeded += 1;
+                                    let message = format!(
+                                        "The record would open partition `{}`, beyond the limit of {} active partitions",
+                                        scratch.group, self.limits.active_partitions
+                                    );
+                                    self.fail(
+                                        ErrorOutputType::ActivePartitionExceeded,
+                                        output::ACTIVE_PARTITIONS_LIMIT_EXCEEDED,
+                                        message,
+                                        sub_data,
+                                        record.arrival_ms,
+                                        tracker,
+                                        now_ms,
+                                        &mut scratch.doc,
+                                        jobs,
+                                    );
+                                    continue;
+                                }
+                                None => self.sinks[0].open(
+                                    &scratch.group,
+                                    &scratch.keys_buf,
+                                    &scratch.key_ranges,
+                                ),
+                            }
+                        }
+                        Err(message) => {
+                            partitioning_failed += 1;
+                            self.fail(
+                                ErrorOutputType::PartitioningFailed,
+                                output::METADATA_EXTRACTION_FAILED,
+                                message,
+                                sub_data,
+                                record.arrival_ms,
+                                tracker,
+                                now_ms,
+                                &mut scratch.doc,
+                                jobs,
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    match self.sinks[0].lookup("") {
+                        Some(slot) => slot,
+                        None => self.sinks[0].open("", "", &[]),
+                    }
+                };
+                let delimiter = self.settings.processing.append_delimiter && !self.converting;
+                self.append(
+                    SinkId::Main,
+                    slot,
+                    sub_data,
+                    record.arrival_ms,
+                    tracker,
+                    now_ms,
+                    delimiter,
+                    jobs,
+                );
+            }
+            scratch.subs = subs;
+        }
+        self.scratch = scratch;
+        Counters::add(
+            &self.counters.partitioning_failed_records,
+            partitioning_failed,
+        );
+        Counters::add(
+            &self.counters.partition_limit_exceeded_records,
+            limit_exceeded,
+        );
+        self.counters
+            .partition_count_exceeded
+            .store(u64::from(limit_exceeded > 0), Relaxed);
+        if self.settings.destination.buffer_interval.is_zero() {
+            // Zero buffering: every put becomes objects right away.
+            self.flush_all(jobs);
+        }
+        self.enforce_budget(jobs);
+        self.publish_gauges();
+    }
+
+    /// Extract keys, check them, and render the partition identity into `scratch.group`.
+    fn partition_for(
+        &self,
+        sub: &[u8],
+        arrival_ms: i64,
+        scratch: &mut Scratch,
+    ) -> Result<bool, String> {
+        let jq = self
+            .jq
+            .as_ref()
+            .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())?;
+        jq.extract(
+            sub,
+            &self.query_keys,
+            &mut scratch.keys_buf,
+            &mut scratch.key_ranges,
+        )
+        .map_err(|e| e.0)?;
+        for (key, range) in self.query_keys.iter().zip(&scratch.key_ranges) {
+            let value = &scratch.keys_buf[range.clone()];
+            if let Some(problem) = unsafe_key_value(value) {
+                return Err(format!("partition key `{key}` value {value:?} {problem}"));
+            }
+        }
+        let dest = &self.settings.destination;
+        let second = arrival_ms.div_euclid(1000);
+        let cached = scratch
+            .time_cache
+            .as_ref()
+            .is_some_and(|(s, _)| *s == second)
+            && !dest.prefix.is_sub_second();
+        if !cached {
+            let t = zoned(arrival_ms, dest.time_zone);
+            scratch.time_cache = Some((second, dest.prefix.timestamps(&t)));
+        }
+        let time = scratch
+            .time_cache
+            .as_ref()
+            .map(|(_, t)| t)
+            .ok_or_else(|| "time cache".to_owned())?;
+        scratch.group.clear();
+        dest.prefix.render(
+            &mut scratch.group,
+            time,
+            KeyValues {
+                buf: &scratch.keys_buf,
+                ranges: &scratch.key_ranges,
+            },
+            None,
+            false,
+        );
+        if !prefix_len_ok(&scratch.group) {
+            return Err("Length of evaluated prefix cannot be greater than 512".to_owned());
+        }
+        if object_store::path::Path::parse(&scratch.group).is_err()
+            || scratch.group.starts_with('/')
+        {
+            return Err(format!(
+                "evaluated prefix {:?} is not a valid object key prefix",
+                scratch.group
+            ));
+        }
+        Ok(true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fail(
+        &mut self,
+        kind: ErrorOutputType,
+        code: &str,
+        message: String,
+        raw: &[u8],
+        arrival_ms: i64,
+        tracker: &Arc<Tracker>,
+        now_ms: i64,
+        doc: &mut Vec<u8>,
+        jobs: &mut Vec<FlushJob>,
+    ) {
+        tracker.had_errors.store(true, Relaxed);
+        doc.clear();
+        output::failed_record(raw, code, message, arrival_ms, now_ms).write_ndjson(doc);
+        let slot = match self.sinks[1].lookup(kind.as_str()) {
+            Some(slot) => slot,
+            None => self.sinks[1].open(kind.as_str(), "", &[]),
+        };
+        let doc = std::mem::take(doc);
+        self.append(
+            SinkId::Error,
+            slot,
+            &doc,
+            arrival_ms,
+            tracker,
+            now_ms,
+            false,
+            jobs,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append(
+        &mut self,
+        sink: SinkId,
+        slot: u32,
+        data: &[u8],
+        arrival_ms: i64,
+        tracker: &Arc<Tracker>,
+        now_ms: i64,
+        delimiter: bool,
+        jobs: &mut Vec<FlushJob>,
+    ) {
+        let sink_index = sink as usize;
+        if sink == SinkId::Backup && self.sinks[sink_index].lookup("").is_none() {
+            self.sinks[sink_index].open("", "", &[]);
+        }
+        let len = data.len() + usize::from(delimiter);
+        let size_limit = self.sinks[sink_index].size_limit;
+        // Flush first if this record would push the buffer past the size hint.
+        let full = self.sinks[sink_index]
+            .slot_mut(slot)
+            .is_some_and(|s| s.buffer.records > 0 && s.buffer.data.len() + len > size_limit);
+        if full && let Some(job) = self.take_job(sink, slot) {
+            jobs.push(job);
+        }
+        let keep_records = self.sinks[sink_index].keep_records;
+        let Some(s) = self.sinks[sink_index].slot_mut(slot) else {
+            return;
+        };
+        let buffer = &mut s.buffer;
+        let before = buffer.capacity_bytes();
+        let first = buffer.records == 0;
+        let previous_oldest = buffer.oldest_arrival;
+        if first {
+            buffer.opened_ms = now_ms;
+            buffer.oldest_arrival = arrival_ms;
+        } else if arrival_ms < buffer.oldest_arrival {
+            buffer.oldest_arrival = arrival_ms;
+        }
+        buffer.data.extend_from_slice(data);
+        if delimiter {
+            buffer.data.push(b'\n');
+        }
+        if keep_records {
+            buffer.ends.push(buffer.data.len());
+            buffer.arrivals.push(arrival_ms);
+        }
+        buffer.records += 1;
+        tracker.add(1);
+        match buffer.trackers.last_mut() {
+            Some((t, n)) if Arc::ptr_eq(t, tracker) => *n += 1,
+            _ => buffer.trackers.push((Arc::clone(tracker), 1)),
+        }
+        let grown = buffer.capacity_bytes().saturating_sub(before);
+        let oldest = buffer.oldest_arrival;
+        let reached = buffer.data.len() >= size_limit;
+        self.buffered += grown;
+        if first {
+            self.oldest_add(oldest);
+        } else if oldest != previous_oldest {
+            self.oldest_remove(previous_oldest);
+            self.oldest_add(oldest);
+        }
+        if reached && let Some(job) = self.take_job(sink, slot) {
+            jobs.push(job);
+        }
+    }
+
+    /// Cut a job from a slot's buffer (which becomes empty; the slot stays active until the
+    /// job is written).
+    fn take_job(&mut self, sink: SinkId, slot: u32) -> Option<FlushJob> {
+        let settings = Arc::clone(&self.settings);
+        let dest = match sink {
+            SinkId::Backup => settings.backup.as_ref()?,
+            _ => &settings.destination,
+        };
+        let s = self.sinks[sink as usize].slot_mut(slot)?;
+        if s.buffer.records == 0 {
+            return None;
+        }
+        let buffer = std::mem::take(&mut s.buffer);
+        s.inflight += 1;
+        let keys_buf = s.keys_buf.clone();
+        let key_ranges = s.key_ranges.clone();
+        let group = s.group.clone();
+        let accounted = buffer.capacity_bytes();
+        self.buffered = self.buffered.saturating_sub(accounted);
+        self.inflight += accounted;
+        let t = zoned(buffer.oldest_arrival, dest.time_zone);
+        let (kind, key, error_key) = match sink {
+            SinkId::Main => {
+                let mut key = String::new();
+                dest.prefix.render(
+                    &mut key,
+                    &dest.prefix.timestamps(&t),
+                    KeyValues {
+                        buf: &keys_buf,
+                        ranges: &key_ranges,
+                    },
+                    None,
+                    true,
+                );
+                let ext = match (&dest.file_extension, &settings.conversion) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(c)) => c.serializer.extension().to_owned(),
+                    (None, None) => dest.compression.extension().to_owned(),
+                };
+                self.object_name(&mut key, &t, &ext);
+                if self.converting {
+                    (
+                        JobKind::Convert,
+                        key,
+                        Some(self.error_key(dest, ErrorOutputType::FormatConversionFailed, &t)),
+                    )
+                } else {
+                    (JobKind::Raw(dest.compression), key, None)
+                }
+            }
+            SinkId::Error => {
+                let kind = ErrorOutputType::ALL
+                    .into_iter()
+                    .find(|k| *k.as_str() == *group)
+                    .unwrap_or(ErrorOutputType::ProcessingFailed);
+                (
+                    JobKind::Errors(kind, dest.compression),
+                    self.error_key(dest, kind, &t),
+                    None,
+                )
+            }
+            SinkId::Backup => {
+                let mut key = String::new();
+                dest.prefix.render(
+                    &mut key,
+                    &dest.prefix.timestamps(&t),
+                    KeyValues::EMPTY,
+                    None,
+                    true,
+                );
+                self.object_name(&mut key, &t, dest.compression.extension());
+                (JobKind::Backup(dest.compression), key, None)
+            }
+        };
+        Some(FlushJob {
+            sink,
+            slot,
+            kind,
+            key,
+            error_key,
+            data: buffer.data,
+            ends: buffer.ends,
+            arrivals: buffer.arrivals,
+            records: buffer.records,
+            accounted,
+            oldest_arrival: buffer.oldest_arrival,
+            trackers: buffer.trackers,
+            failed: Vec::new(),
+        })
+    }
+
+    /// `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><ext>` appended to `key`.
+    fn object_name(&self, key: &mut String, t: &DateTime<Tz>, ext: &str) {
+        key.push_str(&self.name);
+        key.push('-');
+        key.push_str(&self.version.to_string());
+        key.push('-');
+        self.name_pattern.format(t, key);
+        key.push('-');
+        key.push_str(&uuid::Uuid::new_v4().hyphenated().to_string());
+        key.push_str(ext);
+    }
+
+    /// The full key of an error object of type `kind` for records whose oldest arrived at `t`.
+    fn error_key(
+        &self,
+        dest: &DestinationSettings,
+        kind: ErrorOutputType,
+        t: &DateTime<Tz>,
+    ) -> String {
+        let mut key = String::new();
+        match &dest.error_output_prefix {
+            Some(template) => render_error_prefix(template, &mut key, t, kind),
+            None => {
+                // §6.3: `<Prefix><error-output-type>/yyyy/MM/dd/HH/` (Prefix is static here).
+                key.push_str(dest.prefix.source());
+                key.push_str(kind.as_str());
+                key.push('/');
+                self.hour_pattern.format(t, &mut key);
+            }
+        }
+        // Error objects keep the compression extension only: `FileExtension` and
+        // `.parquet`/`.orc` describe data objects, not NDJSON error documents.
+        self.object_name(&mut key, t, dest.compression.extension());
+        key
+    }
+
+    /// Flush buffers whose interval has passed.
+    pub(crate) fn due(&mut self, now_ms: i64, jobs: &mut Vec<FlushJob>) {
+        let mut due = Vec::new();
+        for sink in &self.sinks {
+            for (i, slot) in sink.slots.iter().enumerate() {
+                if let Some(s) = slot
+                    && s.buffer.records > 0
+                    && now_ms.saturating_sub(s.buffer.opened_ms) >= sink.interval_ms
+                {
+                    due.push((sink.id, u32::try_from(i).unwrap_or(u32::MAX)));
+                }
+            }
+        }
+        for (sink, slot) in due {
+            if let Some(job) = self.take_job(sink, slot) {
+                jobs.push(job);
+            }
+        }
+        self.publish_gauges();
+    }
+
+    /// Flush every buffer (shutdown, explicit flush, zero buffering).
+    pub(crate) fn flush_all(&mut self, jobs: &mut Vec<FlushJob>) {
+        let mut all = Vec::new();
+        for sink in &self.sinks {
+            for (i, slot) in sink.slots.iter().enumerate() {
+                if slot.as_ref().is_some_and(|s| s.buffer.records > 0) {
+                    all.push((sink.id, u32::try_from(i).unwrap_or(u32::MAX)));
+                }
+            }
+        }
+        for (sink, slot) in all {
+            if let Some(job) = self.take_job(sink, slot) {
+                jobs.push(job);
+            }
+        }
+        self.publish_gauges();
+    }
+
+    /// Over the memory budget: flush the largest buffers until at most 3/4 of it is used.
+    /// Largest-first keeps early objects as big as possible: no flood of tiny files.
+    fn enforce_budget(&mut self, jobs: &mut Vec<FlushJob>) {
+        if self.buffered <= self.limits.memory_budget {
+            return;
+        }
+        let target = self.limits.memory_budget / 4 * 3;
+        let mut sizes: Vec<(usize, SinkId, u32)> = Vec::new();
+        for sink in &self.sinks {
+            for (i, slot) in sink.slots.iter().enumerate() {
+                if let Some(s) = slot
+                    && s.buffer.records > 0
+                {
+                    sizes.push((
+                        s.buffer.capacity_bytes(),
+                        sink.id,
+                        u32::try_from(i).unwrap_or(u32::MAX),
+                    ));
+                }
+            }
+        }
+        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        let mut flushed = 0u64;
+        for (_, sink, slot) in sizes {
+            if self.buffered <= target {
+                break;
+            }
+            if let Some(job) = self.take_job(sink, slot) {
+                jobs.push(job);
+                flushed += 1;
+            }
+        }
+        Counters::add(&self.counters.early_flushes, flushed);
+    }
+
+    /// A job's objects are written: release its accounting and maybe its partition.
+    pub(crate) fn complete(&mut self, done: JobDone) {
+        self.inflight = self.inflight.saturating_sub(done.accounted);
+        self.oldest_remove(done.oldest_arrival);
+        let sink = &mut self.sinks[done.sink as usize];
+        if let Some(s) = sink.slot_mut(done.slot) {
+            s.inflight = s.inflight.saturating_sub(1);
+        }
+        sink.close_if_idle(done.slot);
+        self.publish_gauges();
+    }
+}
+
+fn render_error_prefix(
+    template: &PrefixTemplate,
+    out: &mut String,
+    t: &DateTime<Tz>,
+    kind: ErrorOutputType,
+) {
+    template.render(
+        out,
+        &template.timestamps(t),
+        KeyValues::EMPTY,
+        Some(kind.as_str()),
+        true,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_values() {
+        for bad in [
+            "", "..", ".", "../x", "a/../b", "a//b", "/etc", "a/", "a\u{0}b", "a\nb", "a\\..\\b",
+            "\u{7f}",
+        ] {
+            assert!(unsafe_key_value(bad).is_some(), "{bad:?}");
+        }
+        for good in ["a", "a/b", "a.b", "..a", "a..", "héllo", "a b", "1=2"] {
+            assert!(unsafe_key_value(good).is_none(), "{good:?}");
+        }
+    }
+}

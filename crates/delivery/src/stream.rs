@@ -1,0 +1,776 @@
+//! The runtime of one delivery stream: the put API, the driver task, encoding and uploads.
+//!
+//! ```text
+//!  sources (HTTP API, JetStream)
+//!     │ put / try_put (Vec<Record>)             PutReceipt ◄───────────────────────────┐
+//!     ▼                                                                                 │
+//!  bounded queue ── full ──► try_put: OverLimits (→ ServiceUnavailableException)       │
+//!     │                      put: waits (back-pressure)                                 │
+//!     ▼                                                                                 │
+//!  driver task ── Engine::ingest on the blocking pool ─────────────────────────┐        │
+//!     │  de-aggregation → jq keys → key checks → partition buffers             │        │
+//!     │  (main: one per evaluated prefix │ errors: one per type │ backup)       │        │
+//!     │  flush on SizeInMBs / IntervalInSeconds (ticker, injectable clock) /   │        │
+//!     │  memory budget (largest first) / flush() / shutdown()                  │        │
+//!     ▼                                                                        │        │
+//!  FlushJob ──► upload task (≤ upload_concurrency at once)                      │        │
+//!                 ├─ encode on rayon: JSON→Parquet (+ error docs) or compress   │        │
+//!                 ├─ put to object_store (multipart when big), retry w/ backoff │        │
+//!                 ├─ counters, DeliveredObject broadcast                        │        │
+//!                 └─ JobDone ──► driver (frees memory, closes idle partitions)  │        │
+//!                               trackers.done(n) ───────────────────────────────┴────────┘
+//! ```
+//!
+//! The driver stops reading the queue while flushed-but-unwritten bytes exceed
+//! `max_inflight_bytes` (an outage), so back-pressure reaches the sources instead of memory
+//! growing without bound.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use object_store::ObjectStore;
+use object_store::path::Path;
+use sluice_json::DecoderBuilder;
+use sluice_schema::Table;
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::CreateDeliveryStreamInput;
+use crate::encode::{ColumnarWriter, Conversion, EncodedObject, Encoder, ObjectKind};
+use crate::engine::{Engine, EngineLimits, FlushJob, JobDone, Record, SinkId, Tracker};
+use crate::error::{DeliveryError, Result};
+use crate::jq::JqQuery;
+use crate::metrics::{Counters, MetricsSnapshot};
+use crate::settings::{SerializerSettings, StreamSettings};
+use crate::store::{Storage, UploadSettings, put_object};
+
+/// Default active-partition limit (Firehose's default quota).
+pub const DEFAULT_ACTIVE_PARTITIONS: usize = 500;
+/// Default memory budget for buffered records, across all partitions of a stream.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 << 20;
+/// Default cap on flushed-but-unwritten bytes before puts are refused.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 256 << 20;
+/// Default queue capacity, in puts.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 64;
+/// Default number of objects encoded/uploaded at once.
+pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 16;
+/// Default period of the interval check.
+pub const DEFAULT_TICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Resource limits of one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamLimits {
+    /// Partitions with buffered or undelivered data; records that would open one more go to
+    /// the error output (`activePartitionExceeded`).
+    pub active_partitions: usize,
+    /// Buffered bytes (allocated capacity) across all buffers; above it the largest buffers
+    /// are flushed early until 3/4 of it is used.
+    pub memory_budget_bytes: usize,
+    /// Flushed bytes not yet written; above it the stream stops taking puts.
+    pub max_inflight_bytes: usize,
+    /// Puts queued before `try_put` answers [`DeliveryError::OverLimits`].
+    pub queue_capacity: usize,
+    /// Objects encoded and uploaded concurrently.
+    pub upload_concurrency: usize,
+    /// How often buffer intervals are checked.
+    pub tick_interval: Duration,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            active_partitions: DEFAULT_ACTIVE_PARTITIONS,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            tick_interval: DEFAULT_TICK_INTERVAL,
+        }
+    }
+}
+
+impl StreamLimits {
+    /// Set the active-partition limit.
+    #[must_use]
+    pub fn with_active_partitions(mut self, n: usize) -> Self {
+        self.active_partitions = n.max(1);
+        self
+    }
+    /// Set the memory budget.
+    #[must_use]
+    pub fn with_memory_budget_bytes(mut self, n: usize) -> Self {
+        self.memory_budget_bytes = n;
+        self
+    }
+    /// Set the in-flight cap.
+    #[must_use]
+    pub fn with_max_inflight_bytes(mut self, n: usize) -> Self {
+        self.max_inflight_bytes = n;
+        self
+    }
+    /// Set the queue capacity.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+    /// Set the upload concurrency.
+    #[must_use]
+    pub fn with_upload_concurrency(mut self, n: usize) -> Self {
+        self.upload_concurrency = n.max(1);
+        self
+    }
+    /// Set the interval-check period.
+    #[must_use]
+    pub fn with_tick_interval(mut self, d: Duration) -> Self {
+        self.tick_interval = d.max(Duration::from_millis(1));
+        self
+    }
+}
+
+/// An object a stream wrote (broadcast to [`DeliveryStream::subscribe`]rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// What it holds.
+    pub kind: ObjectKind,
+    /// Records (or error documents) in it.
+    pub records: u64,
+    /// Object size in bytes.
+    pub bytes: u64,
+}
+
+/// Resolves when every record of one put is durably written — to a data object, the error
+/// output, and (with backup on) the backup destination.
+///
+/// A put is *accepted* when `put`/`try_put` returns; it is *durable* when the receipt resolves.
+/// Sources that must not lose data acknowledge upstream only after [`PutReceipt::durable`]
+/// (JetStream), or keep their own log until then (the HTTP API's WAL).
+#[derive(Debug)]
+pub struct PutReceipt {
+    rx: oneshot::Receiver<()>,
+    tracker: Arc<Tracker>,
+    stream: String,
+}
+
+impl PutReceipt {
+    /// Wait until the put is durable. `Err(Aborted)` if the stream was dropped before.
+    pub async fn durable(self) -> Result<PutOutcome> {
+        match self.rx.await {
+            Ok(()) => Ok(PutOutcome {
+                had_errors: self.tracker.had_errors.load(Relaxed),
+            }),
+            Err(_) => Err(DeliveryError::Aborted {
+                stream: self.stream,
+            }),
+        }
+    }
+
+    /// Whether the put is durable already (non-blocking).
+    pub fn is_durable(&mut self) -> bool {
+        matches!(self.rx.try_recv(), Ok(()))
+    }
+}
+
+/// How a durable put ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutOutcome {
+    /// Whether some of its records went to the error output.
+    pub had_errors: bool,
+}
+
+enum Command {
+    Put {
+        records: Vec<Record>,
+        tracker: Arc<Tracker>,
+    },
+    Tick(oneshot::Sender<()>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Where conversion tables come from.
+#[derive(Debug, Clone)]
+enum Tables {
+    None,
+    Dir(PathBuf),
+    Table(Arc<Table>),
+}
+
+/// Builds a [`DeliveryStream`].
+///
+/// ```no_run
+/// # async fn run() -> sluice_delivery::Result<()> {
+/// use sluice_delivery::{CreateDeliveryStreamInput, DeliveryStreamBuilder, Record, Storage};
+///
+/// let input = CreateDeliveryStreamInput::from_path("streams/orders.yaml")?;
+/// let stream = DeliveryStreamBuilder::new(input.validate()?)
+///     .with_storage(Storage::file("/var/lib/sluice"))
+///     .with_schema_dir("schemas")
+///     .build()?;
+/// let receipt = stream.put(vec![Record::new(&b"{\"id\":1}"[..], stream.now_ms())]).await?;
+/// receipt.durable().await?; // the record is in an object now
+/// stream.shutdown().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct DeliveryStreamBuilder {
+    settings: StreamSettings,
+    storage: Option<Storage>,
+    clock: Arc<dyn Clock>,
+    version: u64,
+    tables: Tables,
+    limits: StreamLimits,
+    upload: UploadSettings,
+}
+
+impl DeliveryStreamBuilder {
+    /// A builder for validated settings.
+    pub fn new(settings: StreamSettings) -> Self {
+        Self {
+            settings,
+            storage: None,
+            clock: Arc::new(SystemClock),
+            version: 1,
+            tables: Tables::None,
+            limits: StreamLimits::default(),
+            upload: UploadSettings::default(),
+        }
+    }
+
+    /// Validate a `CreateDeliveryStream` input and start a builder.
+    pub fn from_input(input: &CreateDeliveryStreamInput) -> Result<Self> {
+        Ok(Self::new(input.validate()?))
+    }
+
+    /// Where buckets live (default: `memory://`).
+    #[must_use]
+    pub fn with_storage(mut self, storage: Storage) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The stream's configuration version, used in object names (default 1).
+    #[must_use]
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Look conversion tables up as `<dir>/<DatabaseName>/<TableName>.json` (or `.avsc`).
+    #[must_use]
+    pub fn with_schema_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tables = Tables::Dir(dir.into());
+        self
+    }
+
+    /// Use this table for conversion, whatever `SchemaConfiguration` names.
+    #[must_use]
+    pub fn with_table(mut self, table: Table) -> Self {
+        self.tables = Tables::Table(Arc::new(table));
+        self
+    }
+
+    /// Resource limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Upload behaviour (multipart threshold, part size, retry back-off).
+    #[must_use]
+    pub fn with_upload_settings(mut self, upload: UploadSettings) -> Self {
+        self.upload = upload;
+        self
+    }
+
+    fn conversion(&self) -> Result<Option<Conversion>> {
+        let Some(c) = &self.settings.conversion else {
+            return Ok(None);
+        };
+        let writer = match &c.serializer {
+            SerializerSettings::Parquet(p) => ColumnarWriter::Parquet(p.clone()),
+            SerializerSettings::Orc(o) => ColumnarWriter::Orc(o.clone()),
+        };
+        let database = c.table.database_name.clone().unwrap_or_default();
+        let name = c.table.table_name.clone();
+        let table = match &self.tables {
+            Tables::Table(t) => Arc::clone(t),
+            Tables::Dir(dir) => {
+                let base = dir.join(&database);
+                let avsc = base.join(format!("{name}.avsc"));
+                let path = if avsc.exists() {
+                    avsc
+                } else {
+                    base.join(format!("{name}.json"))
+                };
+                Arc::new(
+                    Table::from_path(&path).map_err(|source| DeliveryError::Schema {
+                        database: database.clone(),
+                        table: name.clone(),
+                        source: Box::new(source),
+                    })?,
+                )
+            }
+            Tables::None => {
+                return Err(DeliveryError::invalid(format!(
+                    "format conversion needs the Glue table `{database}.{name}`: configure a schema directory"
+                )));
+            }
+        };
+        let builder = DecoderBuilder::new(&table).with_serde(c.serde.clone());
+        // Build once now so a table the decoder cannot handle fails at create time.
+        builder.clone().build()?;
+        Ok(Some(Conversion {
+            builder,
+            catalog: c.table.clone(),
+            writer,
+        }))
+    }
+
+    /// Start the stream. Must be called inside a Tokio runtime.
+    pub fn build(self) -> Result<DeliveryStream> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            DeliveryError::internal("DeliveryStreamBuilder::build needs a Tokio runtime")
+        })?;
+        let conversion = self.conversion()?;
+        let storage = self.storage.clone().unwrap_or_else(Storage::memory);
+        let settings = Arc::new(self.settings);
+        let jq = match &settings.processing.metadata_extraction {
+            Some(q) => Some(Arc::new(
+                JqQuery::compile(q).map_err(DeliveryError::invalid)?,
+            )),
+            None => None,
+        };
+        let main_store = storage.bucket_with_kms(
+            &settings.destination.bucket,
+            settings.destination.kms_key_arn.as_deref(),
+        )?;
+        let backup_store = match &settings.backup {
+            Some(b) => Some(storage.bucket_with_kms(&b.bucket, b.kms_key_arn.as_deref())?),
+            None => None,
+        };
+        let counters = Arc::new(Counters::new());
+        let engine = Engine::new(
+            Arc::clone(&settings),
+            self.version,
+            jq,
+            Arc::clone(&counters),
+            EngineLimits {
+                active_partitions: self.limits.active_partitions,
+                memory_budget: self.limits.memory_budget_bytes,
+            },
+        )?;
+        let (objects, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            name: settings.name.clone(),
+            settings: Arc::clone(&settings),
+            counters: Arc::clone(&counters),
+            clock: Arc::clone(&self.clock),
+            objects,
+            closed: AtomicBool::new(false),
+        });
+        let ctx = Arc::new(DriverCtx {
+            shared: Arc::clone(&shared),
+            encoder: Arc::new(Encoder {
+                conversion,
+                counters,
+            }),
+            main_store,
+            backup_store,
+            attributes: storage.supports_attributes(),
+            upload: self.upload,
+            permits: Arc::new(Semaphore::new(self.limits.upload_concurrency)),
+            limits: self.limits,
+        });
+        let (tx, rx) = mpsc::channel(self.limits.queue_capacity);
+        let driver = runtime.spawn(drive(engine, rx, ctx));
+        Ok(DeliveryStream {
+            shared,
+            tx,
+            driver: Mutex::new(Some(driver)),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    name: String,
+    settings: Arc<StreamSettings>,
+    counters: Arc<Counters>,
+    clock: Arc<dyn Clock>,
+    objects: broadcast::Sender<DeliveredObject>,
+    closed: AtomicBool,
+}
+
+/// A running delivery stream. Share it behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct DeliveryStream {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Command>,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl DeliveryStream {
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The validated settings it runs with.
+    pub fn settings(&self) -> &StreamSettings {
+        &self.shared.settings
+    }
+
+    /// The stream clock's current time (use it to stamp arrivals).
+    pub fn now_ms(&self) -> i64 {
+        self.shared.clock.now_ms()
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.counters.snapshot(self.shared.clock.now_ms())
+    }
+
+    /// Every object written from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeliveredObject> {
+        self.shared.objects.subscribe()
+    }
+
+    fn prepare(&self) -> Result<(Arc<Tracker>, PutReceipt)> {
+        if self.shared.closed.load(Relaxed) {
+            return Err(DeliveryError::ShuttingDown {
+                stream: self.shared.name.clone(),
+            });
+        }
+        let (tracker, rx) = Tracker::new();
+        let receipt = PutReceipt {
+            rx,
+            tracker: Arc::clone(&tracker),
+            stream: self.shared.name.clone(),
+        };
+        Ok((tracker, receipt))
+    }
+
+    fn count_incoming(&self, records: &[Record]) {
+        let c = &self.shared.counters;
+        Counters::add(&c.incoming_records, records.len() as u64);
+        Counters::add(
+            &c.incoming_bytes,
+            records.iter().map(|r| r.data.len() as u64).sum(),
+        );
+    }
+
+    /// Queue records, waiting while the queue is full (back-pressure). Returns once the
+    /// records are accepted; await the receipt for durability.
+    pub async fn put(&self, records: Vec<Record>) -> Result<PutReceipt> {
+        let (tracker, receipt) = self.prepare()?;
+        self.count_incoming(&records);
+        self.tx
+            .send(Command::Put { records, tracker })
+            .await
+            .map_err(|_| DeliveryError::ShuttingDown {
+                stream: self.shared.name.clone(),
+            })?;
+        Ok(receipt)
+    }
+
+    /// Queue records or fail at once with [`DeliveryError::OverLimits`] when the stream is
+    /// saturated (the HTTP layer answers `ServiceUnavailableException`).
+    pub fn try_put(&self, records: Vec<Record>) -> Result<PutReceipt> {
+        let (tracker, receipt) = self.prepare()?;
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => {
+                Counters::add(&self.shared.counters.throttled_puts, 1);
+                return Err(DeliveryError::OverLimits);
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                return Err(DeliveryError::ShuttingDown {
+                    stream: self.shared.name.clone(),
+                });
+            }
+        };
+        self.count_incoming(&records);
+        permit.send(Command::Put { records, tracker });
+        Ok(receipt)
+    }
+
+    async fn command(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| DeliveryError::ShuttingDown {
+                stream: self.shared.name.clone(),
+            })?;
+        rx.await.map_err(|_| DeliveryError::Aborted {
+            stream: self.shared.name.clone(),
+        })
+    }
+
+    /// Flush buffers whose interval has passed by the stream clock, and wait until those
+    /// objects (and any others in flight) are written. The driver also does this by itself
+    /// every `tick_interval`; tests with a [`ManualClock`](crate::ManualClock) call it after
+    /// advancing time.
+    pub async fn tick(&self) -> Result<()> {
+        self.command(Command::Tick).await
+    }
+
+    /// Flush every buffer now and wait until everything queued before is written.
+    pub async fn flush(&self) -> Result<()> {
+        self.command(Command::Flush).await
+    }
+
+    /// Graceful stop: refuse new puts, flush every buffer, wait until everything is written,
+    /// stop the driver. Call it on SIGTERM/SIGINT. Returns the final counters.
+    pub async fn shutdown(&self) -> Result<MetricsSnapshot> {
+        if !self.shared.closed.swap(true, Relaxed) {
+            self.command(Command::Shutdown).await?;
+        }
+        let driver = self.driver.lock().ok().and_then(|mut d| d.take());
+        if let Some(driver) = driver {
+            driver
+                .await
+                .map_err(|e| DeliveryError::internal(format!("driver task failed: {e}")))?;
+        }
+        Ok(self.metrics())
+    }
+}
+
+struct DriverCtx {
+    shared: Arc<Shared>,
+    encoder: Arc<Encoder>,
+    main_store: Arc<dyn ObjectStore>,
+    backup_store: Option<Arc<dyn ObjectStore>>,
+    attributes: bool,
+    upload: UploadSettings,
+    permits: Arc<Semaphore>,
+    limits: StreamLimits,
+}
+
+async fn drive(engine: Engine, mut rx: mpsc::Receiver<Command>, ctx: Arc<DriverCtx>) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<JobDone>();
+    let mut ticker = tokio::time::interval(ctx.limits.tick_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut settle_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut stop_waiter: Option<oneshot::Sender<()>> = None;
+    // `closed`: the queue is closed and drained; everything left is flushed.
+    let mut closed = false;
+    let mut engine = Some(engine);
+    let mut jobs = Vec::new();
+    while let Some(eng) = engine.as_mut() {
+        let can_take = !closed && eng.inflight_bytes() < ctx.limits.max_inflight_bytes;
+        tokio::select! {
+            biased;
+            Some(done) = done_rx.recv() => eng.complete(done),
+            _ = ticker.tick() => eng.due(ctx.shared.clock.now_ms(), &mut jobs),
+            command = rx.recv(), if can_take => match command {
+                Some(Command::Put { records, tracker }) => {
+                    let Some(mut owned) = engine.take() else { break };
+                    let now = ctx.shared.clock.now_ms();
+                    let joined = tokio::task::spawn_blocking(move || {
+                        let mut jobs = Vec::new();
+                        owned.ingest(&records, &tracker, now, &mut jobs);
+                        tracker.done(1);
+                        (owned, jobs)
+                    })
+                    .await;
+                    match joined {
+                        Ok((owned, new_jobs)) => {
+                            engine = Some(owned);
+                            jobs.extend(new_jobs);
+                        }
+                        Err(e) => {
+                            tracing::error!(stream = %ctx.shared.name, error = %e, "routing panicked; the stream stops");
+                            break;
+                        }
+                    }
+                }
+                Some(Command::Tick(ack)) => {
+                    eng.due(ctx.shared.clock.now_ms(), &mut jobs);
+                    settle_waiters.push(ack);
+                }
+                Some(Command::Flush(ack)) => {
+                    eng.flush_all(&mut jobs);
+                    settle_waiters.push(ack);
+                }
+                Some(Command::Shutdown(ack)) => {
+                    // Refuse new commands; the puts already queued are still routed, then
+                    // `recv` returns `None` and everything is flushed.
+                    rx.close();
+                    stop_waiter = Some(ack);
+                }
+                None => {
+                    eng.flush_all(&mut jobs);
+                    closed = true;
+                }
+            },
+        }
+        for job in jobs.drain(..) {
+            dispatch(job, &ctx, &done_tx);
+        }
+        let Some(eng) = engine.as_ref() else { break };
+        if eng.inflight_bytes() == 0 {
+            for w in settle_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+        if closed && eng.is_idle() {
+            break;
+        }
+    }
+    for w in settle_waiters.drain(..) {
+        let _ = w.send(());
+    }
+    if let Some(w) = stop_waiter {
+        let _ = w.send(());
+    }
+}
+
+fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSender<JobDone>) {
+    let ctx = Arc::clone(ctx);
+    let done_tx = done_tx.clone();
+    tokio::spawn(async move {
+        let Ok(_permit) = Arc::clone(&ctx.permits).acquire_owned().await else {
+            return;
+        };
+        let done = JobDone {
+            sink: job.sink,
+            slot: job.slot,
+            accounted: job.accounted,
+            oldest_arrival: job.oldest_arrival,
+        };
+        let (tx, rx) = oneshot::channel();
+        let encoder = Arc::clone(&ctx.encoder);
+        let now = ctx.shared.clock.now_ms();
+        rayon::spawn(move || {
+            let result = encoder.encode(&mut job, now);
+            let _ = tx.send((job, result));
+        });
+        let Ok((job, result)) = rx.await else { return };
+        let objects = match result {
+            Ok(objects) => objects,
+            Err(e) => {
+                // Not expected (compression into memory, or a bug): the records stay
+                // unacknowledged, so their receipts fail and the source redelivers them.
+                tracing::error!(stream = %ctx.shared.name, key = %job.key, error = %e, "encoding failed; records are not acknowledged");
+                let _ = done_tx.send(done);
+                return;
+            }
+        };
+        let store = match job.sink {
+            SinkId::Backup => ctx.backup_store.as_ref().unwrap_or(&ctx.main_store),
+            SinkId::Main | SinkId::Error => &ctx.main_store,
+        };
+        let bucket = match (job.sink, &ctx.shared.settings.backup) {
+            (SinkId::Backup, Some(b)) => b.bucket.clone(),
+            _ => ctx.shared.settings.destination.bucket.clone(),
+        };
+        let retry_duration = match job.sink {
+            SinkId::Backup => ctx
+                .shared
+                .settings
+                .backup
+                .as_ref()
+                .map(|b| b.retry_duration),
+            _ => None,
+        }
+        .unwrap_or(ctx.shared.settings.destination.retry_duration);
+        for object in objects {
+            upload_with_retry(&ctx, store.as_ref(), &bucket, &object, retry_duration).await;
+            let c = &ctx.shared.counters;
+            let bytes = object.body.len() as u64;
+            match object.kind {
+                ObjectKind::Data => {
+                    Counters::add(&c.delivered_records, object.records);
+                    Counters::add(&c.delivered_bytes, bytes);
+                    Counters::add(&c.delivered_objects, 1);
+                }
+                ObjectKind::Error(_) => {
+                    Counters::add(&c.error_records, object.records);
+                    Counters::add(&c.error_objects, 1);
+                }
+                ObjectKind::Backup => {
+                    Counters::add(&c.backup_records, object.records);
+                    Counters::add(&c.backup_objects, 1);
+                }
+            }
+            let _ = ctx.shared.objects.send(DeliveredObject {
+                bucket: bucket.clone(),
+                key: object.key,
+                kind: object.kind,
+                records: object.records,
+                bytes,
+            });
+        }
+        job.mark_failed_puts();
+        for (tracker, n) in &job.trackers {
+            tracker.done(*n);
+        }
+        let _ = done_tx.send(done);
+    });
+}
+
+/// Put one object, retrying with exponential back-off until it is written. Past the retry
+/// duration the failure is reported as an error, and retries go on: an acknowledged record is
+/// never dropped (docs/delivery.md).
+async fn upload_with_retry(
+    ctx: &DriverCtx,
+    store: &dyn ObjectStore,
+    bucket: &str,
+    object: &EncodedObject,
+    retry_duration: Duration,
+) {
+    let Ok(path) = Path::parse(&object.key) else {
+        // Keys are validated when partitions are opened; this is a bug.
+        tracing::error!(bucket, key = %object.key, "invalid object key; object skipped");
+        return;
+    };
+    let start = Instant::now();
+    let mut backoff = ctx.upload.initial_backoff;
+    let mut reported = false;
+    loop {
+        Counters::add(&ctx.shared.counters.upload_attempts, 1);
+        match put_object(
+            store,
+            &path,
+            object.body.clone(),
+            object.content_encoding,
+            ctx.attributes,
+            &ctx.upload,
+        )
+        .await
+        {
+            Ok(()) => return,
+            Err(e) => {
+                Counters::add(&ctx.shared.counters.upload_retries, 1);
+                if start.elapsed() >= retry_duration && !reported {
+                    reported = true;
+                    tracing::error!(stream = %ctx.shared.name, bucket, key = %object.key, error = %e, "delivery has been failing for longer than the retry duration; still retrying");
+                } else {
+                    tracing::warn!(stream = %ctx.shared.name, bucket, key = %object.key, error = %e, retry_in = ?backoff, "upload failed; retrying");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ctx.upload.max_backoff);
+            }
+        }
+    }
+}

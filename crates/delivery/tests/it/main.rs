@@ -1,0 +1,6 @@
+//! Integration tests of the delivery engine (one binary, a module per area).
+
+mod common;
+mod compression;
+mod e2e;
+mod s3;

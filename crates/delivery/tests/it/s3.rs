@@ -1,0 +1,301 @@
+//! Against a real S3-protocol server (moto, started by scripts/test; `SLUICE_S3_ENDPOINT`):
+//! put, multipart upload, list, and an outage injected by a failing proxy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use sluice_delivery::{DeliveryError, S3Options, Storage, StreamLimits, UploadSettings};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::common::*;
+
+fn endpoint() -> String {
+    std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)")
+    })
+}
+
+fn create_bucket(bucket: &str) {
+    run_python(
+        "import sys, boto3\nboto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
+        &[&endpoint(), bucket],
+    );
+}
+
+fn s3(endpoint: &str) -> Storage {
+    Storage::s3(
+        S3Options::default()
+            .with_endpoint(endpoint)
+            .with_credentials("test", "test")
+            .with_client_max_retries(0),
+    )
+}
+
+fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn members(extra: &str) -> String {
+    format!(r#""Prefix":"p/","BufferingHints":{{"SizeInMBs":16,"IntervalInSeconds":60}}{extra}"#)
+}
+
+fn build(
+    bucket: &str,
+    storage: &Storage,
+    members_json: &str,
+    upload: UploadSettings,
+    limits: StreamLimits,
+) -> (
+    sluice_delivery::DeliveryStream,
+    sluice_delivery::ManualClock,
+) {
+    let json = format!(
+        r#"{{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{{"BucketARN":"arn:aws:s3:::{bucket}",{members_json}}}}}"#
+    );
+    let settings = sluice_delivery::CreateDeliveryStreamInput::from_json(json.as_bytes())
+        .and_then(|i| i.validate())
+        .expect("settings");
+    let clock = sluice_delivery::ManualClock::new(T0);
+    let stream = sluice_delivery::DeliveryStreamBuilder::new(settings)
+        .with_storage(storage.clone())
+        .with_clock(Arc::new(clock.clone()))
+        .with_upload_settings(upload)
+        .with_limits(limits)
+        .build()
+        .expect("build");
+    (stream, clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_multipart_and_list() {
+    let bucket = unique("sluice-put");
+    create_bucket(&bucket);
+    let storage = s3(&endpoint());
+    let upload = UploadSettings::default().with_multipart(5 << 20, 5 << 20);
+    let (stream, clock) = build(
+        &bucket,
+        &storage,
+        &members(r#","CompressionFormat":"GZIP""#),
+        upload,
+        StreamLimits::default(),
+    );
+    stream
+        .put(records(&clock, &["small-1\n", "small-2\n"]))
+        .await
+        .expect("put");
+    stream.flush().await.expect("flush");
+
+    // A 12 MiB uncompressed object: three 5 MiB parts.
+    let (big_stream, big_clock) = build(
+        &bucket,
+        &storage,
+        r#""Prefix":"big/","BufferingHints":{"SizeInMBs":16,"IntervalInSeconds":60}"#,
+        upload,
+        StreamLimits::default(),
+    );
+    let line = format!("{}\n", "y".repeat(1023));
+    let lines: Vec<&str> = std::iter::repeat_n(line.as_str(), 12 * 1024).collect();
+    big_stream
+        .put(records(&big_clock, &lines))
+        .await
+        .expect("put")
+        .durable_after(&big_stream)
+        .await;
+
+    let store = storage.bucket(&bucket).expect("store");
+    let listed: Vec<_> = store.list(None).try_collect().await.expect("list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let small = listed
+        .iter()
+        .find(|m| m.location.as_ref().starts_with("p/2024/03/05/10/s-1-"))
+        .expect("small object");
+    assert!(small.location.as_ref().ends_with(".gz"));
+    let big = listed
+        .iter()
+        .find(|m| m.location.as_ref().starts_with("big/"))
+        .expect("big object");
+    assert_eq!(big.size, 12 << 20);
+    assert!(
+        big.e_tag
+            .as_deref()
+            .is_some_and(|e| e.trim_matches('"').ends_with("-3")),
+        "multipart ETag: {:?}",
+        big.e_tag
+    );
+    use object_store::ObjectStoreExt as _;
+    let body = store.get(&small.location).await.expect("get");
+    assert_eq!(
+        body.attributes
+            .get(&object_store::Attribute::ContentEncoding)
+            .map(|v| v.as_ref().to_owned()),
+        Some("gzip".to_owned())
+    );
+    let gz = body.bytes().await.expect("bytes");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+        .expect("gunzip");
+    assert_eq!(text, "small-1\nsmall-2\n");
+    stream.shutdown().await.expect("shutdown");
+    big_stream.shutdown().await.expect("shutdown");
+}
+
+trait DurableAfter {
+    async fn durable_after(self, s: &sluice_delivery::DeliveryStream);
+}
+
+impl DurableAfter for sluice_delivery::PutReceipt {
+    async fn durable_after(self, s: &sluice_delivery::DeliveryStream) {
+        s.flush().await.expect("flush");
+        self.durable().await.expect("durable");
+    }
+}
+
+/// A TCP proxy to `upstream` that answers `503 Slow Down` to every connection while `failing`.
+async fn failing_proxy(
+    upstream: String,
+    failing: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let failing = Arc::clone(&failing);
+            let refused = Arc::clone(&refused);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if failing.load(Ordering::SeqCst) {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match client.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    let body = "<Error><Code>SlowDown</Code><Message>injected</Message></Error>";
+                    let response = format!(
+                        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(response.as_bytes()).await;
+                    let _ = client.shutdown().await;
+                } else if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_is_retried_and_loses_nothing() {
+    let bucket = unique("sluice-outage");
+    create_bucket(&bucket);
+    let upstream = endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let failing = Arc::new(AtomicBool::new(true));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let proxy = failing_proxy(upstream, Arc::clone(&failing), Arc::clone(&refused)).await;
+    let storage = s3(&proxy);
+    let upload = UploadSettings::default()
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(50));
+    // Zero buffering: every put becomes an object at once. A tiny in-flight cap and queue make
+    // the outage push back on the source.
+    let limits = StreamLimits::default()
+        .with_max_inflight_bytes(1)
+        .with_queue_capacity(1);
+    let (stream, clock) = build(
+        &bucket,
+        &storage,
+        r#""Prefix":"o/","BufferingHints":{"SizeInMBs":1,"IntervalInSeconds":0}"#,
+        upload,
+        limits,
+    );
+
+    let mut first = stream.put(records(&clock, &["one\n"])).await.expect("put");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while stream.metrics().upload_retries < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no retries observed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!first.is_durable(), "acknowledged during an outage");
+    // The driver stops taking puts while the failing object is in flight: the queue fills up
+    // and try_put reports OverLimits (ServiceUnavailableException for the HTTP API).
+    let mut queued = Vec::new();
+    let mut over_limits = false;
+    for i in 0..50 {
+        match stream.try_put(records(&clock, &[&format!("queued-{i}\n")])) {
+            Ok(r) => queued.push(r),
+            Err(DeliveryError::OverLimits) => {
+                over_limits = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(over_limits, "try_put never pushed back");
+    assert!(stream.metrics().throttled_puts >= 1);
+
+    failing.store(false, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), first.durable())
+        .await
+        .expect("recovers")
+        .expect("durable");
+    for r in queued {
+        tokio::time::timeout(Duration::from_secs(30), r.durable())
+            .await
+            .expect("recovers")
+            .expect("durable");
+    }
+    let m = stream.shutdown().await.expect("shutdown");
+    assert!(refused.load(Ordering::SeqCst) >= 3);
+    assert!(m.upload_retries >= 3);
+
+    let direct = s3(&endpoint());
+    let store = direct.bucket(&bucket).expect("store");
+    let listed: Vec<_> = store.list(None).try_collect().await.expect("list");
+    let mut bodies = Vec::new();
+    use object_store::ObjectStoreExt as _;
+    for meta in &listed {
+        bodies.push(
+            String::from_utf8(
+                store
+                    .get(&meta.location)
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("bytes")
+                    .to_vec(),
+            )
+            .expect("utf8"),
+        );
+    }
+    let mut lines: Vec<&str> = bodies.iter().flat_map(|b| b.lines()).collect();
+    lines.sort_unstable();
+    let mut expected = vec!["one".to_owned()];
+    expected.extend((0..m.incoming_records - 1).map(|i| format!("queued-{i}")));
+    expected.sort();
+    assert_eq!(
+        lines, expected,
+        "every accepted record is delivered exactly once"
+    );
+}

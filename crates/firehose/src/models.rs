@@ -1,0 +1,333 @@
+//! Wire types of the Firehose API (AWS JSON 1.1, service model `firehose/2015-08-04`):
+//! request and response bodies with the model's PascalCase member names.
+//!
+//! Requests keep every member optional and are checked by hand afterwards, so a missing
+//! member is a `ValidationException` (`Member must not be null`) rather than a parse error,
+//! as the service front end answers. Unknown request members are ignored, as AWS does.
+//! `CreateDeliveryStream` uses [`sluice_delivery::CreateDeliveryStreamInput`] directly.
+//!
+//! Reference: <https://docs.aws.amazon.com/firehose/latest/APIReference/API_Operations.html>.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sluice_delivery::Tag;
+
+use crate::errors::{FirehoseError, Result};
+
+/// Largest decoded `Record.Data`: 1,000 KiB.
+pub const MAX_RECORD_BYTES: usize = 1_024_000;
+/// Most records in one `PutRecordBatch`.
+pub const MAX_BATCH_RECORDS: usize = 500;
+/// Largest sum of decoded record sizes in one `PutRecordBatch`: 4 MiB.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
+/// Most tags on a stream (and per `TagDeliveryStream` / `UntagDeliveryStream` call).
+pub const MAX_TAGS: usize = 50;
+
+/// `{"Data": "<base64>"}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordInput {
+    /// Base64 of the record bytes.
+    pub data: Option<String>,
+}
+
+/// `PutRecord` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// The record.
+    pub record: Option<RecordInput>,
+}
+
+/// `PutRecord` response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordOutput {
+    /// Opaque id of the record.
+    pub record_id: String,
+    /// Whether stream-level SSE was on (never, in Sluice).
+    pub encrypted: bool,
+}
+
+/// `PutRecordBatch` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordBatchInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// 1–500 records.
+    pub records: Option<Vec<RecordInput>>,
+}
+
+/// One entry of `RequestResponses`: `RecordId` on success, `ErrorCode` + `ErrorMessage` on failure.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordBatchResponseEntry {
+    /// Set when the record was accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    /// `ServiceUnavailableException` or `InternalFailure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// e.g. `Slow down.`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// `PutRecordBatch` response (200 even with failed entries).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordBatchOutput {
+    /// Entries with an `ErrorCode`.
+    pub failed_put_count: usize,
+    /// Whether stream-level SSE was on.
+    pub encrypted: bool,
+    /// One entry per request record, same order.
+    pub request_responses: Vec<PutRecordBatchResponseEntry>,
+}
+
+/// `CreateDeliveryStream` response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateDeliveryStreamOutput {
+    /// The new stream's ARN.
+    #[serde(rename = "DeliveryStreamARN")]
+    pub delivery_stream_arn: String,
+}
+
+/// Requests that only name a stream (`DeleteDeliveryStream`, `StopDeliveryStreamEncryption`, …).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamNameInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+}
+
+/// `DescribeDeliveryStream` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeDeliveryStreamInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// 1–10000 destinations (Sluice streams have one).
+    pub limit: Option<i64>,
+    /// Destinations after this id.
+    pub exclusive_start_destination_id: Option<String>,
+}
+
+/// `ListDeliveryStreams` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListDeliveryStreamsInput {
+    /// 1–10000, default 10.
+    pub limit: Option<i64>,
+    /// Type filter.
+    pub delivery_stream_type: Option<String>,
+    /// Names strictly after this one.
+    pub exclusive_start_delivery_stream_name: Option<String>,
+}
+
+/// `ListDeliveryStreams` response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListDeliveryStreamsOutput {
+    /// Names, alphabetically.
+    pub delivery_stream_names: Vec<String>,
+    /// Whether a next page exists.
+    pub has_more_delivery_streams: bool,
+}
+
+/// `UpdateDestination` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateDestinationInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// The version the caller last saw.
+    pub current_delivery_stream_version_id: Option<String>,
+    /// `destinationId-000000000001`.
+    pub destination_id: Option<String>,
+    /// Members to change; omitted members keep their value.
+    #[serde(rename = "ExtendedS3DestinationUpdate")]
+    pub extended_s3_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The deprecated plain S3 update; merged the same way.
+    #[serde(rename = "S3DestinationUpdate")]
+    pub s3_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `TagDeliveryStream` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagDeliveryStreamInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// 1–50 tags.
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// `UntagDeliveryStream` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagDeliveryStreamInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// 1–50 keys; unknown keys are ignored.
+    pub tag_keys: Option<Vec<String>>,
+}
+
+/// `ListTagsForDeliveryStream` request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForDeliveryStreamInput {
+    /// Stream name.
+    pub delivery_stream_name: Option<String>,
+    /// Keys strictly after this one.
+    pub exclusive_start_tag_key: Option<String>,
+    /// 1–50.
+    pub limit: Option<i64>,
+}
+
+/// `ListTagsForDeliveryStream` response.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForDeliveryStreamOutput {
+    /// Tags ordered by key.
+    pub tags: Vec<Tag>,
+    /// Whether a next page exists.
+    pub has_more_tags: bool,
+}
+
+/// Parse a request body, mapping syntax and type errors to `SerializationException`.
+/// An empty body reads as `{}`.
+pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+    serde_json::from_slice(body).map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))
+}
+
+/// Collects constraint violations in AWS's `ValidationException` wording.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<String>);
+
+impl Violations {
+    /// A member that must be present is absent.
+    pub fn null(&mut self, path: &str) {
+        self.0.push(format!("Value null at '{path}' failed to satisfy constraint: Member must not be null"));
+    }
+
+    /// Any other constraint, with the value rendered as AWS does (`None` omits it).
+    pub fn push(&mut self, value: Option<&str>, path: &str, constraint: &str) {
+        match value {
+            Some(v) => self.0.push(format!("Value '{v}' at '{path}' failed to satisfy constraint: {constraint}")),
+            None => self.0.push(format!("Value at '{path}' failed to satisfy constraint: {constraint}")),
+        }
+    }
+
+    /// Check a `DeliveryStreamName` member; returns it when present.
+    pub fn stream_name<'a>(&mut self, name: Option<&'a str>, path: &str) -> Option<&'a str> {
+        let Some(name) = name else {
+            self.null(path);
+            return None;
+        };
+        if name.is_empty() {
+            self.push(Some(name), path, "Member must have length greater than or equal to 1");
+        } else if name.len() > 64 {
+            self.push(Some(name), path, "Member must have length less than or equal to 64");
+        }
+        if !name.is_empty() && !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            self.push(Some(name), path, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+        }
+        Some(name)
+    }
+
+    /// Check an integer range.
+    pub fn range(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
+        if let Some(v) = value {
+            if v < min {
+                self.push(Some(&v.to_string()), path, &format!("Member must have value greater than or equal to {min}"));
+            } else if v > max {
+                self.push(Some(&v.to_string()), path, &format!("Member must have value less than or equal to {max}"));
+            }
+        }
+    }
+
+    /// `Err(ValidationException)` if anything was collected.
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() { Ok(()) } else { Err(FirehoseError::Validation { violations: self.0 }) }
+    }
+}
+
+/// How AWS renders a blob in a violation: the Java buffer that held it.
+pub fn java_buffer(len: usize) -> String {
+    format!("java.nio.HeapByteBuffer[pos=0 lim={len} cap={len}]")
+}
+
+/// Decode one `Data` member; `path` names it in the error.
+pub fn decode_data(data: &str, path: &str) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| FirehoseError::serialization(format!("Value for '{path}' is not valid base64: {e}")))
+}
+
+/// Check one `Tag`: key 1–128 chars not starting with `aws:`, value ≤ 256 chars.
+pub fn check_tags(v: &mut Violations, tags: &[Tag], path: &str) {
+    if tags.len() > MAX_TAGS {
+        v.push(None, path, "Member must have length less than or equal to 50");
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        let n = i + 1;
+        if tag.key.is_empty() {
+            v.push(Some(&tag.key), &format!("{path}.{n}.member.key"), "Member must have length greater than or equal to 1");
+        } else if tag.key.chars().count() > 128 {
+            v.push(Some(&tag.key), &format!("{path}.{n}.member.key"), "Member must have length less than or equal to 128");
+        } else if tag.key.starts_with("aws:") {
+            v.push(
+                Some(&tag.key),
+                &format!("{path}.{n}.member.key"),
+                "Member must satisfy regular expression pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@%]*$",
+            );
+        }
+        if tag.value.as_ref().is_some_and(|s| s.chars().count() > 256) {
+            v.push(tag.value.as_deref(), &format!("{path}.{n}.member.value"), "Member must have length less than or equal to 256");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_is_empty_object() {
+        let input: ListDeliveryStreamsInput = parse(b"").expect("empty body");
+        assert!(input.limit.is_none());
+    }
+
+    #[test]
+    fn malformed_json_is_serialization_exception() {
+        let err = parse::<PutRecordInput>(b"{\"DeliveryStreamName\":").expect_err("malformed");
+        assert_eq!(err.error_type(), "SerializationException");
+    }
+
+    #[test]
+    fn stream_name_rules() {
+        let mut v = Violations::default();
+        v.stream_name(Some("bad name"), "deliveryStreamName");
+        v.stream_name(None, "deliveryStreamName");
+        let err = v.finish().expect_err("two violations");
+        assert_eq!(
+            err.to_string(),
+            "2 validation errors detected: Value 'bad name' at 'deliveryStreamName' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null"
+        );
+    }
+
+    #[test]
+    fn bad_base64_names_the_member() {
+        let err = decode_data("not base64!", "records.2.member.data").expect_err("bad");
+        assert_eq!(err.error_type(), "SerializationException");
+        assert!(err.to_string().contains("records.2.member.data"), "{err}");
+    }
+}

@@ -1,0 +1,558 @@
+//! The HTTP service: `POST /` with `X-Amz-Target: Firehose_20150804.<Operation>`, dispatched to
+//! the registry (control plane) or the put path (data plane).
+//!
+//! ```text
+//!  request ─► body (≤ 8 MiB) ─► SigV4 ─► X-Amz-Target ─► parse + validate (limits checked
+//!                                                          before anything is buffered)
+//!   PutRecord / PutRecordBatch:
+//!     stream.try_put ─(OverLimits)─► ServiceUnavailableException ("Slow down.")
+//!        │ accepted
+//!        ▼
+//!     WAL append (group commit, fsync) ─► 200 ─► receipt.durable() ─► WAL release
+//! ```
+//!
+//! Every answer is `application/x-amz-json-1.1` with an `x-amzn-RequestId`; errors carry
+//! `__type` and `message` in the body and `x-amzn-ErrorType` as a header.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::json;
+use sluice_delivery::{CreateDeliveryStreamInput, DeliveryError, Record, Storage, StreamLimits};
+
+use crate::auth::Credentials;
+use crate::errors::{FirehoseError, Result};
+use crate::models::{self, Violations};
+use crate::registry::{self, Buckets, Registry, RegistryOptions};
+use crate::wal::{Position, Wal, WalEntry, WalOptions};
+
+/// `X-Amz-Target` prefix of every Firehose operation.
+pub const TARGET_PREFIX: &str = "Firehose_20150804.";
+/// Largest request body read (a 4 MiB batch is ~5.6 MB of base64).
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// How often `LATEST` Glue table files are checked for edits.
+pub const DEFAULT_TABLE_POLL: Duration = Duration::from_secs(2);
+/// Longest wait at shutdown for delivered records to be released from the log.
+const RELEASE_WAIT: Duration = Duration::from_secs(30);
+
+/// Builds a [`Firehose`] server.
+#[derive(Debug)]
+pub struct FirehoseBuilder {
+    data_dir: PathBuf,
+    schemas_dir: PathBuf,
+    buckets: Option<Buckets>,
+    credentials: Credentials,
+    region: String,
+    account_id: String,
+    limits: StreamLimits,
+    wal: Option<WalOptions>,
+    streams: Vec<CreateDeliveryStreamInput>,
+    table_poll: Duration,
+}
+
+impl FirehoseBuilder {
+    /// A server keeping its state (log, stream definitions) under `data_dir`; by default
+    /// buckets are directories there too.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            schemas_dir: PathBuf::from("schemas"),
+            buckets: None,
+            credentials: Credentials::anonymous(),
+            region: registry::DEFAULT_REGION.to_owned(),
+            account_id: registry::DEFAULT_ACCOUNT_ID.to_owned(),
+            limits: StreamLimits::default(),
+            wal: None,
+            streams: Vec::new(),
+            table_poll: DEFAULT_TABLE_POLL,
+        }
+    }
+
+    /// Glue tables: `<dir>/<database>/<table>.json` (default `./schemas`).
+    #[must_use]
+    pub fn with_schema_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.schemas_dir = dir.into();
+        self
+    }
+
+    /// Where buckets live (default: `Storage::file(data_dir)`).
+    #[must_use]
+    pub fn with_buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = Some(buckets);
+        self
+    }
+
+    /// Access keys (default: none, every caller accepted).
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Region and account id used in ARNs.
+    #[must_use]
+    pub fn with_identity(mut self, region: impl Into<String>, account_id: impl Into<String>) -> Self {
+        self.region = region.into();
+        self.account_id = account_id.into();
+        self
+    }
+
+    /// Per-stream engine limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Write-ahead log options (default: `<data-dir>/.sluice/wal`, group commit).
+    #[must_use]
+    pub fn with_wal(mut self, options: WalOptions) -> Self {
+        self.wal = Some(options);
+        self
+    }
+
+    /// A stream to create at start unless one of that name exists.
+    #[must_use]
+    pub fn with_stream(mut self, input: CreateDeliveryStreamInput) -> Self {
+        self.streams.push(input);
+        self
+    }
+
+    /// How often `LATEST` table files are checked.
+    #[must_use]
+    pub fn with_table_poll(mut self, every: Duration) -> Self {
+        self.table_poll = every;
+        self
+    }
+
+    /// Open the log and the registry, start every stream, replay undelivered records.
+    /// Must be called inside a Tokio runtime.
+    pub async fn build(self) -> Result<Firehose> {
+        let state = self.data_dir.join(".sluice");
+        let wal_options = self.wal.unwrap_or_else(|| WalOptions::new(state.join("wal")));
+        let registry = Registry::open(RegistryOptions {
+            state_dir: state.join("streams"),
+            schemas_dir: self.schemas_dir,
+            buckets: self.buckets.unwrap_or_else(|| Buckets::new(Storage::file(&self.data_dir))),
+            region: self.region,
+            account_id: self.account_id,
+            limits: self.limits,
+        })?;
+        for input in self.streams {
+            let name = input.delivery_stream_name.clone();
+            if registry.ensure(input).await? {
+                tracing::info!(stream = %name, "created stream from the configuration");
+            }
+        }
+        let (wal, replay) = Wal::open(wal_options)?;
+        let inner = Arc::new(Inner { registry, wal, credentials: self.credentials });
+        let replayed = replay.len();
+        for (position, entry) in replay {
+            inner.replay(position, entry).await;
+        }
+        if replayed > 0 {
+            tracing::info!(entries = replayed, "replayed undelivered requests from the write-ahead log");
+        }
+        let poller = {
+            let inner = Arc::downgrade(&inner);
+            let every = self.table_poll;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(inner) = inner.upgrade() else { break };
+                    inner.registry.reload_changed_tables().await;
+                }
+            })
+        };
+        Ok(Firehose { inner, replayed, poller })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    wal: Wal,
+    credentials: Credentials,
+}
+
+/// A running Firehose-compatible API.
+#[derive(Debug)]
+pub struct Firehose {
+    inner: Arc<Inner>,
+    replayed: usize,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl Firehose {
+    /// Requests replayed from the write-ahead log at start.
+    pub fn replayed(&self) -> usize {
+        self.replayed
+    }
+
+    /// Names of the running streams.
+    pub fn stream_names(&self) -> Vec<String> {
+        self.inner.registry.names()
+    }
+
+    /// Whether SigV4 is enforced.
+    pub fn authenticates(&self) -> bool {
+        self.inner.credentials.is_enabled()
+    }
+
+    /// The axum router (one fallback handler: every path and method is answered in AWS's shape).
+    pub fn router(&self) -> Router {
+        Router::new().fallback(handle).with_state(Arc::clone(&self.inner))
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then stop gracefully: stop accepting,
+    /// finish in-flight requests, flush every stream, trim the log.
+    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let addr: Option<SocketAddr> = listener.local_addr().ok();
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| FirehoseError::io(addr.map_or_else(|| "listener".to_owned(), |a| a.to_string()), e))?;
+        self.shutdown().await
+    }
+
+    /// Flush every stream and wait (up to 30 s) until the log holds nothing delivered.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.poller.abort();
+        let result = self.inner.registry.shutdown().await;
+        let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+        while self.inner.wal.pending_entries() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = self.inner.wal.pending_entries();
+        if left > 0 {
+            tracing::warn!(entries = left, "write-ahead log still holds undelivered requests; they are replayed at the next start");
+        }
+        self.inner.wal.close();
+        result
+    }
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => inner.call(&parts.method, &parts.uri, &parts.headers, body).await,
+        Err(_) => Err(FirehoseError::invalid(format!("Request body exceeds {MAX_BODY_BYTES} bytes."))),
+    };
+    match result {
+        Ok(body) => respond(StatusCode::OK, body, &request_id, None),
+        Err(e) => {
+            if e.status().is_server_error() && e.error_type() != "ServiceUnavailableException" {
+                tracing::error!(error = %e, request_id, "request failed");
+            }
+            let body = json!({"__type": e.error_type(), "message": e.client_message()}).to_string().into_bytes();
+            respond(e.status(), body, &request_id, Some(e.error_type()))
+        }
+    }
+}
+
+fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, error_type: Option<&str>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert("x-amzn-errortype", t);
+    }
+    response
+}
+
+fn to_body<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| FirehoseError::internal(format!("response does not serialize: {e}")))
+}
+
+fn limit(value: Option<i64>, default: usize) -> usize {
+    value.and_then(|v| usize::try_from(v).ok()).unwrap_or(default)
+}
+
+/// Record ids: one random prefix per request plus the record's index.
+fn record_id(prefix: &str, index: usize) -> String {
+    format!("{prefix}{index:08x}")
+}
+
+impl Inner {
+    async fn call(self: &Arc<Self>, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>> {
+        self.credentials.verify(method, uri, headers, &body)?;
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let unknown = || FirehoseError::UnknownOperation { target: target.to_owned() };
+        if method != Method::POST {
+            return Err(unknown());
+        }
+        let operation = target.strip_prefix(TARGET_PREFIX).ok_or_else(unknown)?;
+        match operation {
+            "PutRecord" => self.put_record(&body).await,
+            "PutRecordBatch" => self.put_record_batch(&body).await,
+            "CreateDeliveryStream" => self.create(&body).await,
+            "DescribeDeliveryStream" => self.describe(&body),
+            "ListDeliveryStreams" => self.list(&body),
+            "DeleteDeliveryStream" => self.delete(&body).await,
+            "UpdateDestination" => self.update_destination(&body).await,
+            "TagDeliveryStream" => self.tag(&body).await,
+            "UntagDeliveryStream" => self.untag(&body).await,
+            "ListTagsForDeliveryStream" => self.list_tags(&body),
+            "StartDeliveryStreamEncryption" | "StopDeliveryStreamEncryption" => self.encryption(&body),
+            _ => Err(unknown()),
+        }
+    }
+
+    fn stream_name<'a>(v: &mut Violations, name: Option<&'a str>) -> &'a str {
+        v.stream_name(name, "deliveryStreamName").unwrap_or("")
+    }
+
+    /// Accept records into a stream: engine first (so back-pressure refuses before anything
+    /// is logged), then the log; the 200 goes out once the log is synced.
+    async fn accept(self: &Arc<Self>, name: &str, data: Vec<Bytes>) -> Result<bool> {
+        let stream = self.registry.stream(name)?;
+        if self.wal.is_over_limit() {
+            return Ok(false);
+        }
+        let arrival_ms = stream.now_ms();
+        let records = data.iter().map(|d| Record::new(d.clone(), arrival_ms)).collect();
+        let receipt = match stream.try_put(records) {
+            Ok(r) => r,
+            Err(DeliveryError::OverLimits | DeliveryError::ShuttingDown { .. }) => return Ok(false),
+            Err(e) => return Err(registry::from_delivery(e)),
+        };
+        let position = self.wal.append(&WalEntry { stream: name.to_owned(), arrival_ms, records: data }).await?;
+        let inner = Arc::clone(self);
+        tokio::spawn(async move {
+            if receipt.durable().await.is_ok() {
+                inner.wal.release(position);
+            }
+        });
+        Ok(true)
+    }
+
+    async fn replay(self: &Arc<Self>, position: Position, entry: WalEntry) {
+        let Ok(stream) = self.registry.stream(&entry.stream) else {
+            // The stream was deleted: its records are discarded with it.
+            self.wal.release(position);
+            return;
+        };
+        let records = entry.records.into_iter().map(|d| Record::new(d, entry.arrival_ms)).collect();
+        match stream.put(records).await {
+            Ok(receipt) => {
+                let inner = Arc::clone(self);
+                tokio::spawn(async move {
+                    if receipt.durable().await.is_ok() {
+                        inner.wal.release(position);
+                    }
+                });
+            }
+            Err(e) => tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log"),
+        }
+    }
+
+    async fn put_record(self: &Arc<Self>, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::PutRecordInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        let mut data = None;
+        match input.record.as_ref().map(|r| r.data.as_deref()) {
+            None => v.null("record"),
+            Some(None) => v.null("record.data"),
+            Some(Some(b64)) => {
+                let bytes = models::decode_data(b64, "record.data")?;
+                if bytes.len() > models::MAX_RECORD_BYTES {
+                    v.push(Some(&models::java_buffer(bytes.len())), "record.data", "Member must have length less than or equal to 1024000");
+                }
+                data = Some(Bytes::from(bytes));
+            }
+        }
+        v.finish()?;
+        let data = data.ok_or_else(|| FirehoseError::internal("validated record has no data"))?;
+        let prefix = uuid::Uuid::new_v4().simple().to_string();
+        if !self.accept(name, vec![data]).await? {
+            return Err(FirehoseError::ServiceUnavailable);
+        }
+        to_body(&models::PutRecordOutput { record_id: record_id(&prefix, 0), encrypted: false })
+    }
+
+    async fn put_record_batch(self: &Arc<Self>, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::PutRecordBatchInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        let missing = input.records.is_none();
+        let records = input.records.unwrap_or_default();
+        if missing {
+            v.null("records");
+        } else if records.is_empty() {
+            v.push(Some("[]"), "records", "Member must have length greater than or equal to 1");
+        } else if records.len() > models::MAX_BATCH_RECORDS {
+            v.push(None, "records", "Member must have length less than or equal to 500");
+        }
+        let mut data = Vec::with_capacity(records.len());
+        let mut total = 0usize;
+        for (i, record) in records.iter().enumerate() {
+            let path = format!("records.{}.member.data", i + 1);
+            let Some(b64) = record.data.as_deref() else {
+                v.null(&path);
+                continue;
+            };
+            let bytes = models::decode_data(b64, &path)?;
+            if bytes.len() > models::MAX_RECORD_BYTES {
+                v.push(Some(&models::java_buffer(bytes.len())), &path, "Member must have length less than or equal to 1024000");
+            }
+            total += bytes.len();
+            data.push(Bytes::from(bytes));
+        }
+        v.finish()?;
+        if total > models::MAX_BATCH_BYTES {
+            return Err(FirehoseError::invalid("Records size exceeds 4 MB limit"));
+        }
+        let n = data.len();
+        let prefix = uuid::Uuid::new_v4().simple().to_string();
+        let accepted = self.accept(name, data).await?;
+        let request_responses = (0..n)
+            .map(|i| {
+                if accepted {
+                    models::PutRecordBatchResponseEntry { record_id: Some(record_id(&prefix, i)), error_code: None, error_message: None }
+                } else {
+                    models::PutRecordBatchResponseEntry {
+                        record_id: None,
+                        error_code: Some("ServiceUnavailableException".into()),
+                        error_message: Some("Slow down.".into()),
+                    }
+                }
+            })
+            .collect();
+        to_body(&models::PutRecordBatchOutput { failed_put_count: if accepted { 0 } else { n }, encrypted: false, request_responses })
+    }
+
+    async fn create(&self, body: &[u8]) -> Result<Vec<u8>> {
+        // Syntax first (SerializationException), then the shape (unknown members named).
+        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))?;
+        let input: CreateDeliveryStreamInput = serde_json::from_slice(body).map_err(|e| FirehoseError::invalid(e.to_string()))?;
+        let arn = self.registry.create(input).await?;
+        to_body(&models::CreateDeliveryStreamOutput { delivery_stream_arn: arn })
+    }
+
+    fn describe(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::DescribeDeliveryStreamInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        v.range(input.limit, "limit", 1, 10_000);
+        v.finish()?;
+        let description = self.registry.describe(name, input.exclusive_start_destination_id.as_deref())?;
+        to_body(&json!({ "DeliveryStreamDescription": description }))
+    }
+
+    fn list(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::ListDeliveryStreamsInput = models::parse(body)?;
+        let mut v = Violations::default();
+        v.range(input.limit, "limit", 1, 10_000);
+        if let Some(t) = input.delivery_stream_type.as_deref()
+            && !matches!(t, "DirectPut" | "KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource")
+        {
+            v.push(Some(t), "deliveryStreamType", "Member must satisfy enum value set: [DatabaseAsSource, MSKAsSource, DirectPut, KinesisStreamAsSource]");
+        }
+        v.finish()?;
+        let (names, more) =
+            self.registry.list(limit(input.limit, 10), input.delivery_stream_type.as_deref(), input.exclusive_start_delivery_stream_name.as_deref())?;
+        to_body(&models::ListDeliveryStreamsOutput { delivery_stream_names: names, has_more_delivery_streams: more })
+    }
+
+    async fn delete(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::StreamNameInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        v.finish()?;
+        self.registry.delete(name).await?;
+        Ok(b"{}".to_vec())
+    }
+
+    async fn update_destination(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::UpdateDestinationInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        match input.current_delivery_stream_version_id.as_deref() {
+            None => v.null("currentDeliveryStreamVersionId"),
+            Some(id) if id.is_empty() || id.len() > 50 || !id.bytes().all(|b| b.is_ascii_digit()) => {
+                v.push(Some(id), "currentDeliveryStreamVersionId", "Member must satisfy regular expression pattern: [0-9]+");
+            }
+            Some(_) => {}
+        }
+        if input.destination_id.is_none() {
+            v.null("destinationId");
+        }
+        v.finish()?;
+        let update = match (input.extended_s3_destination_update, input.s3_destination_update) {
+            (Some(u), None) | (None, Some(u)) => u,
+            (None, None) => serde_json::Map::new(),
+            (Some(_), Some(_)) => return Err(FirehoseError::invalid("Exactly one destination update is supported for a Firehose")),
+        };
+        self.registry
+            .update_destination(name, input.current_delivery_stream_version_id.as_deref().unwrap_or(""), input.destination_id.as_deref().unwrap_or(""), update)
+            .await?;
+        Ok(b"{}".to_vec())
+    }
+
+    async fn tag(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::TagDeliveryStreamInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        match &input.tags {
+            None => v.null("tags"),
+            Some(t) if t.is_empty() => v.push(Some("[]"), "tags", "Member must have length greater than or equal to 1"),
+            Some(t) => models::check_tags(&mut v, t, "tags"),
+        }
+        v.finish()?;
+        self.registry.tag(name, input.tags.unwrap_or_default()).await?;
+        Ok(b"{}".to_vec())
+    }
+
+    async fn untag(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::UntagDeliveryStreamInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        match &input.tag_keys {
+            None => v.null("tagKeys"),
+            Some(k) if k.is_empty() => v.push(Some("[]"), "tagKeys", "Member must have length greater than or equal to 1"),
+            Some(k) if k.len() > models::MAX_TAGS => v.push(None, "tagKeys", "Member must have length less than or equal to 50"),
+            Some(_) => {}
+        }
+        v.finish()?;
+        self.registry.untag(name, &input.tag_keys.unwrap_or_default()).await?;
+        Ok(b"{}".to_vec())
+    }
+
+    fn list_tags(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::ListTagsForDeliveryStreamInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        v.range(input.limit, "limit", 1, 50);
+        v.finish()?;
+        let (tags, more) = self.registry.list_tags(name, input.exclusive_start_tag_key.as_deref(), limit(input.limit, 50))?;
+        to_body(&models::ListTagsForDeliveryStreamOutput { tags, has_more_tags: more })
+    }
+
+    fn encryption(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let input: models::StreamNameInput = models::parse(body)?;
+        let mut v = Violations::default();
+        let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
+        v.finish()?;
+        self.registry.stream(name)?;
+        Err(FirehoseError::invalid(
+            "Server-side encryption of delivery streams is not supported by Sluice: records in its write-ahead log are not encrypted. \
+             Use the destination's EncryptionConfiguration (SSE-KMS) to encrypt delivered objects.",
+        ))
+    }
+}

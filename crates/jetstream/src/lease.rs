@@ -1,0 +1,179 @@
+//! Shard ownership and progress in a NATS KV bucket (works on nats-server 2.9).
+//!
+//! One entry per shard, `shard.<stream>.<n>`, holds the owner, its epoch, the lease expiry, the
+//! last committed stream sequence and the *intent*: the range being committed. Every change is a
+//! compare-and-set on the entry's revision, so a worker that lost the lease learns it at its next
+//! write and stops before creating any object for a range it did not record.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{JetStreamError, Result};
+
+/// A range recorded before its objects are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    pub(crate) first: u64,
+    pub(crate) last: u64,
+}
+
+/// The value of a shard entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ShardState {
+    pub(crate) owner: Option<String>,
+    pub(crate) epoch: u64,
+    pub(crate) expires_ms: i64,
+    /// Every message of the shard with a sequence ≤ this is in a committed object.
+    pub(crate) committed: u64,
+    pub(crate) intent: Option<Intent>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A held shard lease.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    kv: kv::Store,
+    key: String,
+    stream: String,
+    shard: u32,
+    revision: u64,
+    ttl: Duration,
+    renewed_at_ms: i64,
+    pub(crate) state: ShardState,
+}
+
+/// Open (or create) the lease bucket.
+pub(crate) async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store> {
+    match js.get_key_value(name).await {
+        Ok(kv) => Ok(kv),
+        Err(_) => {
+            // `create_key_value` cannot parse nats-server 2.9's reply; create the KV stream
+            // (the layout ADR-8 defines) directly, then open it as a bucket.
+            let config = jetstream::stream::Config {
+                name: format!("KV_{name}"),
+                subjects: vec![format!("$KV.{name}.>")],
+                max_messages_per_subject: 1,
+                discard: jetstream::stream::DiscardPolicy::New,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            };
+            // Another worker may create it concurrently: open whatever exists afterwards.
+            let created = js.create_stream(config).await;
+            js.get_key_value(name).await.map_err(|e| match created {
+                Err(c) => JetStreamError::nats("create lease bucket", c),
+                Ok(_) => JetStreamError::nats("open lease bucket", e),
+            })
+        }
+    }
+}
+
+pub(crate) fn shard_key(stream: &str, shard: u32) -> String {
+    format!("shard.{stream}.{shard}")
+}
+
+fn encode(state: &ShardState) -> Result<Bytes> {
+    serde_json::to_vec(state).map(Bytes::from).map_err(|_| JetStreamError::Internal { invariant: "shard state serializes" })
+}
+
+impl Lease {
+    /// Take the shard if it is free or its lease expired. `Ok(None)`: someone else holds it.
+    pub(crate) async fn try_acquire(kv: &kv::Store, stream: &str, shard: u32, worker: &str, ttl: Duration) -> Result<Option<Self>> {
+        let key = shard_key(stream, shard);
+        let now = now_ms();
+        let entry = kv.entry(key.as_str()).await.map_err(|e| JetStreamError::nats("read lease", e))?;
+        let (previous, revision) = match entry {
+            Some(e) if e.operation == kv::Operation::Put => {
+                let state: ShardState = serde_json::from_slice(&e.value).map_err(|e| JetStreamError::nats("decode lease", e))?;
+                (Some(state), e.revision)
+            }
+            Some(e) => (None, e.revision),
+            None => (None, 0),
+        };
+        if let Some(p) = &previous
+            && p.owner.as_deref().is_some_and(|o| o != worker)
+            && p.expires_ms > now
+        {
+            return Ok(None);
+        }
+        let mut state = previous.unwrap_or_default();
+        state.owner = Some(worker.to_owned());
+        state.epoch += 1;
+        state.expires_ms = now + ttl_ms(ttl);
+        let body = encode(&state)?;
+        let written = if revision == 0 { kv.create(key.as_str(), body).await.map_err(drop) } else { kv.update(key.as_str(), body, revision).await.map_err(drop) };
+        match written {
+            Ok(revision) => Ok(Some(Self { kv: kv.clone(), key, stream: stream.to_owned(), shard, revision, ttl, renewed_at_ms: now, state })),
+            // Lost the race to another worker.
+            Err(()) => Ok(None),
+        }
+    }
+
+    async fn write(&mut self, next: ShardState) -> Result<()> {
+        let body = encode(&next)?;
+        match self.kv.update(self.key.as_str(), body, self.revision).await {
+            Ok(revision) => {
+                self.revision = revision;
+                self.state = next;
+                Ok(())
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(JetStreamError::LeaseLost { stream: self.stream.clone(), shard: self.shard }),
+            Err(e) => Err(JetStreamError::nats("write lease", e)),
+        }
+    }
+
+    fn renewed(&self, now: i64) -> ShardState {
+        ShardState { expires_ms: now + ttl_ms(self.ttl), ..self.state.clone() }
+    }
+
+    /// Renew if a third of the TTL has passed.
+    pub(crate) async fn renew_if_due(&mut self) -> Result<()> {
+        let now = now_ms();
+        if now - self.renewed_at_ms >= ttl_ms(self.ttl) / 3 {
+            let next = self.renewed(now);
+            self.write(next).await?;
+            self.renewed_at_ms = now;
+        }
+        Ok(())
+    }
+
+    /// Record the range about to be written (fences out a previous owner).
+    pub(crate) async fn begin(&mut self, intent: Intent) -> Result<()> {
+        let now = now_ms();
+        let next = ShardState { intent: Some(intent), ..self.renewed(now) };
+        self.write(next).await?;
+        self.renewed_at_ms = now;
+        Ok(())
+    }
+
+    /// The range's objects exist: move progress past it.
+    pub(crate) async fn commit(&mut self, last: u64) -> Result<()> {
+        let now = now_ms();
+        let next = ShardState { committed: last, intent: None, ..self.renewed(now) };
+        self.write(next).await?;
+        self.renewed_at_ms = now;
+        Ok(())
+    }
+
+    /// Give the shard up (graceful stop or rebalancing).
+    pub(crate) async fn release(mut self) -> Result<()> {
+        let next = ShardState { owner: None, expires_ms: 0, ..self.state.clone() };
+        self.write(next).await
+    }
+
+    pub(crate) fn shard(&self) -> u32 {
+        self.shard
+    }
+}

@@ -1,0 +1,477 @@
+//! The runtime: one worker ([`JetStreamSource`]) runs a coordinator that claims a fair share of
+//! the shards through KV leases, and one task per owned shard:
+//!
+//! ```text
+//!  coordinator ── every ttl/3: heartbeat, count live workers, acquire/release shard leases
+//!      │ spawns
+//!      ▼
+//!  shard task: consumer <durable>-<shard>-<epoch> (AckAll, starts at committed+1)
+//!     fetch ─► Batcher (count/bytes/msg-time; idle) ─► lease.begin(intent) ─► encode (blocking)
+//!        ▲                                                  ─► put error object (create-only)
+//!        └── next fetch only after the commit returned      ─► put data object  (create-only)
+//!                                                            ─► double_ack(last) ─► lease.commit
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, Message, kv};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use sluice_delivery::{Storage, StreamSettings};
+use sluice_schema::Table;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::batch::{Batcher, Step};
+use crate::config::{Credentials, JetStreamSettings};
+use crate::encode::{Layout, TableSource};
+use crate::error::{JetStreamError, Result};
+use crate::keys;
+use crate::lease::{self, Intent, Lease, now_ms};
+use crate::metrics::{Counters, SourceMetrics};
+
+/// Builds a [`JetStreamSource`].
+#[derive(Debug)]
+pub struct JetStreamSourceBuilder {
+    settings: JetStreamSettings,
+    stream: StreamSettings,
+    storage: Storage,
+    tables: TableSource,
+    worker_id: Option<String>,
+}
+
+impl JetStreamSourceBuilder {
+    /// A source for validated JetStream settings feeding the delivery stream `stream`.
+    pub fn new(settings: JetStreamSettings, stream: StreamSettings) -> Self {
+        Self { settings, stream, storage: Storage::memory(), tables: TableSource::None, worker_id: None }
+    }
+
+    /// Where buckets live (default `memory://`).
+    #[must_use]
+    pub fn with_storage(mut self, storage: Storage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// The Glue table for format conversion.
+    #[must_use]
+    pub fn with_table(mut self, table: Table) -> Self {
+        self.tables = TableSource::Table(table);
+        self
+    }
+
+    /// Look the Glue table up as `<dir>/<DatabaseName>/<TableName>.json` (or `.avsc`).
+    #[must_use]
+    pub fn with_schema_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tables = TableSource::Dir(dir.into());
+        self
+    }
+
+    /// This worker's name in leases (default: random). Must be unique among live workers.
+    #[must_use]
+    pub fn with_worker_id(mut self, id: impl Into<String>) -> Self {
+        self.worker_id = Some(id.into());
+        self
+    }
+
+    /// Connect and start the worker. Must be called inside a Tokio runtime.
+    pub async fn build(self) -> Result<JetStreamSource> {
+        let layout = Layout::try_new(&self.stream, &self.tables)?;
+        let store = self.storage.bucket_with_kms(&layout.bucket, layout.kms_key.as_deref())?;
+        let client = connect(&self.settings).await?;
+        let js = jetstream::new(client);
+        js.get_stream(&self.settings.stream).await.map_err(|e| JetStreamError::nats("get stream", e))?;
+        let kv = lease::bucket(&js, &self.settings.lease_bucket).await?;
+        let worker_id = self.worker_id.unwrap_or_else(|| format!("w{:016x}", rand_u64()));
+        let counters = Arc::new(Counters::default());
+        let ctx = Arc::new(Ctx {
+            retry_duration: self.stream.destination.retry_duration,
+            settings: self.settings,
+            layout,
+            store,
+            js,
+            kv,
+            worker_id: worker_id.clone(),
+            counters: Arc::clone(&counters),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(coordinate(ctx, stop_rx));
+        Ok(JetStreamSource { worker_id, counters, stop, task })
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ms());
+    h.finish()
+}
+
+async fn connect(settings: &JetStreamSettings) -> Result<async_nats::Client> {
+    let mut options = async_nats::ConnectOptions::new().name("sluice-jetstream");
+    options = match &settings.credentials {
+        Credentials::None => options,
+        Credentials::UserPassword { user, password } => options.user_and_password(user.clone(), password.clone()),
+        Credentials::Token(t) => options.token(t.clone()),
+        Credentials::CredsFile(path) => options.credentials_file(path).await.map_err(|e| JetStreamError::nats("read credentials file", e))?,
+    };
+    let addrs = settings
+        .servers
+        .iter()
+        .map(|s| s.parse::<async_nats::ServerAddr>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| JetStreamError::nats("parse server URL", e))?;
+    options.connect(addrs).await.map_err(|e| JetStreamError::nats("connect", e))
+}
+
+/// A running JetStream worker. Several workers (processes or tasks) may run against the same
+/// stream and lease bucket; each owns a disjoint set of shards at any time.
+#[derive(Debug)]
+pub struct JetStreamSource {
+    worker_id: String,
+    counters: Arc<Counters>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl JetStreamSource {
+    /// This worker's lease name.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Current counters.
+    pub fn metrics(&self) -> SourceMetrics {
+        self.counters.snapshot()
+    }
+
+    /// Graceful stop: every shard commits its open object, then gives its lease up.
+    pub async fn shutdown(self) -> Result<SourceMetrics> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(r) => r?,
+            Err(e) if e.is_cancelled() => {}
+            Err(_) => return Err(JetStreamError::Internal { invariant: "the coordinator task does not panic" }),
+        }
+        Ok(self.counters.snapshot())
+    }
+
+    /// Stop at once, as a crash would: nothing is flushed, leases are left to expire.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Whether the worker stopped (after `abort`, or on a fatal error).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+struct Ctx {
+    settings: JetStreamSettings,
+    layout: Layout,
+    store: Arc<dyn ObjectStore>,
+    js: jetstream::Context,
+    kv: kv::Store,
+    worker_id: String,
+    counters: Arc<Counters>,
+    retry_duration: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Heartbeat {
+    expires_ms: i64,
+}
+
+/// Live workers of this stream, from their heartbeats.
+async fn live_workers(ctx: &Ctx) -> Result<usize> {
+    let prefix = format!("worker.{}.", ctx.settings.stream);
+    let mut keys = ctx.kv.keys().await.map_err(|e| JetStreamError::nats("list workers", e))?;
+    let now = now_ms();
+    let mut live = 0;
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| JetStreamError::nats("list workers", e))?;
+        if !key.starts_with(&prefix) {
+            continue;
+        }
+        if let Some(e) = ctx.kv.entry(key.as_str()).await.map_err(|e| JetStreamError::nats("read worker", e))?
+            && let Ok(hb) = serde_json::from_slice::<Heartbeat>(&e.value)
+            && hb.expires_ms > now
+        {
+            live += 1;
+        }
+    }
+    Ok(live.max(1))
+}
+
+async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()> {
+    let partitions = ctx.settings.shards.len();
+    let tick = ctx.settings.lease_ttl / 3;
+    let heartbeat_key = format!("worker.{}.{}", ctx.settings.stream, ctx.worker_id);
+    let mut tasks: JoinSet<(u32, Result<()>)> = JoinSet::new();
+    let mut owned: HashMap<u32, watch::Sender<bool>> = HashMap::new();
+    // Start the search at a worker-specific shard so workers don't all race for shard 0.
+    let offset = usize::try_from(rand_u64() % partitions as u64).unwrap_or(0);
+    loop {
+        let hb = Heartbeat { expires_ms: now_ms() + i64::try_from(ctx.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX) };
+        let body = serde_json::to_vec(&hb).map_err(|_| JetStreamError::Internal { invariant: "heartbeat serializes" })?;
+        if let Err(e) = ctx.kv.put(heartbeat_key.as_str(), Bytes::from(body)).await {
+            tracing::warn!(error = %e, "jetstream worker heartbeat failed");
+        }
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok((shard, result)) = done {
+                owned.remove(&shard);
+                ctx.counters.set_lag(shard, None);
+                if let Err(e) = result {
+                    tracing::warn!(shard, error = %e, "jetstream shard task ended");
+                }
+            }
+        }
+        let share = partitions.div_ceil(live_workers(&ctx).await.unwrap_or(1));
+        if owned.len() > share {
+            // Give the highest shard back at its next object boundary.
+            if let Some(max) = owned.keys().max().copied()
+                && let Some(tx) = owned.remove(&max)
+            {
+                let _ = tx.send(true);
+            }
+        }
+        for i in 0..partitions {
+            if owned.len() >= share {
+                break;
+            }
+            let index = ctx.settings.shards[(i + offset) % partitions].index;
+            if owned.contains_key(&index) {
+                continue;
+            }
+            match Lease::try_acquire(&ctx.kv, &ctx.settings.stream, index, &ctx.worker_id, ctx.settings.lease_ttl).await {
+                Ok(Some(lease)) => {
+                    Counters::add(&ctx.counters.shards_acquired, 1);
+                    let (tx, rx) = watch::channel(false);
+                    owned.insert(index, tx);
+                    let ctx = Arc::clone(&ctx);
+                    tasks.spawn(async move { (index, run_shard(ctx, lease, rx).await) });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(shard = index, error = %e, "jetstream lease acquisition failed"),
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Ok((shard, result)) = done {
+                    owned.remove(&shard);
+                    ctx.counters.set_lag(shard, None);
+                    if let Err(e) = result {
+                        tracing::warn!(shard, error = %e, "jetstream shard task ended");
+                    }
+                }
+            }
+        }
+    }
+    for tx in owned.values() {
+        let _ = tx.send(true);
+    }
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((_, Err(e))) = done {
+            first_error.get_or_insert(e);
+        }
+    }
+    let _ = ctx.kv.delete(heartbeat_key.as_str()).await;
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The open object of a shard.
+struct Open {
+    records: Vec<(Bytes, i64)>,
+    bytes: u64,
+    first: u64,
+    last: u64,
+    last_message: Option<Message>,
+}
+
+impl Open {
+    fn push(&mut self, seq: u64, ts: i64, message: Message) {
+        if self.records.is_empty() {
+            self.first = seq;
+        }
+        self.last = seq;
+        self.bytes += message.payload.len() as u64;
+        self.records.push((message.payload.clone(), ts));
+        self.last_message = Some(message);
+    }
+}
+
+async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
+    let shard = lease.shard();
+    let filter = ctx.settings.shards.iter().find(|s| s.index == shard).map(|s| s.filter.clone()).ok_or(JetStreamError::Internal { invariant: "leased shard exists" })?;
+    let stream = ctx.js.get_stream(&ctx.settings.stream).await.map_err(|e| JetStreamError::nats("get stream", e))?;
+    let base = format!("{}-{shard}-", ctx.settings.durable);
+    let name = format!("{base}{}", lease.state.epoch);
+    let config = pull::Config {
+        durable_name: Some(name.clone()),
+        filter_subject: filter,
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: lease.state.committed + 1 },
+        ack_policy: AckPolicy::All,
+        ack_wait: ctx.settings.ack_wait,
+        max_ack_pending: ctx.settings.max_ack_pending,
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.map_err(|e| JetStreamError::nats("create consumer", e))?;
+    // Remove the consumers of earlier epochs: a previous owner still fetching gets errors.
+    let mut names = stream.consumer_names();
+    let mut stale = vec![];
+    while let Some(n) = names.next().await {
+        match n {
+            Ok(n) if n.starts_with(&base) && n != name => stale.push(n),
+            Ok(_) => {}
+            Err(e) => return Err(JetStreamError::nats("list consumers", e)),
+        }
+    }
+    for n in stale {
+        let _ = stream.delete_consumer(&n).await;
+    }
+    Ok(consumer)
+}
+
+async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>) -> Result<()> {
+    let shard = lease.shard();
+    let consumer = consumer_for(&ctx, &lease).await?;
+    let rotation = ctx.settings.rotation;
+    let mut batcher = Batcher::new(rotation);
+    if let Some(intent) = lease.state.intent
+        && intent.first > lease.state.committed
+    {
+        // A previous owner recorded this range and may have written it: rebuild it exactly.
+        batcher.force_last(intent.last);
+    }
+    let mut open = Open { records: Vec::new(), bytes: 0, first: 0, last: 0, last_message: None };
+    let mut last_accepted = lease.state.committed;
+    let mut last_arrival = Instant::now();
+    let fetch_wait = (rotation.idle_flush / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        if *stop.borrow() {
+            if !open.records.is_empty() {
+                commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+            }
+            return lease.release().await;
+        }
+        lease.renew_if_due().await?;
+        let mut messages = consumer
+            .batch()
+            .max_messages(ctx.settings.fetch_batch)
+            .expires(fetch_wait)
+            .messages()
+            .await
+            .map_err(|e| JetStreamError::nats("fetch", e))?;
+        let mut received = 0usize;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| JetStreamError::nats("fetch", e))?;
+            received += 1;
+            Counters::add(&ctx.counters.fetched, 1);
+            let info = message.info().map_err(|e| JetStreamError::nats("read message metadata", e))?;
+            let (seq, delivered, pending) = (info.stream_sequence, info.delivered, info.pending);
+            let ts = i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+            ctx.counters.set_lag(shard, Some(pending));
+            if delivered > 1 || seq <= last_accepted {
+                Counters::add(&ctx.counters.redelivered, 1);
+            }
+            if seq <= last_accepted {
+                // Already in the open object (its ack_wait ran out) or committed.
+                continue;
+            }
+            last_accepted = seq;
+            let len = message.payload.len();
+            let mut step = batcher.offer(seq, ts, len);
+            if step == Step::CutBefore {
+                commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+                step = batcher.offer(seq, ts, len);
+            }
+            open.push(seq, ts, message);
+            if step != Step::Append {
+                commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+            }
+        }
+        if received > 0 {
+            last_arrival = Instant::now();
+        } else if !open.records.is_empty() && last_arrival.elapsed() >= rotation.idle_flush {
+            commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+        }
+    }
+}
+
+/// Write the open range exactly once, ack it, and move the shard's progress past it.
+async fn commit(ctx: &Ctx, lease: &mut Lease, open: &mut Open, batcher: &mut Batcher, shard: u32) -> Result<()> {
+    let (first, last) = (open.first, open.last);
+    if !batcher.is_forced() {
+        lease.begin(Intent { first, last }).await?;
+    }
+    let records = std::mem::take(&mut open.records);
+    let count = records.len() as u64;
+    let layout = ctx.layout.clone();
+    let encoded = tokio::task::spawn_blocking(move || layout.encode(&records, now_ms()))
+        .await
+        .map_err(|_| JetStreamError::Internal { invariant: "the encoder does not panic" })??;
+    let stream = &ctx.settings.stream;
+    if let Some(errors) = encoded.errors {
+        // Poison messages reach the error output before anything is acked.
+        let key = keys::error_key(&ctx.layout.error_prefix, stream, shard, first);
+        put_create(ctx, lease, &key, errors).await?;
+    }
+    if let Some(data) = encoded.data {
+        let key = keys::data_key(&ctx.layout.data_prefix, stream, shard, first, &ctx.layout.extension);
+        put_create(ctx, lease, &key, data).await?;
+    }
+    if let Some(message) = open.last_message.take() {
+        // AckAll: acknowledges every message of the range at once, after the puts returned.
+        match message.double_ack().await {
+            Ok(()) => Counters::add(&ctx.counters.acked, count),
+            // Progress is in the lease; a failed ack only means a redelivery we will skip.
+            Err(e) => tracing::warn!(shard, last, error = %e, "jetstream ack failed"),
+        }
+    }
+    lease.commit(last).await?;
+    Counters::add(&ctx.counters.records_committed, count);
+    Counters::add(&ctx.counters.records_failed, encoded.failed);
+    Counters::add(&ctx.counters.bytes_committed, open.bytes);
+    open.bytes = 0;
+    batcher.reset();
+    Ok(())
+}
+
+/// Create-only put, retried for the stream's retry duration. An existing object is the same
+/// range written before (by us before a crash, or by a previous owner): skip forward.
+async fn put_create(ctx: &Ctx, lease: &mut Lease, key: &str, body: Bytes) -> Result<()> {
+    let path = object_store::path::Path::from(key);
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match ctx.store.put_opts(&path, PutPayload::from(body.clone()), options).await {
+            Ok(_) => {
+                Counters::add(&ctx.counters.objects_written, 1);
+                return Ok(());
+            }
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Counters::add(&ctx.counters.objects_existing, 1);
+                return Ok(());
+            }
+            Err(source) if started.elapsed() >= ctx.retry_duration => return Err(JetStreamError::Store { key: key.to_owned(), source }),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "object put failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                // A slow destination holds the shard: keep the lease while retrying.
+                lease.renew_if_due().await?;
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+#[path = "it/main.rs"]
+#[allow(dead_code, unused_imports)]
+mod it;

@@ -1,0 +1,10 @@
+//! Integration tests of sluice-query over layouts landed in temporary directories.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod ddl;
+mod duckdb;
+mod pruning;
+mod verify;

@@ -1,0 +1,325 @@
+//! `sluice serve`: the Firehose-compatible HTTP API (crate `sluice-firehose`) on local disk or
+//! S3-compatible storage.
+//!
+//! With no arguments it runs on the embedded default: listen on `127.0.0.1:4573`, buckets are
+//! directories under `./sluice-data`, Glue tables come from `./schemas`, no access keys (every
+//! caller accepted). A YAML file (`--config`) can set all of that, map bucket names to
+//! destinations, predefine streams and configure access keys; flags override the file.
+//! SIGTERM/SIGINT stop it gracefully: every buffer is flushed, the exit status is 0.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
+use sluice_firehose::{Buckets, Credentials, FirehoseBuilder, WalOptions};
+
+/// Print one status line; a closed stdout must not take the server down.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4573";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./sluice-data";
+/// Default Glue table directory.
+pub const DEFAULT_SCHEMAS: &str = "./schemas";
+
+/// `sluice serve` flags.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// YAML configuration: listen address, directories, buckets, streams, access keys.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides the file; default 127.0.0.1:4573; port 0 picks one).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Where state (write-ahead log, stream definitions) and, by default, buckets live
+    /// (overrides the file; default ./sluice-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Glue tables as `<dir>/<database>/<table>.json` (overrides the file; default ./schemas).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
+}
+
+/// The configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on, e.g. `0.0.0.0:4573`.
+    #[serde(default)]
+    listen: Option<String>,
+    /// State directory; buckets not mapped in `buckets` are directories under it.
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    /// Glue table directory.
+    #[serde(default)]
+    schemas: Option<PathBuf>,
+    /// Region used in ARNs (default `us-east-1`).
+    #[serde(default)]
+    region: Option<String>,
+    /// 12-digit account id used in ARNs and messages (default `000000000000`).
+    #[serde(default)]
+    account_id: Option<String>,
+    /// Access keys callers must sign with (SigV4). None: every caller is accepted.
+    #[serde(default)]
+    access_keys: Vec<AccessKeyConfig>,
+    /// Bucket name (from a stream's `BucketARN`) → where its objects go.
+    #[serde(default)]
+    buckets: BTreeMap<String, BucketConfig>,
+    /// Streams to create at start unless they exist already (`CreateDeliveryStream` inputs).
+    #[serde(default)]
+    streams: Vec<CreateDeliveryStreamInput>,
+    /// Write-ahead log limits.
+    #[serde(default)]
+    wal: Option<WalConfig>,
+}
+
+/// One access key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessKeyConfig {
+    /// e.g. `AKIAIOSFODNN7EXAMPLE`.
+    access_key_id: String,
+    /// The secret.
+    secret_access_key: String,
+}
+
+/// Where one bucket's objects go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum BucketConfig {
+    /// Objects under `<dir>/<bucket>/`.
+    Local(PathBuf),
+    /// The bucket of that name on an S3-compatible server.
+    S3(S3BucketConfig),
+}
+
+/// An S3-compatible endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3BucketConfig {
+    /// e.g. `http://127.0.0.1:9000` (default: `AWS_ENDPOINT_URL`, else AWS).
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// Region (default: `AWS_REGION`, else `us-east-1`).
+    #[serde(default)]
+    region: Option<String>,
+    /// Access key (default: `AWS_ACCESS_KEY_ID`).
+    #[serde(default)]
+    access_key_id: Option<String>,
+    /// Secret (default: `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default)]
+    secret_access_key: Option<String>,
+}
+
+/// Write-ahead log settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalConfig {
+    /// Undelivered bytes above which puts get `ServiceUnavailableException`.
+    #[serde(default)]
+    max_bytes: Option<u64>,
+    /// Segment size.
+    #[serde(default)]
+    segment_bytes: Option<u64>,
+}
+
+/// Everything checked, ready to start.
+struct ServeSettings {
+    listen: String,
+    data_dir: PathBuf,
+    schemas: PathBuf,
+    builder: FirehoseBuilder,
+    authenticates: bool,
+    mapped: Vec<(String, String)>,
+}
+
+impl ServeConfig {
+    fn from_path(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_norway::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))
+    }
+
+    fn validate(self, args: &ServeArgs) -> anyhow::Result<ServeSettings> {
+        let listen = args.listen.clone().or(self.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        listen.parse::<SocketAddr>().with_context(|| format!("listen: `{listen}` is not an address like 127.0.0.1:4573"))?;
+        let data_dir = args.data_dir.clone().or(self.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let schemas = args.schemas.clone().or(self.schemas).unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMAS));
+        let mut builder = FirehoseBuilder::new(&data_dir).with_schema_dir(&schemas);
+        if self.region.is_some() || self.account_id.is_some() {
+            let account = self.account_id.unwrap_or_else(|| sluice_firehose::DEFAULT_ACCOUNT_ID.to_owned());
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("account_id: `{account}` must be 12 digits");
+            }
+            builder = builder.with_identity(self.region.unwrap_or_else(|| sluice_firehose::DEFAULT_REGION.to_owned()), account);
+        }
+        let mut credentials = Credentials::anonymous();
+        for (i, key) in self.access_keys.iter().enumerate() {
+            if key.access_key_id.is_empty() || key.secret_access_key.is_empty() {
+                bail!("access_keys[{i}]: access_key_id and secret_access_key must not be empty");
+            }
+            credentials = credentials.with_key(&key.access_key_id, &key.secret_access_key);
+        }
+        let authenticates = credentials.is_enabled();
+        builder = builder.with_credentials(credentials);
+        let mut buckets = Buckets::new(Storage::file(&data_dir));
+        let mut mapped = Vec::new();
+        for (name, bucket) in self.buckets {
+            let (storage, shown) = match bucket {
+                BucketConfig::Local(dir) => {
+                    let shown = format!("{}/{name}/", dir.display());
+                    (Storage::file(dir), shown)
+                }
+                BucketConfig::S3(s3) => {
+                    let mut options = S3Options::from_env();
+                    if let Some(e) = s3.endpoint {
+                        options = options.with_endpoint(e);
+                    }
+                    if s3.region.is_some() {
+                        options.region = s3.region;
+                    }
+                    match (s3.access_key_id, s3.secret_access_key) {
+                        (Some(k), Some(s)) => options = options.with_credentials(k, s),
+                        (None, None) => {}
+                        _ => bail!("buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"),
+                    }
+                    let shown = format!("s3://{name}/ at {}", options.endpoint.as_deref().unwrap_or("AWS"));
+                    (Storage::s3(options), shown)
+                }
+            };
+            mapped.push((name.clone(), shown));
+            buckets = buckets.with_bucket(name, storage);
+        }
+        builder = builder.with_buckets(buckets);
+        for (i, stream) in self.streams.into_iter().enumerate() {
+            stream
+                .validate()
+                .with_context(|| format!("streams[{i}] (`{}`) is not a valid CreateDeliveryStream input", stream.delivery_stream_name))?;
+            builder = builder.with_stream(stream);
+        }
+        if let Some(wal) = self.wal {
+            let mut options = WalOptions::new(data_dir.join(".sluice").join("wal"));
+            if let Some(n) = wal.max_bytes {
+                options = options.with_max_bytes(n);
+            }
+            if let Some(n) = wal.segment_bytes {
+                options = options.with_segment_bytes(n);
+            }
+            builder = builder.with_wal(options);
+        }
+        Ok(ServeSettings { listen, data_dir, schemas, builder, authenticates, mapped })
+    }
+}
+
+/// Run the server until SIGTERM/SIGINT.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => ServeConfig::from_path(path)?,
+        None => ServeConfig::default(),
+    };
+    let settings = config.validate(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let server = settings.builder.build().await.context("cannot start the Firehose API")?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    let data_dir = std::fs::canonicalize(&settings.data_dir).unwrap_or(settings.data_dir.clone());
+    say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
+    say!("sluice serve: data lands in {}/<bucket>/; tables from {}", data_dir.display(), settings.schemas.display());
+    for (bucket, target) in &settings.mapped {
+        say!("sluice serve: bucket {bucket} → {target}");
+    }
+    let names = server.stream_names();
+    if names.is_empty() {
+        say!("sluice serve: no streams yet (create one with CreateDeliveryStream)");
+    } else {
+        say!("sluice serve: streams: {}", names.join(", "));
+    }
+    if server.replayed() > 0 {
+        say!("sluice serve: replayed {} undelivered requests from the write-ahead log", server.replayed());
+    }
+    if !settings.authenticates {
+        say!("sluice serve: no access keys configured: accepting every caller without checking signatures");
+    }
+    server.serve(listener, shutdown_signal()).await.context("server failed")?;
+    say!("sluice serve: stopped; every buffer flushed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    say!("sluice serve: stopping: flushing every buffer");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs { config: None, listen: None, data_dir: None, schemas: None }
+    }
+
+    #[test]
+    fn parses_a_full_config() {
+        let config: ServeConfig = serde_norway::from_str(
+            "listen: 127.0.0.1:0\n\
+             data_dir: /tmp/sluice-test\n\
+             access_keys:\n  - access_key_id: AKID\n    secret_access_key: secret\n\
+             buckets:\n  lake:\n    local: /tmp/lake\n  prod:\n    s3:\n      endpoint: http://127.0.0.1:9000\n\
+             streams:\n  - DeliveryStreamName: orders\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n",
+        )
+        .expect("parses");
+        let settings = config.validate(&args()).expect("valid");
+        assert!(settings.authenticates);
+        assert_eq!(settings.mapped.len(), 2);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = serde_norway::from_str::<ServeConfig>("listne: 1.2.3.4:5\n").expect_err("typo");
+        assert!(err.to_string().contains("listne"), "{err}");
+        let err = serde_norway::from_str::<ServeConfig>("buckets:\n  b:\n    s3:\n      endpiont: x\n").expect_err("typo");
+        assert!(err.to_string().contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn bad_streams_are_rejected_at_startup() {
+        let config: ServeConfig = serde_norway::from_str(
+            "streams:\n  - DeliveryStreamName: orders\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      CompressionFormat: GZIP\n      BufferingHints: {SizeInMBs: 5}\n",
+        )
+        .expect("parses");
+        let err = config.validate(&args()).err().expect("invalid");
+        assert!(format!("{err:#}").contains("streams[0]"), "{err:#}");
+    }
+}
