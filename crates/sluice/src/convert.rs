@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_json::{DataCatalogTable, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions, TimestampFormat};
+use sluice_orc::{OrcSettings, OrcWriter};
 use sluice_parquet::{ParquetSettings, ParquetWriter};
 use sluice_schema::Table;
 
@@ -50,7 +51,8 @@ pub(crate) struct ConvertArgs {
     /// JSON deserializer semantics.
     #[arg(long, value_enum, default_value_t = Deserializer::Openx)]
     deserializer: Deserializer,
-    /// Compression codec: UNCOMPRESSED, GZIP, SNAPPY (default) or ZSTD.
+    /// Compression codec. Parquet: UNCOMPRESSED, GZIP, SNAPPY (default) or ZSTD. ORC: NONE,
+    /// ZLIB, SNAPPY (default) or ZSTD.
     #[arg(long, value_name = "CODEC")]
     compression: Option<String>,
     /// Where rejected records go, as NDJSON Firehose error documents
@@ -92,6 +94,28 @@ pub(crate) struct ConvertArgs {
     /// Parquet: physical type for timestamps: INT64_MICROS (default), INT64_MILLIS, INT96.
     #[arg(long, value_name = "TYPE", help_heading = "Parquet")]
     timestamp_type: Option<String>,
+
+    /// ORC: stripe size in bytes (`StripeSizeBytes`, default 64 MiB).
+    #[arg(long, value_name = "BYTES", help_heading = "ORC")]
+    stripe_size: Option<usize>,
+    /// ORC: rows between row-index entries (`RowIndexStride`, default 10000).
+    #[arg(long, value_name = "ROWS", help_heading = "ORC")]
+    row_index_stride: Option<usize>,
+    /// ORC: columns that get bloom filters (`BloomFilterColumns`), comma-separated.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',', help_heading = "ORC")]
+    bloom_filter_columns: Vec<String>,
+    /// ORC: bloom filter false-positive probability (default 0.05).
+    #[arg(long, value_name = "P", help_heading = "ORC")]
+    bloom_filter_fpp: Option<f64>,
+    /// ORC: distinct/non-null ratio below which strings are dictionary-encoded (default 0.8).
+    #[arg(long, value_name = "RATIO", help_heading = "ORC")]
+    dictionary_key_threshold: Option<f64>,
+    /// ORC: file format version V0_11 or V0_12 (default).
+    #[arg(long, value_name = "V0_11|V0_12", help_heading = "ORC")]
+    format_version: Option<String>,
+    /// ORC: pad stripes so they don't straddle blocks (`EnablePadding`).
+    #[arg(long, help_heading = "ORC")]
+    enable_padding: bool,
 
     /// Decode threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
@@ -140,7 +164,95 @@ fn serde_from_args(args: &ConvertArgs) -> anyhow::Result<JsonSerDe> {
     }
 }
 
+fn orc_settings(args: &ConvertArgs) -> anyhow::Result<OrcSettings> {
+    let parquet_only = [
+        (args.page_size.is_some(), "--page-size"),
+        (args.no_dictionary, "--no-dictionary"),
+        (args.writer_version.is_some(), "--writer-version"),
+        (args.timestamp_type.is_some(), "--timestamp-type"),
+    ];
+    if let Some((_, flag)) = parquet_only.iter().find(|(set, _)| *set) {
+        bail!("{flag} is a Parquet option; it has no meaning with --to orc");
+    }
+    let mut s = OrcSettings::default();
+    if let Some(c) = &args.compression {
+        s = s.with_compression(c.parse().with_context(|| format!("--compression {c}"))?);
+    }
+    if let Some(b) = args.block_size {
+        s = s.with_block_size_bytes(b);
+    }
+    if let Some(b) = args.stripe_size {
+        s = s.with_stripe_size_bytes(b);
+    }
+    if let Some(r) = args.row_index_stride {
+        s = s.with_row_index_stride(r);
+    }
+    if !args.bloom_filter_columns.is_empty() {
+        s = s.with_bloom_filter_columns(args.bloom_filter_columns.iter().cloned());
+    }
+    if let Some(p) = args.bloom_filter_fpp {
+        if !(p > 0.0 && p < 1.0) {
+            bail!("--bloom-filter-fpp {p}: must be between 0 and 1");
+        }
+        s = s.with_bloom_filter_fpp(p);
+    }
+    if let Some(t) = args.dictionary_key_threshold {
+        if !(0.0..=1.0).contains(&t) {
+            bail!("--dictionary-key-threshold {t}: must be between 0 and 1");
+        }
+        s = s.with_dictionary_key_threshold(t);
+    }
+    if let Some(v) = &args.format_version {
+        s = s.with_format_version(v.parse().with_context(|| format!("--format-version {v}"))?);
+    }
+    if args.enable_padding {
+        s = s.with_enable_padding(true);
+    }
+    Ok(s)
+}
+
+/// The columnar file being written.
+pub(crate) enum ColumnarWriter<W: Write + Send> {
+    Parquet(ParquetWriter<W>),
+    Orc(OrcWriter<W>),
+}
+
+impl<W: Write + Send> ColumnarWriter<W> {
+    pub(crate) fn write(&mut self, batch: &arrow_array::RecordBatch) -> anyhow::Result<()> {
+        match self {
+            Self::Parquet(w) => w.write(batch).context("cannot write Parquet"),
+            Self::Orc(w) => w.write(batch).context("cannot write ORC"),
+        }
+    }
+
+    /// Finish the file: (its sink, "N row groups"/"N stripes").
+    pub(crate) fn finish(self) -> anyhow::Result<(W, String)> {
+        match self {
+            Self::Parquet(w) => {
+                let (sink, s) = w.into_inner().context("cannot finish the Parquet file")?;
+                Ok((sink, format!("{} row groups", s.row_groups)))
+            }
+            Self::Orc(w) => {
+                let (sink, s) = w.into_inner().context("cannot finish the ORC file")?;
+                Ok((sink, format!("{} stripes", s.stripes)))
+            }
+        }
+    }
+}
+
 fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
+    let orc_only = [
+        (args.stripe_size.is_some(), "--stripe-size"),
+        (args.row_index_stride.is_some(), "--row-index-stride"),
+        (!args.bloom_filter_columns.is_empty(), "--bloom-filter-columns"),
+        (args.bloom_filter_fpp.is_some(), "--bloom-filter-fpp"),
+        (args.dictionary_key_threshold.is_some(), "--dictionary-key-threshold"),
+        (args.format_version.is_some(), "--format-version"),
+        (args.enable_padding, "--enable-padding"),
+    ];
+    if let Some((_, flag)) = orc_only.iter().find(|(set, _)| *set) {
+        bail!("{flag} is an ORC option; add --to orc");
+    }
     let mut s = ParquetSettings::default();
     if let Some(c) = &args.compression {
         s = s.with_compression(c.parse().with_context(|| format!("--compression {c}"))?);
@@ -164,9 +276,6 @@ fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
 }
 
 pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
-    if args.to == Format::Orc {
-        bail!("--to orc: ORC output is not supported yet; use --to parquet");
-    }
     let table = Table::from_path(&args.table).with_context(|| format!("invalid table {}", args.table.display()))?;
     let serde = serde_from_args(args)?;
     let threads = if args.threads == 0 {
@@ -175,7 +284,14 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         args.threads
     };
     // Column encoding runs on the same number of threads as decoding.
-    let settings = parquet_settings(args)?.with_threads(threads);
+    let parquet = match args.to {
+        Format::Parquet => Some(parquet_settings(args)?.with_threads(threads)),
+        Format::Orc => None,
+    };
+    let orc = match args.to {
+        Format::Orc => Some(orc_settings(args)?),
+        Format::Parquet => None,
+    };
     let builder = DecoderBuilder::new(&table).with_serde(serde).with_batch_size(args.batch_size);
     // Build one decoder up front so option errors surface before any output is created.
     let probe = builder.clone().build().context("invalid deserializer options")?;
@@ -202,8 +318,23 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let errors_path = args.errors.clone().unwrap_or_else(|| with_suffix(&args.output, ".errors.json"));
     let tmp_output = with_suffix(&args.output, ".partial");
     let file = File::create(&tmp_output).with_context(|| format!("cannot create output {}", tmp_output.display()))?;
-    let mut writer = ParquetWriter::try_new(BufWriter::with_capacity(1 << 20, file), Arc::clone(&schema), &settings)
-        .context("cannot start the Parquet file")?;
+    let sink = BufWriter::with_capacity(1 << 20, file);
+    let started_writer = match (&parquet, &orc) {
+        (Some(settings), _) => ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
+            .map(ColumnarWriter::Parquet)
+            .context("cannot start the Parquet file"),
+        (None, Some(settings)) => {
+            OrcWriter::try_new(sink, Arc::clone(&schema), settings).map(ColumnarWriter::Orc).context("cannot start the ORC file")
+        }
+        (None, None) => unreachable!("one of the formats is chosen"),
+    };
+    let mut writer = match started_writer {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_output);
+            return Err(e);
+        }
+    };
 
 
     let started = Instant::now();
@@ -212,7 +343,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let result = pipeline.run(
         &sources,
         progress.as_ref(),
-        &mut |batch| writer.write(batch).context("cannot write Parquet"),
+        &mut |batch| writer.write(batch),
         &mut |docs| {
             if errors_out.is_none() {
                 let f = File::create(&errors_path).with_context(|| format!("cannot create {}", errors_path.display()))?;
@@ -231,7 +362,15 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    let summary = writer.close().context("cannot finish the Parquet file")?;
+    let (mut sink, summary) = match writer.finish() {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_output);
+            return Err(e);
+        }
+    };
+    sink.flush().with_context(|| format!("cannot write {}", tmp_output.display()))?;
+    drop(sink);
     std::fs::rename(&tmp_output, &args.output)
         .with_context(|| format!("cannot move {} to {}", tmp_output.display(), args.output.display()))?;
     if let Some(mut e) = errors_out {
@@ -244,11 +383,11 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         let secs = started.elapsed().as_secs_f64();
         let mb = stats.bytes as f64 / 1e6;
         eprintln!(
-            "sluice: {} records ({} rows) → {} [{} row groups]; {} rejected{}; {mb:.1} MB in {secs:.2} s ({:.0} MB/s)",
+            "sluice: {} records ({} rows) → {} [{}]; {} rejected{}; {mb:.1} MB in {secs:.2} s ({:.0} MB/s)",
             stats.records,
             stats.rows,
             args.output.display(),
-            summary.row_groups,
+            summary,
             stats.rejected,
             if stats.rejected > 0 { format!(" → {}", errors_path.display()) } else { String::new() },
             mb / secs.max(1e-9),
@@ -256,7 +395,6 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -3,11 +3,14 @@
 //! This binary is the only crate that wires the stages together. Subcommands:
 //! - `convert`: JSON records → one Parquet file, against a Glue table (the conversion core).
 //! - `bench`: conversion speed on a generated data set, alone or against peers.
+//! - `serve`: the Firehose-compatible HTTP API.
+//! - `query`, `ddl`, `verify`: SQL, Athena DDL and checks over landed data.
 
 mod bench;
 mod convert;
 mod input;
 mod pipeline;
+mod query;
 mod serve;
 
 use std::process::ExitCode;
@@ -31,6 +34,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the Amazon Firehose-compatible HTTP API (JSON records to Parquet/ORC on local disk or S3).
     Serve(serve::ServeArgs),
+    /// Run SQL over what the delivery streams landed (an interactive shell without SQL).
+    Query(query::QueryArgs),
+    /// Print the Athena `CREATE EXTERNAL TABLE` (with partition projection) for a stream.
+    Ddl(query::DdlArgs),
+    /// Check a stream's landed data: rows per partition, duplicates, freshness, corrupt files.
+    Verify(query::VerifyArgs),
     /// Write the deterministic telemetry data set used by the benches (NDJSON).
     #[command(hide = true)]
     Datagen {
@@ -52,6 +61,14 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Query(args) => query::run_query(&args),
+        Command::Ddl(args) => query::run_ddl(&args),
+        Command::Verify(args) => match query::run_verify(&args) {
+            Ok(true) => Ok(()),
+            // The report says what failed; exit non-zero without another error line.
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Command::Datagen { records, seed, output } => {
             std::fs::write(&output, sluice_datagen::telemetry(records, seed)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))
         }

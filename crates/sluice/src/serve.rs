@@ -238,7 +238,6 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let server = settings.builder.build().await.context("cannot start the Firehose API")?;
     let addr = listener.local_addr().context("listener has no address")?;
     let data_dir = std::fs::canonicalize(&settings.data_dir).unwrap_or(settings.data_dir.clone());
-    say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
     say!("sluice serve: data lands in {}/<bucket>/; tables from {}", data_dir.display(), settings.schemas.display());
     for (bucket, target) in &settings.mapped {
         say!("sluice serve: bucket {bucket} → {target}");
@@ -255,6 +254,8 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     if !settings.authenticates {
         say!("sluice serve: no access keys configured: accepting every caller without checking signatures");
     }
+    // Last: tests and scripts wait for this line.
+    say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
     server.serve(listener, shutdown_signal()).await.context("server failed")?;
     say!("sluice serve: stopped; every buffer flushed");
     Ok(())

@@ -192,23 +192,3 @@ pub fn assert_round_trip(bytes: &[u8], batches: &[RecordBatch], what: &str) {
 pub fn arc<A: Array + 'static>(a: A) -> Arc<dyn Array> {
     Arc::new(a)
 }
-
-#[test]
-fn timing() {
-    use std::time::Instant;
-    let batches: Vec<_> = (0..7).map(|i| crate::roundtrip::edge_batch(333 + i * 101, i as u64)).collect();
-    let schema = batches[0].schema();
-    for (stride, stripe) in [(1000usize, 10_000usize), (1, 1), (1000, 1)] {
-        let settings = sluice_orc::OrcSettings::default().with_row_index_stride(stride).with_stripe_size_bytes(stripe);
-        let t = Instant::now();
-        let bytes = crate::write_orc(&schema, &batches, &settings);
-        let w = t.elapsed();
-        let t = Instant::now();
-        let read = crate::read_orc(&bytes);
-        let r = t.elapsed();
-        let t = Instant::now();
-        let a = crate::canon_rows(&read); let b = crate::canon_rows(&batches);
-        assert_eq!(a, b);
-        eprintln!("stride {stride} stripe {stripe}: {} bytes write {w:?} read {r:?} canon {:?}", bytes.len(), t.elapsed());
-    }
-}

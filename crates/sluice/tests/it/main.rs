@@ -2,6 +2,7 @@
 
 mod cli;
 mod interop;
+mod query;
 mod roundtrip;
 mod serve;
 

@@ -1,0 +1,258 @@
+//! `sluice query`, `sluice ddl` and `sluice verify`: SQL over what the delivery streams landed.
+//!
+//! Streams are found the way `sluice serve` keeps them: the ones created through the API are
+//! persisted as `<data-dir>/.sluice/streams/<name>.json`, and the config file can predefine
+//! more (`streams:`) and map buckets to local directories or S3 endpoints (`buckets:`). Each
+//! stream that converts to Parquet or ORC becomes a table named after the stream; streams that
+//! deliver raw bytes are listed and skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use futures::TryStreamExt as _;
+use object_store::ObjectStore;
+use serde::Deserialize;
+use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
+use sluice_query::{
+    DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions, StreamTable,
+    VerifyOptions, athena_ddl,
+};
+use sluice_schema::Table;
+
+/// Flags shared with `sluice serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StreamsArgs {
+    /// The `sluice serve` configuration file (its streams and bucket mappings).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data directory `sluice serve` uses (default ./sluice-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Glue tables as `<dir>/<database>/<table>.json` (default ./schemas).
+    #[arg(long)]
+    schemas: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct QueryArgs {
+    #[command(flatten)]
+    streams: StreamsArgs,
+    /// Output format: table, csv, json or parquet.
+    #[arg(long, default_value = "table")]
+    output: String,
+    /// The SQL to run; without it, an interactive shell opens.
+    sql: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DdlArgs {
+    #[command(flatten)]
+    streams: StreamsArgs,
+    /// The delivery stream.
+    stream: String,
+    /// The LOCATION to write (default: the stream's destination, e.g. `s3://bucket/prefix/`).
+    #[arg(long)]
+    location: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    streams: StreamsArgs,
+    /// The delivery stream.
+    stream: String,
+    /// A column that must be unique (duplicates fail the check).
+    #[arg(long)]
+    key: Option<String>,
+    /// The exact number of rows expected.
+    #[arg(long)]
+    expect_count: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The keys of the serve config this command needs; the rest is `sluice serve`'s to validate.
+#[derive(Debug, Default, Deserialize)]
+struct SharedConfig {
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    schemas: Option<PathBuf>,
+    #[serde(default)]
+    buckets: BTreeMap<String, BucketConfig>,
+    #[serde(default)]
+    streams: Vec<CreateDeliveryStreamInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum BucketConfig {
+    Local(PathBuf),
+    S3(S3Bucket),
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Bucket {
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<String>,
+}
+
+/// A persisted stream: `{"Input": CreateDeliveryStreamInput, ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Persisted {
+    input: CreateDeliveryStreamInput,
+}
+
+fn bucket_name(arn: &str) -> &str {
+    arn.strip_prefix("arn:aws:s3:::").unwrap_or(arn).trim_end_matches('/')
+}
+
+/// Every stream known to `sluice serve`, as query tables. Raw-delivery streams are reported
+/// and skipped.
+fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
+    let config: SharedConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_norway::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
+        }
+        None => SharedConfig::default(),
+    };
+    let data_dir = args.data_dir.clone().or(config.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./sluice-data"));
+    let schemas = args.schemas.clone().or(config.schemas.clone()).unwrap_or_else(|| PathBuf::from("./schemas"));
+    let mut inputs: BTreeMap<String, CreateDeliveryStreamInput> = BTreeMap::new();
+    for input in config.streams {
+        inputs.insert(input.delivery_stream_name.clone(), input);
+    }
+    let state = data_dir.join(".sluice/streams");
+    if state.is_dir() {
+        for entry in std::fs::read_dir(&state).with_context(|| format!("cannot list {}", state.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let p: Persisted = serde_json::from_slice(&bytes).with_context(|| format!("invalid stream state {}", path.display()))?;
+                inputs.insert(p.input.delivery_stream_name.clone(), p.input);
+            }
+        }
+    }
+    let mut tables = Vec::new();
+    for (name, input) in inputs {
+        let Some(dest) = &input.extended_s3_destination_configuration else {
+            eprintln!("sluice: stream {name}: no ExtendedS3DestinationConfiguration; skipped");
+            continue;
+        };
+        let Some(conversion) = dest.data_format_conversion_configuration.as_ref().filter(|c| c.enabled.unwrap_or(true)) else {
+            eprintln!("sluice: stream {name}: delivers raw records (no format conversion); not queryable as a table");
+            continue;
+        };
+        let schema = conversion.schema_configuration.as_ref().context("SchemaConfiguration missing")?;
+        let (db, tbl) = (schema.database_name.clone().unwrap_or_default(), schema.table_name.clone().unwrap_or_default());
+        let base = schemas.join(&db);
+        let avsc = base.join(format!("{tbl}.avsc"));
+        let table_path = if avsc.exists() { avsc } else { base.join(format!("{tbl}.json")) };
+        let table = Table::from_path(&table_path).with_context(|| format!("stream {name}: table {}", table_path.display()))?;
+        let serializer = conversion.output_format_configuration.as_ref().and_then(|o| o.serializer.as_ref());
+        let format = if serializer.is_some_and(|s| s.orc.is_some()) { Format::Orc } else { Format::Parquet };
+        let bucket = bucket_name(&dest.bucket_arn).to_owned();
+        let mut stream = match config.buckets.get(&bucket) {
+            Some(BucketConfig::S3(s3)) => {
+                let mut options = S3Options::from_env();
+                if let Some(e) = &s3.endpoint {
+                    options = options.with_endpoint(e.clone());
+                }
+                if let (Some(k), Some(s)) = (&s3.access_key_id, &s3.secret_access_key) {
+                    options = options.with_credentials(k.clone(), s.clone());
+                }
+                let _ = &s3.region;
+                let store: Arc<dyn ObjectStore> = Storage::s3(options).bucket(&bucket)?;
+                StreamTable::new(&name, table, format!("s3://{bucket}/")).with_store(store)
+            }
+            Some(BucketConfig::Local(dir)) => StreamTable::new(&name, table, absolute(&dir.join(&bucket))?),
+            None => StreamTable::new(&name, table, absolute(&data_dir.join(&bucket))?),
+        };
+        stream = stream.with_prefix(dest.prefix.clone().unwrap_or_default()).with_format(format);
+        if let Some(tz) = &dest.custom_time_zone {
+            stream = stream.with_time_zone(tz.clone());
+        }
+        tables.push(stream);
+    }
+    Ok(tables)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<String> {
+    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) };
+    let mut s = abs.to_string_lossy().into_owned();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    Ok(s)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+pub(crate) fn run_query(args: &QueryArgs) -> anyhow::Result<()> {
+    let format: OutputFormat = args.output.parse().map_err(|e| anyhow::anyhow!("--output {}: {e}", args.output))?;
+    let streams = load_streams(&args.streams)?;
+    runtime()?.block_on(async {
+        let engine = QueryEngine::try_new(streams, QueryOptions::default())?;
+        match &args.sql {
+            Some(sql) => {
+                let mut rows = engine.sql_stream(sql).await?;
+                let mut out = ResultWriter::try_new(format, rows.schema(), std::io::stdout())?;
+                while let Some(batch) = rows.try_next().await? {
+                    out.write(&batch)?;
+                }
+                out.finish()?;
+            }
+            None => {
+                let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".sluice_history"));
+                Shell::new(&engine, ShellOptions { history, format }).run().await?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn find(streams: Vec<StreamTable>, name: &str) -> anyhow::Result<StreamTable> {
+    let known: Vec<String> = streams.iter().map(|s| s.name.clone()).collect();
+    streams.into_iter().find(|s| s.name == name).with_context(|| {
+        if known.is_empty() { format!("no stream named {name}: no queryable streams found") } else { format!("no stream named {name}; known: {}", known.join(", ")) }
+    })
+}
+
+pub(crate) fn run_ddl(args: &DdlArgs) -> anyhow::Result<()> {
+    let stream = find(load_streams(&args.streams)?, &args.stream)?;
+    let options = DdlOptions { location: args.location.clone(), ..DdlOptions::default() };
+    println!("{}", athena_ddl(&stream, &options)?);
+    Ok(())
+}
+
+pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    let stream = find(load_streams(&args.streams)?, &args.stream)?;
+    let name = stream.name.clone();
+    runtime()?.block_on(async {
+        let engine = QueryEngine::try_new(vec![stream], QueryOptions::default())?;
+        let options = VerifyOptions { key: args.key.clone(), expect_count: args.expect_count, ..VerifyOptions::default() };
+        let report = engine.verify(&name, &options).await?;
+        if args.json {
+            println!("{}", report.to_json());
+        } else {
+            print!("{report}");
+        }
+        if !report.passed() && !args.json {
+            eprintln!("sluice: verify failed for {name}");
+        }
+        Ok::<bool, anyhow::Error>(report.passed())
+    })
+}
