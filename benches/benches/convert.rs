@@ -59,6 +59,14 @@ fn encode(batches: &[RecordBatch], schema: arrow_schema::SchemaRef) -> usize {
     writer.into_inner().expect("close").0.len()
 }
 
+fn encode_orc(batches: &[RecordBatch], schema: arrow_schema::SchemaRef) -> usize {
+    let mut writer = sluice_orc::OrcWriter::try_new(Vec::with_capacity(64 << 20), schema, &sluice_orc::OrcSettings::default()).expect("writer");
+    for b in batches {
+        writer.write(b).expect("write");
+    }
+    writer.into_inner().expect("close").0.len()
+}
+
 fn benches(c: &mut Criterion) {
     let table = table();
     let data = sluice_benches::telemetry(records(), SEED);
@@ -80,6 +88,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
     g.bench_function("parquet-snappy", |b| b.iter(|| encode(&ours, table.arrow_schema())));
+    g.bench_function("orc-snappy", |b| b.iter(|| encode_orc(&ours, table.arrow_schema())));
     g.finish();
 
     let mut g = c.benchmark_group("convert/telemetry");

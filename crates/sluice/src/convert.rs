@@ -213,8 +213,8 @@ fn orc_settings(args: &ConvertArgs) -> anyhow::Result<OrcSettings> {
 
 /// The columnar file being written.
 pub(crate) enum ColumnarWriter<W: Write + Send> {
-    Parquet(ParquetWriter<W>),
-    Orc(OrcWriter<W>),
+    Parquet(Box<ParquetWriter<W>>),
+    Orc(Box<OrcWriter<W>>),
 }
 
 impl<W: Write + Send> ColumnarWriter<W> {
@@ -321,10 +321,10 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let sink = BufWriter::with_capacity(1 << 20, file);
     let started_writer = match (&parquet, &orc) {
         (Some(settings), _) => ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
-            .map(ColumnarWriter::Parquet)
+            .map(|w| ColumnarWriter::Parquet(Box::new(w)))
             .context("cannot start the Parquet file"),
         (None, Some(settings)) => {
-            OrcWriter::try_new(sink, Arc::clone(&schema), settings).map(ColumnarWriter::Orc).context("cannot start the ORC file")
+            OrcWriter::try_new(sink, Arc::clone(&schema), settings).map(|w| ColumnarWriter::Orc(Box::new(w))).context("cannot start the ORC file")
         }
         (None, None) => unreachable!("one of the formats is chosen"),
     };

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Convert JSON records (NDJSON, concatenated or pretty-printed) to one columnar file.
-    Convert(convert::ConvertArgs),
+    Convert(Box<convert::ConvertArgs>),
     /// Measure conversion speed on a generated data set, optionally against DuckDB, Polars
     /// and pyarrow (`--peers`).
     Bench(bench::BenchArgs),

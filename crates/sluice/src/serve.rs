@@ -94,14 +94,16 @@ struct AccessKeyConfig {
     secret_access_key: String,
 }
 
-/// Where one bucket's objects go.
+/// Where one bucket's objects go: exactly one of `local` and `s3`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-enum BucketConfig {
+#[serde(deny_unknown_fields)]
+struct BucketConfig {
     /// Objects under `<dir>/<bucket>/`.
-    Local(PathBuf),
+    #[serde(default)]
+    local: Option<PathBuf>,
     /// The bucket of that name on an S3-compatible server.
-    S3(S3BucketConfig),
+    #[serde(default)]
+    s3: Option<S3BucketConfig>,
 }
 
 /// An S3-compatible endpoint.
@@ -175,12 +177,13 @@ impl ServeConfig {
         let mut buckets = Buckets::new(Storage::file(&data_dir));
         let mut mapped = Vec::new();
         for (name, bucket) in self.buckets {
-            let (storage, shown) = match bucket {
-                BucketConfig::Local(dir) => {
+            let (storage, shown) = match (bucket.local, bucket.s3) {
+                (Some(_), Some(_)) | (None, None) => bail!("buckets.{name}: set exactly one of `local` and `s3`"),
+                (Some(dir), None) => {
                     let shown = format!("{}/{name}/", dir.display());
                     (Storage::file(dir), shown)
                 }
-                BucketConfig::S3(s3) => {
+                (None, Some(s3)) => {
                     let mut options = S3Options::from_env();
                     if let Some(e) = s3.endpoint {
                         options = options.with_endpoint(e);
