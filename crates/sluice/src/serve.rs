@@ -236,6 +236,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    // Register for SIGTERM/SIGINT before anything else: a signal that arrives while the
+    // write-ahead log is replayed, or right after "listening" is printed, must still mean
+    // "flush and exit 0", never the default action (dying mid-write).
+    let shutdown = shutdown_signal()?;
     std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let server = settings.builder.build().await.context("cannot start the Firehose API")?;
@@ -259,31 +263,33 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     }
     // Last: tests and scripts wait for this line.
     say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
-    server.serve(listener, shutdown_signal()).await.context("server failed")?;
+    server.serve(listener, shutdown).await.context("server failed")?;
     say!("sluice serve: stopped; every buffer flushed");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGTERM or SIGINT; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+            say!("sluice serve: stopping: flushing every buffer");
+        })
     }
-    say!("sluice serve: stopping: flushing every buffer");
+    #[cfg(not(unix))]
+    {
+        Ok(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            say!("sluice serve: stopping: flushing every buffer");
+        })
+    }
 }
 
 #[cfg(test)]
