@@ -14,12 +14,14 @@ use anyhow::Context as _;
 use futures::TryStreamExt as _;
 use object_store::ObjectStore;
 use serde::Deserialize;
-use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
+use sluice_delivery::CreateDeliveryStreamInput;
 use sluice_query::{
     DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions, StreamTable,
     VerifyOptions, athena_ddl,
 };
 use sluice_schema::Table;
+
+use crate::serve::ServeConfig;
 
 /// Flags shared with `sluice serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -74,38 +76,6 @@ pub(crate) struct VerifyArgs {
     json: bool,
 }
 
-/// The keys of the serve config this command needs; the rest is `sluice serve`'s to validate.
-#[derive(Debug, Default, Deserialize)]
-struct SharedConfig {
-    #[serde(default)]
-    data_dir: Option<PathBuf>,
-    #[serde(default)]
-    schemas: Option<PathBuf>,
-    #[serde(default)]
-    buckets: BTreeMap<String, BucketConfig>,
-    #[serde(default)]
-    streams: Vec<CreateDeliveryStreamInput>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum BucketConfig {
-    Local(PathBuf),
-    S3(S3Bucket),
-}
-
-#[derive(Debug, Deserialize)]
-struct S3Bucket {
-    #[serde(default)]
-    endpoint: Option<String>,
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    access_key_id: Option<String>,
-    #[serde(default)]
-    secret_access_key: Option<String>,
-}
-
 /// A persisted stream: `{"Input": CreateDeliveryStreamInput, ...}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -120,12 +90,10 @@ fn bucket_name(arn: &str) -> &str {
 /// Every stream known to `sluice serve`, as query tables. Raw-delivery streams are reported
 /// and skipped.
 fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
-    let config: SharedConfig = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            serde_norway::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?
-        }
-        None => SharedConfig::default(),
+    // The same file `sluice serve` reads, checked as strictly.
+    let config = match &args.config {
+        Some(path) => ServeConfig::from_path(path)?,
+        None => ServeConfig::default(),
     };
     let data_dir = args.data_dir.clone().or(config.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./sluice-data"));
     let schemas = args.schemas.clone().or(config.schemas.clone()).unwrap_or_else(|| PathBuf::from("./schemas"));
@@ -164,19 +132,13 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
         let format = if serializer.is_some_and(|s| s.orc.is_some()) { Format::Orc } else { Format::Parquet };
         let bucket = bucket_name(&dest.bucket_arn).to_owned();
         let mut stream = match config.buckets.get(&bucket) {
-            Some(BucketConfig::S3(s3)) => {
-                let mut options = S3Options::from_env();
-                if let Some(e) = &s3.endpoint {
-                    options = options.with_endpoint(e.clone());
+            Some(mapping) => match &mapping.local {
+                Some(dir) => StreamTable::new(&name, table, absolute(&dir.join(&bucket))?),
+                None => {
+                    let store: Arc<dyn ObjectStore> = mapping.storage(&bucket)?.0.bucket(&bucket)?;
+                    StreamTable::new(&name, table, format!("s3://{bucket}/")).with_store(store)
                 }
-                if let (Some(k), Some(s)) = (&s3.access_key_id, &s3.secret_access_key) {
-                    options = options.with_credentials(k.clone(), s.clone());
-                }
-                let _ = &s3.region;
-                let store: Arc<dyn ObjectStore> = Storage::s3(options).bucket(&bucket)?;
-                StreamTable::new(&name, table, format!("s3://{bucket}/")).with_store(store)
-            }
-            Some(BucketConfig::Local(dir)) => StreamTable::new(&name, table, absolute(&dir.join(&bucket))?),
+            },
             None => StreamTable::new(&name, table, absolute(&data_dir.join(&bucket))?),
         };
         stream = stream.with_prefix(dest.prefix.clone().unwrap_or_default()).with_format(format);

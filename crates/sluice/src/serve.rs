@@ -60,10 +60,10 @@ pub struct ServeConfig {
     listen: Option<String>,
     /// State directory; buckets not mapped in `buckets` are directories under it.
     #[serde(default)]
-    data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Glue table directory.
     #[serde(default)]
-    schemas: Option<PathBuf>,
+    pub(crate) schemas: Option<PathBuf>,
     /// Region used in ARNs (default `us-east-1`).
     #[serde(default)]
     region: Option<String>,
@@ -75,10 +75,10 @@ pub struct ServeConfig {
     access_keys: Vec<AccessKeyConfig>,
     /// Bucket name (from a stream's `BucketARN`) → where its objects go.
     #[serde(default)]
-    buckets: BTreeMap<String, BucketConfig>,
+    pub(crate) buckets: BTreeMap<String, BucketConfig>,
     /// Streams to create at start unless they exist already (`CreateDeliveryStream` inputs).
     #[serde(default)]
-    streams: Vec<CreateDeliveryStreamInput>,
+    pub(crate) streams: Vec<CreateDeliveryStreamInput>,
     /// Write-ahead log limits.
     #[serde(default)]
     wal: Option<WalConfig>,
@@ -97,13 +97,39 @@ struct AccessKeyConfig {
 /// Where one bucket's objects go: exactly one of `local` and `s3`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BucketConfig {
+pub(crate) struct BucketConfig {
     /// Objects under `<dir>/<bucket>/`.
     #[serde(default)]
-    local: Option<PathBuf>,
+    pub(crate) local: Option<PathBuf>,
     /// The bucket of that name on an S3-compatible server.
     #[serde(default)]
     s3: Option<S3BucketConfig>,
+}
+
+impl BucketConfig {
+    /// The storage this bucket maps to, and how to show it.
+    pub(crate) fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
+        Ok(match (&self.local, &self.s3) {
+            (Some(_), Some(_)) | (None, None) => bail!("buckets.{name}: set exactly one of `local` and `s3`"),
+            (Some(dir), None) => (Storage::file(dir), format!("{}/{name}/", dir.display())),
+            (None, Some(s3)) => {
+                let mut options = S3Options::from_env();
+                if let Some(e) = &s3.endpoint {
+                    options = options.with_endpoint(e.clone());
+                }
+                if s3.region.is_some() {
+                    options.region.clone_from(&s3.region);
+                }
+                match (&s3.access_key_id, &s3.secret_access_key) {
+                    (Some(k), Some(s)) => options = options.with_credentials(k.clone(), s.clone()),
+                    (None, None) => {}
+                    _ => bail!("buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"),
+                }
+                let shown = format!("s3://{name}/ at {}", options.endpoint.as_deref().unwrap_or("AWS"));
+                (Storage::s3(options), shown)
+            }
+        })
+    }
 }
 
 /// An S3-compatible endpoint.
@@ -147,7 +173,7 @@ struct ServeSettings {
 }
 
 impl ServeConfig {
-    fn from_path(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn from_path(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         serde_norway::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))
     }
@@ -177,29 +203,7 @@ impl ServeConfig {
         let mut buckets = Buckets::new(Storage::file(&data_dir));
         let mut mapped = Vec::new();
         for (name, bucket) in self.buckets {
-            let (storage, shown) = match (bucket.local, bucket.s3) {
-                (Some(_), Some(_)) | (None, None) => bail!("buckets.{name}: set exactly one of `local` and `s3`"),
-                (Some(dir), None) => {
-                    let shown = format!("{}/{name}/", dir.display());
-                    (Storage::file(dir), shown)
-                }
-                (None, Some(s3)) => {
-                    let mut options = S3Options::from_env();
-                    if let Some(e) = s3.endpoint {
-                        options = options.with_endpoint(e);
-                    }
-                    if s3.region.is_some() {
-                        options.region = s3.region;
-                    }
-                    match (s3.access_key_id, s3.secret_access_key) {
-                        (Some(k), Some(s)) => options = options.with_credentials(k, s),
-                        (None, None) => {}
-                        _ => bail!("buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"),
-                    }
-                    let shown = format!("s3://{name}/ at {}", options.endpoint.as_deref().unwrap_or("AWS"));
-                    (Storage::s3(options), shown)
-                }
-            };
+            let (storage, shown) = bucket.storage(&name)?;
             mapped.push((name.clone(), shown));
             buckets = buckets.with_bucket(name, storage);
         }
