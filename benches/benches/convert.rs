@@ -20,15 +20,24 @@ const BATCH: usize = 8192;
 const ARROW_JSON_BATCH: usize = 1024;
 
 fn records() -> u64 {
-    std::env::var("SLUICE_BENCH_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_RECORDS)
+    std::env::var("SLUICE_BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_RECORDS)
 }
 
 fn table() -> Table {
-    Table::from_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json")).expect("telemetry table")
+    Table::from_path(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json"),
+    )
+    .expect("telemetry table")
 }
 
 fn sluice_decode(table: &Table, data: &[u8]) -> Vec<RecordBatch> {
-    let mut decoder = DecoderBuilder::new(table).with_batch_size(BATCH).build().expect("decoder");
+    let mut decoder = DecoderBuilder::new(table)
+        .with_batch_size(BATCH)
+        .build()
+        .expect("decoder");
     let mut out = Vec::new();
     // As `sluice convert` does: validate the buffer's UTF-8 once, then decode line by line.
     let text = std::str::from_utf8(data).expect("UTF-8");
@@ -52,7 +61,12 @@ fn arrow_json_decode(table: &Table, data: &[u8]) -> Vec<RecordBatch> {
 }
 
 fn encode(batches: &[RecordBatch], schema: arrow_schema::SchemaRef) -> usize {
-    let mut writer = ParquetWriter::try_new(Vec::with_capacity(64 << 20), schema, &ParquetSettings::default()).expect("writer");
+    let mut writer = ParquetWriter::try_new(
+        Vec::with_capacity(64 << 20),
+        schema,
+        &ParquetSettings::default(),
+    )
+    .expect("writer");
     for b in batches {
         writer.write(b).expect("write");
     }
@@ -60,7 +74,12 @@ fn encode(batches: &[RecordBatch], schema: arrow_schema::SchemaRef) -> usize {
 }
 
 fn encode_orc(batches: &[RecordBatch], schema: arrow_schema::SchemaRef) -> usize {
-    let mut writer = sluice_orc::OrcWriter::try_new(Vec::with_capacity(64 << 20), schema, &sluice_orc::OrcSettings::default()).expect("writer");
+    let mut writer = sluice_orc::OrcWriter::try_new(
+        Vec::with_capacity(64 << 20),
+        schema,
+        &sluice_orc::OrcSettings::default(),
+    )
+    .expect("writer");
     for b in batches {
         writer.write(b).expect("write");
     }
@@ -74,28 +93,44 @@ fn benches(c: &mut Criterion) {
     // Both decoders must agree before we compare their speed.
     let ours = sluice_decode(&table, &data);
     let theirs = arrow_json_decode(&table, &data);
-    let concat = |b: &[RecordBatch]| arrow_select::concat::concat_batches(&table.arrow_schema(), b).expect("concat");
-    assert_eq!(concat(&ours), concat(&theirs), "sluice and arrow-json decode the same values");
+    let concat = |b: &[RecordBatch]| {
+        arrow_select::concat::concat_batches(&table.arrow_schema(), b).expect("concat")
+    };
+    assert_eq!(
+        concat(&ours),
+        concat(&theirs),
+        "sluice and arrow-json decode the same values"
+    );
 
     let mut g = c.benchmark_group("decode/telemetry");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
     g.bench_function("sluice", |b| b.iter(|| sluice_decode(&table, &data)));
-    g.bench_function("arrow-json", |b| b.iter(|| arrow_json_decode(&table, &data)));
+    g.bench_function("arrow-json", |b| {
+        b.iter(|| arrow_json_decode(&table, &data))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("encode/telemetry");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    g.bench_function("parquet-snappy", |b| b.iter(|| encode(&ours, table.arrow_schema())));
-    g.bench_function("orc-snappy", |b| b.iter(|| encode_orc(&ours, table.arrow_schema())));
+    g.bench_function("parquet-snappy", |b| {
+        b.iter(|| encode(&ours, table.arrow_schema()))
+    });
+    g.bench_function("orc-snappy", |b| {
+        b.iter(|| encode_orc(&ours, table.arrow_schema()))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("convert/telemetry");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    g.bench_function("sluice", |b| b.iter(|| encode(&sluice_decode(&table, &data), table.arrow_schema())));
-    g.bench_function("arrow-json", |b| b.iter(|| encode(&arrow_json_decode(&table, &data), table.arrow_schema())));
+    g.bench_function("sluice", |b| {
+        b.iter(|| encode(&sluice_decode(&table, &data), table.arrow_schema()))
+    });
+    g.bench_function("arrow-json", |b| {
+        b.iter(|| encode(&arrow_json_decode(&table, &data), table.arrow_schema()))
+    });
     g.finish();
 }
 

@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: parse_reference <file.ndjson>");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: parse_reference <file.ndjson>");
     let data = std::fs::read(&path).expect("read input");
     let start = Instant::now();
     let mut buffers = simd_json::Buffers::default();
@@ -17,5 +19,8 @@ fn main() {
         nodes += tape.0.len();
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{nodes} tape nodes, {:.1} MB/s", data.len() as f64 / secs / 1e6);
+    println!(
+        "{nodes} tape nodes, {:.1} MB/s",
+        data.len() as f64 / secs / 1e6
+    );
 }

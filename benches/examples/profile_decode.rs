@@ -8,9 +8,18 @@ use sluice_json::DecoderBuilder;
 use sluice_schema::Table;
 
 fn main() {
-    let records: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(50_000);
-    let rounds: u32 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let table = Table::from_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json")).expect("table");
+    let records: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000);
+    let rounds: u32 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let table = Table::from_path(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json"),
+    )
+    .expect("table");
     let data = sluice_benches::telemetry(records, 42);
     if std::env::args().nth(3).as_deref() == Some("arrow-json") {
         let start = Instant::now();
@@ -25,12 +34,20 @@ fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        println!("arrow-json: {rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);
+        println!(
+            "arrow-json: {rows} rows, {:.1} MB/s",
+            (data.len() as f64 * f64::from(rounds)) / secs / 1e6
+        );
         return;
     }
     let encode = std::env::args().nth(3).as_deref() == Some("convert");
     let mut writer = encode.then(|| {
-        sluice_parquet::ParquetWriter::try_new(std::io::sink(), table.arrow_schema(), &sluice_parquet::ParquetSettings::default()).expect("writer")
+        sluice_parquet::ParquetWriter::try_new(
+            std::io::sink(),
+            table.arrow_schema(),
+            &sluice_parquet::ParquetSettings::default(),
+        )
+        .expect("writer")
     });
     let mut decoder = DecoderBuilder::new(&table).build().expect("decoder");
     let start = Instant::now();
@@ -56,5 +73,8 @@ fn main() {
         w.close().expect("close");
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{rows} rows, {:.1} MB/s", (data.len() as f64 * f64::from(rounds)) / secs / 1e6);
+    println!(
+        "{rows} rows, {:.1} MB/s",
+        (data.len() as f64 * f64::from(rounds)) / secs / 1e6
+    );
 }

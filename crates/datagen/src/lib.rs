@@ -37,15 +37,76 @@ impl Rng {
     }
 }
 
-const MODELS: [&str; 8] = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "claude-3-haiku", "llama-3-70b", "mistral-large", "gemini-1.5-pro", "command-r"];
-const EVENT_TYPES: [&str; 6] = ["completion", "chat", "embedding", "tool_call", "error", "moderation"];
-const REGIONS: [&str; 6] = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"];
-const TAGS: [&str; 10] = ["prod", "staging", "batch", "interactive", "beta", "internal", "eval", "retry", "cached", "stream"];
-const TOOLS: [&str; 5] = ["search", "calculator", "code_interpreter", "retrieval", "browser"];
+const MODELS: [&str; 8] = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "claude-3-5-sonnet",
+    "claude-3-haiku",
+    "llama-3-70b",
+    "mistral-large",
+    "gemini-1.5-pro",
+    "command-r",
+];
+const EVENT_TYPES: [&str; 6] = [
+    "completion",
+    "chat",
+    "embedding",
+    "tool_call",
+    "error",
+    "moderation",
+];
+const REGIONS: [&str; 6] = [
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-northeast-1",
+];
+const TAGS: [&str; 10] = [
+    "prod",
+    "staging",
+    "batch",
+    "interactive",
+    "beta",
+    "internal",
+    "eval",
+    "retry",
+    "cached",
+    "stream",
+];
+const TOOLS: [&str; 5] = [
+    "search",
+    "calculator",
+    "code_interpreter",
+    "retrieval",
+    "browser",
+];
 const WORDS: [&str; 24] = [
-    "the", "model", "answer", "question", "data", "user", "request", "context", "token", "summary", "report",
-    "quarterly", "revenue", "analysis", "please", "explain", "why", "latency", "increase", "customer", "support",
-    "ticket", "résumé", "naïve",
+    "the",
+    "model",
+    "answer",
+    "question",
+    "data",
+    "user",
+    "request",
+    "context",
+    "token",
+    "summary",
+    "report",
+    "quarterly",
+    "revenue",
+    "analysis",
+    "please",
+    "explain",
+    "why",
+    "latency",
+    "increase",
+    "customer",
+    "support",
+    "ticket",
+    "résumé",
+    "naïve",
 ];
 
 fn text(rng: &mut Rng, out: &mut String, min: usize, max: usize) {
@@ -83,10 +144,20 @@ pub fn telemetry_event(rng: &mut Rng, i: u64, out: &mut String) {
         0x8000 | rng.below(0x4000),
         rng.next_u64() & 0xFFFF_FFFF_FFFF
     );
-    let _ = write!(out, r#""ts":"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z","#, sod / 3600, sod / 60 % 60, sod % 60);
+    let _ = write!(
+        out,
+        r#""ts":"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z","#,
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
     let _ = write!(out, r#""customer_id":"cust-{:03}","#, rng.below(50));
     let _ = write!(out, r#""model":"{}","#, MODELS[rng.below(8) as usize]);
-    let _ = write!(out, r#""event_type":"{}","#, EVENT_TYPES[rng.below(6) as usize]);
+    let _ = write!(
+        out,
+        r#""event_type":"{}","#,
+        EVENT_TYPES[rng.below(6) as usize]
+    );
     if null(rng) {
         out.push_str(r#""latency_ms":null,"#);
     } else {
@@ -94,8 +165,15 @@ pub fn telemetry_event(rng: &mut Rng, i: u64, out: &mut String) {
     }
     let prompt_tokens = 10 + rng.below(2000);
     let completion_tokens = rng.below(1500);
-    let _ = write!(out, r#""prompt_tokens":{prompt_tokens},"completion_tokens":{completion_tokens},"#);
-    let _ = write!(out, r#""cost_usd":{},"#, (prompt_tokens as f64 * 3e-6 + completion_tokens as f64 * 1.5e-5));
+    let _ = write!(
+        out,
+        r#""prompt_tokens":{prompt_tokens},"completion_tokens":{completion_tokens},"#
+    );
+    let _ = write!(
+        out,
+        r#""cost_usd":{},"#,
+        (prompt_tokens as f64 * 3e-6 + completion_tokens as f64 * 1.5e-5)
+    );
     let _ = write!(out, r#""price":"0.{:06}","#, rng.below(1_000_000));
     let _ = write!(out, r#""success":{},"#, !rng.chance(0.04));
     if !rng.chance(0.05) {
@@ -112,11 +190,21 @@ pub fn telemetry_event(rng: &mut Rng, i: u64, out: &mut String) {
     if null(rng) {
         out.push_str(r#""attributes":null,"#);
     } else {
-        let _ = write!(out, r#""attributes":{{"temperature":{:.2},"top_p":{:.2},"tool":"#, rng.unit() * 2.0, 0.5 + rng.unit() / 2.0);
+        let _ = write!(
+            out,
+            r#""attributes":{{"temperature":{:.2},"top_p":{:.2},"tool":"#,
+            rng.unit() * 2.0,
+            0.5 + rng.unit() / 2.0
+        );
         if rng.chance(0.3) {
             out.push_str("null},");
         } else {
-            let _ = write!(out, r#"{{"name":"{}","calls":{}}}}},"#, TOOLS[rng.below(5) as usize], rng.below(8));
+            let _ = write!(
+                out,
+                r#"{{"name":"{}","calls":{}}}}},"#,
+                TOOLS[rng.below(5) as usize],
+                rng.below(8)
+            );
         }
     }
     out.push_str(r#""prompt":""#);

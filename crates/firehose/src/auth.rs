@@ -35,7 +35,9 @@ pub struct Credentials {
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print secrets.
-        f.debug_struct("Credentials").field("access_key_ids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Credentials")
+            .field("access_key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -47,8 +49,13 @@ impl Credentials {
 
     /// Allow one more access key.
     #[must_use]
-    pub fn with_key(mut self, access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        self.keys.insert(access_key_id.into(), secret_access_key.into());
+    pub fn with_key(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        self.keys
+            .insert(access_key_id.into(), secret_access_key.into());
         self
     }
 
@@ -58,16 +65,34 @@ impl Credentials {
     }
 
     /// Check a request's signature. `Ok` when authentication is off.
-    pub fn verify(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<()> {
+    pub fn verify(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<()> {
         if !self.is_enabled() {
             return Ok(());
         }
         self.verify_at(method, uri, headers, body, Utc::now().naive_utc())
     }
 
-    fn verify_at(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], now: NaiveDateTime) -> Result<()> {
-        let unrecognized = || FirehoseError::UnrecognizedClient { message: "The security token included in the request is invalid.".into() };
-        let header = headers.get("authorization").and_then(|v| v.to_str().ok()).ok_or_else(unrecognized)?;
+    fn verify_at(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: NaiveDateTime,
+    ) -> Result<()> {
+        let unrecognized = || FirehoseError::UnrecognizedClient {
+            message: "The security token included in the request is invalid.".into(),
+        };
+        let header = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unrecognized)?;
         let auth = Authorization::parse(header).ok_or_else(|| FirehoseError::InvalidSignature {
             message: format!("Authorization header requires '{ALGORITHM}' with Credential, SignedHeaders and Signature parameters."),
         })?;
@@ -75,8 +100,12 @@ impl Credentials {
         let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| FirehoseError::InvalidSignature {
             message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".into(),
         })?;
-        let signed_at = NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
-            .map_err(|_| FirehoseError::InvalidSignature { message: format!("Invalid X-Amz-Date: {amz_date}") })?;
+        let signed_at =
+            NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ").map_err(|_| {
+                FirehoseError::InvalidSignature {
+                    message: format!("Invalid X-Amz-Date: {amz_date}"),
+                }
+            })?;
         if (now - signed_at).num_seconds().abs() > MAX_CLOCK_SKEW_SECS {
             return Err(FirehoseError::InvalidSignature {
                 message: format!(
@@ -87,8 +116,14 @@ impl Credentials {
             });
         }
         let canonical = canonical_request(method, uri, headers, &auth.signed_headers, body);
-        let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-        let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            auth.date, auth.region, auth.service
+        );
+        let string_to_sign = format!(
+            "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
         let key = signing_key(secret, auth.date, auth.region, auth.service);
         let expected = hmac(&key, string_to_sign.as_bytes());
         let given = hex::decode(auth.signature).unwrap_or_default();
@@ -131,14 +166,24 @@ impl<'a> Authorization<'a> {
         let region = scope.next()?;
         let service = scope.next()?;
         (scope.next()? == "aws4_request").then_some(())?;
-        Some(Self { access_key_id, date, region, service, signed_headers: signed?.split(';').collect(), signature: signature? })
+        Some(Self {
+            access_key_id,
+            date,
+            region,
+            service,
+            signed_headers: signed?.split(';').collect(),
+            signature: signature?,
+        })
     }
 }
 
 fn uri_encode(s: &str, encode_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (b == b'/' && !encode_slash) {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (b == b'/' && !encode_slash)
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -153,7 +198,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(v) = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -165,9 +213,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn canonical_request(method: &Method, uri: &Uri, headers: &HeaderMap, signed: &[&str], body: &[u8]) -> String {
+fn canonical_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    signed: &[&str],
+    body: &[u8],
+) -> String {
     let path = uri.path();
-    let path = if path.is_empty() { "/".to_owned() } else { uri_encode(&percent_decode(path), false) };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        uri_encode(&percent_decode(path), false)
+    };
     let mut query: Vec<(String, String)> = uri
         .query()
         .unwrap_or("")
@@ -175,17 +233,29 @@ fn canonical_request(method: &Method, uri: &Uri, headers: &HeaderMap, signed: &[
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k), true), uri_encode(&percent_decode(v), true))
+            (
+                uri_encode(&percent_decode(k), true),
+                uri_encode(&percent_decode(v), true),
+            )
         })
         .collect();
     query.sort();
-    let query = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let query = query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
     let mut canonical_headers = String::new();
     for name in signed {
         let values: Vec<String> = headers
             .get_all(*name)
             .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
@@ -193,7 +263,10 @@ fn canonical_request(method: &Method, uri: &Uri, headers: &HeaderMap, signed: &[
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| hex::encode(Sha256::digest(body)), str::to_owned);
-    format!("{method}\n{path}\n{query}\n{canonical_headers}\n{}\n{payload_hash}", signed.join(";"))
+    format!(
+        "{method}\n{path}\n{query}\n{canonical_headers}\n{}\n{payload_hash}",
+        signed.join(";")
+    )
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -217,7 +290,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Sign a request the way the SDKs do (used by tests and by clients built on this crate).
 /// Adds `X-Amz-Date` and `Authorization` to `headers`; signs `host`, `x-amz-date` and every
 /// `x-amz-*` and `content-type` header present.
-pub fn sign(headers: &mut HeaderMap, method: &Method, uri: &Uri, body: &[u8], key: (&str, &str), region: &str, now: NaiveDateTime) {
+pub fn sign(
+    headers: &mut HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    key: (&str, &str),
+    region: &str,
+    now: NaiveDateTime,
+) {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
     if let Ok(v) = amz_date.parse() {
@@ -233,9 +314,19 @@ pub fn sign(headers: &mut HeaderMap, method: &Method, uri: &Uri, body: &[u8], ke
     let signed_refs: Vec<&str> = signed.iter().map(String::as_str).collect();
     let canonical = canonical_request(method, uri, headers, &signed_refs, body);
     let scope = format!("{date}/{region}/firehose/aws4_request");
-    let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
-    let signature = hex::encode(hmac(&signing_key(key.1, &date, region, "firehose"), string_to_sign.as_bytes()));
-    let value = format!("{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}", key.0, signed.join(";"));
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let signature = hex::encode(hmac(
+        &signing_key(key.1, &date, region, "firehose"),
+        string_to_sign.as_bytes(),
+    ));
+    let value = format!(
+        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={signature}",
+        key.0,
+        signed.join(";")
+    );
     if let Ok(v) = value.parse() {
         headers.insert("authorization", v);
     }
@@ -248,9 +339,22 @@ mod tests {
     fn request() -> (Method, Uri, HeaderMap, Vec<u8>) {
         let mut headers = HeaderMap::new();
         headers.insert("host", "127.0.0.1:4573".parse().expect("header"));
-        headers.insert("content-type", "application/x-amz-json-1.1".parse().expect("header"));
-        headers.insert("x-amz-target", "Firehose_20150804.ListDeliveryStreams".parse().expect("header"));
-        (Method::POST, "/".parse().expect("uri"), headers, b"{}".to_vec())
+        headers.insert(
+            "content-type",
+            "application/x-amz-json-1.1".parse().expect("header"),
+        );
+        headers.insert(
+            "x-amz-target",
+            "Firehose_20150804.ListDeliveryStreams"
+                .parse()
+                .expect("header"),
+        );
+        (
+            Method::POST,
+            "/".parse().expect("uri"),
+            headers,
+            b"{}".to_vec(),
+        )
     }
 
     fn now() -> NaiveDateTime {
@@ -260,37 +364,99 @@ mod tests {
     #[test]
     fn aws_documented_signing_key() {
         // From the AWS SigV4 documentation's worked example.
-        let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam");
-        assert_eq!(hex::encode(key), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+        let key = signing_key(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(
+            hex::encode(key),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
     }
 
     #[test]
     fn accepts_good_and_rejects_bad_signatures() {
         let creds = Credentials::anonymous().with_key("AKIDEXAMPLE", "secret");
         let (m, u, mut h, b) = request();
-        sign(&mut h, &m, &u, &b, ("AKIDEXAMPLE", "secret"), "us-east-1", now());
-        creds.verify_at(&m, &u, &h, &b, now()).expect("good signature");
+        sign(
+            &mut h,
+            &m,
+            &u,
+            &b,
+            ("AKIDEXAMPLE", "secret"),
+            "us-east-1",
+            now(),
+        );
+        creds
+            .verify_at(&m, &u, &h, &b, now())
+            .expect("good signature");
 
-        let err = creds.verify_at(&m, &u, &h, b"{\"x\":1}", now()).expect_err("tampered body");
+        let err = creds
+            .verify_at(&m, &u, &h, b"{\"x\":1}", now())
+            .expect_err("tampered body");
         assert_eq!(err.error_type(), "InvalidSignatureException");
 
         let (m, u, mut h, b) = request();
-        sign(&mut h, &m, &u, &b, ("AKIDEXAMPLE", "wrong"), "us-east-1", now());
-        assert_eq!(creds.verify_at(&m, &u, &h, &b, now()).expect_err("wrong secret").error_type(), "InvalidSignatureException");
+        sign(
+            &mut h,
+            &m,
+            &u,
+            &b,
+            ("AKIDEXAMPLE", "wrong"),
+            "us-east-1",
+            now(),
+        );
+        assert_eq!(
+            creds
+                .verify_at(&m, &u, &h, &b, now())
+                .expect_err("wrong secret")
+                .error_type(),
+            "InvalidSignatureException"
+        );
 
         let (m, u, mut h, b) = request();
-        sign(&mut h, &m, &u, &b, ("UNKNOWN", "secret"), "us-east-1", now());
-        assert_eq!(creds.verify_at(&m, &u, &h, &b, now()).expect_err("unknown key").error_type(), "UnrecognizedClientException");
+        sign(
+            &mut h,
+            &m,
+            &u,
+            &b,
+            ("UNKNOWN", "secret"),
+            "us-east-1",
+            now(),
+        );
+        assert_eq!(
+            creds
+                .verify_at(&m, &u, &h, &b, now())
+                .expect_err("unknown key")
+                .error_type(),
+            "UnrecognizedClientException"
+        );
 
         let (m, u, h, b) = request();
-        assert_eq!(creds.verify_at(&m, &u, &h, &b, now()).expect_err("unsigned").error_type(), "UnrecognizedClientException");
+        assert_eq!(
+            creds
+                .verify_at(&m, &u, &h, &b, now())
+                .expect_err("unsigned")
+                .error_type(),
+            "UnrecognizedClientException"
+        );
     }
 
     #[test]
     fn stale_requests_are_rejected() {
         let creds = Credentials::anonymous().with_key("AKIDEXAMPLE", "secret");
         let (m, u, mut h, b) = request();
-        sign(&mut h, &m, &u, &b, ("AKIDEXAMPLE", "secret"), "us-east-1", now());
+        sign(
+            &mut h,
+            &m,
+            &u,
+            &b,
+            ("AKIDEXAMPLE", "secret"),
+            "us-east-1",
+            now(),
+        );
         let later = now() + chrono::Duration::minutes(16);
         let err = creds.verify_at(&m, &u, &h, &b, later).expect_err("expired");
         assert!(err.to_string().starts_with("Signature expired"), "{err}");
@@ -299,6 +465,8 @@ mod tests {
     #[test]
     fn no_keys_accepts_anyone() {
         let (m, u, h, b) = request();
-        Credentials::anonymous().verify(&m, &u, &h, &b).expect("open");
+        Credentials::anonymous()
+            .verify(&m, &u, &h, &b)
+            .expect("open");
     }
 }

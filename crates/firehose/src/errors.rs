@@ -64,7 +64,9 @@ pub enum FirehoseError {
     },
     /// `UpdateDestination` with a stale `CurrentDeliveryStreamVersionId`
     /// (`ConcurrentModificationException`).
-    #[error("Cannot update firehose: {stream} since the current version id: {current} and specified version id: {given} do not match")]
+    #[error(
+        "Cannot update firehose: {stream} since the current version id: {current} and specified version id: {given} do not match"
+    )]
     ConcurrentModification {
         /// Stream name.
         stream: String,
@@ -117,19 +119,28 @@ fn validation_message(violations: &[String]) -> String {
 
 impl FirehoseError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self::InvalidArgument { message: message.into() }
+        Self::InvalidArgument {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn serialization(message: impl Into<String>) -> Self {
-        Self::Serialization { message: message.into() }
+        Self::Serialization {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn internal(invariant: impl Into<String>) -> Self {
-        Self::Internal { invariant: invariant.into() }
+        Self::Internal {
+            invariant: invariant.into(),
+        }
     }
 
     /// The HTTP status: 400 for client faults, 503 for back-pressure, 500 for our faults.
@@ -156,7 +167,9 @@ impl FirehoseError {
             Self::UnrecognizedClient { .. } => "UnrecognizedClientException",
             Self::InvalidSignature { .. } => "InvalidSignatureException",
             Self::Delivery(e) => match e {
-                DeliveryError::Store { .. } | DeliveryError::Io { .. } | DeliveryError::Internal { .. } => "InternalFailure",
+                DeliveryError::Store { .. }
+                | DeliveryError::Io { .. }
+                | DeliveryError::Internal { .. } => "InternalFailure",
                 other => other.firehose_exception(),
             },
             Self::Io { .. } | Self::Internal { .. } => "InternalFailure",
@@ -178,16 +191,23 @@ mod tests {
 
     #[test]
     fn validation_messages_count_violations() {
-        let one = FirehoseError::Validation { violations: vec!["a".into()] };
+        let one = FirehoseError::Validation {
+            violations: vec!["a".into()],
+        };
         assert_eq!(one.to_string(), "1 validation error detected: a");
-        let two = FirehoseError::Validation { violations: vec!["a".into(), "b".into()] };
+        let two = FirehoseError::Validation {
+            violations: vec!["a".into(), "b".into()],
+        };
         assert_eq!(two.to_string(), "2 validation errors detected: a; b");
         assert_eq!(two.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn back_pressure_is_503() {
-        assert_eq!(FirehoseError::ServiceUnavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            FirehoseError::ServiceUnavailable.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         let e = FirehoseError::Delivery(DeliveryError::OverLimits);
         assert_eq!(e.error_type(), "ServiceUnavailableException");
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);

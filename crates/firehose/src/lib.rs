@@ -37,4 +37,6 @@ pub use errors::{FirehoseError, Result};
 pub use models::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS};
 pub use registry::{Buckets, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DESTINATION_ID, MAX_STREAMS};
 pub use service::{DEFAULT_TABLE_POLL, Firehose, FirehoseBuilder, MAX_BODY_BYTES, TARGET_PREFIX};
-pub use wal::{DEFAULT_MAX_WAL_BYTES, DEFAULT_SEGMENT_BYTES, Position, SyncMode, Wal, WalEntry, WalOptions};
+pub use wal::{
+    DEFAULT_MAX_WAL_BYTES, DEFAULT_SEGMENT_BYTES, Position, SyncMode, Wal, WalEntry, WalOptions,
+};

@@ -202,8 +202,13 @@ pub struct ListTagsForDeliveryStreamOutput {
 /// Parse a request body, mapping syntax and type errors to `SerializationException`.
 /// An empty body reads as `{}`.
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
-    serde_json::from_slice(body).map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))
 }
 
 /// Collects constraint violations in AWS's `ValidationException` wording.
@@ -213,14 +218,20 @@ pub struct Violations(Vec<String>);
 impl Violations {
     /// A member that must be present is absent.
     pub fn null(&mut self, path: &str) {
-        self.0.push(format!("Value null at '{path}' failed to satisfy constraint: Member must not be null"));
+        self.0.push(format!(
+            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
+        ));
     }
 
     /// Any other constraint, with the value rendered as AWS does (`None` omits it).
     pub fn push(&mut self, value: Option<&str>, path: &str, constraint: &str) {
         match value {
-            Some(v) => self.0.push(format!("Value '{v}' at '{path}' failed to satisfy constraint: {constraint}")),
-            None => self.0.push(format!("Value at '{path}' failed to satisfy constraint: {constraint}")),
+            Some(v) => self.0.push(format!(
+                "Value '{v}' at '{path}' failed to satisfy constraint: {constraint}"
+            )),
+            None => self.0.push(format!(
+                "Value at '{path}' failed to satisfy constraint: {constraint}"
+            )),
         }
     }
 
@@ -231,12 +242,28 @@ impl Violations {
             return None;
         };
         if name.is_empty() {
-            self.push(Some(name), path, "Member must have length greater than or equal to 1");
+            self.push(
+                Some(name),
+                path,
+                "Member must have length greater than or equal to 1",
+            );
         } else if name.len() > 64 {
-            self.push(Some(name), path, "Member must have length less than or equal to 64");
+            self.push(
+                Some(name),
+                path,
+                "Member must have length less than or equal to 64",
+            );
         }
-        if !name.is_empty() && !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
-            self.push(Some(name), path, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+");
+        if !name.is_empty()
+            && !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            self.push(
+                Some(name),
+                path,
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            );
         }
         Some(name)
     }
@@ -245,16 +272,28 @@ impl Violations {
     pub fn range(&mut self, value: Option<i64>, path: &str, min: i64, max: i64) {
         if let Some(v) = value {
             if v < min {
-                self.push(Some(&v.to_string()), path, &format!("Member must have value greater than or equal to {min}"));
+                self.push(
+                    Some(&v.to_string()),
+                    path,
+                    &format!("Member must have value greater than or equal to {min}"),
+                );
             } else if v > max {
-                self.push(Some(&v.to_string()), path, &format!("Member must have value less than or equal to {max}"));
+                self.push(
+                    Some(&v.to_string()),
+                    path,
+                    &format!("Member must have value less than or equal to {max}"),
+                );
             }
         }
     }
 
     /// `Err(ValidationException)` if anything was collected.
     pub fn finish(self) -> Result<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(FirehoseError::Validation { violations: self.0 }) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(FirehoseError::Validation { violations: self.0 })
+        }
     }
 }
 
@@ -267,20 +306,34 @@ pub fn java_buffer(len: usize) -> String {
 pub fn decode_data(data: &str, path: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(data)
-        .map_err(|e| FirehoseError::serialization(format!("Value for '{path}' is not valid base64: {e}")))
+        .map_err(|e| {
+            FirehoseError::serialization(format!("Value for '{path}' is not valid base64: {e}"))
+        })
 }
 
 /// Check one `Tag`: key 1–128 chars not starting with `aws:`, value ≤ 256 chars.
 pub fn check_tags(v: &mut Violations, tags: &[Tag], path: &str) {
     if tags.len() > MAX_TAGS {
-        v.push(None, path, "Member must have length less than or equal to 50");
+        v.push(
+            None,
+            path,
+            "Member must have length less than or equal to 50",
+        );
     }
     for (i, tag) in tags.iter().enumerate() {
         let n = i + 1;
         if tag.key.is_empty() {
-            v.push(Some(&tag.key), &format!("{path}.{n}.member.key"), "Member must have length greater than or equal to 1");
+            v.push(
+                Some(&tag.key),
+                &format!("{path}.{n}.member.key"),
+                "Member must have length greater than or equal to 1",
+            );
         } else if tag.key.chars().count() > 128 {
-            v.push(Some(&tag.key), &format!("{path}.{n}.member.key"), "Member must have length less than or equal to 128");
+            v.push(
+                Some(&tag.key),
+                &format!("{path}.{n}.member.key"),
+                "Member must have length less than or equal to 128",
+            );
         } else if tag.key.starts_with("aws:") {
             v.push(
                 Some(&tag.key),
@@ -289,7 +342,11 @@ pub fn check_tags(v: &mut Violations, tags: &[Tag], path: &str) {
             );
         }
         if tag.value.as_ref().is_some_and(|s| s.chars().count() > 256) {
-            v.push(tag.value.as_deref(), &format!("{path}.{n}.member.value"), "Member must have length less than or equal to 256");
+            v.push(
+                tag.value.as_deref(),
+                &format!("{path}.{n}.member.value"),
+                "Member must have length less than or equal to 256",
+            );
         }
     }
 }

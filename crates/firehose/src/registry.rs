@@ -18,7 +18,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_delivery::{
-    CreateDeliveryStreamInput, DeliveryError, DeliveryStream, DeliveryStreamBuilder, ExtendedS3DestinationConfiguration, Storage, StreamLimits, Tag,
+    CreateDeliveryStreamInput, DeliveryError, DeliveryStream, DeliveryStreamBuilder,
+    ExtendedS3DestinationConfiguration, Storage, StreamLimits, Tag,
 };
 
 use crate::errors::{FirehoseError, Result};
@@ -43,7 +44,10 @@ pub struct Buckets {
 impl Buckets {
     /// Every bucket in `default`.
     pub fn new(default: Storage) -> Self {
-        Self { default, mapped: HashMap::new() }
+        Self {
+            default,
+            mapped: HashMap::new(),
+        }
     }
 
     /// Send `bucket` to `storage` instead.
@@ -118,7 +122,9 @@ pub(crate) fn from_delivery(e: DeliveryError) -> FirehoseError {
     if let DeliveryError::InvalidArgument { message } = &e {
         for prefix in ["1 validation error detected: "] {
             if let Some(rest) = message.strip_prefix(prefix) {
-                return FirehoseError::Validation { violations: vec![rest.to_owned()] };
+                return FirehoseError::Validation {
+                    violations: vec![rest.to_owned()],
+                };
             }
         }
     }
@@ -137,7 +143,11 @@ impl Registry {
     pub fn open(options: RegistryOptions) -> Result<Self> {
         let dir = &options.state_dir;
         std::fs::create_dir_all(dir).map_err(|e| FirehoseError::io(dir, e))?;
-        let registry = Self { options: options.clone(), streams: RwLock::new(BTreeMap::new()), control: tokio::sync::Mutex::new(()) };
+        let registry = Self {
+            options: options.clone(),
+            streams: RwLock::new(BTreeMap::new()),
+            control: tokio::sync::Mutex::new(()),
+        };
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| FirehoseError::io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -146,30 +156,52 @@ impl Registry {
         paths.sort();
         for path in paths {
             let bytes = std::fs::read(&path).map_err(|e| FirehoseError::io(&path, e))?;
-            let state: Persisted = serde_json::from_slice(&bytes)
-                .map_err(|e| FirehoseError::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-            let entry = registry.start(state).map_err(|e| {
-                FirehoseError::io(&path, std::io::Error::other(format!("cannot start the stream defined here: {}", e.client_message())))
+            let state: Persisted = serde_json::from_slice(&bytes).map_err(|e| {
+                FirehoseError::io(
+                    &path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
             })?;
-            registry.write()?.insert(entry.state.input.delivery_stream_name.clone(), entry);
+            let entry = registry.start(state).map_err(|e| {
+                FirehoseError::io(
+                    &path,
+                    std::io::Error::other(format!(
+                        "cannot start the stream defined here: {}",
+                        e.client_message()
+                    )),
+                )
+            })?;
+            registry
+                .write()?
+                .insert(entry.state.input.delivery_stream_name.clone(), entry);
         }
         Ok(registry)
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>>> {
-        self.streams.read().map_err(|_| FirehoseError::internal("stream registry lock poisoned"))
+        self.streams
+            .read()
+            .map_err(|_| FirehoseError::internal("stream registry lock poisoned"))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<String, Entry>>> {
-        self.streams.write().map_err(|_| FirehoseError::internal("stream registry lock poisoned"))
+        self.streams
+            .write()
+            .map_err(|_| FirehoseError::internal("stream registry lock poisoned"))
     }
 
     fn not_found(&self, stream: &str) -> FirehoseError {
-        FirehoseError::ResourceNotFound { stream: stream.to_owned(), account: self.options.account_id.clone() }
+        FirehoseError::ResourceNotFound {
+            stream: stream.to_owned(),
+            account: self.options.account_id.clone(),
+        }
     }
 
     fn entry(&self, name: &str) -> Result<Entry> {
-        self.read()?.get(name).cloned().ok_or_else(|| self.not_found(name))
+        self.read()?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))
     }
 
     /// The running engine of a stream.
@@ -184,18 +216,37 @@ impl Registry {
 
     /// `arn:aws:firehose:<region>:<account>:deliverystream/<name>`.
     pub fn arn(&self, name: &str) -> String {
-        format!("arn:aws:firehose:{}:{}:deliverystream/{name}", self.options.region, self.options.account_id)
+        format!(
+            "arn:aws:firehose:{}:{}:deliverystream/{name}",
+            self.options.region, self.options.account_id
+        )
     }
 
-    fn table_file(&self, input: &CreateDeliveryStreamInput) -> Option<(PathBuf, Option<SystemTime>)> {
-        let schema = input.extended_s3_destination_configuration.as_ref()?.data_format_conversion_configuration.as_ref()?.schema_configuration.as_ref()?;
+    fn table_file(
+        &self,
+        input: &CreateDeliveryStreamInput,
+    ) -> Option<(PathBuf, Option<SystemTime>)> {
+        let schema = input
+            .extended_s3_destination_configuration
+            .as_ref()?
+            .data_format_conversion_configuration
+            .as_ref()?
+            .schema_configuration
+            .as_ref()?;
         if schema.version_id.as_deref().is_some_and(|v| v != "LATEST") {
             return None;
         }
-        let base = self.options.schemas_dir.join(schema.database_name.as_deref()?);
+        let base = self
+            .options
+            .schemas_dir
+            .join(schema.database_name.as_deref()?);
         let table = schema.table_name.as_deref()?;
         let avsc = base.join(format!("{table}.avsc"));
-        let path = if avsc.exists() { avsc } else { base.join(format!("{table}.json")) };
+        let path = if avsc.exists() {
+            avsc
+        } else {
+            base.join(format!("{table}.json"))
+        };
         let mtime = modified(&path);
         Some((path, mtime))
     }
@@ -206,7 +257,10 @@ impl Registry {
             .extended_s3_destination_configuration
             .as_ref()
             .map(|d| d.bucket_arn.as_str())
-            .or(input.s3_destination_configuration.as_ref().map(|d| d.bucket_arn.as_str()))
+            .or(input
+                .s3_destination_configuration
+                .as_ref()
+                .map(|d| d.bucket_arn.as_str()))
             .map(bucket_of)
             .unwrap_or_default();
         let table_file = self.table_file(input);
@@ -218,7 +272,11 @@ impl Registry {
             .with_limits(self.options.limits)
             .build()
             .map_err(from_delivery)?;
-        Ok(Entry { state, stream: Arc::new(stream), table_file })
+        Ok(Entry {
+            state,
+            stream: Arc::new(stream),
+            table_file,
+        })
     }
 
     fn persist(&self, state: &Persisted) -> Result<()> {
@@ -226,7 +284,9 @@ impl Registry {
         let name = &state.input.delivery_stream_name;
         let path = dir.join(format!("{name}.json"));
         let tmp = dir.join(format!(".{name}.json.tmp"));
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| FirehoseError::internal(format!("stream state does not serialize: {e}")))?;
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| {
+            FirehoseError::internal(format!("stream state does not serialize: {e}"))
+        })?;
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             std::io::Write::write_all(&mut f, &bytes)?;
@@ -251,7 +311,10 @@ impl Registry {
         let mut v = Violations::default();
         v.stream_name(Some(&input.delivery_stream_name), "deliveryStreamName");
         if let Some(t) = input.delivery_stream_type.as_deref()
-            && !matches!(t, "DirectPut" | "KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource")
+            && !matches!(
+                t,
+                "DirectPut" | "KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource"
+            )
         {
             v.push(Some(t), "deliveryStreamType", "Member must satisfy enum value set: [DatabaseAsSource, MSKAsSource, DirectPut, KinesisStreamAsSource]");
         }
@@ -259,22 +322,41 @@ impl Registry {
             models::check_tags(&mut v, tags, "tags");
         }
         v.finish()?;
-        if let Some(t) = input.delivery_stream_type.as_deref().filter(|t| *t != "DirectPut") {
-            return Err(FirehoseError::invalid(format!("DeliveryStreamType {t} is not supported by Sluice: only DirectPut streams are.")));
+        if let Some(t) = input
+            .delivery_stream_type
+            .as_deref()
+            .filter(|t| *t != "DirectPut")
+        {
+            return Err(FirehoseError::invalid(format!(
+                "DeliveryStreamType {t} is not supported by Sluice: only DirectPut streams are."
+            )));
         }
         let _control = self.control.lock().await;
         let name = input.delivery_stream_name.clone();
         if self.contains(&name) {
             return Err(FirehoseError::ResourceInUse {
-                message: format!("Firehose {name} under accountId {} already exists", self.options.account_id),
+                message: format!(
+                    "Firehose {name} under accountId {} already exists",
+                    self.options.account_id
+                ),
             });
         }
         if self.read()?.len() >= MAX_STREAMS {
-            return Err(FirehoseError::LimitExceeded { message: format!("You have already consumed your firehose quota of {MAX_STREAMS} hoses.") });
+            return Err(FirehoseError::LimitExceeded {
+                message: format!(
+                    "You have already consumed your firehose quota of {MAX_STREAMS} hoses."
+                ),
+            });
         }
         let now = now_secs();
         let tags = input.tags.clone().unwrap_or_default();
-        let state = Persisted { input, version_id: 1, create_timestamp: now, last_update_timestamp: now, tags };
+        let state = Persisted {
+            input,
+            version_id: 1,
+            create_timestamp: now,
+            last_update_timestamp: now,
+            tags,
+        };
         let entry = self.start(state)?;
         self.persist(&entry.state)?;
         self.write()?.insert(name.clone(), entry);
@@ -294,19 +376,36 @@ impl Registry {
     /// records are flushed, not discarded (see docs/api.md).
     pub async fn delete(&self, name: &str) -> Result<()> {
         let _control = self.control.lock().await;
-        let entry = self.write()?.remove(name).ok_or_else(|| self.not_found(name))?;
+        let entry = self
+            .write()?
+            .remove(name)
+            .ok_or_else(|| self.not_found(name))?;
         self.unpersist(name)?;
         drain(entry.stream);
         Ok(())
     }
 
     /// `ListDeliveryStreams`.
-    pub fn list(&self, limit: usize, stream_type: Option<&str>, after: Option<&str>) -> Result<(Vec<String>, bool)> {
+    pub fn list(
+        &self,
+        limit: usize,
+        stream_type: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<(Vec<String>, bool)> {
         let streams = self.read()?;
         let mut names = streams
             .iter()
             .filter(|(n, _)| after.is_none_or(|a| n.as_str() > a))
-            .filter(|(_, e)| stream_type.is_none_or(|t| e.state.input.delivery_stream_type.as_deref().unwrap_or("DirectPut") == t))
+            .filter(|(_, e)| {
+                stream_type.is_none_or(|t| {
+                    e.state
+                        .input
+                        .delivery_stream_type
+                        .as_deref()
+                        .unwrap_or("DirectPut")
+                        == t
+                })
+            })
             .map(|(n, _)| n.clone());
         let page: Vec<String> = names.by_ref().take(limit).collect();
         let more = names.next().is_some();
@@ -315,11 +414,17 @@ impl Registry {
 
     /// Every stream name.
     pub fn names(&self) -> Vec<String> {
-        self.read().map(|s| s.keys().cloned().collect()).unwrap_or_default()
+        self.read()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// `DescribeDeliveryStream`'s `DeliveryStreamDescription`, defaults materialised.
-    pub fn describe(&self, name: &str, exclusive_start_destination_id: Option<&str>) -> Result<Value> {
+    pub fn describe(
+        &self,
+        name: &str,
+        exclusive_start_destination_id: Option<&str>,
+    ) -> Result<Value> {
         let entry = self.entry(name)?;
         let state = &entry.state;
         let destinations = if exclusive_start_destination_id.is_some_and(|d| d >= DESTINATION_ID) {
@@ -359,25 +464,43 @@ impl Registry {
         let entry = self.entry(name)?;
         let state = &entry.state;
         if current_version != state.version_id.to_string() {
-            return Err(FirehoseError::ConcurrentModification { stream: name.to_owned(), current: state.version_id, given: current_version.to_owned() });
+            return Err(FirehoseError::ConcurrentModification {
+                stream: name.to_owned(),
+                current: state.version_id,
+                given: current_version.to_owned(),
+            });
         }
         if destination_id != DESTINATION_ID {
-            return Err(FirehoseError::invalid(format!("Destination Id {destination_id} not found for Firehose {name}.")));
+            return Err(FirehoseError::invalid(format!(
+                "Destination Id {destination_id} not found for Firehose {name}."
+            )));
         }
-        let mut merged = match (&state.input.extended_s3_destination_configuration, &state.input.s3_destination_configuration) {
+        let mut merged = match (
+            &state.input.extended_s3_destination_configuration,
+            &state.input.s3_destination_configuration,
+        ) {
             (Some(ext), _) => to_map(ext)?,
             (None, Some(s3)) => to_map(s3)?,
             (None, None) => Map::new(),
         };
         let old = merged.clone();
         for (key, value) in update {
-            let key = if key == "S3BackupUpdate" { "S3BackupConfiguration".to_owned() } else { key };
+            let key = if key == "S3BackupUpdate" {
+                "S3BackupConfiguration".to_owned()
+            } else {
+                key
+            };
             merged.insert(key, value);
         }
-        if old.get("S3BackupMode").and_then(Value::as_str) == Some("Enabled") && merged.get("S3BackupMode").and_then(Value::as_str) != Some("Enabled") {
-            return Err(FirehoseError::invalid("S3 backup cannot be disabled once it has been enabled."));
+        if old.get("S3BackupMode").and_then(Value::as_str) == Some("Enabled")
+            && merged.get("S3BackupMode").and_then(Value::as_str) != Some("Enabled")
+        {
+            return Err(FirehoseError::invalid(
+                "S3 backup cannot be disabled once it has been enabled.",
+            ));
         }
-        let partitioning = |m: &Map<String, Value>| m.pointer_or("DynamicPartitioningConfiguration", "Enabled");
+        let partitioning =
+            |m: &Map<String, Value>| m.pointer_or("DynamicPartitioningConfiguration", "Enabled");
         if partitioning(&old) != partitioning(&merged) {
             return Err(FirehoseError::invalid(if partitioning(&old) {
                 "Dynamic Partitioning cannot be disabled once it has been enabled."
@@ -385,12 +508,17 @@ impl Registry {
                 "Dynamic Partitioning can only be enabled at delivery stream creation."
             }));
         }
-        let ext: ExtendedS3DestinationConfiguration =
-            serde_json::from_value(Value::Object(merged)).map_err(|e| FirehoseError::invalid(format!("Invalid destination update: {e}")))?;
+        let ext: ExtendedS3DestinationConfiguration = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| FirehoseError::invalid(format!("Invalid destination update: {e}")))?;
         let mut input = state.input.clone();
         input.s3_destination_configuration = None;
         input.extended_s3_destination_configuration = Some(ext);
-        let new_state = Persisted { input, version_id: state.version_id + 1, last_update_timestamp: now_secs(), ..state.clone() };
+        let new_state = Persisted {
+            input,
+            version_id: state.version_id + 1,
+            last_update_timestamp: now_secs(),
+            ..state.clone()
+        };
         let new_entry = self.start(new_state)?;
         self.persist(&new_entry.state)?;
         let old = self.write()?.insert(name.to_owned(), new_entry);
@@ -414,7 +542,10 @@ impl Registry {
         }
         if next.len() > models::MAX_TAGS {
             return Err(FirehoseError::LimitExceeded {
-                message: format!("Tag limit exceeded: a delivery stream can have at most {} tags.", models::MAX_TAGS),
+                message: format!(
+                    "Tag limit exceeded: a delivery stream can have at most {} tags.",
+                    models::MAX_TAGS
+                ),
             });
         }
         let mut state = entry.state.clone();
@@ -437,10 +568,17 @@ impl Registry {
     }
 
     /// `ListTagsForDeliveryStream`: ordered by key.
-    pub fn list_tags(&self, name: &str, after: Option<&str>, limit: usize) -> Result<(Vec<Tag>, bool)> {
+    pub fn list_tags(
+        &self,
+        name: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Tag>, bool)> {
         let mut tags = self.entry(name)?.state.tags;
         tags.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut rest = tags.into_iter().filter(|t| after.is_none_or(|a| t.key.as_str() > a));
+        let mut rest = tags
+            .into_iter()
+            .filter(|t| after.is_none_or(|a| t.key.as_str() > a));
         let page: Vec<Tag> = rest.by_ref().take(limit).collect();
         Ok((page, rest.next().is_some()))
     }
@@ -485,7 +623,11 @@ impl Registry {
 
     /// Stop every stream gracefully (flush every buffer). Used on SIGTERM/SIGINT.
     pub async fn shutdown(&self) -> Result<()> {
-        let streams: Vec<Arc<DeliveryStream>> = self.read()?.values().map(|e| Arc::clone(&e.stream)).collect();
+        let streams: Vec<Arc<DeliveryStream>> = self
+            .read()?
+            .values()
+            .map(|e| Arc::clone(&e.stream))
+            .collect();
         let mut first_error = None;
         for s in streams {
             if let Err(e) = s.shutdown().await {
@@ -509,7 +651,9 @@ fn drain(stream: Arc<DeliveryStream>) {
 fn to_map<T: Serialize>(value: &T) -> Result<Map<String, Value>> {
     match serde_json::to_value(value) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(FirehoseError::internal("destination configuration does not serialize to an object")),
+        _ => Err(FirehoseError::internal(
+            "destination configuration does not serialize to an object",
+        )),
     }
 }
 
@@ -519,13 +663,22 @@ trait PointerOr {
 
 impl PointerOr for Map<String, Value> {
     fn pointer_or(&self, object: &str, flag: &str) -> bool {
-        self.get(object).and_then(|o| o.get(flag)).and_then(Value::as_bool).unwrap_or(false)
+        self.get(object)
+            .and_then(|o| o.get(flag))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 }
 
-fn describe_destination(input: &CreateDeliveryStreamInput, stream: &DeliveryStream) -> Result<Value> {
+fn describe_destination(
+    input: &CreateDeliveryStreamInput,
+    stream: &DeliveryStream,
+) -> Result<Value> {
     let settings = stream.settings();
-    let mut ext = match (&input.extended_s3_destination_configuration, &input.s3_destination_configuration) {
+    let mut ext = match (
+        &input.extended_s3_destination_configuration,
+        &input.s3_destination_configuration,
+    ) {
         (Some(ext), _) => to_map(ext)?,
         (None, Some(s3)) => to_map(s3)?,
         (None, None) => Map::new(),
@@ -535,33 +688,58 @@ fn describe_destination(input: &CreateDeliveryStreamInput, stream: &DeliveryStre
         "IntervalInSeconds": settings.destination.buffer_interval.as_secs(),
     });
     ext.insert("BufferingHints".into(), hints);
-    ext.entry("CompressionFormat").or_insert_with(|| json!("UNCOMPRESSED"));
-    ext.entry("EncryptionConfiguration").or_insert_with(|| json!({"NoEncryptionConfig": "NoEncryption"}));
-    ext.entry("CloudWatchLoggingOptions").or_insert_with(|| json!({"Enabled": false}));
-    ext.entry("S3BackupMode").or_insert_with(|| json!("Disabled"));
+    ext.entry("CompressionFormat")
+        .or_insert_with(|| json!("UNCOMPRESSED"));
+    ext.entry("EncryptionConfiguration")
+        .or_insert_with(|| json!({"NoEncryptionConfig": "NoEncryption"}));
+    ext.entry("CloudWatchLoggingOptions")
+        .or_insert_with(|| json!({"Enabled": false}));
+    ext.entry("S3BackupMode")
+        .or_insert_with(|| json!("Disabled"));
     if let Some(mut backup) = ext.remove("S3BackupConfiguration") {
         if let Some(b) = backup.as_object_mut() {
-            b.entry("BufferingHints").or_insert_with(|| json!({"SizeInMBs": 5, "IntervalInSeconds": 300}));
-            b.entry("CompressionFormat").or_insert_with(|| json!("UNCOMPRESSED"));
-            b.entry("EncryptionConfiguration").or_insert_with(|| json!({"NoEncryptionConfig": "NoEncryption"}));
+            b.entry("BufferingHints")
+                .or_insert_with(|| json!({"SizeInMBs": 5, "IntervalInSeconds": 300}));
+            b.entry("CompressionFormat")
+                .or_insert_with(|| json!("UNCOMPRESSED"));
+            b.entry("EncryptionConfiguration")
+                .or_insert_with(|| json!({"NoEncryptionConfig": "NoEncryption"}));
         }
         ext.insert("S3BackupDescription".into(), backup);
     }
-    if let Some(dp) = ext.get_mut("DynamicPartitioningConfiguration").and_then(Value::as_object_mut)
+    if let Some(dp) = ext
+        .get_mut("DynamicPartitioningConfiguration")
+        .and_then(Value::as_object_mut)
         && dp.get("Enabled").and_then(Value::as_bool) == Some(true)
     {
-        dp.entry("RetryOptions").or_insert_with(|| json!({"DurationInSeconds": 300}));
+        dp.entry("RetryOptions")
+            .or_insert_with(|| json!({"DurationInSeconds": 300}));
     }
-    if let Some(conv) = ext.get_mut("DataFormatConversionConfiguration").and_then(Value::as_object_mut) {
+    if let Some(conv) = ext
+        .get_mut("DataFormatConversionConfiguration")
+        .and_then(Value::as_object_mut)
+    {
         conv.entry("Enabled").or_insert(json!(true));
-        if let Some(schema) = conv.get_mut("SchemaConfiguration").and_then(Value::as_object_mut) {
+        if let Some(schema) = conv
+            .get_mut("SchemaConfiguration")
+            .and_then(Value::as_object_mut)
+        {
             schema.entry("VersionId").or_insert(json!("LATEST"));
         }
     }
-    let s3: Map<String, Value> = ["RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat", "EncryptionConfiguration", "CloudWatchLoggingOptions"]
-        .iter()
-        .filter_map(|k| ext.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect();
+    let s3: Map<String, Value> = [
+        "RoleARN",
+        "BucketARN",
+        "Prefix",
+        "ErrorOutputPrefix",
+        "BufferingHints",
+        "CompressionFormat",
+        "EncryptionConfiguration",
+        "CloudWatchLoggingOptions",
+    ]
+    .iter()
+    .filter_map(|k| ext.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+    .collect();
     Ok(json!({
         "DestinationId": DESTINATION_ID,
         "S3DestinationDescription": s3,

@@ -101,7 +101,11 @@ impl FirehoseBuilder {
 
     /// Region and account id used in ARNs.
     #[must_use]
-    pub fn with_identity(mut self, region: impl Into<String>, account_id: impl Into<String>) -> Self {
+    pub fn with_identity(
+        mut self,
+        region: impl Into<String>,
+        account_id: impl Into<String>,
+    ) -> Self {
         self.region = region.into();
         self.account_id = account_id.into();
         self
@@ -139,11 +143,15 @@ impl FirehoseBuilder {
     /// Must be called inside a Tokio runtime.
     pub async fn build(self) -> Result<Firehose> {
         let state = self.data_dir.join(".sluice");
-        let wal_options = self.wal.unwrap_or_else(|| WalOptions::new(state.join("wal")));
+        let wal_options = self
+            .wal
+            .unwrap_or_else(|| WalOptions::new(state.join("wal")));
         let registry = Registry::open(RegistryOptions {
             state_dir: state.join("streams"),
             schemas_dir: self.schemas_dir,
-            buckets: self.buckets.unwrap_or_else(|| Buckets::new(Storage::file(&self.data_dir))),
+            buckets: self
+                .buckets
+                .unwrap_or_else(|| Buckets::new(Storage::file(&self.data_dir))),
             region: self.region,
             account_id: self.account_id,
             limits: self.limits,
@@ -155,13 +163,20 @@ impl FirehoseBuilder {
             }
         }
         let (wal, replay) = Wal::open(wal_options)?;
-        let inner = Arc::new(Inner { registry, wal, credentials: self.credentials });
+        let inner = Arc::new(Inner {
+            registry,
+            wal,
+            credentials: self.credentials,
+        });
         let replayed = replay.len();
         for (position, entry) in replay {
             inner.replay(position, entry).await;
         }
         if replayed > 0 {
-            tracing::info!(entries = replayed, "replayed undelivered requests from the write-ahead log");
+            tracing::info!(
+                entries = replayed,
+                "replayed undelivered requests from the write-ahead log"
+            );
         }
         let poller = {
             let inner = Arc::downgrade(&inner);
@@ -174,7 +189,11 @@ impl FirehoseBuilder {
                 }
             })
         };
-        Ok(Firehose { inner, replayed, poller })
+        Ok(Firehose {
+            inner,
+            replayed,
+            poller,
+        })
     }
 }
 
@@ -211,17 +230,28 @@ impl Firehose {
 
     /// The axum router (one fallback handler: every path and method is answered in AWS's shape).
     pub fn router(&self) -> Router {
-        Router::new().fallback(handle).with_state(Arc::clone(&self.inner))
+        Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&self.inner))
     }
 
     /// Serve on `listener` until `shutdown` resolves, then stop gracefully: stop accepting,
     /// finish in-flight requests, flush every stream, trim the log.
-    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| FirehoseError::io(addr.map_or_else(|| "listener".to_owned(), |a| a.to_string()), e))?;
+            .map_err(|e| {
+                FirehoseError::io(
+                    addr.map_or_else(|| "listener".to_owned(), |a| a.to_string()),
+                    e,
+                )
+            })?;
         self.shutdown().await
     }
 
@@ -235,7 +265,10 @@ impl Firehose {
         }
         let left = self.inner.wal.pending_entries();
         if left > 0 {
-            tracing::warn!(entries = left, "write-ahead log still holds undelivered requests; they are replayed at the next start");
+            tracing::warn!(
+                entries = left,
+                "write-ahead log still holds undelivered requests; they are replayed at the next start"
+            );
         }
         self.inner.wal.close();
         result
@@ -246,8 +279,14 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => inner.call(&parts.method, &parts.uri, &parts.headers, body).await,
-        Err(_) => Err(FirehoseError::invalid(format!("Request body exceeds {MAX_BODY_BYTES} bytes."))),
+        Ok(body) => {
+            inner
+                .call(&parts.method, &parts.uri, &parts.headers, body)
+                .await
+        }
+        Err(_) => Err(FirehoseError::invalid(format!(
+            "Request body exceeds {MAX_BODY_BYTES} bytes."
+        ))),
     };
     match result {
         Ok(body) => respond(StatusCode::OK, body, &request_id, None),
@@ -255,17 +294,27 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
             if e.status().is_server_error() && e.error_type() != "ServiceUnavailableException" {
                 tracing::error!(error = %e, request_id, "request failed");
             }
-            let body = json!({"__type": e.error_type(), "message": e.client_message()}).to_string().into_bytes();
+            let body = json!({"__type": e.error_type(), "message": e.client_message()})
+                .to_string()
+                .into_bytes();
             respond(e.status(), body, &request_id, Some(e.error_type()))
         }
     }
 }
 
-fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, error_type: Option<&str>) -> Response {
+fn respond(
+    status: StatusCode,
+    body: Vec<u8>,
+    request_id: &str,
+    error_type: Option<&str>,
+) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", v);
     }
@@ -276,11 +325,14 @@ fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, error_type: Opti
 }
 
 fn to_body<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| FirehoseError::internal(format!("response does not serialize: {e}")))
+    serde_json::to_vec(value)
+        .map_err(|e| FirehoseError::internal(format!("response does not serialize: {e}")))
 }
 
 fn limit(value: Option<i64>, default: usize) -> usize {
-    value.and_then(|v| usize::try_from(v).ok()).unwrap_or(default)
+    value
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(default)
 }
 
 /// Record ids: one random prefix per request plus the record's index.
@@ -289,10 +341,21 @@ fn record_id(prefix: &str, index: usize) -> String {
 }
 
 impl Inner {
-    async fn call(self: &Arc<Self>, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>> {
+    async fn call(
+        self: &Arc<Self>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Vec<u8>> {
         self.credentials.verify(method, uri, headers, &body)?;
-        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let unknown = || FirehoseError::UnknownOperation { target: target.to_owned() };
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let unknown = || FirehoseError::UnknownOperation {
+            target: target.to_owned(),
+        };
         if method != Method::POST {
             return Err(unknown());
         }
@@ -308,7 +371,9 @@ impl Inner {
             "TagDeliveryStream" => self.tag(&body).await,
             "UntagDeliveryStream" => self.untag(&body).await,
             "ListTagsForDeliveryStream" => self.list_tags(&body),
-            "StartDeliveryStreamEncryption" | "StopDeliveryStreamEncryption" => self.encryption(&body),
+            "StartDeliveryStreamEncryption" | "StopDeliveryStreamEncryption" => {
+                self.encryption(&body)
+            }
             _ => Err(unknown()),
         }
     }
@@ -325,13 +390,25 @@ impl Inner {
             return Ok(false);
         }
         let arrival_ms = stream.now_ms();
-        let records = data.iter().map(|d| Record::new(d.clone(), arrival_ms)).collect();
+        let records = data
+            .iter()
+            .map(|d| Record::new(d.clone(), arrival_ms))
+            .collect();
         let receipt = match stream.try_put(records) {
             Ok(r) => r,
-            Err(DeliveryError::OverLimits | DeliveryError::ShuttingDown { .. }) => return Ok(false),
+            Err(DeliveryError::OverLimits | DeliveryError::ShuttingDown { .. }) => {
+                return Ok(false);
+            }
             Err(e) => return Err(registry::from_delivery(e)),
         };
-        let position = self.wal.append(&WalEntry { stream: name.to_owned(), arrival_ms, records: data }).await?;
+        let position = self
+            .wal
+            .append(&WalEntry {
+                stream: name.to_owned(),
+                arrival_ms,
+                records: data,
+            })
+            .await?;
         let inner = Arc::clone(self);
         tokio::spawn(async move {
             if receipt.durable().await.is_ok() {
@@ -347,7 +424,11 @@ impl Inner {
             self.wal.release(position);
             return;
         };
-        let records = entry.records.into_iter().map(|d| Record::new(d, entry.arrival_ms)).collect();
+        let records = entry
+            .records
+            .into_iter()
+            .map(|d| Record::new(d, entry.arrival_ms))
+            .collect();
         match stream.put(records).await {
             Ok(receipt) => {
                 let inner = Arc::clone(self);
@@ -357,7 +438,9 @@ impl Inner {
                     }
                 });
             }
-            Err(e) => tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log"),
+            Err(e) => {
+                tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log")
+            }
         }
     }
 
@@ -372,7 +455,11 @@ impl Inner {
             Some(Some(b64)) => {
                 let bytes = models::decode_data(b64, "record.data")?;
                 if bytes.len() > models::MAX_RECORD_BYTES {
-                    v.push(Some(&models::java_buffer(bytes.len())), "record.data", "Member must have length less than or equal to 1024000");
+                    v.push(
+                        Some(&models::java_buffer(bytes.len())),
+                        "record.data",
+                        "Member must have length less than or equal to 1024000",
+                    );
                 }
                 data = Some(Bytes::from(bytes));
             }
@@ -383,7 +470,10 @@ impl Inner {
         if !self.accept(name, vec![data]).await? {
             return Err(FirehoseError::ServiceUnavailable);
         }
-        to_body(&models::PutRecordOutput { record_id: record_id(&prefix, 0), encrypted: false })
+        to_body(&models::PutRecordOutput {
+            record_id: record_id(&prefix, 0),
+            encrypted: false,
+        })
     }
 
     async fn put_record_batch(self: &Arc<Self>, body: &[u8]) -> Result<Vec<u8>> {
@@ -395,9 +485,17 @@ impl Inner {
         if missing {
             v.null("records");
         } else if records.is_empty() {
-            v.push(Some("[]"), "records", "Member must have length greater than or equal to 1");
+            v.push(
+                Some("[]"),
+                "records",
+                "Member must have length greater than or equal to 1",
+            );
         } else if records.len() > models::MAX_BATCH_RECORDS {
-            v.push(None, "records", "Member must have length less than or equal to 500");
+            v.push(
+                None,
+                "records",
+                "Member must have length less than or equal to 500",
+            );
         }
         let mut data = Vec::with_capacity(records.len());
         let mut total = 0usize;
@@ -409,7 +507,11 @@ impl Inner {
             };
             let bytes = models::decode_data(b64, &path)?;
             if bytes.len() > models::MAX_RECORD_BYTES {
-                v.push(Some(&models::java_buffer(bytes.len())), &path, "Member must have length less than or equal to 1024000");
+                v.push(
+                    Some(&models::java_buffer(bytes.len())),
+                    &path,
+                    "Member must have length less than or equal to 1024000",
+                );
             }
             total += bytes.len();
             data.push(Bytes::from(bytes));
@@ -424,7 +526,11 @@ impl Inner {
         let request_responses = (0..n)
             .map(|i| {
                 if accepted {
-                    models::PutRecordBatchResponseEntry { record_id: Some(record_id(&prefix, i)), error_code: None, error_message: None }
+                    models::PutRecordBatchResponseEntry {
+                        record_id: Some(record_id(&prefix, i)),
+                        error_code: None,
+                        error_message: None,
+                    }
                 } else {
                     models::PutRecordBatchResponseEntry {
                         record_id: None,
@@ -434,15 +540,24 @@ impl Inner {
                 }
             })
             .collect();
-        to_body(&models::PutRecordBatchOutput { failed_put_count: if accepted { 0 } else { n }, encrypted: false, request_responses })
+        to_body(&models::PutRecordBatchOutput {
+            failed_put_count: if accepted { 0 } else { n },
+            encrypted: false,
+            request_responses,
+        })
     }
 
     async fn create(&self, body: &[u8]) -> Result<Vec<u8>> {
         // Syntax first (SerializationException), then the shape (unknown members named).
-        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))?;
-        let input: CreateDeliveryStreamInput = serde_json::from_slice(body).map_err(|e| FirehoseError::invalid(e.to_string()))?;
+        serde_json::from_slice::<serde_json::Value>(body).map_err(|e| {
+            FirehoseError::serialization(format!("Could not parse the request body: {e}"))
+        })?;
+        let input: CreateDeliveryStreamInput =
+            serde_json::from_slice(body).map_err(|e| FirehoseError::invalid(e.to_string()))?;
         let arn = self.registry.create(input).await?;
-        to_body(&models::CreateDeliveryStreamOutput { delivery_stream_arn: arn })
+        to_body(&models::CreateDeliveryStreamOutput {
+            delivery_stream_arn: arn,
+        })
     }
 
     fn describe(&self, body: &[u8]) -> Result<Vec<u8>> {
@@ -451,7 +566,9 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         v.range(input.limit, "limit", 1, 10_000);
         v.finish()?;
-        let description = self.registry.describe(name, input.exclusive_start_destination_id.as_deref())?;
+        let description = self
+            .registry
+            .describe(name, input.exclusive_start_destination_id.as_deref())?;
         to_body(&json!({ "DeliveryStreamDescription": description }))
     }
 
@@ -460,14 +577,23 @@ impl Inner {
         let mut v = Violations::default();
         v.range(input.limit, "limit", 1, 10_000);
         if let Some(t) = input.delivery_stream_type.as_deref()
-            && !matches!(t, "DirectPut" | "KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource")
+            && !matches!(
+                t,
+                "DirectPut" | "KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource"
+            )
         {
             v.push(Some(t), "deliveryStreamType", "Member must satisfy enum value set: [DatabaseAsSource, MSKAsSource, DirectPut, KinesisStreamAsSource]");
         }
         v.finish()?;
-        let (names, more) =
-            self.registry.list(limit(input.limit, 10), input.delivery_stream_type.as_deref(), input.exclusive_start_delivery_stream_name.as_deref())?;
-        to_body(&models::ListDeliveryStreamsOutput { delivery_stream_names: names, has_more_delivery_streams: more })
+        let (names, more) = self.registry.list(
+            limit(input.limit, 10),
+            input.delivery_stream_type.as_deref(),
+            input.exclusive_start_delivery_stream_name.as_deref(),
+        )?;
+        to_body(&models::ListDeliveryStreamsOutput {
+            delivery_stream_names: names,
+            has_more_delivery_streams: more,
+        })
     }
 
     async fn delete(&self, body: &[u8]) -> Result<Vec<u8>> {
@@ -485,8 +611,14 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         match input.current_delivery_stream_version_id.as_deref() {
             None => v.null("currentDeliveryStreamVersionId"),
-            Some(id) if id.is_empty() || id.len() > 50 || !id.bytes().all(|b| b.is_ascii_digit()) => {
-                v.push(Some(id), "currentDeliveryStreamVersionId", "Member must satisfy regular expression pattern: [0-9]+");
+            Some(id)
+                if id.is_empty() || id.len() > 50 || !id.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                v.push(
+                    Some(id),
+                    "currentDeliveryStreamVersionId",
+                    "Member must satisfy regular expression pattern: [0-9]+",
+                );
             }
             Some(_) => {}
         }
@@ -494,13 +626,28 @@ impl Inner {
             v.null("destinationId");
         }
         v.finish()?;
-        let update = match (input.extended_s3_destination_update, input.s3_destination_update) {
+        let update = match (
+            input.extended_s3_destination_update,
+            input.s3_destination_update,
+        ) {
             (Some(u), None) | (None, Some(u)) => u,
             (None, None) => serde_json::Map::new(),
-            (Some(_), Some(_)) => return Err(FirehoseError::invalid("Exactly one destination update is supported for a Firehose")),
+            (Some(_), Some(_)) => {
+                return Err(FirehoseError::invalid(
+                    "Exactly one destination update is supported for a Firehose",
+                ));
+            }
         };
         self.registry
-            .update_destination(name, input.current_delivery_stream_version_id.as_deref().unwrap_or(""), input.destination_id.as_deref().unwrap_or(""), update)
+            .update_destination(
+                name,
+                input
+                    .current_delivery_stream_version_id
+                    .as_deref()
+                    .unwrap_or(""),
+                input.destination_id.as_deref().unwrap_or(""),
+                update,
+            )
             .await?;
         Ok(b"{}".to_vec())
     }
@@ -511,11 +658,17 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         match &input.tags {
             None => v.null("tags"),
-            Some(t) if t.is_empty() => v.push(Some("[]"), "tags", "Member must have length greater than or equal to 1"),
+            Some(t) if t.is_empty() => v.push(
+                Some("[]"),
+                "tags",
+                "Member must have length greater than or equal to 1",
+            ),
             Some(t) => models::check_tags(&mut v, t, "tags"),
         }
         v.finish()?;
-        self.registry.tag(name, input.tags.unwrap_or_default()).await?;
+        self.registry
+            .tag(name, input.tags.unwrap_or_default())
+            .await?;
         Ok(b"{}".to_vec())
     }
 
@@ -525,12 +678,22 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         match &input.tag_keys {
             None => v.null("tagKeys"),
-            Some(k) if k.is_empty() => v.push(Some("[]"), "tagKeys", "Member must have length greater than or equal to 1"),
-            Some(k) if k.len() > models::MAX_TAGS => v.push(None, "tagKeys", "Member must have length less than or equal to 50"),
+            Some(k) if k.is_empty() => v.push(
+                Some("[]"),
+                "tagKeys",
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(k) if k.len() > models::MAX_TAGS => v.push(
+                None,
+                "tagKeys",
+                "Member must have length less than or equal to 50",
+            ),
             Some(_) => {}
         }
         v.finish()?;
-        self.registry.untag(name, &input.tag_keys.unwrap_or_default()).await?;
+        self.registry
+            .untag(name, &input.tag_keys.unwrap_or_default())
+            .await?;
         Ok(b"{}".to_vec())
     }
 
@@ -540,8 +703,15 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         v.range(input.limit, "limit", 1, 50);
         v.finish()?;
-        let (tags, more) = self.registry.list_tags(name, input.exclusive_start_tag_key.as_deref(), limit(input.limit, 50))?;
-        to_body(&models::ListTagsForDeliveryStreamOutput { tags, has_more_tags: more })
+        let (tags, more) = self.registry.list_tags(
+            name,
+            input.exclusive_start_tag_key.as_deref(),
+            limit(input.limit, 50),
+        )?;
+        to_body(&models::ListTagsForDeliveryStreamOutput {
+            tags,
+            has_more_tags: more,
+        })
     }
 
     fn encryption(&self, body: &[u8]) -> Result<Vec<u8>> {

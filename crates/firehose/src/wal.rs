@@ -70,7 +70,12 @@ pub struct WalOptions {
 impl WalOptions {
     /// Defaults for a directory.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), sync: SyncMode::default(), segment_bytes: DEFAULT_SEGMENT_BYTES, max_bytes: DEFAULT_MAX_WAL_BYTES }
+        Self {
+            dir: dir.into(),
+            sync: SyncMode::default(),
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            max_bytes: DEFAULT_MAX_WAL_BYTES,
+        }
     }
 
     /// Set the fsync policy.
@@ -115,13 +120,21 @@ impl WalEntry {
         payload.extend_from_slice(&name_len.to_le_bytes());
         payload.extend_from_slice(&self.stream.as_bytes()[..usize::from(name_len)]);
         payload.extend_from_slice(&self.arrival_ms.to_le_bytes());
-        payload.extend_from_slice(&u32::try_from(self.records.len()).unwrap_or(u32::MAX).to_le_bytes());
+        payload.extend_from_slice(
+            &u32::try_from(self.records.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         for r in &self.records {
             payload.extend_from_slice(&u32::try_from(r.len()).unwrap_or(u32::MAX).to_le_bytes());
             payload.extend_from_slice(r);
         }
         let mut frame = Vec::with_capacity(8 + payload.len());
-        frame.extend_from_slice(&u32::try_from(payload.len()).unwrap_or(u32::MAX).to_le_bytes());
+        frame.extend_from_slice(
+            &u32::try_from(payload.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         frame.extend_from_slice(&payload);
         frame
@@ -143,7 +156,11 @@ impl WalEntry {
             let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
             records.push(Bytes::copy_from_slice(take(len)?));
         }
-        Some(Self { stream, arrival_ms, records })
+        Some(Self {
+            stream,
+            arrival_ms,
+            records,
+        })
     }
 }
 
@@ -220,7 +237,9 @@ fn read_segment(path: &Path) -> std::io::Result<Vec<WalEntry>> {
     while rest.len() >= 8 {
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        let Some(payload) = rest.get(8..8 + len) else { break };
+        let Some(payload) = rest.get(8..8 + len) else {
+            break;
+        };
         if crc32fast::hash(payload) != crc {
             tracing::warn!(path = %path.display(), "write-ahead log segment ends with a torn or corrupt frame; ignoring the rest");
             break;
@@ -243,7 +262,12 @@ impl Wal {
         let mut ids: Vec<u64> = std::fs::read_dir(&dir)
             .map_err(|e| FirehoseError::io(&dir, e))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".wal")).and_then(|n| n.parse().ok()))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".wal"))
+                    .and_then(|n| n.parse().ok())
+            })
             .collect();
         ids.sort_unstable();
         let mut segments = BTreeMap::new();
@@ -256,14 +280,26 @@ impl Wal {
                 std::fs::remove_file(&path).map_err(|e| FirehoseError::io(&path, e))?;
                 continue;
             }
-            let bytes = std::fs::metadata(&path).map_err(|e| FirehoseError::io(&path, e))?.len();
+            let bytes = std::fs::metadata(&path)
+                .map_err(|e| FirehoseError::io(&path, e))?
+                .len();
             live += bytes;
-            segments.insert(id, Segment { entries: entries.len() as u64, bytes });
+            segments.insert(
+                id,
+                Segment {
+                    entries: entries.len() as u64,
+                    bytes,
+                },
+            );
             replay.extend(entries.into_iter().map(|e| (Position { segment: id }, e)));
         }
         let active = ids.last().map_or(1, |l| l + 1);
         let path = segment_path(&dir, active);
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| FirehoseError::io(&path, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| FirehoseError::io(&path, e))?;
         sync_dir(&dir).map_err(|e| FirehoseError::io(&dir, e))?;
         segments.insert(active, Segment::default());
         let shared = Arc::new(Shared {
@@ -274,12 +310,25 @@ impl Wal {
             fsyncs: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel();
-        let writer = Writer { shared: Arc::clone(&shared), file, active, written: 0, options };
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            file,
+            active,
+            written: 0,
+            options,
+        };
         let thread = std::thread::Builder::new()
             .name("sluice-wal".into())
             .spawn(move || writer.run(&rx))
             .map_err(|e| FirehoseError::io(&shared.dir, e))?;
-        Ok((Self { tx: Mutex::new(Some(tx)), shared, thread: Mutex::new(Some(thread)) }, replay))
+        Ok((
+            Self {
+                tx: Mutex::new(Some(tx)),
+                shared,
+                thread: Mutex::new(Some(thread)),
+            },
+            replay,
+        ))
     }
 
     /// Append an entry; resolves once it is on disk (per the [`SyncMode`]).
@@ -287,17 +336,25 @@ impl Wal {
         let frame = entry.encode();
         let (reply, rx) = oneshot::channel();
         {
-            let tx = self.tx.lock().map_err(|_| FirehoseError::internal("write-ahead log lock poisoned"))?;
+            let tx = self
+                .tx
+                .lock()
+                .map_err(|_| FirehoseError::internal("write-ahead log lock poisoned"))?;
             let tx = tx.as_ref().ok_or(FirehoseError::ServiceUnavailable)?;
-            tx.send(Job::Append { frame, reply }).map_err(|_| FirehoseError::internal("write-ahead log writer stopped"))?;
+            tx.send(Job::Append { frame, reply })
+                .map_err(|_| FirehoseError::internal("write-ahead log writer stopped"))?;
         }
-        let result = rx.await.map_err(|_| FirehoseError::internal("write-ahead log writer stopped"))?;
+        let result = rx
+            .await
+            .map_err(|_| FirehoseError::internal("write-ahead log writer stopped"))?;
         result.map_err(|e| FirehoseError::io(&self.shared.dir, e))
     }
 
     /// The records of an entry are delivered: the log may forget it.
     pub fn release(&self, position: Position) {
-        let Ok(mut guard) = self.shared.segments.lock() else { return };
+        let Ok(mut guard) = self.shared.segments.lock() else {
+            return;
+        };
         let (active, segments) = &mut *guard;
         if let Some(s) = segments.get_mut(&position.segment) {
             s.entries = s.entries.saturating_sub(1);
@@ -318,7 +375,11 @@ impl Wal {
 
     /// Entries appended (or replayed) and not yet released.
     pub fn pending_entries(&self) -> u64 {
-        self.shared.segments.lock().map(|g| g.1.values().map(|s| s.entries).sum()).unwrap_or(0)
+        self.shared
+            .segments
+            .lock()
+            .map(|g| g.1.values().map(|s| s.entries).sum())
+            .unwrap_or(0)
     }
 
     /// fsync calls so far.
@@ -408,7 +469,9 @@ impl Writer {
                     s.entries += group.len() as u64;
                     s.bytes += bytes;
                 }
-                let position = Position { segment: self.active };
+                let position = Position {
+                    segment: self.active,
+                };
                 for (_, reply) in group {
                     let _ = reply.send(Ok(position));
                 }
@@ -451,7 +514,13 @@ mod tests {
     use super::*;
 
     fn entry(stream: &str, n: usize) -> WalEntry {
-        WalEntry { stream: stream.into(), arrival_ms: 1_700_000_000_000, records: (0..n).map(|i| Bytes::from(format!("{{\"i\":{i}}}\n"))).collect() }
+        WalEntry {
+            stream: stream.into(),
+            arrival_ms: 1_700_000_000_000,
+            records: (0..n)
+                .map(|i| Bytes::from(format!("{{\"i\":{i}}}\n")))
+                .collect(),
+        }
     }
 
     #[tokio::test]
@@ -462,7 +531,11 @@ mod tests {
         assert!(replay.is_empty());
         let mut positions = Vec::new();
         for i in 0..10 {
-            positions.push(wal.append(&entry(&format!("s{i}"), 3)).await.expect("append"));
+            positions.push(
+                wal.append(&entry(&format!("s{i}"), 3))
+                    .await
+                    .expect("append"),
+            );
         }
         // Release the first five: segments holding only those disappear.
         for p in positions.drain(..5) {
@@ -472,7 +545,16 @@ mod tests {
         drop(wal);
         let (wal, replay) = Wal::open(opts).expect("reopen");
         let names: Vec<_> = replay.iter().map(|(_, e)| e.stream.clone()).collect();
-        assert!(names.ends_with(&["s5".into(), "s6".into(), "s7".into(), "s8".into(), "s9".into()]), "{names:?}");
+        assert!(
+            names.ends_with(&[
+                "s5".into(),
+                "s6".into(),
+                "s7".into(),
+                "s8".into(),
+                "s9".into()
+            ]),
+            "{names:?}"
+        );
         assert_eq!(replay[replay.len() - 1].1, entry("s9", 3));
         for (p, _) in replay {
             wal.release(p);
@@ -490,7 +572,10 @@ mod tests {
         wal.close();
         drop(wal);
         let path = segment_path(dir.path(), 1);
-        let mut f = OpenOptions::new().append(true).open(&path).expect("segment");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("segment");
         let torn = entry("b", 2).encode();
         f.write_all(&torn[..torn.len() - 3]).expect("write");
         drop(f);
@@ -507,7 +592,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let wal = Arc::clone(&wal);
-            tasks.push(tokio::spawn(async move { wal.append(&entry(&format!("s{i}"), 1)).await }));
+            tasks.push(tokio::spawn(async move {
+                wal.append(&entry(&format!("s{i}"), 1)).await
+            }));
         }
         for t in tasks {
             t.await.expect("join").expect("append");

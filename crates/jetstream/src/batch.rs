@@ -32,7 +32,13 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     pub(crate) fn new(rotation: Rotation) -> Self {
-        Self { rotation, records: 0, bytes: 0, first_ts_ms: 0, forced_last: None }
+        Self {
+            rotation,
+            records: 0,
+            bytes: 0,
+            first_ts_ms: 0,
+            forced_last: None,
+        }
     }
 
     /// The next batch must end exactly at stream sequence `last`.
@@ -53,7 +59,11 @@ impl Batcher {
                 return Step::CutBefore;
             }
             self.push(ts_ms, len);
-            return if seq >= last { Step::AppendAndCut } else { Step::Append };
+            return if seq >= last {
+                Step::AppendAndCut
+            } else {
+                Step::Append
+            };
         }
         if self.records > 0 && ts_ms.saturating_sub(self.first_ts_ms) >= self.rotation.max_span_ms {
             return Step::CutBefore;
@@ -89,7 +99,12 @@ mod tests {
     use super::*;
 
     fn rotation() -> Rotation {
-        Rotation { max_records: 3, max_bytes: 100, max_span_ms: 1_000, idle_flush: Duration::from_secs(1) }
+        Rotation {
+            max_records: 3,
+            max_bytes: 100,
+            max_span_ms: 1_000,
+            idle_flush: Duration::from_secs(1),
+        }
     }
 
     /// Feed (seq, ts, len) and return the batches as sequence lists.
@@ -121,13 +136,26 @@ mod tests {
     #[test]
     fn count_bytes_and_span_rules() {
         let mut b = Batcher::new(rotation());
-        let msgs = [(1, 0, 1), (4, 0, 1), (9, 0, 1), (10, 10, 90), (11, 20, 20), (12, 2_000, 1), (13, 2_001, 1)];
-        assert_eq!(cut(&mut b, &msgs), vec![vec![1, 4, 9], vec![10, 11], vec![12, 13]]);
+        let msgs = [
+            (1, 0, 1),
+            (4, 0, 1),
+            (9, 0, 1),
+            (10, 10, 90),
+            (11, 20, 20),
+            (12, 2_000, 1),
+            (13, 2_001, 1),
+        ];
+        assert_eq!(
+            cut(&mut b, &msgs),
+            vec![vec![1, 4, 9], vec![10, 11], vec![12, 13]]
+        );
     }
 
     #[test]
     fn replay_from_a_boundary_cuts_the_same_objects() {
-        let msgs: Vec<_> = (1..=20).map(|s| (s * 2, i64::try_from(s).expect("small") * 300, 7)).collect();
+        let msgs: Vec<_> = (1..=20)
+            .map(|s| (s * 2, i64::try_from(s).expect("small") * 300, 7))
+            .collect();
         let all = cut(&mut Batcher::new(rotation()), &msgs);
         // Restart after the first two objects committed.
         let start = all[2][0];
@@ -139,6 +167,12 @@ mod tests {
     fn forced_end_overrides_the_rules() {
         let mut b = Batcher::new(rotation());
         b.force_last(5);
-        assert_eq!(cut(&mut b, &[(1, 0, 1), (2, 0, 1), (3, 0, 1), (5, 0, 1), (6, 0, 1)]), vec![vec![1, 2, 3, 5], vec![6]]);
+        assert_eq!(
+            cut(
+                &mut b,
+                &[(1, 0, 1), (2, 0, 1), (3, 0, 1), (5, 0, 1), (6, 0, 1)]
+            ),
+            vec![vec![1, 2, 3, 5], vec![6]]
+        );
     }
 }

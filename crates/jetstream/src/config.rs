@@ -132,7 +132,10 @@ pub struct LeaseConfig {
 
 impl Default for LeaseConfig {
     fn default() -> Self {
-        Self { bucket: DEFAULT_LEASE_BUCKET.to_owned(), ttl_ms: DEFAULT_LEASE_TTL_MS }
+        Self {
+            bucket: DEFAULT_LEASE_BUCKET.to_owned(),
+            ttl_ms: DEFAULT_LEASE_TTL_MS,
+        }
     }
 }
 
@@ -241,37 +244,67 @@ fn check_name(field: &'static str, value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(JetStreamError::config(field, "must not be empty"));
     }
-    if let Some(c) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(JetStreamError::config(field, format!("{value:?} contains {c:?}; use ASCII letters, digits, `-` and `_`")));
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(JetStreamError::config(
+            field,
+            format!("{value:?} contains {c:?}; use ASCII letters, digits, `-` and `_`"),
+        ));
     }
     Ok(())
 }
 
 fn shards(filter: &str, partitions: u32) -> Result<Vec<Shard>> {
     if filter.is_empty() || filter.split('.').any(str::is_empty) {
-        return Err(JetStreamError::config("subject_filter", format!("{filter:?} is not a valid subject")));
+        return Err(JetStreamError::config(
+            "subject_filter",
+            format!("{filter:?} is not a valid subject"),
+        ));
     }
     // Wildcards are whole tokens: `events.c*` is a literal that matches nothing (NOTES.md).
-    if filter.split('.').any(|t| t.len() > 1 && (t.contains('*') || t.contains('>'))) {
-        return Err(JetStreamError::config("subject_filter", format!("{filter:?}: wildcards `*`/`>` must be whole tokens")));
+    if filter
+        .split('.')
+        .any(|t| t.len() > 1 && (t.contains('*') || t.contains('>')))
+    {
+        return Err(JetStreamError::config(
+            "subject_filter",
+            format!("{filter:?}: wildcards `*`/`>` must be whole tokens"),
+        ));
     }
     if partitions == 0 {
         return Err(JetStreamError::config("partitions", "must be at least 1"));
     }
     if partitions == 1 {
-        return Ok(vec![Shard { index: 0, filter: filter.to_owned() }]);
+        return Ok(vec![Shard {
+            index: 0,
+            filter: filter.to_owned(),
+        }]);
     }
     let stars = filter.split('.').filter(|t| *t == "*").count();
     if stars != 1 {
         return Err(JetStreamError::config(
             "subject_filter",
-            format!("{filter:?} must hold exactly one `*` token (the partition number) when `partitions` > 1"),
+            format!(
+                "{filter:?} must hold exactly one `*` token (the partition number) when `partitions` > 1"
+            ),
         ));
     }
     Ok((0..partitions)
         .map(|index| Shard {
             index,
-            filter: filter.split('.').map(|t| if t == "*" { index.to_string() } else { t.to_owned() }).collect::<Vec<_>>().join("."),
+            filter: filter
+                .split('.')
+                .map(|t| {
+                    if t == "*" {
+                        index.to_string()
+                    } else {
+                        t.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("."),
         })
         .collect())
 }
@@ -280,15 +313,28 @@ impl JetStreamConfig {
     /// Check every field; the error names the first bad one.
     pub fn validate(&self) -> Result<JetStreamSettings> {
         if self.servers.is_empty() {
-            return Err(JetStreamError::config("servers", "must list at least one server URL"));
+            return Err(JetStreamError::config(
+                "servers",
+                "must list at least one server URL",
+            ));
         }
-        if let Some(bad) = self.servers.iter().find(|s| s.parse::<async_nats::ServerAddr>().is_err()) {
-            return Err(JetStreamError::config("servers", format!("{bad:?} is not a NATS server URL")));
+        if let Some(bad) = self
+            .servers
+            .iter()
+            .find(|s| s.parse::<async_nats::ServerAddr>().is_err())
+        {
+            return Err(JetStreamError::config(
+                "servers",
+                format!("{bad:?} is not a NATS server URL"),
+            ));
         }
         let credentials = match &self.credentials {
             None => Credentials::None,
             Some(c) => match (&c.user, &c.password, &c.token, &c.creds_file) {
-                (Some(u), Some(p), None, None) => Credentials::UserPassword { user: u.clone(), password: p.clone() },
+                (Some(u), Some(p), None, None) => Credentials::UserPassword {
+                    user: u.clone(),
+                    password: p.clone(),
+                },
                 (None, None, Some(t), None) => Credentials::Token(t.clone()),
                 (None, None, None, Some(f)) => Credentials::CredsFile(f.clone()),
                 _ => {
@@ -308,30 +354,53 @@ impl JetStreamConfig {
         }
         let r = &self.rotate;
         if r.max_records == 0 {
-            return Err(JetStreamError::config("rotate.max_records", "must be at least 1"));
+            return Err(JetStreamError::config(
+                "rotate.max_records",
+                "must be at least 1",
+            ));
         }
         if r.max_bytes == 0 {
-            return Err(JetStreamError::config("rotate.max_bytes", "must be at least 1"));
+            return Err(JetStreamError::config(
+                "rotate.max_bytes",
+                "must be at least 1",
+            ));
         }
         if r.max_span_ms <= 0 {
-            return Err(JetStreamError::config("rotate.max_span_ms", "must be positive"));
+            return Err(JetStreamError::config(
+                "rotate.max_span_ms",
+                "must be positive",
+            ));
         }
         if r.idle_flush_ms == 0 {
-            return Err(JetStreamError::config("rotate.idle_flush_ms", "must be positive"));
+            return Err(JetStreamError::config(
+                "rotate.idle_flush_ms",
+                "must be positive",
+            ));
         }
         // The server stops delivering at max_ack_pending; an object bigger than that would only
         // ever be cut by the idle timer.
-        if self.max_ack_pending < 1 || usize::try_from(self.max_ack_pending).is_ok_and(|m| m < r.max_records) {
+        if self.max_ack_pending < 1
+            || usize::try_from(self.max_ack_pending).is_ok_and(|m| m < r.max_records)
+        {
             return Err(JetStreamError::config(
                 "max_ack_pending",
-                format!("{} must be at least rotate.max_records ({})", self.max_ack_pending, r.max_records),
+                format!(
+                    "{} must be at least rotate.max_records ({})",
+                    self.max_ack_pending, r.max_records
+                ),
             ));
         }
         if self.ack_wait_ms < 1_000 {
-            return Err(JetStreamError::config("ack_wait_ms", "must be at least 1000"));
+            return Err(JetStreamError::config(
+                "ack_wait_ms",
+                "must be at least 1000",
+            ));
         }
         if self.lease.ttl_ms < 500 {
-            return Err(JetStreamError::config("lease.ttl_ms", "must be at least 500"));
+            return Err(JetStreamError::config(
+                "lease.ttl_ms",
+                "must be at least 500",
+            ));
         }
         Ok(JetStreamSettings {
             servers: self.servers.clone(),
@@ -359,8 +428,12 @@ mod tests {
     use super::*;
 
     fn config(extra: &str) -> Result<JetStreamSettings> {
-        let json = format!(r#"{{"servers":["nats://127.0.0.1:4222"],"stream":"EV","subject_filter":"events.*.>","durable":"d"{extra}}}"#);
-        serde_json::from_str::<JetStreamConfig>(&json).map_err(|e| JetStreamError::config("json", e.to_string()))?.validate()
+        let json = format!(
+            r#"{{"servers":["nats://127.0.0.1:4222"],"stream":"EV","subject_filter":"events.*.>","durable":"d"{extra}}}"#
+        );
+        serde_json::from_str::<JetStreamConfig>(&json)
+            .map_err(|e| JetStreamError::config("json", e.to_string()))?
+            .validate()
     }
 
     fn field(r: Result<JetStreamSettings>) -> &'static str {
@@ -383,13 +456,26 @@ mod tests {
         assert_eq!(field(config(r#","partitions":0"#)), "partitions");
         assert_eq!(field(config(r#","fetch_batch":0"#)), "fetch_batch");
         assert_eq!(field(config(r#","max_ack_pending":10"#)), "max_ack_pending");
-        assert_eq!(field(config(r#","rotate":{"max_records":0}"#)), "rotate.max_records");
-        assert_eq!(field(config(r#","credentials":{"user":"u"}"#)), "credentials");
-        assert_eq!(field(config(r#","lease":{"bucket":"a.b"}"#)), "lease.bucket");
-        let json = r#"{"servers":["nats://x"],"stream":"EV","subject_filter":"events.c*","durable":"d"}"#;
+        assert_eq!(
+            field(config(r#","rotate":{"max_records":0}"#)),
+            "rotate.max_records"
+        );
+        assert_eq!(
+            field(config(r#","credentials":{"user":"u"}"#)),
+            "credentials"
+        );
+        assert_eq!(
+            field(config(r#","lease":{"bucket":"a.b"}"#)),
+            "lease.bucket"
+        );
+        let json =
+            r#"{"servers":["nats://x"],"stream":"EV","subject_filter":"events.c*","durable":"d"}"#;
         let c: JetStreamConfig = serde_json::from_str(json).expect("parse");
         assert_eq!(field(c.validate()), "subject_filter");
         let json = r#"{"servers":["nats://x"],"stream":"EV","subject_filter":"e.*","durable":"d","partitions":2,"stream_x":1}"#;
-        assert!(serde_json::from_str::<JetStreamConfig>(json).is_err(), "unknown fields are refused");
+        assert!(
+            serde_json::from_str::<JetStreamConfig>(json).is_err(),
+            "unknown fields are refused"
+        );
     }
 }

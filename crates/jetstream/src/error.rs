@@ -75,11 +75,17 @@ pub enum JetStreamError {
 
 impl JetStreamError {
     pub(crate) fn nats(operation: &'static str, source: impl Into<BoxError>) -> Self {
-        Self::Nats { operation, source: source.into() }
+        Self::Nats {
+            operation,
+            source: source.into(),
+        }
     }
 
     pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Config { field, reason: reason.into() }
+        Self::Config {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 

@@ -23,9 +23,18 @@ mod tests {
 
     #[test]
     fn keys_are_pure_and_sortable() {
-        assert_eq!(data_key("lake/", "EV", 2, 17, ".parquet"), "lake/EV/shard=2/00000000000000000017.parquet");
-        assert_eq!(data_key("lake/", "EV", 2, 17, ".parquet"), data_key("lake/", "EV", 2, 17, ".parquet"));
+        assert_eq!(
+            data_key("lake/", "EV", 2, 17, ".parquet"),
+            "lake/EV/shard=2/00000000000000000017.parquet"
+        );
+        assert_eq!(
+            data_key("lake/", "EV", 2, 17, ".parquet"),
+            data_key("lake/", "EV", 2, 17, ".parquet")
+        );
         assert!(data_key("", "EV", 0, 9, "") < data_key("", "EV", 0, 10, ""));
-        assert_eq!(error_key("err/!{firehose:error-output-type}/", "EV", 0, 1), "err/format-conversion-failed/EV/shard=0/00000000000000000001.json");
+        assert_eq!(
+            error_key("err/!{firehose:error-output-type}/", "EV", 0, 1),
+            "err/format-conversion-failed/EV/shard=0/00000000000000000001.json"
+        );
     }
 }

@@ -32,7 +32,10 @@ pub(crate) struct ShardState {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn ttl_ms(ttl: Duration) -> i64 {
@@ -85,18 +88,32 @@ pub(crate) fn shard_key(stream: &str, shard: u32) -> String {
 }
 
 fn encode(state: &ShardState) -> Result<Bytes> {
-    serde_json::to_vec(state).map(Bytes::from).map_err(|_| JetStreamError::Internal { invariant: "shard state serializes" })
+    serde_json::to_vec(state)
+        .map(Bytes::from)
+        .map_err(|_| JetStreamError::Internal {
+            invariant: "shard state serializes",
+        })
 }
 
 impl Lease {
     /// Take the shard if it is free or its lease expired. `Ok(None)`: someone else holds it.
-    pub(crate) async fn try_acquire(kv: &kv::Store, stream: &str, shard: u32, worker: &str, ttl: Duration) -> Result<Option<Self>> {
+    pub(crate) async fn try_acquire(
+        kv: &kv::Store,
+        stream: &str,
+        shard: u32,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<Option<Self>> {
         let key = shard_key(stream, shard);
         let now = now_ms();
-        let entry = kv.entry(key.as_str()).await.map_err(|e| JetStreamError::nats("read lease", e))?;
+        let entry = kv
+            .entry(key.as_str())
+            .await
+            .map_err(|e| JetStreamError::nats("read lease", e))?;
         let (previous, revision) = match entry {
             Some(e) if e.operation == kv::Operation::Put => {
-                let state: ShardState = serde_json::from_slice(&e.value).map_err(|e| JetStreamError::nats("decode lease", e))?;
+                let state: ShardState = serde_json::from_slice(&e.value)
+                    .map_err(|e| JetStreamError::nats("decode lease", e))?;
                 (Some(state), e.revision)
             }
             Some(e) => (None, e.revision),
@@ -113,9 +130,22 @@ impl Lease {
         state.epoch += 1;
         state.expires_ms = now + ttl_ms(ttl);
         let body = encode(&state)?;
-        let written = if revision == 0 { kv.create(key.as_str(), body).await.map_err(drop) } else { kv.update(key.as_str(), body, revision).await.map_err(drop) };
+        let written = if revision == 0 {
+            kv.create(key.as_str(), body).await.map_err(drop)
+        } else {
+            kv.update(key.as_str(), body, revision).await.map_err(drop)
+        };
         match written {
-            Ok(revision) => Ok(Some(Self { kv: kv.clone(), key, stream: stream.to_owned(), shard, revision, ttl, renewed_at_ms: now, state })),
+            Ok(revision) => Ok(Some(Self {
+                kv: kv.clone(),
+                key,
+                stream: stream.to_owned(),
+                shard,
+                revision,
+                ttl,
+                renewed_at_ms: now,
+                state,
+            })),
             // Lost the race to another worker.
             Err(()) => Ok(None),
         }
@@ -129,13 +159,21 @@ impl Lease {
                 self.state = next;
                 Ok(())
             }
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(JetStreamError::LeaseLost { stream: self.stream.clone(), shard: self.shard }),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                Err(JetStreamError::LeaseLost {
+                    stream: self.stream.clone(),
+                    shard: self.shard,
+                })
+            }
             Err(e) => Err(JetStreamError::nats("write lease", e)),
         }
     }
 
     fn renewed(&self, now: i64) -> ShardState {
-        ShardState { expires_ms: now + ttl_ms(self.ttl), ..self.state.clone() }
+        ShardState {
+            expires_ms: now + ttl_ms(self.ttl),
+            ..self.state.clone()
+        }
     }
 
     /// Renew if a third of the TTL has passed.
@@ -152,7 +190,10 @@ impl Lease {
     /// Record the range about to be written (fences out a previous owner).
     pub(crate) async fn begin(&mut self, intent: Intent) -> Result<()> {
         let now = now_ms();
-        let next = ShardState { intent: Some(intent), ..self.renewed(now) };
+        let next = ShardState {
+            intent: Some(intent),
+            ..self.renewed(now)
+        };
         self.write(next).await?;
         self.renewed_at_ms = now;
         Ok(())
@@ -161,7 +202,11 @@ impl Lease {
     /// The range's objects exist: move progress past it.
     pub(crate) async fn commit(&mut self, last: u64) -> Result<()> {
         let now = now_ms();
-        let next = ShardState { committed: last, intent: None, ..self.renewed(now) };
+        let next = ShardState {
+            committed: last,
+            intent: None,
+            ..self.renewed(now)
+        };
         self.write(next).await?;
         self.renewed_at_ms = now;
         Ok(())
@@ -169,7 +214,11 @@ impl Lease {
 
     /// Give the shard up (graceful stop or rebalancing).
     pub(crate) async fn release(mut self) -> Result<()> {
-        let next = ShardState { owner: None, expires_ms: 0, ..self.state.clone() };
+        let next = ShardState {
+            owner: None,
+            expires_ms: 0,
+            ..self.state.clone()
+        };
         self.write(next).await
     }
 

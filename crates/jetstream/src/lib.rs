@@ -41,8 +41,9 @@ mod metrics;
 mod source;
 
 pub use config::{
-    Credentials, CredentialsConfig, DEFAULT_ACK_WAIT_MS, DEFAULT_FETCH_BATCH, DEFAULT_IDLE_FLUSH_MS, DEFAULT_LEASE_BUCKET,
-    DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_ACK_PENDING, DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, DEFAULT_MAX_SPAN_MS, JetStreamConfig,
+    Credentials, CredentialsConfig, DEFAULT_ACK_WAIT_MS, DEFAULT_FETCH_BATCH,
+    DEFAULT_IDLE_FLUSH_MS, DEFAULT_LEASE_BUCKET, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_ACK_PENDING,
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, DEFAULT_MAX_SPAN_MS, JetStreamConfig,
     JetStreamSettings, LeaseConfig, RotateConfig, Rotation, Shard,
 };
 pub use error::{BoxError, JetStreamError, Result};

@@ -36,7 +36,11 @@ impl Counters {
 
     pub(crate) fn snapshot(&self) -> SourceMetrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let (lag, owned_shards) = self.lag.lock().map(|l| (l.values().sum(), l.keys().copied().collect())).unwrap_or_default();
+        let (lag, owned_shards) = self
+            .lag
+            .lock()
+            .map(|l| (l.values().sum(), l.keys().copied().collect()))
+            .unwrap_or_default();
         SourceMetrics {
             fetched: get(&self.fetched),
             acked: get(&self.acked),

@@ -49,7 +49,13 @@ pub struct JetStreamSourceBuilder {
 impl JetStreamSourceBuilder {
     /// A source for validated JetStream settings feeding the delivery stream `stream`.
     pub fn new(settings: JetStreamSettings, stream: StreamSettings) -> Self {
-        Self { settings, stream, storage: Storage::memory(), tables: TableSource::None, worker_id: None }
+        Self {
+            settings,
+            stream,
+            storage: Storage::memory(),
+            tables: TableSource::None,
+            worker_id: None,
+        }
     }
 
     /// Where buckets live (default `memory://`).
@@ -83,12 +89,18 @@ impl JetStreamSourceBuilder {
     /// Connect and start the worker. Must be called inside a Tokio runtime.
     pub async fn build(self) -> Result<JetStreamSource> {
         let layout = Layout::try_new(&self.stream, &self.tables)?;
-        let store = self.storage.bucket_with_kms(&layout.bucket, layout.kms_key.as_deref())?;
+        let store = self
+            .storage
+            .bucket_with_kms(&layout.bucket, layout.kms_key.as_deref())?;
         let client = connect(&self.settings).await?;
         let js = jetstream::new(client);
-        js.get_stream(&self.settings.stream).await.map_err(|e| JetStreamError::nats("get stream", e))?;
+        js.get_stream(&self.settings.stream)
+            .await
+            .map_err(|e| JetStreamError::nats("get stream", e))?;
         let kv = lease::bucket(&js, &self.settings.lease_bucket).await?;
-        let worker_id = self.worker_id.unwrap_or_else(|| format!("w{:016x}", rand_u64()));
+        let worker_id = self
+            .worker_id
+            .unwrap_or_else(|| format!("w{:016x}", rand_u64()));
         let counters = Arc::new(Counters::default());
         let ctx = Arc::new(Ctx {
             retry_duration: self.stream.destination.retry_duration,
@@ -102,7 +114,12 @@ impl JetStreamSourceBuilder {
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(coordinate(ctx, stop_rx));
-        Ok(JetStreamSource { worker_id, counters, stop, task })
+        Ok(JetStreamSource {
+            worker_id,
+            counters,
+            stop,
+            task,
+        })
     }
 }
 
@@ -117,9 +134,14 @@ async fn connect(settings: &JetStreamSettings) -> Result<async_nats::Client> {
     let mut options = async_nats::ConnectOptions::new().name("sluice-jetstream");
     options = match &settings.credentials {
         Credentials::None => options,
-        Credentials::UserPassword { user, password } => options.user_and_password(user.clone(), password.clone()),
+        Credentials::UserPassword { user, password } => {
+            options.user_and_password(user.clone(), password.clone())
+        }
         Credentials::Token(t) => options.token(t.clone()),
-        Credentials::CredsFile(path) => options.credentials_file(path).await.map_err(|e| JetStreamError::nats("read credentials file", e))?,
+        Credentials::CredsFile(path) => options
+            .credentials_file(path)
+            .await
+            .map_err(|e| JetStreamError::nats("read credentials file", e))?,
     };
     let addrs = settings
         .servers
@@ -127,7 +149,10 @@ async fn connect(settings: &JetStreamSettings) -> Result<async_nats::Client> {
         .map(|s| s.parse::<async_nats::ServerAddr>())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| JetStreamError::nats("parse server URL", e))?;
-    options.connect(addrs).await.map_err(|e| JetStreamError::nats("connect", e))
+    options
+        .connect(addrs)
+        .await
+        .map_err(|e| JetStreamError::nats("connect", e))
 }
 
 /// A running JetStream worker. Several workers (processes or tasks) may run against the same
@@ -157,7 +182,11 @@ impl JetStreamSource {
         match self.task.await {
             Ok(r) => r?,
             Err(e) if e.is_cancelled() => {}
-            Err(_) => return Err(JetStreamError::Internal { invariant: "the coordinator task does not panic" }),
+            Err(_) => {
+                return Err(JetStreamError::Internal {
+                    invariant: "the coordinator task does not panic",
+                });
+            }
         }
         Ok(self.counters.snapshot())
     }
@@ -192,7 +221,11 @@ struct Heartbeat {
 /// Live workers of this stream, from their heartbeats.
 async fn live_workers(ctx: &Ctx) -> Result<usize> {
     let prefix = format!("worker.{}.", ctx.settings.stream);
-    let mut keys = ctx.kv.keys().await.map_err(|e| JetStreamError::nats("list workers", e))?;
+    let mut keys = ctx
+        .kv
+        .keys()
+        .await
+        .map_err(|e| JetStreamError::nats("list workers", e))?;
     let now = now_ms();
     let mut live = 0;
     while let Some(key) = keys.next().await {
@@ -200,7 +233,11 @@ async fn live_workers(ctx: &Ctx) -> Result<usize> {
         if !key.starts_with(&prefix) {
             continue;
         }
-        if let Some(e) = ctx.kv.entry(key.as_str()).await.map_err(|e| JetStreamError::nats("read worker", e))?
+        if let Some(e) = ctx
+            .kv
+            .entry(key.as_str())
+            .await
+            .map_err(|e| JetStreamError::nats("read worker", e))?
             && let Ok(hb) = serde_json::from_slice::<Heartbeat>(&e.value)
             && hb.expires_ms > now
         {
@@ -219,8 +256,13 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
     // Start the search at a worker-specific shard so workers don't all race for shard 0.
     let offset = usize::try_from(rand_u64() % partitions as u64).unwrap_or(0);
     loop {
-        let hb = Heartbeat { expires_ms: now_ms() + i64::try_from(ctx.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX) };
-        let body = serde_json::to_vec(&hb).map_err(|_| JetStreamError::Internal { invariant: "heartbeat serializes" })?;
+        let hb = Heartbeat {
+            expires_ms: now_ms()
+                + i64::try_from(ctx.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX),
+        };
+        let body = serde_json::to_vec(&hb).map_err(|_| JetStreamError::Internal {
+            invariant: "heartbeat serializes",
+        })?;
         if let Err(e) = ctx.kv.put(heartbeat_key.as_str(), Bytes::from(body)).await {
             tracing::warn!(error = %e, "jetstream worker heartbeat failed");
         }
@@ -250,7 +292,15 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
             if owned.contains_key(&index) {
                 continue;
             }
-            match Lease::try_acquire(&ctx.kv, &ctx.settings.stream, index, &ctx.worker_id, ctx.settings.lease_ttl).await {
+            match Lease::try_acquire(
+                &ctx.kv,
+                &ctx.settings.stream,
+                index,
+                &ctx.worker_id,
+                ctx.settings.lease_ttl,
+            )
+            .await
+            {
                 Ok(Some(lease)) => {
                     Counters::add(&ctx.counters.shards_acquired, 1);
                     let (tx, rx) = watch::channel(false);
@@ -259,7 +309,9 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
                     tasks.spawn(async move { (index, run_shard(ctx, lease, rx).await) });
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(shard = index, error = %e, "jetstream lease acquisition failed"),
+                Err(e) => {
+                    tracing::warn!(shard = index, error = %e, "jetstream lease acquisition failed")
+                }
             }
         }
         tokio::select! {
@@ -312,20 +364,37 @@ impl Open {
 
 async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
     let shard = lease.shard();
-    let filter = ctx.settings.shards.iter().find(|s| s.index == shard).map(|s| s.filter.clone()).ok_or(JetStreamError::Internal { invariant: "leased shard exists" })?;
-    let stream = ctx.js.get_stream(&ctx.settings.stream).await.map_err(|e| JetStreamError::nats("get stream", e))?;
+    let filter = ctx
+        .settings
+        .shards
+        .iter()
+        .find(|s| s.index == shard)
+        .map(|s| s.filter.clone())
+        .ok_or(JetStreamError::Internal {
+            invariant: "leased shard exists",
+        })?;
+    let stream = ctx
+        .js
+        .get_stream(&ctx.settings.stream)
+        .await
+        .map_err(|e| JetStreamError::nats("get stream", e))?;
     let base = format!("{}-{shard}-", ctx.settings.durable);
     let name = format!("{base}{}", lease.state.epoch);
     let config = pull::Config {
         durable_name: Some(name.clone()),
         filter_subject: filter,
-        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: lease.state.committed + 1 },
+        deliver_policy: DeliverPolicy::ByStartSequence {
+            start_sequence: lease.state.committed + 1,
+        },
         ack_policy: AckPolicy::All,
         ack_wait: ctx.settings.ack_wait,
         max_ack_pending: ctx.settings.max_ack_pending,
         ..Default::default()
     };
-    let consumer = stream.create_consumer(config).await.map_err(|e| JetStreamError::nats("create consumer", e))?;
+    let consumer = stream
+        .create_consumer(config)
+        .await
+        .map_err(|e| JetStreamError::nats("create consumer", e))?;
     // Remove the consumers of earlier epochs: a previous owner still fetching gets errors.
     let mut names = stream.consumer_names();
     let mut stale = vec![];
@@ -353,10 +422,17 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
         // A previous owner recorded this range and may have written it: rebuild it exactly.
         batcher.force_last(intent.last);
     }
-    let mut open = Open { records: Vec::new(), bytes: 0, first: 0, last: 0, last_message: None };
+    let mut open = Open {
+        records: Vec::new(),
+        bytes: 0,
+        first: 0,
+        last: 0,
+        last_message: None,
+    };
     let mut last_accepted = lease.state.committed;
     let mut last_arrival = Instant::now();
-    let fetch_wait = (rotation.idle_flush / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let fetch_wait =
+        (rotation.idle_flush / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         if *stop.borrow() {
             if !open.records.is_empty() {
@@ -377,9 +453,12 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
             let message = message.map_err(|e| JetStreamError::nats("fetch", e))?;
             received += 1;
             Counters::add(&ctx.counters.fetched, 1);
-            let info = message.info().map_err(|e| JetStreamError::nats("read message metadata", e))?;
+            let info = message
+                .info()
+                .map_err(|e| JetStreamError::nats("read message metadata", e))?;
             let (seq, delivered, pending) = (info.stream_sequence, info.delivered, info.pending);
-            let ts = i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+            let ts = i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(i64::MAX);
             ctx.counters.set_lag(shard, Some(pending));
             if delivered > 1 || seq <= last_accepted {
                 Counters::add(&ctx.counters.redelivered, 1);
@@ -409,7 +488,13 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
 }
 
 /// Write the open range exactly once, ack it, and move the shard's progress past it.
-async fn commit(ctx: &Ctx, lease: &mut Lease, open: &mut Open, batcher: &mut Batcher, shard: u32) -> Result<()> {
+async fn commit(
+    ctx: &Ctx,
+    lease: &mut Lease,
+    open: &mut Open,
+    batcher: &mut Batcher,
+    shard: u32,
+) -> Result<()> {
     let (first, last) = (open.first, open.last);
     if !batcher.is_forced() {
         lease.begin(Intent { first, last }).await?;
@@ -419,7 +504,9 @@ async fn commit(ctx: &Ctx, lease: &mut Lease, open: &mut Open, batcher: &mut Bat
     let layout = ctx.layout.clone();
     let encoded = tokio::task::spawn_blocking(move || layout.encode(&records, now_ms()))
         .await
-        .map_err(|_| JetStreamError::Internal { invariant: "the encoder does not panic" })??;
+        .map_err(|_| JetStreamError::Internal {
+            invariant: "the encoder does not panic",
+        })??;
     let stream = &ctx.settings.stream;
     if let Some(errors) = encoded.errors {
         // Poison messages reach the error output before anything is acked.
@@ -427,7 +514,13 @@ async fn commit(ctx: &Ctx, lease: &mut Lease, open: &mut Open, batcher: &mut Bat
         put_create(ctx, lease, &key, errors).await?;
     }
     if let Some(data) = encoded.data {
-        let key = keys::data_key(&ctx.layout.data_prefix, stream, shard, first, &ctx.layout.extension);
+        let key = keys::data_key(
+            &ctx.layout.data_prefix,
+            stream,
+            shard,
+            first,
+            &ctx.layout.extension,
+        );
         put_create(ctx, lease, &key, data).await?;
     }
     if let Some(message) = open.last_message.take() {
@@ -454,17 +547,32 @@ async fn put_create(ctx: &Ctx, lease: &mut Lease, key: &str, body: Bytes) -> Res
     let started = Instant::now();
     let mut backoff = Duration::from_millis(100);
     loop {
-        let options = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match ctx.store.put_opts(&path, PutPayload::from(body.clone()), options).await {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match ctx
+            .store
+            .put_opts(&path, PutPayload::from(body.clone()), options)
+            .await
+        {
             Ok(_) => {
                 Counters::add(&ctx.counters.objects_written, 1);
                 return Ok(());
             }
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => {
                 Counters::add(&ctx.counters.objects_existing, 1);
                 return Ok(());
             }
-            Err(source) if started.elapsed() >= ctx.retry_duration => return Err(JetStreamError::Store { key: key.to_owned(), source }),
+            Err(source) if started.elapsed() >= ctx.retry_duration => {
+                return Err(JetStreamError::Store {
+                    key: key.to_owned(),
+                    source,
+                });
+            }
             Err(e) => {
                 tracing::warn!(key, error = %e, "object put failed; retrying");
                 tokio::time::sleep(backoff).await;

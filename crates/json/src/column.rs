@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::types::ArrowPrimitiveType;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
     Int64Type, TimestampMicrosecondType,
@@ -15,15 +16,14 @@ use arrow_array::{
     ArrayRef, BinaryArray, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray,
     StructArray,
 };
-use arrow_array::types::ArrowPrimitiveType;
 use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, FieldRef, Fields};
 use base64::Engine as _;
 use sluice_schema::HiveType;
 use sonic_number::ParserNumber;
+use sonic_rs::Read;
 use sonic_rs::parser::{Parser, Reference};
 use sonic_rs::reader::Reader as _;
-use sonic_rs::Read;
 
 use crate::keys::KeyMatcher;
 use crate::number::{self, NumberError};
@@ -47,7 +47,13 @@ impl From<sonic_rs::Error> for DecodeFailure {
         // sonic-rs appends a multi-line excerpt of the input; error documents carry the record
         // itself, so keep the first line ("... at line 1 column 24").
         let text = e.to_string();
-        Self::Parse(text.lines().next().unwrap_or_default().trim_end().to_owned())
+        Self::Parse(
+            text.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_owned(),
+        )
     }
 }
 
@@ -72,7 +78,9 @@ pub(crate) struct Ctx<'s> {
 
 impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("serde", &self.serde).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("serde", &self.serde)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,13 +102,33 @@ enum Kind {
     Int64(Vec<i64>),
     Float32(Vec<f32>),
     Float64(Vec<f64>),
-    Decimal { values: Vec<i128>, precision: u8, scale: u8 },
-    Utf8 { offsets: Vec<i32>, data: Vec<u8>, limit: Option<CharLimit> },
-    Binary { offsets: Vec<i32>, data: Vec<u8> },
+    Decimal {
+        values: Vec<i128>,
+        precision: u8,
+        scale: u8,
+    },
+    Utf8 {
+        offsets: Vec<i32>,
+        data: Vec<u8>,
+        limit: Option<CharLimit>,
+    },
+    Binary {
+        offsets: Vec<i32>,
+        data: Vec<u8>,
+    },
     Date(Vec<i32>),
     Timestamp(Vec<i64>),
-    List { offsets: Vec<i32>, field: FieldRef, child: Box<Column> },
-    Map { offsets: Vec<i32>, entries: FieldRef, keys: Box<Column>, values: Box<Column> },
+    List {
+        offsets: Vec<i32>,
+        field: FieldRef,
+        child: Box<Column>,
+    },
+    Map {
+        offsets: Vec<i32>,
+        entries: FieldRef,
+        keys: Box<Column>,
+        values: Box<Column>,
+    },
     Struct(Box<ObjectDecoder>),
 }
 
@@ -141,7 +169,9 @@ fn utf8_len(offsets: &[i32]) -> i32 {
 
 fn push_offset(offsets: &mut Vec<i32>, data_len: usize, path: &str) -> DResult {
     let end = i32::try_from(data_len).map_err(|_| {
-        DecodeFailure::Malformed(format!("column `{path}`: more than 2 GiB of data in one batch"))
+        DecodeFailure::Malformed(format!(
+            "column `{path}`: more than 2 GiB of data in one batch"
+        ))
     })?;
     offsets.push(end);
     Ok(())
@@ -178,7 +208,12 @@ fn append_limited(data: &mut Vec<u8>, s: &str, limit: Option<CharLimit>) {
 
 impl Column {
     /// Build the decoder for a column from its Hive type and the Arrow field it maps to.
-    pub(crate) fn try_new(path: Arc<str>, hive: &HiveType, data_type: &DataType, serde: &JsonSerDe) -> Result<Self, crate::JsonError> {
+    pub(crate) fn try_new(
+        path: Arc<str>,
+        hive: &HiveType,
+        data_type: &DataType,
+        serde: &JsonSerDe,
+    ) -> Result<Self, crate::JsonError> {
         let mismatch = || {
             crate::JsonError::Internal(ArrowError::SchemaError(format!(
                 "column `{path}`: Arrow type {data_type} does not match Hive type {hive}"
@@ -192,38 +227,70 @@ impl Column {
             (HiveType::BigInt, DataType::Int64) => Kind::Int64(Vec::new()),
             (HiveType::Float, DataType::Float32) => Kind::Float32(Vec::new()),
             (HiveType::Double, DataType::Float64) => Kind::Float64(Vec::new()),
-            (HiveType::Decimal { precision, scale }, DataType::Decimal128(_, _)) => {
-                Kind::Decimal { values: Vec::new(), precision: *precision, scale: *scale }
-            }
-            (HiveType::String, DataType::Utf8) => Kind::Utf8 { offsets: vec![0], data: Vec::new(), limit: None },
+            (HiveType::Decimal { precision, scale }, DataType::Decimal128(_, _)) => Kind::Decimal {
+                values: Vec::new(),
+                precision: *precision,
+                scale: *scale,
+            },
+            (HiveType::String, DataType::Utf8) => Kind::Utf8 {
+                offsets: vec![0],
+                data: Vec::new(),
+                limit: None,
+            },
             (HiveType::Char(n), DataType::Utf8) => Kind::Utf8 {
                 offsets: vec![0],
                 data: Vec::new(),
-                limit: Some(CharLimit { chars: *n as usize, pad: true }),
+                limit: Some(CharLimit {
+                    chars: *n as usize,
+                    pad: true,
+                }),
             },
             (HiveType::Varchar(n), DataType::Utf8) => Kind::Utf8 {
                 offsets: vec![0],
                 data: Vec::new(),
-                limit: Some(CharLimit { chars: *n as usize, pad: false }),
+                limit: Some(CharLimit {
+                    chars: *n as usize,
+                    pad: false,
+                }),
             },
-            (HiveType::Binary, DataType::Binary) => Kind::Binary { offsets: vec![0], data: Vec::new() },
+            (HiveType::Binary, DataType::Binary) => Kind::Binary {
+                offsets: vec![0],
+                data: Vec::new(),
+            },
             (HiveType::Date, DataType::Date32) => Kind::Date(Vec::new()),
             (HiveType::Timestamp, DataType::Timestamp(_, _)) => Kind::Timestamp(Vec::new()),
             (HiveType::Array(elem), DataType::List(field)) => Kind::List {
                 offsets: vec![0],
                 field: Arc::clone(field),
-                child: Box::new(Column::try_new(format!("{path}[]").into(), elem, field.data_type(), serde)?),
+                child: Box::new(Column::try_new(
+                    format!("{path}[]").into(),
+                    elem,
+                    field.data_type(),
+                    serde,
+                )?),
             },
             (HiveType::Map(k, v), DataType::Map(entries, _)) => {
-                let DataType::Struct(kv) = entries.data_type() else { return Err(mismatch()) };
+                let DataType::Struct(kv) = entries.data_type() else {
+                    return Err(mismatch());
+                };
                 if kv.len() != 2 {
                     return Err(mismatch());
                 }
                 Kind::Map {
                     offsets: vec![0],
                     entries: Arc::clone(entries),
-                    keys: Box::new(Column::try_new(format!("{path}.key").into(), k, kv[0].data_type(), serde)?),
-                    values: Box::new(Column::try_new(format!("{path}.value").into(), v, kv[1].data_type(), serde)?),
+                    keys: Box::new(Column::try_new(
+                        format!("{path}.key").into(),
+                        k,
+                        kv[0].data_type(),
+                        serde,
+                    )?),
+                    values: Box::new(Column::try_new(
+                        format!("{path}.value").into(),
+                        v,
+                        kv[1].data_type(),
+                        serde,
+                    )?),
                 }
             }
             (HiveType::Struct(hfields), DataType::Struct(fields)) => {
@@ -233,14 +300,31 @@ impl Column {
                 let children = hfields
                     .iter()
                     .zip(fields.iter())
-                    .map(|(h, f)| Column::try_new(format!("{path}.{}", h.name).into(), &h.data_type, f.data_type(), serde))
+                    .map(|(h, f)| {
+                        Column::try_new(
+                            format!("{path}.{}", h.name).into(),
+                            &h.data_type,
+                            f.data_type(),
+                            serde,
+                        )
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 let keys = hfields.iter().map(|h| h.name.clone()).collect();
-                Kind::Struct(Box::new(ObjectDecoder::try_new(fields.clone(), children, keys, serde)?))
+                Kind::Struct(Box::new(ObjectDecoder::try_new(
+                    fields.clone(),
+                    children,
+                    keys,
+                    serde,
+                )?))
             }
             _ => return Err(mismatch()),
         };
-        Ok(Self { path, hive: hive.clone(), nulls: NullBufferBuilder::new(0), kind })
+        Ok(Self {
+            path,
+            hive: hive.clone(),
+            nulls: NullBufferBuilder::new(0),
+            kind,
+        })
     }
 
     /// Number of values appended.
@@ -255,7 +339,11 @@ impl Column {
 
     #[cold]
     fn wrong_kind(&self, first: u8) -> DecodeFailure {
-        self.malformed(format_args!("expected {}, found {}", expected(&self.hive), found(first)))
+        self.malformed(format_args!(
+            "expected {}, found {}",
+            expected(&self.hive),
+            found(first)
+        ))
     }
 
     #[cold]
@@ -280,7 +368,10 @@ impl Column {
             Kind::Float32(v) => v.push(0.0),
             Kind::Float64(v) => v.push(0.0),
             Kind::Decimal { values, .. } => values.push(0),
-            Kind::Utf8 { offsets, .. } | Kind::Binary { offsets, .. } | Kind::List { offsets, .. } | Kind::Map { offsets, .. } => {
+            Kind::Utf8 { offsets, .. }
+            | Kind::Binary { offsets, .. }
+            | Kind::List { offsets, .. }
+            | Kind::Map { offsets, .. } => {
                 let last = utf8_len(offsets);
                 offsets.push(last);
             }
@@ -309,7 +400,12 @@ impl Column {
                 offsets.truncate(len + 1);
                 child.truncate(utf8_len(offsets) as usize);
             }
-            Kind::Map { offsets, keys, values, .. } => {
+            Kind::Map {
+                offsets,
+                keys,
+                values,
+                ..
+            } => {
                 offsets.truncate(len + 1);
                 let n = utf8_len(offsets) as usize;
                 keys.truncate(n);
@@ -385,7 +481,9 @@ impl Column {
             }
             Kind::Float32(_) | Kind::Float64(_) => {
                 let text = number_text(p, first, hive, &mut ctx.scratch)?;
-                let Some(text) = text.as_str() else { return Err(self.wrong_kind(first)) };
+                let Some(text) = text.as_str() else {
+                    return Err(self.wrong_kind(first));
+                };
                 let parsed = match &mut self.kind {
                     Kind::Float32(vals) => parse_float::<f32>(text).map(|x| vals.push(x)),
                     Kind::Float64(vals) => parse_float::<f64>(text).map(|x| vals.push(x)),
@@ -395,10 +493,14 @@ impl Column {
                     return Err(self.number_error(NumberError::Syntax, text.as_bytes()));
                 }
             }
-            Kind::Decimal { precision, scale, .. } => {
+            Kind::Decimal {
+                precision, scale, ..
+            } => {
                 let (p_, s_) = (*precision, *scale);
                 let text = number_text(p, first, hive, &mut ctx.scratch)?;
-                let Some(text) = text.as_str() else { return Err(self.wrong_kind(first)) };
+                let Some(text) = text.as_str() else {
+                    return Err(self.wrong_kind(first));
+                };
                 let v = number::parse_decimal(text.as_bytes(), p_, s_).map_err(|e| {
                     if e == NumberError::OutOfRange {
                         self.malformed(format_args!("{text} does not fit decimal({p_},{s_})"))
@@ -406,10 +508,16 @@ impl Column {
                         self.number_error(e, text.as_bytes())
                     }
                 })?;
-                let Kind::Decimal { values, .. } = &mut self.kind else { unreachable_kind() };
+                let Kind::Decimal { values, .. } = &mut self.kind else {
+                    unreachable_kind()
+                };
                 values.push(v);
             }
-            Kind::Utf8 { offsets, data, limit } => {
+            Kind::Utf8 {
+                offsets,
+                data,
+                limit,
+            } => {
                 match first {
                     b'"' => {
                         let s = p.parse_str(&mut ctx.scratch)?;
@@ -479,14 +587,23 @@ impl Column {
                     }
                     b'-' | b'0'..=b'9' if !hive => {
                         let s = p.skip_number(first)?;
-                        match number::parse_i64(s.as_bytes()).ok().and_then(|d| i32::try_from(d).ok()) {
+                        match number::parse_i64(s.as_bytes())
+                            .ok()
+                            .and_then(|d| i32::try_from(d).ok())
+                        {
                             Some(d) => d,
-                            None => return Err(self.number_error(NumberError::OutOfRange, s.as_bytes())),
+                            None => {
+                                return Err(
+                                    self.number_error(NumberError::OutOfRange, s.as_bytes())
+                                );
+                            }
                         }
                     }
                     _ => return Err(self.wrong_kind(first)),
                 };
-                let Kind::Date(vals) = &mut self.kind else { unreachable_kind() };
+                let Kind::Date(vals) = &mut self.kind else {
+                    unreachable_kind()
+                };
                 vals.push(v);
             }
             Kind::Timestamp(_) => {
@@ -499,7 +616,9 @@ impl Column {
                         match parse_timestamp(ctx.serde, s.as_bytes(), false) {
                             Some(t) => t,
                             None => {
-                                let msg = format!("{s:?} is not a timestamp in a format the deserializer accepts");
+                                let msg = format!(
+                                    "{s:?} is not a timestamp in a format the deserializer accepts"
+                                );
                                 return Err(self.malformed(msg));
                             }
                         }
@@ -509,14 +628,17 @@ impl Column {
                         match parse_timestamp(ctx.serde, s.as_bytes(), true) {
                             Some(t) => t,
                             None => {
-                                let msg = format!("{s} is not a timestamp the deserializer accepts");
+                                let msg =
+                                    format!("{s} is not a timestamp the deserializer accepts");
                                 return Err(self.malformed(msg));
                             }
                         }
                     }
                     _ => return Err(self.wrong_kind(first)),
                 };
-                let Kind::Timestamp(vals) = &mut self.kind else { unreachable_kind() };
+                let Kind::Timestamp(vals) = &mut self.kind else {
+                    unreachable_kind()
+                };
                 vals.push(v);
             }
             Kind::List { offsets, child, .. } => {
@@ -537,7 +659,12 @@ impl Column {
                 let n = child.len();
                 push_offset(offsets, n, &self.path)?;
             }
-            Kind::Map { offsets, keys, values, .. } => {
+            Kind::Map {
+                offsets,
+                keys,
+                values,
+                ..
+            } => {
                 if first != b'{' {
                     return Err(self.wrong_kind(first));
                 }
@@ -583,9 +710,17 @@ impl Column {
     fn decode_key(&mut self, k: &str, serde: &JsonSerDe) -> DResult {
         let kb = k.as_bytes();
         let (path, hive) = (&self.path, &self.hive);
-        let bad = || DecodeFailure::Malformed(format!("column `{path}` ({hive}): map key {k:?} does not fit the key type"));
+        let bad = || {
+            DecodeFailure::Malformed(format!(
+                "column `{path}` ({hive}): map key {k:?} does not fit the key type"
+            ))
+        };
         match &mut self.kind {
-            Kind::Utf8 { offsets, data, limit } => {
+            Kind::Utf8 {
+                offsets,
+                data,
+                limit,
+            } => {
                 append_limited(data, k, *limit);
                 let n = data.len();
                 push_offset(offsets, n, &self.path)?;
@@ -599,13 +734,32 @@ impl Column {
                     return Err(bad());
                 }
             }
-            Kind::Int8(v) => v.push(number::parse_i64(kb).ok().and_then(|x| i8::try_from(x).ok()).ok_or_else(bad)?),
-            Kind::Int16(v) => v.push(number::parse_i64(kb).ok().and_then(|x| i16::try_from(x).ok()).ok_or_else(bad)?),
-            Kind::Int32(v) => v.push(number::parse_i64(kb).ok().and_then(|x| i32::try_from(x).ok()).ok_or_else(bad)?),
+            Kind::Int8(v) => v.push(
+                number::parse_i64(kb)
+                    .ok()
+                    .and_then(|x| i8::try_from(x).ok())
+                    .ok_or_else(bad)?,
+            ),
+            Kind::Int16(v) => v.push(
+                number::parse_i64(kb)
+                    .ok()
+                    .and_then(|x| i16::try_from(x).ok())
+                    .ok_or_else(bad)?,
+            ),
+            Kind::Int32(v) => v.push(
+                number::parse_i64(kb)
+                    .ok()
+                    .and_then(|x| i32::try_from(x).ok())
+                    .ok_or_else(bad)?,
+            ),
             Kind::Int64(v) => v.push(number::parse_i64(kb).map_err(|_| bad())?),
             Kind::Float32(v) => v.push(parse_float::<f32>(k).ok_or_else(bad)?),
             Kind::Float64(v) => v.push(parse_float::<f64>(k).ok_or_else(bad)?),
-            Kind::Decimal { values, precision, scale } => {
+            Kind::Decimal {
+                values,
+                precision,
+                scale,
+            } => {
                 let x = number::parse_decimal(kb, *precision, *scale).map_err(|_| bad())?;
                 values.push(x);
             }
@@ -634,7 +788,8 @@ impl Column {
                 let s: &str = match s {
                     Reference::Borrowed(s) | Reference::Copied(s) => s,
                 };
-                number::parse_i64(s.trim().as_bytes()).map_err(|e| self.number_error(e, s.as_bytes()))
+                number::parse_i64(s.trim().as_bytes())
+                    .map_err(|e| self.number_error(e, s.as_bytes()))
             }
             _ => Err(self.wrong_kind(first)),
         }
@@ -654,12 +809,20 @@ impl Column {
             Kind::Float64(v) => prim::<Float64Type>(v, nulls),
             Kind::Date(v) => prim::<Date32Type>(v, nulls),
             Kind::Timestamp(v) => prim::<TimestampMicrosecondType>(v, nulls),
-            Kind::Decimal { values, precision, scale } => {
+            Kind::Decimal {
+                values,
+                precision,
+                scale,
+            } => {
                 let cap = values.len();
                 let values = std::mem::replace(values, Vec::with_capacity(cap));
                 Arc::new(
                     PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(values), nulls)
-                        .with_precision_and_scale(*precision, i8::try_from(*scale).map_err(|_| ArrowError::SchemaError("scale".into()))?)?,
+                        .with_precision_and_scale(
+                            *precision,
+                            i8::try_from(*scale)
+                                .map_err(|_| ArrowError::SchemaError("scale".into()))?,
+                        )?,
                 )
             }
             Kind::Utf8 { offsets, data, .. } => {
@@ -676,18 +839,41 @@ impl Column {
                 let (offsets, data) = take_bytes(offsets, data);
                 Arc::new(BinaryArray::try_new(offsets, data, nulls)?)
             }
-            Kind::List { offsets, field, child } => {
+            Kind::List {
+                offsets,
+                field,
+                child,
+            } => {
                 let offsets = take_offsets(offsets);
                 let values = child.finish()?;
-                Arc::new(ListArray::try_new(Arc::clone(field), offsets, values, nulls)?)
+                Arc::new(ListArray::try_new(
+                    Arc::clone(field),
+                    offsets,
+                    values,
+                    nulls,
+                )?)
             }
-            Kind::Map { offsets, entries, keys, values } => {
+            Kind::Map {
+                offsets,
+                entries,
+                keys,
+                values,
+            } => {
                 let offsets = take_offsets(offsets);
                 let DataType::Struct(kv) = entries.data_type() else {
-                    return Err(ArrowError::SchemaError("map entries must be a struct".into()));
+                    return Err(ArrowError::SchemaError(
+                        "map entries must be a struct".into(),
+                    ));
                 };
-                let entries_arr = StructArray::try_new(kv.clone(), vec![keys.finish()?, values.finish()?], None)?;
-                Arc::new(MapArray::try_new(Arc::clone(entries), offsets, entries_arr, nulls, false)?)
+                let entries_arr =
+                    StructArray::try_new(kv.clone(), vec![keys.finish()?, values.finish()?], None)?;
+                Arc::new(MapArray::try_new(
+                    Arc::clone(entries),
+                    offsets,
+                    entries_arr,
+                    nulls,
+                    false,
+                )?)
             }
             Kind::Struct(obj) => {
                 let (fields, children) = obj.finish_children()?;
@@ -707,7 +893,10 @@ fn unreachable_kind() -> ! {
     unreachable!("kind checked by the enclosing match")
 }
 
-fn prim<T: ArrowPrimitiveType>(v: &mut Vec<T::Native>, nulls: Option<arrow_buffer::NullBuffer>) -> ArrayRef {
+fn prim<T: ArrowPrimitiveType>(
+    v: &mut Vec<T::Native>,
+    nulls: Option<arrow_buffer::NullBuffer>,
+) -> ArrayRef {
     let cap = v.len();
     let values = std::mem::replace(v, Vec::with_capacity(cap));
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(values), nulls))
@@ -748,7 +937,12 @@ impl NumText<'_, '_> {
 
 /// The text of a number: a JSON number, or (OpenX only) a string holding one.
 #[inline]
-fn number_text<'a, 'b>(p: &mut P<'a>, first: u8, hive: bool, scratch: &'b mut Vec<u8>) -> DResult<NumText<'a, 'b>> {
+fn number_text<'a, 'b>(
+    p: &mut P<'a>,
+    first: u8,
+    hive: bool,
+    scratch: &'b mut Vec<u8>,
+) -> DResult<NumText<'a, 'b>> {
     Ok(match first {
         b'-' | b'0'..=b'9' => NumText::Input(p.skip_number(first)?),
         b'"' if !hive => match p.parse_str(scratch)? {
@@ -762,7 +956,12 @@ fn number_text<'a, 'b>(p: &mut P<'a>, first: u8, hive: bool, scratch: &'b mut Ve
 fn parse_float<T: std::str::FromStr>(s: &str) -> Option<T> {
     // JSON numbers, plus the special values Java's Double.parseDouble accepts in strings.
     match s {
-        "NaN" | "Infinity" | "-Infinity" | "+Infinity" => s.trim_start_matches('+').to_ascii_lowercase().replace("infinity", "inf").parse().ok(),
+        "NaN" | "Infinity" | "-Infinity" | "+Infinity" => s
+            .trim_start_matches('+')
+            .to_ascii_lowercase()
+            .replace("infinity", "inf")
+            .parse()
+            .ok(),
         _ => s.parse().ok(),
     }
 }
@@ -778,7 +977,11 @@ fn parse_timestamp(serde: &JsonSerDe, s: &[u8], is_number: bool) -> Option<i64> 
         }
         JsonSerDe::Hive(h) => {
             if h.timestamp_formats.is_empty() {
-                if is_number { None } else { time::parse_sql_timestamp(s) }
+                if is_number {
+                    None
+                } else {
+                    time::parse_sql_timestamp(s)
+                }
             } else {
                 h.timestamp_formats.iter().find_map(|f| f.parse(s))
             }
@@ -833,16 +1036,31 @@ pub(crate) fn unexpected(p: &P<'_>, c: u8, wanted: &str) -> DecodeFailure {
 }
 
 impl ObjectDecoder {
-    pub(crate) fn try_new(fields: Fields, children: Vec<Column>, keys: Vec<String>, serde: &JsonSerDe) -> Result<Self, crate::JsonError> {
+    pub(crate) fn try_new(
+        fields: Fields,
+        children: Vec<Column>,
+        keys: Vec<String>,
+        serde: &JsonSerDe,
+    ) -> Result<Self, crate::JsonError> {
         let n = children.len();
-        let matcher = KeyMatcher::new(keys.clone(), serde.case_insensitive(), serde.dots_to_underscores()).map_err(
-            |(key, a, b)| crate::JsonError::AmbiguousKey {
-                key,
-                first: fields[a].name().clone(),
-                second: fields[b].name().clone(),
-            },
-        )?;
-        Ok(Self { fields, children, matcher, seen: vec![0; n], generation: 0, len: 0 })
+        let matcher = KeyMatcher::new(
+            keys.clone(),
+            serde.case_insensitive(),
+            serde.dots_to_underscores(),
+        )
+        .map_err(|(key, a, b)| crate::JsonError::AmbiguousKey {
+            key,
+            first: fields[a].name().clone(),
+            second: fields[b].name().clone(),
+        })?;
+        Ok(Self {
+            fields,
+            children,
+            matcher,
+            seen: vec![0; n],
+            generation: 0,
+            len: 0,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -885,7 +1103,10 @@ impl ObjectDecoder {
                 let pos = p.offset();
                 let input = p.read.as_u8_slice();
                 let fast = match self.matcher.expected() {
-                    Some(t) => input.get(pos..pos + t.len()) == Some(t) && input.get(pos + t.len()) == Some(&b'"'),
+                    Some(t) => {
+                        input.get(pos..pos + t.len()) == Some(t)
+                            && input.get(pos + t.len()) == Some(&b'"')
+                    }
                     None => false,
                 };
                 let idx = if fast {
@@ -936,7 +1157,11 @@ impl ObjectDecoder {
     }
 
     pub(crate) fn finish_children(&mut self) -> Result<(Fields, Vec<ArrayRef>), ArrowError> {
-        let arrays = self.children.iter_mut().map(Column::finish).collect::<Result<Vec<_>, _>>()?;
+        let arrays = self
+            .children
+            .iter_mut()
+            .map(Column::finish)
+            .collect::<Result<Vec<_>, _>>()?;
         self.len = 0;
         Ok((self.fields.clone(), arrays))
     }

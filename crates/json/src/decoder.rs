@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, SchemaRef};
 use sluice_schema::{HiveType, Table};
-use sonic_rs::parser::Parser;
 use sonic_rs::Read;
+use sonic_rs::parser::Parser;
 
 use crate::column::{Column, Ctx, DecodeFailure, ObjectDecoder, P};
 use crate::error::{JsonError, RecordError};
@@ -36,7 +36,11 @@ impl DecoderBuilder {
     /// Decode into the data columns of `table` (not its partition keys).
     pub fn new(table: &Table) -> Self {
         Self {
-            columns: table.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect(),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type.clone()))
+                .collect(),
             schema: table.arrow_schema(),
             serde: JsonSerDe::default(),
             batch_size: DEFAULT_BATCH_SIZE,
@@ -60,27 +64,53 @@ impl DecoderBuilder {
     /// Build the decoder, resolving columns and keys once.
     pub fn build(self) -> Result<Decoder, JsonError> {
         let mappings: BTreeMap<String, String> = match &self.serde {
-            JsonSerDe::OpenX(o) => o.column_to_json_key_mappings.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect(),
+            JsonSerDe::OpenX(o) => o
+                .column_to_json_key_mappings
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                .collect(),
             JsonSerDe::Hive(_) => BTreeMap::new(),
         };
         for column in mappings.keys() {
-            if !self.columns.iter().any(|(name, _)| name.to_lowercase() == *column) {
-                return Err(JsonError::UnknownMappedColumn { column: column.clone() });
+            if !self
+                .columns
+                .iter()
+                .any(|(name, _)| name.to_lowercase() == *column)
+            {
+                return Err(JsonError::UnknownMappedColumn {
+                    column: column.clone(),
+                });
             }
         }
         let mut children = Vec::with_capacity(self.columns.len());
         let mut keys = Vec::with_capacity(self.columns.len());
         for ((name, hive), field) in self.columns.iter().zip(self.schema.fields().iter()) {
-            children.push(Column::try_new(Arc::from(name.as_str()), hive, field.data_type(), &self.serde)?);
-            keys.push(mappings.get(&name.to_lowercase()).cloned().unwrap_or_else(|| name.clone()));
+            children.push(Column::try_new(
+                Arc::from(name.as_str()),
+                hive,
+                field.data_type(),
+                &self.serde,
+            )?);
+            keys.push(
+                mappings
+                    .get(&name.to_lowercase())
+                    .cloned()
+                    .unwrap_or_else(|| name.clone()),
+            );
         }
         if children.len() != self.schema.fields().len() {
             return Err(JsonError::Internal(arrow_schema::ArrowError::SchemaError(
                 "table columns and Arrow schema differ in length".into(),
             )));
         }
-        debug_assert!(self.schema.fields().iter().all(|f| !matches!(f.data_type(), DataType::Null)));
-        let root = ObjectDecoder::try_new(self.schema.fields().clone(), children, keys, &self.serde)?;
+        debug_assert!(
+            self.schema
+                .fields()
+                .iter()
+                .all(|f| !matches!(f.data_type(), DataType::Null))
+        );
+        let root =
+            ObjectDecoder::try_new(self.schema.fields().clone(), children, keys, &self.serde)?;
         Ok(Decoder {
             root,
             schema: self.schema,
@@ -124,7 +154,10 @@ impl Decoder {
     pub fn decode(&mut self, record: &[u8]) -> Result<usize, RecordError> {
         match std::str::from_utf8(record) {
             Ok(s) => self.decode_str(s),
-            Err(e) => Err(RecordError::parse(format!("the record is not valid UTF-8 (invalid byte at {})", e.valid_up_to()))),
+            Err(e) => Err(RecordError::parse(format!(
+                "the record is not valid UTF-8 (invalid byte at {})",
+                e.valid_up_to()
+            ))),
         }
     }
 
@@ -187,18 +220,27 @@ impl Decoder {
         }
         let (_, columns) = self.root.finish_children()?;
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        Ok(Some(RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)?))
+        Ok(Some(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            columns,
+            &options,
+        )?))
     }
 }
 
-fn decode_objects(root: &mut ObjectDecoder, p: &mut P<'_>, ctx: &mut Ctx<'_>) -> Result<(), DecodeFailure> {
+fn decode_objects(
+    root: &mut ObjectDecoder,
+    p: &mut P<'_>,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), DecodeFailure> {
     loop {
         match p.skip_space() {
             None => return Ok(()),
             Some(b'{') => root.decode_object(p, ctx)?,
             Some(b'[') => {
                 return Err(DecodeFailure::Parse(
-                    "a top-level JSON array is not a record: send its objects back to back instead".into(),
+                    "a top-level JSON array is not a record: send its objects back to back instead"
+                        .into(),
                 ));
             }
             Some(c) => {

@@ -56,7 +56,12 @@ pub struct ErrorDocument {
 
 impl ErrorDocument {
     /// The document for a record rejected by the decoder.
-    pub fn conversion_failed(raw: &[u8], error: &RecordError, arrival_ms: i64, ending_ms: i64) -> Self {
+    pub fn conversion_failed(
+        raw: &[u8],
+        error: &RecordError,
+        arrival_ms: i64,
+        ending_ms: i64,
+    ) -> Self {
         Self {
             attempts_made: 1,
             arrival_timestamp: arrival_ms,
@@ -92,13 +97,18 @@ mod tests {
 
     #[test]
     fn document_shape() {
-        let err = RecordError { code: RecordErrorCode::MalformedData, message: "column `a`: bad".into() };
-        let doc = ErrorDocument::conversion_failed(b"{\"a\":x}", &err, 1000, 1234).with_table(DataCatalogTable {
-            database_name: Some("db".into()),
-            table_name: "t".into(),
-            version_id: "LATEST".into(),
-            ..DataCatalogTable::default()
-        });
+        let err = RecordError {
+            code: RecordErrorCode::MalformedData,
+            message: "column `a`: bad".into(),
+        };
+        let doc = ErrorDocument::conversion_failed(b"{\"a\":x}", &err, 1000, 1234).with_table(
+            DataCatalogTable {
+                database_name: Some("db".into()),
+                table_name: "t".into(),
+                version_id: "LATEST".into(),
+                ..DataCatalogTable::default()
+            },
+        );
         let mut out = Vec::new();
         doc.write_ndjson(&mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");

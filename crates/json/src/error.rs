@@ -80,9 +80,15 @@ pub struct RecordError {
 
 impl RecordError {
     pub(crate) fn parse(message: impl Into<String>) -> Self {
-        Self { code: RecordErrorCode::ParseError, message: message.into() }
+        Self {
+            code: RecordErrorCode::ParseError,
+            message: message.into(),
+        }
     }
     pub(crate) fn malformed(message: impl Into<String>) -> Self {
-        Self { code: RecordErrorCode::MalformedData, message: message.into() }
+        Self {
+            code: RecordErrorCode::MalformedData,
+            message: message.into(),
+        }
     }
 }

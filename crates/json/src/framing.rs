@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use sonic_rs::parser::Parser;
 use sonic_rs::Read;
+use sonic_rs::parser::Parser;
 
 /// The default cap on one record while looking for its end (64 MiB).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 << 20;
@@ -26,7 +26,9 @@ pub struct RecordSplitter {
 
 impl Default for RecordSplitter {
     fn default() -> Self {
-        Self { max_record_bytes: DEFAULT_MAX_RECORD_BYTES }
+        Self {
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
     }
 }
 
@@ -43,7 +45,9 @@ fn trim(buf: &[u8], mut r: Range<usize>) -> Range<usize> {
 impl RecordSplitter {
     /// A splitter that gives up looking for the end of a value after `max_record_bytes`.
     pub fn with_max_record_bytes(max_record_bytes: usize) -> Self {
-        Self { max_record_bytes: max_record_bytes.max(1) }
+        Self {
+            max_record_bytes: max_record_bytes.max(1),
+        }
     }
 
     /// Push the ranges of the complete records in `buf` to `out`; return how many bytes of
@@ -130,7 +134,13 @@ mod tests {
     fn pretty_printed_and_concatenated() {
         let input = b"{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}\n{\"a\":2}{\"a\":3}\n";
         let (r, used) = records(input, false);
-        assert_eq!(r, vec![&b"{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}"[..], b"{\"a\":2}{\"a\":3}"]);
+        assert_eq!(
+            r,
+            vec![
+                &b"{\n  \"a\": 1,\n  \"b\": {\"c\": 2}\n}"[..],
+                b"{\"a\":2}{\"a\":3}"
+            ]
+        );
         assert_eq!(used, input.len());
     }
 

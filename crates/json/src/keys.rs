@@ -29,7 +29,11 @@ pub(crate) struct KeyMatcher {
 
 impl KeyMatcher {
     /// `targets` are the JSON keys each field matches, in field order.
-    pub(crate) fn new(targets: Vec<String>, case_insensitive: bool, dots_to_underscores: bool) -> Result<Self, (String, usize, usize)> {
+    pub(crate) fn new(
+        targets: Vec<String>,
+        case_insensitive: bool,
+        dots_to_underscores: bool,
+    ) -> Result<Self, (String, usize, usize)> {
         let mut m = Self {
             targets: Vec::with_capacity(targets.len()),
             by_target: HashMap::with_capacity(targets.len()),
@@ -52,7 +56,11 @@ impl KeyMatcher {
     }
 
     fn normalise(&self, key: &str) -> String {
-        let mut s = if self.case_insensitive { lower(key) } else { key.to_owned() };
+        let mut s = if self.case_insensitive {
+            lower(key)
+        } else {
+            key.to_owned()
+        };
         if self.dots_to_underscores && s.contains('.') {
             s = s.replace('.', "_");
         }
@@ -113,9 +121,14 @@ impl KeyMatcher {
         if self.dots_to_underscores && self.scratch.contains('.') {
             self.scratch = self.scratch.replace('.', "_");
         }
-        let idx = self.by_target.get(self.scratch.as_bytes()).copied().unwrap_or(NO_MATCH);
+        let idx = self
+            .by_target
+            .get(self.scratch.as_bytes())
+            .copied()
+            .unwrap_or(NO_MATCH);
         if self.memo.len() < MEMO_LIMIT {
-            self.memo.insert(key.as_bytes().to_vec().into_boxed_slice(), idx);
+            self.memo
+                .insert(key.as_bytes().to_vec().into_boxed_slice(), idx);
         }
         idx
     }
@@ -142,7 +155,8 @@ mod tests {
     use super::*;
 
     fn matcher(names: &[&str], ci: bool, dots: bool) -> KeyMatcher {
-        KeyMatcher::new(names.iter().map(|s| (*s).to_owned()).collect(), ci, dots).expect("distinct")
+        KeyMatcher::new(names.iter().map(|s| (*s).to_owned()).collect(), ci, dots)
+            .expect("distinct")
     }
 
     #[test]
@@ -177,7 +191,8 @@ mod tests {
 
     #[test]
     fn ambiguous_targets_rejected() {
-        let err = KeyMatcher::new(vec!["a_b".into(), "A_B".into()], true, false).expect_err("clash");
+        let err =
+            KeyMatcher::new(vec!["a_b".into(), "A_B".into()], true, false).expect_err("clash");
         assert_eq!(err.1, 0);
         assert_eq!(err.2, 1);
     }

@@ -35,7 +35,7 @@ pub use document::{DataCatalogTable, ErrorDocument};
 pub use error::{JsonError, RecordError, RecordErrorCode};
 pub use framing::RecordSplitter;
 pub use options::{
-    DEFAULT_BATCH_SIZE, DeserializerConfig, HiveJsonSerDeConfig, HiveOptions, JsonSerDe, OpenXJsonSerDeConfig,
-    OpenXOptions,
+    DEFAULT_BATCH_SIZE, DeserializerConfig, HiveJsonSerDeConfig, HiveOptions, JsonSerDe,
+    OpenXJsonSerDeConfig, OpenXOptions,
 };
 pub use time::TimestampFormat;

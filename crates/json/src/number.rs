@@ -79,7 +79,11 @@ fn parse_decimal_short(text: &[u8], precision: u8, scale: u8) -> Option<Result<i
             _ => return None,
         }
     }
-    if digits == 0 || digits > 18 || frac_digits > u32::from(scale) || (seen_point && frac_digits == 0) {
+    if digits == 0
+        || digits > 18
+        || frac_digits > u32::from(scale)
+        || (seen_point && frac_digits == 0)
+    {
         return None;
     }
     let v = i128::from(mantissa) * POW10[(u32::from(scale) - frac_digits) as usize];
@@ -182,7 +186,12 @@ fn parse_decimal_parts(text: &[u8]) -> Result<DecimalParts, NumberError> {
     if !seen_digit {
         return Err(NumberError::Syntax);
     }
-    Ok(DecimalParts { neg, mantissa, exponent, dropped })
+    Ok(DecimalParts {
+        neg,
+        mantissa,
+        exponent,
+        dropped,
+    })
 }
 
 impl DecimalParts {
@@ -212,11 +221,19 @@ impl DecimalParts {
                 let kept = v / m;
                 let rem = v % m;
                 let half_unit = m / 10;
-                let first = if half_unit == 0 { 0 } else { (rem / half_unit) as u8 };
+                let first = if half_unit == 0 {
+                    0
+                } else {
+                    (rem / half_unit) as u8
+                };
                 let below = if half_unit == 0 { 0 } else { rem % half_unit };
                 let dropped_first = self.dropped.map_or(0, |(d, _)| d);
                 let dropped_sticky = self.dropped.is_some_and(|(d, s)| d != 0 || s);
-                (kept, first, below != 0 || dropped_first != 0 || dropped_sticky)
+                (
+                    kept,
+                    first,
+                    below != 0 || dropped_first != 0 || dropped_sticky,
+                )
             };
             if !round && (first_removed != 0 || sticky) {
                 return Err(NumberError::NotAnInteger);
@@ -238,7 +255,6 @@ pub(crate) fn pow10(n: u32) -> Option<i128> {
     10i128.checked_pow(n)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,8 +263,14 @@ mod tests {
     fn integers_exact_at_limits() {
         assert_eq!(parse_i64(b"9223372036854775807"), Ok(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775808"), Err(NumberError::OutOfRange));
-        assert_eq!(parse_i64(b"-9223372036854775809"), Err(NumberError::OutOfRange));
+        assert_eq!(
+            parse_i64(b"9223372036854775808"),
+            Err(NumberError::OutOfRange)
+        );
+        assert_eq!(
+            parse_i64(b"-9223372036854775809"),
+            Err(NumberError::OutOfRange)
+        );
         assert_eq!(parse_i64(b"0"), Ok(0));
         assert_eq!(parse_i64(b"-0"), Ok(0));
         assert_eq!(parse_i64(b"+42"), Ok(42));
@@ -269,23 +291,34 @@ mod tests {
         assert_eq!(parse_decimal(b"1.004", 5, 2), Ok(100));
         assert_eq!(parse_decimal(b"-1.005", 5, 2), Ok(-101));
         assert_eq!(parse_decimal(b"999.99", 5, 2), Ok(99999));
-        assert_eq!(parse_decimal(b"999.995", 5, 2), Err(NumberError::OutOfRange));
+        assert_eq!(
+            parse_decimal(b"999.995", 5, 2),
+            Err(NumberError::OutOfRange)
+        );
         assert_eq!(parse_decimal(b"1000", 5, 2), Err(NumberError::OutOfRange));
         assert_eq!(parse_decimal(b"1.5e2", 5, 0), Ok(150));
         assert_eq!(parse_decimal(b"12345e-4", 5, 4), Ok(12345));
         let max38 = "99999999999999999999999999999999999999";
-        assert_eq!(parse_decimal(max38.as_bytes(), 38, 0), Ok(max38.parse::<i128>().expect("fits")));
+        assert_eq!(
+            parse_decimal(max38.as_bytes(), 38, 0),
+            Ok(max38.parse::<i128>().expect("fits"))
+        );
         let too_big = "100000000000000000000000000000000000000";
-        assert_eq!(parse_decimal(too_big.as_bytes(), 38, 0), Err(NumberError::OutOfRange));
+        assert_eq!(
+            parse_decimal(too_big.as_bytes(), 38, 0),
+            Err(NumberError::OutOfRange)
+        );
         // 40 significant digits, rounded at scale 2.
         assert_eq!(
             parse_decimal(b"0.1234567890123456789012345678901234567890", 38, 2),
             Ok(12)
         );
-        assert_eq!(parse_decimal(b"0.0000000000000000000000000000000000000000009", 10, 2), Ok(0));
+        assert_eq!(
+            parse_decimal(b"0.0000000000000000000000000000000000000000009", 10, 2),
+            Ok(0)
+        );
         assert_eq!(parse_decimal(b"00012.50", 4, 1), Ok(125));
         assert_eq!(parse_decimal(b"1.2.3", 4, 1), Err(NumberError::Syntax));
         assert_eq!(parse_decimal(b".5", 4, 1), Ok(5));
     }
-
 }

@@ -79,10 +79,18 @@ impl JsonSerDe {
 #[serde(deny_unknown_fields)]
 pub struct DeserializerConfig {
     /// The OpenX JSON SerDe.
-    #[serde(rename = "OpenXJsonSerDe", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "OpenXJsonSerDe",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub openx: Option<OpenXJsonSerDeConfig>,
     /// The Hive JSON SerDe.
-    #[serde(rename = "HiveJsonSerDe", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "HiveJsonSerDe",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hive: Option<HiveJsonSerDeConfig>,
 }
 
@@ -115,24 +123,36 @@ impl DeserializerConfig {
     pub fn validate(&self) -> Result<JsonSerDe, crate::JsonError> {
         use crate::JsonError::InvalidDeserializer as Invalid;
         match (&self.openx, &self.hive) {
-            (Some(_), Some(_)) => Err(Invalid { message: "More than one deserializer specified. Only one may be chosen.".into() }),
-            (None, None) => Err(Invalid { message: "Deserializer must not be null".into() }),
+            (Some(_), Some(_)) => Err(Invalid {
+                message: "More than one deserializer specified. Only one may be chosen.".into(),
+            }),
+            (None, None) => Err(Invalid {
+                message: "Deserializer must not be null".into(),
+            }),
             (Some(o), None) => {
                 let mappings = o.column_to_json_key_mappings.clone().unwrap_or_default();
                 for (column, key) in &mappings {
                     if column.is_empty() || column.chars().any(char::is_whitespace) {
                         return Err(Invalid {
-                            message: format!("ColumnToJsonKeyMappings key {column:?} must be non-empty and contain no whitespace"),
+                            message: format!(
+                                "ColumnToJsonKeyMappings key {column:?} must be non-empty and contain no whitespace"
+                            ),
                         });
                     }
                     if key.is_empty() {
-                        return Err(Invalid { message: format!("ColumnToJsonKeyMappings value for {column:?} must be non-empty") });
+                        return Err(Invalid {
+                            message: format!(
+                                "ColumnToJsonKeyMappings value for {column:?} must be non-empty"
+                            ),
+                        });
                     }
                 }
                 Ok(JsonSerDe::OpenX(OpenXOptions {
                     case_insensitive: o.case_insensitive.unwrap_or(true),
                     column_to_json_key_mappings: mappings,
-                    convert_dots_in_json_keys_to_underscores: o.convert_dots_in_json_keys_to_underscores.unwrap_or(false),
+                    convert_dots_in_json_keys_to_underscores: o
+                        .convert_dots_in_json_keys_to_underscores
+                        .unwrap_or(false),
                 }))
             }
             (None, Some(h)) => {
@@ -154,28 +174,50 @@ mod tests {
 
     #[test]
     fn firehose_shapes() {
-        let c: DeserializerConfig = serde_json::from_str(r#"{"OpenXJsonSerDe": {}}"#).expect("parses");
+        let c: DeserializerConfig =
+            serde_json::from_str(r#"{"OpenXJsonSerDe": {}}"#).expect("parses");
         assert_eq!(c.validate().expect("valid"), JsonSerDe::default());
         let c: DeserializerConfig = serde_json::from_str(
             r#"{"OpenXJsonSerDe": {"CaseInsensitive": false, "ColumnToJsonKeyMappings": {"ts": "timestamp"}, "ConvertDotsInJsonKeysToUnderscores": true}}"#,
         )
         .expect("parses");
-        let JsonSerDe::OpenX(o) = c.validate().expect("valid") else { panic!("openx") };
+        let JsonSerDe::OpenX(o) = c.validate().expect("valid") else {
+            panic!("openx")
+        };
         assert!(!o.case_insensitive && o.convert_dots_in_json_keys_to_underscores);
         assert_eq!(o.column_to_json_key_mappings["ts"], "timestamp");
-        let c: DeserializerConfig =
-            serde_json::from_str(r#"{"HiveJsonSerDe": {"TimestampFormats": ["yyyy-MM-dd'T'HH:mm:ss", "millis"]}}"#).expect("parses");
-        let JsonSerDe::Hive(h) = c.validate().expect("valid") else { panic!("hive") };
+        let c: DeserializerConfig = serde_json::from_str(
+            r#"{"HiveJsonSerDe": {"TimestampFormats": ["yyyy-MM-dd'T'HH:mm:ss", "millis"]}}"#,
+        )
+        .expect("parses");
+        let JsonSerDe::Hive(h) = c.validate().expect("valid") else {
+            panic!("hive")
+        };
         assert_eq!(h.timestamp_formats.len(), 2);
     }
 
     #[test]
     fn firehose_errors() {
-        let both: DeserializerConfig = serde_json::from_str(r#"{"OpenXJsonSerDe": {}, "HiveJsonSerDe": {}}"#).expect("parses");
-        assert_eq!(both.validate().expect_err("two").to_string(), "More than one deserializer specified. Only one may be chosen.");
-        assert_eq!(DeserializerConfig::default().validate().expect_err("none").to_string(), "Deserializer must not be null");
-        assert!(serde_json::from_str::<DeserializerConfig>(r#"{"OpenXJsonSerDe": {"Bogus": 1}}"#).is_err());
-        let bad: DeserializerConfig = serde_json::from_str(r#"{"HiveJsonSerDe": {"TimestampFormats": ["yyyy-qq"]}}"#).expect("parses");
+        let both: DeserializerConfig =
+            serde_json::from_str(r#"{"OpenXJsonSerDe": {}, "HiveJsonSerDe": {}}"#).expect("parses");
+        assert_eq!(
+            both.validate().expect_err("two").to_string(),
+            "More than one deserializer specified. Only one may be chosen."
+        );
+        assert_eq!(
+            DeserializerConfig::default()
+                .validate()
+                .expect_err("none")
+                .to_string(),
+            "Deserializer must not be null"
+        );
+        assert!(
+            serde_json::from_str::<DeserializerConfig>(r#"{"OpenXJsonSerDe": {"Bogus": 1}}"#)
+                .is_err()
+        );
+        let bad: DeserializerConfig =
+            serde_json::from_str(r#"{"HiveJsonSerDe": {"TimestampFormats": ["yyyy-qq"]}}"#)
+                .expect("parses");
         assert_eq!(
             bad.validate().expect_err("bad pattern").to_string(),
             "One or more SerDe options are invalid for org.apache.hcatalog.data.JsonSerDe: [Key: timestamp.formats Value: yyyy-qq]"

@@ -48,7 +48,9 @@ pub(crate) fn skip_value(p: &mut P<'_>, first: u8) -> Result<(), DecodeFailure> 
         }
         // The value is complete: close containers until one continues.
         loop {
-            let Some(&closer) = stack.last() else { return Ok(()) };
+            let Some(&closer) = stack.last() else {
+                return Ok(());
+            };
             let c = next(p)?;
             if c == closer {
                 stack.pop();
@@ -60,7 +62,15 @@ pub(crate) fn skip_value(p: &mut P<'_>, first: u8) -> Result<(), DecodeFailure> 
                 ch = next(p)?;
                 break;
             } else {
-                return Err(unexpected(p, c, if closer == b'}' { "',' or '}'" } else { "',' or ']'" }));
+                return Err(unexpected(
+                    p,
+                    c,
+                    if closer == b'}' {
+                        "',' or '}'"
+                    } else {
+                        "',' or ']'"
+                    },
+                ));
             }
         }
     }
@@ -98,14 +108,27 @@ mod tests {
     fn skips_valid_values() {
         assert_eq!(skip(b"1 ,"), Ok(1));
         assert_eq!(skip(br#""a\"b" x"#), Ok(6));
-        assert_eq!(skip(br#"{"a": [1, {"b": null}, "x"], "c": {}} tail"#), Ok(37));
+        assert_eq!(
+            skip(br#"{"a": [1, {"b": null}, "x"], "c": {}} tail"#),
+            Ok(37)
+        );
         assert_eq!(skip(b"[[], [[]], {}]"), Ok(14));
         assert_eq!(skip(b"true"), Ok(4));
     }
 
     #[test]
     fn rejects_invalid_values() {
-        for bad in [&b"[1,]"[..], b"{\"a\" 1}", b"{1: 2}", b"[1 2]", b"{\"a\": tru}", b"[", b"{\"a\":", b"-", b"]"] {
+        for bad in [
+            &b"[1,]"[..],
+            b"{\"a\" 1}",
+            b"{1: 2}",
+            b"[1 2]",
+            b"{\"a\": tru}",
+            b"[",
+            b"{\"a\":",
+            b"-",
+            b"]",
+        ] {
             assert!(skip(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -124,12 +124,14 @@ impl<'a> Cursor<'a> {
 }
 
 fn civil_micros(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
         return None;
     }
     let days = days_from_civil(y, mo, d);
     let secs = i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
-    days.checked_mul(MICROS_PER_DAY)?.checked_add(secs * MICROS_PER_SECOND + micros)
+    days.checked_mul(MICROS_PER_DAY)?
+        .checked_add(secs * MICROS_PER_SECOND + micros)
 }
 
 /// Two ASCII digits at `s[i..i + 2]`.
@@ -150,10 +152,20 @@ fn parse_iso_like(s: &[u8], allow_t: bool, allow_zone: bool) -> Option<i64> {
         && s[16] == b':'
     {
         let y = two(s, 0)? * 100 + two(s, 2)?;
-        let (mo, d, h, mi, sec) = (two(s, 5)?, two(s, 8)?, two(s, 11)?, two(s, 14)?, two(s, 17)?);
+        let (mo, d, h, mi, sec) = (
+            two(s, 5)?,
+            two(s, 8)?,
+            two(s, 11)?,
+            two(s, 14)?,
+            two(s, 17)?,
+        );
         let mut c = Cursor { s, i: 19 };
         let micros = if c.eat(b'.') { c.fraction_micros()? } else { 0 };
-        let offset = if allow_zone && !c.done() { c.zone()? } else { 0 };
+        let offset = if allow_zone && !c.done() {
+            c.zone()?
+        } else {
+            0
+        };
         if !c.done() {
             return None;
         }
@@ -183,7 +195,11 @@ fn parse_iso_like(s: &[u8], allow_t: bool, allow_zone: bool) -> Option<i64> {
     }
     let sec = c.digits(2, 2)?;
     let micros = if c.eat(b'.') { c.fraction_micros()? } else { 0 };
-    let offset = if allow_zone && !c.done() { c.zone()? } else { 0 };
+    let offset = if allow_zone && !c.done() {
+        c.zone()?
+    } else {
+        0
+    };
     if !c.done() {
         return None;
     }
@@ -261,22 +277,43 @@ pub(crate) fn parse_date(s: &[u8]) -> Option<i32> {
 /// One element of a compiled Joda-Time `DateTimeFormat` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum JodaToken {
-    Year { min: usize, max: usize },
+    Year {
+        min: usize,
+        max: usize,
+    },
     /// Two-digit year pivoting into 2000..2099 (Joda's `yy` pivots around the current year;
     /// we pin the century so conversion is reproducible).
     Year2,
-    Month { min: usize },
-    MonthName { short: bool },
-    Day { min: usize },
-    DayOfYear { min: usize },
-    Hour24 { min: usize },
-    Hour12 { min: usize },
+    Month {
+        min: usize,
+    },
+    MonthName {
+        short: bool,
+    },
+    Day {
+        min: usize,
+    },
+    DayOfYear {
+        min: usize,
+    },
+    Hour24 {
+        min: usize,
+    },
+    Hour12 {
+        min: usize,
+    },
     HalfDay,
-    Minute { min: usize },
-    Second { min: usize },
+    Minute {
+        min: usize,
+    },
+    Second {
+        min: usize,
+    },
     Fraction,
     Zone,
-    DayName { short: bool },
+    DayName {
+        short: bool,
+    },
     Literal(Vec<u8>),
 }
 
@@ -297,9 +334,14 @@ impl TimestampFormat {
     /// Compile a Joda-Time pattern (or `millis`). Unknown pattern letters fail with the message
     /// Firehose gives for an invalid `timestamp.formats` SerDe option.
     pub fn try_new(pattern: &str) -> Result<Self, JsonError> {
-        let invalid = || JsonError::InvalidTimestampFormat { pattern: pattern.to_owned() };
+        let invalid = || JsonError::InvalidTimestampFormat {
+            pattern: pattern.to_owned(),
+        };
         if pattern == "millis" {
-            return Ok(Self { pattern: pattern.to_owned(), kind: FormatKind::Millis });
+            return Ok(Self {
+                pattern: pattern.to_owned(),
+                kind: FormatKind::Millis,
+            });
         }
         let b = pattern.as_bytes();
         let mut tokens = Vec::new();
@@ -343,7 +385,10 @@ impl TimestampFormat {
                 let n = i - start;
                 let tok = match c {
                     b'y' | b'Y' | b'u' | b'x' if n == 2 => JodaToken::Year2,
-                    b'y' | b'Y' | b'u' | b'x' => JodaToken::Year { min: n.min(4), max: 9 },
+                    b'y' | b'Y' | b'u' | b'x' => JodaToken::Year {
+                        min: n.min(4),
+                        max: 9,
+                    },
                     b'M' if n >= 4 => JodaToken::MonthName { short: false },
                     b'M' if n == 3 => JodaToken::MonthName { short: true },
                     b'M' => JodaToken::Month { min: n },
@@ -368,7 +413,10 @@ impl TimestampFormat {
         if tokens.is_empty() {
             return Err(invalid());
         }
-        Ok(Self { pattern: pattern.to_owned(), kind: FormatKind::Joda(tokens) })
+        Ok(Self {
+            pattern: pattern.to_owned(),
+            kind: FormatKind::Joda(tokens),
+        })
     }
 
     /// The pattern as configured.
@@ -389,10 +437,28 @@ impl TimestampFormat {
 }
 
 const MONTHS: [&[u8]; 12] = [
-    b"january", b"february", b"march", b"april", b"may", b"june", b"july", b"august",
-    b"september", b"october", b"november", b"december",
+    b"january",
+    b"february",
+    b"march",
+    b"april",
+    b"may",
+    b"june",
+    b"july",
+    b"august",
+    b"september",
+    b"october",
+    b"november",
+    b"december",
 ];
-const DAYS: [&[u8]; 7] = [b"monday", b"tuesday", b"wednesday", b"thursday", b"friday", b"saturday", b"sunday"];
+const DAYS: [&[u8]; 7] = [
+    b"monday",
+    b"tuesday",
+    b"wednesday",
+    b"thursday",
+    b"friday",
+    b"saturday",
+    b"sunday",
+];
 
 fn eat_name(c: &mut Cursor<'_>, names: &[&[u8]], short: bool) -> Option<u32> {
     let rest = &c.s[c.i..];
@@ -430,7 +496,13 @@ fn parse_joda(tokens: &[JodaToken], s: &[u8]) -> Option<i64> {
                     | JodaToken::Fraction
             )
         );
-        let width = |min: usize, max: usize| if next_numeric { (min.max(2).min(max), min.max(2).min(max)) } else { (min, max) };
+        let width = |min: usize, max: usize| {
+            if next_numeric {
+                (min.max(2).min(max), min.max(2).min(max))
+            } else {
+                (min, max)
+            }
+        };
         match t {
             JodaToken::Year { min, max } => {
                 let neg = c.eat(b'-');
@@ -513,7 +585,9 @@ fn parse_joda(tokens: &[JodaToken], s: &[u8]) -> Option<i64> {
             return None;
         }
         let days = days_from_civil(y, 1, 1) + i64::from(doy) - 1;
-        days * MICROS_PER_DAY + (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * MICROS_PER_SECOND + micros
+        days * MICROS_PER_DAY
+            + (i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * MICROS_PER_SECOND
+            + micros
     } else {
         civil_micros(y, mo, d, h, mi, sec, micros)?
     };
@@ -533,7 +607,10 @@ mod tests {
         assert_eq!(days_from_civil(1969, 12, 31), -1);
         assert_eq!(parse_date(b"2024-02-29"), Some(19_782));
         assert_eq!(parse_date(b"2023-02-29"), None);
-        assert_eq!(parse_date(b"2024-2-9"), Some(days_from_civil(2024, 2, 9) as i32));
+        assert_eq!(
+            parse_date(b"2024-2-9"),
+            Some(days_from_civil(2024, 2, 9) as i32)
+        );
         assert_eq!(parse_date(b"0001-01-01"), Some(-719_162));
         assert_eq!(parse_date(b"2024-01-01x"), None);
     }
@@ -541,25 +618,49 @@ mod tests {
     #[test]
     fn openx_shapes() {
         assert_eq!(parse_openx_timestamp(b"2017-02-07T15:13:01Z"), Some(T_2017));
-        assert_eq!(parse_openx_timestamp(b"2017-02-07T15:13:01.39256Z"), Some(T_2017 + 392_560));
-        assert_eq!(parse_openx_timestamp(b"2017-02-07 15:13:01.14"), Some(T_2017 + 140_000));
+        assert_eq!(
+            parse_openx_timestamp(b"2017-02-07T15:13:01.39256Z"),
+            Some(T_2017 + 392_560)
+        );
+        assert_eq!(
+            parse_openx_timestamp(b"2017-02-07 15:13:01.14"),
+            Some(T_2017 + 140_000)
+        );
         assert_eq!(parse_openx_timestamp(b"2017-2-7 15:13:01"), Some(T_2017));
-        assert_eq!(parse_openx_timestamp(b"2017-02-07T15:13:01.123456789Z"), Some(T_2017 + 123_456));
-        assert_eq!(parse_openx_timestamp(b"2017-02-07T17:13:01+02:00"), Some(T_2017));
+        assert_eq!(
+            parse_openx_timestamp(b"2017-02-07T15:13:01.123456789Z"),
+            Some(T_2017 + 123_456)
+        );
+        assert_eq!(
+            parse_openx_timestamp(b"2017-02-07T17:13:01+02:00"),
+            Some(T_2017)
+        );
         assert_eq!(parse_openx_timestamp(b"1486480381"), Some(T_2017));
-        assert_eq!(parse_openx_timestamp(b"1486480381123"), Some(T_2017 + 123_000));
-        assert_eq!(parse_openx_timestamp(b"1486480381.5"), Some(T_2017 + 500_000));
+        assert_eq!(
+            parse_openx_timestamp(b"1486480381123"),
+            Some(T_2017 + 123_000)
+        );
+        assert_eq!(
+            parse_openx_timestamp(b"1486480381.5"),
+            Some(T_2017 + 500_000)
+        );
         assert_eq!(parse_openx_timestamp(b"-1"), Some(-1_000_000));
         assert_eq!(parse_openx_timestamp(b"2017-02-30T00:00:00Z"), None);
         assert_eq!(parse_openx_timestamp(b"2017-02-07T25:00:00Z"), None);
         assert_eq!(parse_openx_timestamp(b"yesterday"), None);
-        assert_eq!(parse_openx_timestamp(b"2017-02-07T15:13:01.1234567890Z"), None);
+        assert_eq!(
+            parse_openx_timestamp(b"2017-02-07T15:13:01.1234567890Z"),
+            None
+        );
     }
 
     #[test]
     fn sql_timestamp() {
         assert_eq!(parse_sql_timestamp(b"2017-02-07 15:13:01"), Some(T_2017));
-        assert_eq!(parse_sql_timestamp(b"2017-2-7 15:13:01.5"), Some(T_2017 + 500_000));
+        assert_eq!(
+            parse_sql_timestamp(b"2017-2-7 15:13:01.5"),
+            Some(T_2017 + 500_000)
+        );
         assert_eq!(parse_sql_timestamp(b"2017-02-07T15:13:01"), None);
         assert_eq!(parse_sql_timestamp(b"2017-02-07 15:13:01Z"), None);
     }
@@ -567,22 +668,34 @@ mod tests {
     #[test]
     fn joda_patterns() {
         let f = TimestampFormat::try_new("yyyy-MM-dd'T'HH:mm:ss.SSSZ").expect("valid");
-        assert_eq!(f.parse(b"2017-02-07T15:13:01.250+0000"), Some(T_2017 + 250_000));
-        assert_eq!(f.parse(b"2017-02-07T16:13:01.250+01:00"), Some(T_2017 + 250_000));
+        assert_eq!(
+            f.parse(b"2017-02-07T15:13:01.250+0000"),
+            Some(T_2017 + 250_000)
+        );
+        assert_eq!(
+            f.parse(b"2017-02-07T16:13:01.250+01:00"),
+            Some(T_2017 + 250_000)
+        );
         let f = TimestampFormat::try_new("dd/MMM/yyyy:HH:mm:ss Z").expect("valid");
         assert_eq!(f.parse(b"07/Feb/2017:15:13:01 +0000"), Some(T_2017));
         let f = TimestampFormat::try_new("yyyyMMddHHmmss").expect("valid");
         assert_eq!(f.parse(b"20170207151301"), Some(T_2017));
         let f = TimestampFormat::try_new("MM/dd/yyyy hh:mm:ss a").expect("valid");
         assert_eq!(f.parse(b"02/07/2017 03:13:01 PM"), Some(T_2017));
-        assert_eq!(f.parse(b"02/07/2017 12:00:00 AM"), Some(days_from_civil(2017, 2, 7) * MICROS_PER_DAY));
+        assert_eq!(
+            f.parse(b"02/07/2017 12:00:00 AM"),
+            Some(days_from_civil(2017, 2, 7) * MICROS_PER_DAY)
+        );
         let f = TimestampFormat::try_new("millis").expect("valid");
         assert_eq!(f.parse(b"1486480381000"), Some(T_2017));
         assert!(f.parse(b"abc").is_none());
         let f = TimestampFormat::try_new("EEE, dd MMM yyyy HH:mm:ss").expect("valid");
         assert_eq!(f.parse(b"Tue, 07 Feb 2017 15:13:01"), Some(T_2017));
         let f = TimestampFormat::try_new("yyyy-DDD").expect("valid");
-        assert_eq!(f.parse(b"2017-038"), Some(days_from_civil(2017, 2, 7) * MICROS_PER_DAY));
+        assert_eq!(
+            f.parse(b"2017-038"),
+            Some(days_from_civil(2017, 2, 7) * MICROS_PER_DAY)
+        );
     }
 
     #[test]

@@ -28,17 +28,30 @@ struct Case {
 fn load_cases() -> Vec<Case> {
     let dir = repo_root().join("testdata/golden");
     let mut cases = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("testdata/golden exists").map(|e| e.expect("entry").path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("testdata/golden exists")
+        .map(|e| e.expect("entry").path())
+        .collect();
     entries.sort();
     for path in entries.into_iter().filter(|p| p.is_dir()) {
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let config: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path.join("case.json")).expect("case.json")).expect("case.json is JSON");
+            serde_json::from_slice(&std::fs::read(path.join("case.json")).expect("case.json"))
+                .expect("case.json is JSON");
         let table = match &config["table"] {
-            serde_json::Value::String(rel) => Table::from_path(repo_root().join(rel)).expect("table file loads"),
-            other => Table::from_json_slice(other.to_string().as_bytes()).expect("inline table loads"),
+            serde_json::Value::String(rel) => {
+                Table::from_path(repo_root().join(rel)).expect("table file loads")
+            }
+            other => {
+                Table::from_json_slice(other.to_string().as_bytes()).expect("inline table loads")
+            }
         };
-        let deser: DeserializerConfig = serde_json::from_value(config["deserializer"].clone()).expect("deserializer config");
+        let deser: DeserializerConfig =
+            serde_json::from_value(config["deserializer"].clone()).expect("deserializer config");
         cases.push(Case {
             name,
             table,
@@ -47,14 +60,22 @@ fn load_cases() -> Vec<Case> {
             expected_path: path.join("expected.txt"),
         });
     }
-    assert!(cases.len() >= 10, "expected the golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 10,
+        "expected the golden cases, found {}",
+        cases.len()
+    );
     cases
 }
 
 /// Feed `input` in pieces of `chunk` bytes through the splitter and decoder, the way
 /// `sluice convert` reads a stream.
 fn run(case: &Case, batch_size: usize, chunk: usize) -> (Vec<RecordBatch>, Vec<String>) {
-    let mut decoder = DecoderBuilder::new(&case.table).with_serde(case.serde.clone()).with_batch_size(batch_size).build().expect("decoder");
+    let mut decoder = DecoderBuilder::new(&case.table)
+        .with_serde(case.serde.clone())
+        .with_batch_size(batch_size)
+        .build()
+        .expect("decoder");
     let splitter = RecordSplitter::default();
     let mut batches = Vec::new();
     let mut rejected = Vec::new();
@@ -72,7 +93,12 @@ fn run(case: &Case, batch_size: usize, chunk: usize) -> (Vec<RecordBatch>, Vec<S
             let record = &buf[r];
             match decoder.decode(record) {
                 Ok(_) => {}
-                Err(e) => rejected.push(format!("record {record_no}: {}: {} <- {}", e.code, e.message, String::from_utf8_lossy(record))),
+                Err(e) => rejected.push(format!(
+                    "record {record_no}: {}: {} <- {}",
+                    e.code,
+                    e.message,
+                    String::from_utf8_lossy(record)
+                )),
             }
             record_no += 1;
             if decoder.is_full() {
@@ -90,7 +116,11 @@ fn run(case: &Case, batch_size: usize, chunk: usize) -> (Vec<RecordBatch>, Vec<S
 
 fn render(case: &Case, batches: &[RecordBatch], rejected: &[String]) -> String {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut out = format!("# case {}: {rows} rows, {} rejected records\n", case.name, rejected.len());
+    let mut out = format!(
+        "# case {}: {rows} rows, {} rejected records\n",
+        case.name,
+        rejected.len()
+    );
     if rows > 0 {
         // One row per line keeps wide tables readable: transpose into `column = value`.
         let options = arrow_cast::display::FormatOptions::default().with_null("NULL");
@@ -99,7 +129,10 @@ fn render(case: &Case, batches: &[RecordBatch], rejected: &[String]) -> String {
             let formatters: Vec<_> = b
                 .columns()
                 .iter()
-                .map(|c| arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+                .map(|c| {
+                    arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &options)
+                        .expect("formatter")
+                })
                 .collect();
             for r in 0..b.num_rows() {
                 let _ = writeln!(out, "row {row_no}:");
@@ -128,7 +161,12 @@ fn golden_cases() {
         } else {
             let expected = std::fs::read_to_string(&case.expected_path).unwrap_or_default();
             if expected != actual {
-                failures.push(format!("case {} differs from {}:\n{}", case.name, case.expected_path.display(), similar_asserts::SimpleDiff::from_str(&expected, &actual, "expected", "actual")));
+                failures.push(format!(
+                    "case {} differs from {}:\n{}",
+                    case.name,
+                    case.expected_path.display(),
+                    similar_asserts::SimpleDiff::from_str(&expected, &actual, "expected", "actual")
+                ));
                 continue;
             }
         }
@@ -138,7 +176,16 @@ fn golden_cases() {
                 let (b, r) = run(&case, batch_size, chunk);
                 let again = render(&case, &b, &r);
                 if again != actual {
-                    failures.push(format!("case {} changes with batch size {batch_size} and {chunk}-byte chunks:\n{}", case.name, similar_asserts::SimpleDiff::from_str(&actual, &again, "reference", "chunked")));
+                    failures.push(format!(
+                        "case {} changes with batch size {batch_size} and {chunk}-byte chunks:\n{}",
+                        case.name,
+                        similar_asserts::SimpleDiff::from_str(
+                            &actual,
+                            &again,
+                            "reference",
+                            "chunked"
+                        )
+                    ));
                 }
             }
         }

@@ -5,18 +5,33 @@ use sluice_json::{DecoderBuilder, HiveOptions, JsonSerDe, TimestampFormat};
 use sluice_schema::Table;
 
 fn all_types() -> Table {
-    Table::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/testing/all_types.json")).expect("table")
+    Table::from_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/testing/all_types.json"
+    ))
+    .expect("table")
 }
 
 /// Valid records to mutate: the all-types golden input.
 fn seeds() -> Vec<Vec<u8>> {
-    let input = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/golden/all_types_openx/input.json")).expect("input");
-    input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+    let input = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/golden/all_types_openx/input.json"
+    ))
+    .expect("input");
+    input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn check(serde: JsonSerDe, record: &[u8]) -> Result<(), TestCaseError> {
     let table = all_types();
-    let mut decoder = DecoderBuilder::new(&table).with_serde(serde).build().expect("decoder");
+    let mut decoder = DecoderBuilder::new(&table)
+        .with_serde(serde)
+        .build()
+        .expect("decoder");
     // A good record first, so a failure must roll back to exactly one row.
     decoder.decode(br#"{"c_int": 1}"#).expect("valid");
     match decoder.decode(record) {
@@ -41,7 +56,12 @@ fn decoder_rows_check(batch: &arrow_array::RecordBatch) -> usize {
 }
 
 fn hive() -> JsonSerDe {
-    JsonSerDe::Hive(HiveOptions { timestamp_formats: vec![TimestampFormat::try_new("yyyy-MM-dd'T'HH:mm:ssZ").expect("valid"), TimestampFormat::try_new("millis").expect("valid")] })
+    JsonSerDe::Hive(HiveOptions {
+        timestamp_formats: vec![
+            TimestampFormat::try_new("yyyy-MM-dd'T'HH:mm:ssZ").expect("valid"),
+            TimestampFormat::try_new("millis").expect("valid"),
+        ],
+    })
 }
 
 proptest! {

@@ -37,10 +37,20 @@ pub struct DdlOptions {
 pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> {
     let resolved = stream.resolve()?;
     let names = resolved.partition_names();
-    let base = options.location.clone().unwrap_or_else(|| resolved.location.clone());
-    let base = if base.ends_with('/') { base } else { format!("{base}/") };
+    let base = options
+        .location
+        .clone()
+        .unwrap_or_else(|| resolved.location.clone());
+    let base = if base.ends_with('/') {
+        base
+    } else {
+        format!("{base}/")
+    };
     let suffix = resolved.layout.location_template(&names).ok_or_else(|| {
-        QueryError::template(&stream.prefix, "`!{firehose:random-string}` cannot be mapped by Athena partition projection")
+        QueryError::template(
+            &stream.prefix,
+            "`!{firehose:random-string}` cannot be mapped by Athena partition projection",
+        )
     })?;
     let start = options.range_start.unwrap_or_else(|| {
         NaiveDate::from_ymd_opt(DEFAULT_PROJECTION_START_YEAR, 1, 1)
@@ -59,7 +69,11 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
         .columns
         .iter()
         .map(|c| {
-            let comment = c.comment.as_ref().map(|t| format!(" COMMENT {}", quote_str(t))).unwrap_or_default();
+            let comment = c
+                .comment
+                .as_ref()
+                .map(|t| format!(" COMMENT {}", quote_str(t)))
+                .unwrap_or_default();
             format!("  {} {}{comment}", quote_ident(&c.name), c.data_type)
         })
         .collect();
@@ -68,7 +82,13 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
 
     let mut properties: Vec<(String, String)> = vec![("projection.enabled".into(), "true".into())];
     let mut partitions = Vec::new();
-    for (i, (column, field)) in resolved.layout.columns().iter().zip(&resolved.partition_fields).enumerate() {
+    for (i, (column, field)) in resolved
+        .layout
+        .columns()
+        .iter()
+        .zip(&resolved.partition_fields)
+        .enumerate()
+    {
         let name = field.name();
         let hive_type = stream
             .table
@@ -83,7 +103,10 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
                 let compiled = TimePattern::parse(pattern)?;
                 let fields: Vec<Field> = compiled.fields().collect();
                 if !compiled.is_numeric() {
-                    return Err(QueryError::pattern(pattern, "only numeric fields can be projected by Athena"));
+                    return Err(QueryError::pattern(
+                        pattern,
+                        "only numeric fields can be projected by Athena",
+                    ));
                 }
                 match (fields.as_slice(), compiled.items.len()) {
                     ([field], 1) => {
@@ -95,9 +118,9 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
                         }
                     }
                     _ => {
-                        let unit = compiled
-                            .finest_unit()
-                            .ok_or_else(|| QueryError::pattern(pattern, "has no date-time field"))?;
+                        let unit = compiled.finest_unit().ok_or_else(|| {
+                            QueryError::pattern(pattern, "has no date-time field")
+                        })?;
                         let first = compiled
                             .render(start)
                             .ok_or_else(|| QueryError::pattern(pattern, "cannot be rendered"))?;
@@ -111,7 +134,10 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
             }
         }
     }
-    properties.push(("storage.location.template".into(), format!("{base}{suffix}")));
+    properties.push((
+        "storage.location.template".into(),
+        format!("{base}{suffix}"),
+    ));
 
     out.push_str("PARTITIONED BY (\n");
     out.push_str(&partitions.join(",\n"));
@@ -122,7 +148,10 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
     });
     out.push_str(&format!("LOCATION {}\n", quote_str(&base)));
     out.push_str("TBLPROPERTIES (\n");
-    let props: Vec<String> = properties.iter().map(|(k, v)| format!("  {} = {}", quote_str(k), quote_str(v))).collect();
+    let props: Vec<String> = properties
+        .iter()
+        .map(|(k, v)| format!("  {} = {}", quote_str(k), quote_str(v)))
+        .collect();
     out.push_str(&props.join(",\n"));
     out.push_str("\n);\n");
     Ok(out)
@@ -134,7 +163,10 @@ fn integer_range(field: Field, start: NaiveDateTime) -> (i64, i64) {
             let y = i64::from(start.year().rem_euclid(100));
             (y, (y + i64::from(YEAR_PROJECTION_SPAN)).min(99))
         }
-        'y' | 'u' => (i64::from(start.year()), i64::from(start.year() + YEAR_PROJECTION_SPAN)),
+        'y' | 'u' => (
+            i64::from(start.year()),
+            i64::from(start.year() + YEAR_PROJECTION_SPAN),
+        ),
         'M' | 'L' => (1, 12),
         'd' => (1, 31),
         'H' => (0, 23),
@@ -163,7 +195,9 @@ mod tests {
             "events",
             vec![
                 Column::try_new("id", "string").unwrap(),
-                Column::try_new("attrs", "struct<a:int,b:array<string>>").unwrap().with_comment("it's nested"),
+                Column::try_new("attrs", "struct<a:int,b:array<string>>")
+                    .unwrap()
+                    .with_comment("it's nested"),
             ],
         )
         .unwrap()
@@ -200,16 +234,25 @@ TBLPROPERTIES (
     #[test]
     fn keys_and_hive_fields() {
         let stream = StreamTable::new("e", table(), "s3://b/")
-            .with_prefix("t/id=!{partitionKeyFromQuery:id}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/")
+            .with_prefix(
+                "t/id=!{partitionKeyFromQuery:id}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/",
+            )
             .with_format(Format::Orc);
         let ddl = athena_ddl(&stream, &DdlOptions::default()).unwrap();
         assert!(ddl.contains("`id_partition` string"), "{ddl}");
-        assert!(ddl.contains("'projection.id_partition.type' = 'injected'"), "{ddl}");
+        assert!(
+            ddl.contains("'projection.id_partition.type' = 'injected'"),
+            "{ddl}"
+        );
         assert!(ddl.contains("'projection.year.type' = 'integer',\n  'projection.year.range' = '2020,2040',\n  'projection.year.digits' = '4'"), "{ddl}");
-        assert!(ddl.contains("'projection.month.range' = '1,12',\n  'projection.month.digits' = '2'"), "{ddl}");
+        assert!(
+            ddl.contains("'projection.month.range' = '1,12',\n  'projection.month.digits' = '2'"),
+            "{ddl}"
+        );
         assert!(ddl.contains("'storage.location.template' = 's3://b/t/id=${id_partition}/year=${year}/month=${month}/'"), "{ddl}");
         assert!(ddl.contains("STORED AS ORC"));
-        let random = StreamTable::new("e", table(), "s3://b/").with_prefix("!{firehose:random-string}/");
+        let random =
+            StreamTable::new("e", table(), "s3://b/").with_prefix("!{firehose:random-string}/");
         assert!(athena_ddl(&random, &DdlOptions::default()).is_err());
     }
 }

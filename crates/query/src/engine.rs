@@ -47,7 +47,9 @@ pub struct QueryEngine {
 
 impl std::fmt::Debug for QueryEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryEngine").field("streams", &self.streams.keys()).finish_non_exhaustive()
+        f.debug_struct("QueryEngine")
+            .field("streams", &self.streams.keys())
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,10 +83,13 @@ impl QueryEngine {
             });
         }
         if let Some(store) = &resolved.store {
-            self.ctx.runtime_env().register_object_store(resolved.store_url.as_ref(), Arc::clone(store));
+            self.ctx
+                .runtime_env()
+                .register_object_store(resolved.store_url.as_ref(), Arc::clone(store));
         }
         let provider = StreamTableProvider::new(Arc::clone(&resolved));
-        self.ctx.register_table(resolved.name.as_str(), Arc::new(provider))?;
+        self.ctx
+            .register_table(resolved.name.as_str(), Arc::new(provider))?;
         self.streams.insert(resolved.name.clone(), resolved);
         Ok(())
     }

@@ -59,7 +59,9 @@ pub enum QueryError {
     },
 
     /// A partition value in an object key could not be converted to the partition column's type.
-    #[error("object `{key}`: partition column `{column}` value {value:?} is not a valid {data_type}")]
+    #[error(
+        "object `{key}`: partition column `{column}` value {value:?} is not a valid {data_type}"
+    )]
     PartitionValue {
         /// The object key.
         key: String,

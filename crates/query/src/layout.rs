@@ -74,11 +74,21 @@ pub struct LayoutColumn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Atom {
     /// Text without `/`; `col` is set when it is part of a timestamp column's value.
-    Lit { text: String, col: Option<usize> },
+    Lit {
+        text: String,
+        col: Option<usize>,
+    },
     /// A level separator; `col` is set when the `/` is inside a timestamp column's value.
-    Slash { col: Option<usize> },
-    Key { col: usize },
-    Time { col: usize, field: Field },
+    Slash {
+        col: Option<usize>,
+    },
+    Key {
+        col: usize,
+    },
+    Time {
+        col: usize,
+        field: Field,
+    },
     Random,
 }
 
@@ -132,9 +142,9 @@ impl Layout {
                     .map(|e| body_start + e)
                     .ok_or_else(|| QueryError::template(template, "unterminated `!{`"))?;
                 let body = &rest[body_start..end];
-                let (ns, value) = body
-                    .split_once(':')
-                    .ok_or_else(|| QueryError::template(template, format!("`!{{{body}}}` has no `:`")))?;
+                let (ns, value) = body.split_once(':').ok_or_else(|| {
+                    QueryError::template(template, format!("`!{{{body}}}` has no `:`"))
+                })?;
                 match ns {
                     "timestamp" => {
                         has_timestamp = true;
@@ -158,7 +168,10 @@ impl Layout {
                     }
                     "partitionKeyFromQuery" | "partitionKeyFromLambda" => {
                         if value.is_empty() {
-                            return Err(QueryError::template(template, format!("`!{{{body}}}` has an empty key")));
+                            return Err(QueryError::template(
+                                template,
+                                format!("`!{{{body}}}` has an empty key"),
+                            ));
                         }
                         let namespace = if ns == "partitionKeyFromQuery" {
                             KeyNamespace::Query
@@ -211,7 +224,10 @@ impl Layout {
         let mut seen = std::collections::HashSet::new();
         for c in &columns {
             if !seen.insert(c.name.to_ascii_lowercase()) {
-                return Err(QueryError::template(template, format!("partition column `{}` appears twice", c.name)));
+                return Err(QueryError::template(
+                    template,
+                    format!("partition column `{}` appears twice", c.name),
+                ));
             }
         }
 
@@ -255,7 +271,10 @@ impl Layout {
 
     /// True when the layout has a `!{firehose:random-string}` segment.
     pub fn has_random(&self) -> bool {
-        self.levels.iter().flatten().any(|a| matches!(a, Atom::Random))
+        self.levels
+            .iter()
+            .flatten()
+            .any(|a| matches!(a, Atom::Random))
     }
 
     pub(crate) fn levels(&self) -> &[Vec<Atom>] {
@@ -272,7 +291,11 @@ impl Layout {
 
     /// The finest time unit of all timestamp columns (the partition granularity).
     pub fn time_unit(&self) -> Option<TimeUnit> {
-        self.patterns.iter().flatten().filter_map(TimePattern::finest_unit).max()
+        self.patterns
+            .iter()
+            .flatten()
+            .filter_map(TimePattern::finest_unit)
+            .max()
     }
 
     /// Matches a key relative to the stream location.
@@ -297,7 +320,13 @@ impl Layout {
 
     /// Adds the texts level `level` matched (`ranges` from [`match_level`]) to `values`,
     /// including the `/` that ends the level when it is inside a column's value.
-    pub(crate) fn apply(&self, level: usize, text: &str, ranges: &[(usize, usize)], values: &mut [String]) {
+    pub(crate) fn apply(
+        &self,
+        level: usize,
+        text: &str,
+        ranges: &[(usize, usize)],
+        values: &mut [String],
+    ) {
         for (atom, &(s, e)) in self.levels[level].iter().zip(ranges) {
             if let Some(c) = atom.col() {
                 values[c].push_str(&text[s..e]);
@@ -313,7 +342,11 @@ impl Layout {
 
     /// Per-atom texts of level `level` when column `col` has the complete value `value`:
     /// `None` if the value does not have the column's shape.
-    pub(crate) fn split_value(&self, col: usize, value: &str) -> Option<BTreeMap<(usize, usize), String>> {
+    pub(crate) fn split_value(
+        &self,
+        col: usize,
+        value: &str,
+    ) -> Option<BTreeMap<(usize, usize), String>> {
         // The column's atoms, in order, across levels; slashes inside the value included.
         let mut seq: Vec<(Option<(usize, usize)>, Atom)> = Vec::new();
         for (li, level) in self.levels.iter().enumerate() {
@@ -326,7 +359,13 @@ impl Layout {
                 && *c == col
                 && self.last_level[col] > li
             {
-                seq.push((None, Atom::Lit { text: "/".to_owned(), col: None }));
+                seq.push((
+                    None,
+                    Atom::Lit {
+                        text: "/".to_owned(),
+                        col: None,
+                    },
+                ));
             }
         }
         let atoms: Vec<Atom> = seq.iter().map(|(_, a)| a.clone()).collect();
@@ -472,7 +511,10 @@ fn hive_name(atoms: &[Atom]) -> Option<String> {
     let Some(Atom::Lit { text, col: None }) = atoms.last() else {
         return None;
     };
-    let at_segment_start = matches!(atoms.len().checked_sub(2).map(|i| &atoms[i]), None | Some(Atom::Slash { .. }));
+    let at_segment_start = matches!(
+        atoms.len().checked_sub(2).map(|i| &atoms[i]),
+        None | Some(Atom::Slash { .. })
+    );
     let name = text.strip_suffix('=')?;
     (at_segment_start && !name.is_empty() && !name.contains('=')).then(|| name.to_owned())
 }
@@ -487,7 +529,8 @@ fn name_time_columns(columns: &mut [LayoutColumn]) {
         let ColumnSource::Timestamp { pattern, .. } = &columns[i].source else {
             continue;
         };
-        let has_hours = TimePattern::parse(pattern).is_ok_and(|p| p.finest_unit() >= Some(TimeUnit::Hours));
+        let has_hours =
+            TimePattern::parse(pattern).is_ok_and(|p| p.finest_unit() >= Some(TimeUnit::Hours));
         let base = if has_hours { DEFAULT_TIME_COLUMN } else { "dt" };
         let mut name = base.to_owned();
         let mut n = 1;
@@ -505,12 +548,24 @@ pub(crate) fn match_level(atoms: &[Atom], text: &str, last: bool) -> Option<Vec<
     match_atoms(atoms, text, last, last)
 }
 
-fn match_atoms(atoms: &[Atom], text: &str, allow_rest: bool, lazy: bool) -> Option<Vec<(usize, usize)>> {
+fn match_atoms(
+    atoms: &[Atom],
+    text: &str,
+    allow_rest: bool,
+    lazy: bool,
+) -> Option<Vec<(usize, usize)>> {
     let mut out = Vec::with_capacity(atoms.len());
     step(atoms, text.as_bytes(), 0, allow_rest, lazy, &mut out).then_some(out)
 }
 
-fn step(atoms: &[Atom], s: &[u8], pos: usize, allow_rest: bool, lazy: bool, out: &mut Vec<(usize, usize)>) -> bool {
+fn step(
+    atoms: &[Atom],
+    s: &[u8],
+    pos: usize,
+    allow_rest: bool,
+    lazy: bool,
+    out: &mut Vec<(usize, usize)>,
+) -> bool {
     let Some(atom) = atoms.first() else {
         return pos == s.len() || allow_rest;
     };
@@ -566,12 +621,17 @@ mod tests {
     fn default_layout() {
         let l = Layout::parse("").unwrap();
         assert_eq!(names(&l), ["datehour"]);
-        let m = l.match_key("2024/03/05/10/s-1-2024-03-05-10-07-09-x.parquet").unwrap();
+        let m = l
+            .match_key("2024/03/05/10/s-1-2024-03-05-10-07-09-x.parquet")
+            .unwrap();
         assert_eq!(m.values, ["2024/03/05/10"]);
         assert_eq!(m.file_name, "s-1-2024-03-05-10-07-09-x.parquet");
         assert!(l.match_key("errors/2024/03/05/10/x").is_none());
         assert!(l.match_key("2024/03/05/x").is_none());
-        assert_eq!(l.location_template(&["datehour".into()]).unwrap(), "${datehour}/");
+        assert_eq!(
+            l.location_template(&["datehour".into()]).unwrap(),
+            "${datehour}/"
+        );
         assert_eq!(l.time_unit(), Some(TimeUnit::Hours));
     }
 
@@ -580,7 +640,10 @@ mod tests {
         let l = Layout::parse("raw").unwrap();
         let m = l.match_key("raw2024/03/05/10/s.parquet").unwrap();
         assert_eq!(m.values, ["2024/03/05/10"]);
-        assert_eq!(l.location_template(&["datehour".into()]).unwrap(), "raw${datehour}/");
+        assert_eq!(
+            l.location_template(&["datehour".into()]).unwrap(),
+            "raw${datehour}/"
+        );
     }
 
     #[test]
@@ -588,11 +651,19 @@ mod tests {
         let l = Layout::parse("events/cust=!{partitionKeyFromQuery:customer}/!{partitionKeyFromLambda:region}/dt=!{timestamp:yyyy-MM-dd}/h=!{timestamp:HH}/").unwrap();
         assert_eq!(names(&l), ["cust", "region", "dt", "h"]);
         assert!(l.columns()[0].hive && !l.columns()[1].hive);
-        let m = l.match_key("events/cust=acme/eu-west-1/dt=2024-03-05/h=10/f.orc").unwrap();
+        let m = l
+            .match_key("events/cust=acme/eu-west-1/dt=2024-03-05/h=10/f.orc")
+            .unwrap();
         assert_eq!(m.values, ["acme", "eu-west-1", "2024-03-05", "10"]);
-        assert!(l.match_key("events/cust=acme/eu-west-1/dt=2024-3-05/h=10/f.orc").is_none());
+        assert!(
+            l.match_key("events/cust=acme/eu-west-1/dt=2024-3-05/h=10/f.orc")
+                .is_none()
+        );
         let names: Vec<String> = names(&l).iter().map(|s| s.to_string()).collect();
-        assert_eq!(l.location_template(&names).unwrap(), "events/cust=${cust}/${region}/dt=${dt}/h=${h}/");
+        assert_eq!(
+            l.location_template(&names).unwrap(),
+            "events/cust=${cust}/${region}/dt=${dt}/h=${h}/"
+        );
         assert_eq!(l.partition_time(&m.values), Some(t("2024-03-05 10:00:00")));
     }
 
@@ -603,10 +674,17 @@ mod tests {
         let m = l.match_key("p/a/2024/03/05/f").unwrap();
         assert_eq!(m.values, ["a", "2024/03/05"]);
         let split = l.split_value(1, "2024/03/05").unwrap();
-        assert_eq!(split.values().cloned().collect::<Vec<_>>(), ["2024", "03", "05"]);
+        assert_eq!(
+            split.values().cloned().collect::<Vec<_>>(),
+            ["2024", "03", "05"]
+        );
         assert!(l.split_value(1, "2024-03-05").is_none());
         let rendered = l
-            .render(t("2024-03-05 10:07:09"), &|k| (k == "k").then(|| "a".to_owned()), &mut || unreachable!())
+            .render(
+                t("2024-03-05 10:07:09"),
+                &|k| (k == "k").then(|| "a".to_owned()),
+                &mut || unreachable!(),
+            )
             .unwrap();
         assert_eq!(rendered, "p/a/2024/03/05/");
     }

@@ -45,8 +45,8 @@ pub use ddl::{DEFAULT_PROJECTION_START_YEAR, DdlOptions, YEAR_PROJECTION_SPAN, a
 pub use engine::{QueryEngine, QueryOptions};
 pub use error::{QueryError, Result};
 pub use layout::{
-    ColumnSource, DEFAULT_TIME_COLUMN, DEFAULT_TIME_PATTERN, KeyNamespace, Layout, LayoutColumn, Matched,
-    RANDOM_STRING_LEN,
+    ColumnSource, DEFAULT_TIME_COLUMN, DEFAULT_TIME_PATTERN, KeyNamespace, Layout, LayoutColumn,
+    Matched, RANDOM_STRING_LEN,
 };
 pub use output::{OutputFormat, ResultWriter, write_batches};
 pub use provider::StreamTableProvider;
@@ -54,6 +54,6 @@ pub use shell::{Shell, ShellOptions};
 pub use stream::{Format, PARTITION_SUFFIX, ResolvedStream, StreamTable};
 pub use timefmt::TimeUnit;
 pub use verify::{
-    Check, DuplicateKey, Duplicates, MAX_DUPLICATE_EXAMPLES, MAX_MISSING_LISTED, PartitionReport, UnreadableFile,
-    VerifyOptions, VerifyReport, verify,
+    Check, DuplicateKey, Duplicates, MAX_DUPLICATE_EXAMPLES, MAX_MISSING_LISTED, PartitionReport,
+    UnreadableFile, VerifyOptions, VerifyReport, verify,
 };

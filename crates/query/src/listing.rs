@@ -95,13 +95,19 @@ impl Constraint {
             });
         }
         if let Some((v, inc)) = other.lower {
-            let tighter = self.lower.as_ref().is_none_or(|(cur, cur_inc)| v > *cur || (v == *cur && !inc && *cur_inc));
+            let tighter = self
+                .lower
+                .as_ref()
+                .is_none_or(|(cur, cur_inc)| v > *cur || (v == *cur && !inc && *cur_inc));
             if tighter {
                 self.lower = Some((v, inc));
             }
         }
         if let Some((v, inc)) = other.upper {
-            let tighter = self.upper.as_ref().is_none_or(|(cur, cur_inc)| v < *cur || (v == *cur && !inc && *cur_inc));
+            let tighter = self
+                .upper
+                .as_ref()
+                .is_none_or(|(cur, cur_inc)| v < *cur || (v == *cur && !inc && *cur_inc));
             if tighter {
                 self.upper = Some((v, inc));
             }
@@ -111,7 +117,11 @@ impl Constraint {
 
 /// Derives per-column constraints from conjunctive filters; `string_columns[i]` says whether
 /// column `i` is a string (others are only filtered after listing).
-pub(crate) fn constraints(filters: &[Expr], names: &[String], string_columns: &[bool]) -> Vec<Constraint> {
+pub(crate) fn constraints(
+    filters: &[Expr],
+    names: &[String],
+    string_columns: &[bool],
+) -> Vec<Constraint> {
     let mut out = vec![Constraint::default(); names.len()];
     for filter in filters {
         for conjunct in datafusion::logical_expr::utils::split_conjunction(filter) {
@@ -136,9 +146,12 @@ fn column_index(expr: &Expr, names: &[String]) -> Option<usize> {
 
 fn string_literal(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
-            Some(s.clone())
-        }
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => Some(s.clone()),
         Expr::Cast(c) => string_literal(&c.expr),
         _ => None,
     }
@@ -147,7 +160,9 @@ fn string_literal(expr: &Expr) -> Option<String> {
 fn constraint_of(expr: &Expr, names: &[String]) -> Option<(usize, Constraint)> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (col, lit, op) = if let (Some(c), Some(l)) = (column_index(left, names), string_literal(right)) {
+            let (col, lit, op) = if let (Some(c), Some(l)) =
+                (column_index(left, names), string_literal(right))
+            {
                 (c, l, *op)
             } else if let (Some(c), Some(l)) = (column_index(right, names), string_literal(left)) {
                 (c, l, op.swap()?)
@@ -158,30 +173,71 @@ fn constraint_of(expr: &Expr, names: &[String]) -> Option<(usize, Constraint)> {
                 let (Some(mut le), Some(re)) = (l.eq, r.eq) else {
                     return None;
                 };
-                if lc != rc || l.lower.is_some() || l.upper.is_some() || r.lower.is_some() || r.upper.is_some() {
+                if lc != rc
+                    || l.lower.is_some()
+                    || l.upper.is_some()
+                    || r.lower.is_some()
+                    || r.upper.is_some()
+                {
                     return None;
                 }
                 le.extend(re);
-                return Some((lc, Constraint { eq: Some(le), ..Default::default() }));
+                return Some((
+                    lc,
+                    Constraint {
+                        eq: Some(le),
+                        ..Default::default()
+                    },
+                ));
             } else {
                 return None;
             };
             let c = match op {
-                Operator::Eq => Constraint { eq: Some(BTreeSet::from([lit])), ..Default::default() },
-                Operator::Lt => Constraint { upper: Some((lit, false)), ..Default::default() },
-                Operator::LtEq => Constraint { upper: Some((lit, true)), ..Default::default() },
-                Operator::Gt => Constraint { lower: Some((lit, false)), ..Default::default() },
-                Operator::GtEq => Constraint { lower: Some((lit, true)), ..Default::default() },
+                Operator::Eq => Constraint {
+                    eq: Some(BTreeSet::from([lit])),
+                    ..Default::default()
+                },
+                Operator::Lt => Constraint {
+                    upper: Some((lit, false)),
+                    ..Default::default()
+                },
+                Operator::LtEq => Constraint {
+                    upper: Some((lit, true)),
+                    ..Default::default()
+                },
+                Operator::Gt => Constraint {
+                    lower: Some((lit, false)),
+                    ..Default::default()
+                },
+                Operator::GtEq => Constraint {
+                    lower: Some((lit, true)),
+                    ..Default::default()
+                },
                 _ => return None,
             };
             Some((col, c))
         }
         Expr::InList(list) if !list.negated => {
             let col = column_index(&list.expr, names)?;
-            let values = list.list.iter().map(string_literal).collect::<Option<BTreeSet<_>>>()?;
-            Some((col, Constraint { eq: Some(values), ..Default::default() }))
+            let values = list
+                .list
+                .iter()
+                .map(string_literal)
+                .collect::<Option<BTreeSet<_>>>()?;
+            Some((
+                col,
+                Constraint {
+                    eq: Some(values),
+                    ..Default::default()
+                },
+            ))
         }
-        Expr::Between(Between { expr, negated: false, low, high }) => {
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
             let col = column_index(expr, names)?;
             Some((
                 col,
@@ -234,7 +290,10 @@ pub(crate) async fn list_files(
                 let pinned = pinned.clone();
                 async move {
                     let names: Vec<(String, Path)> = match pinned {
-                        Some(names) => names.into_iter().map(|n| (n.clone(), dir.clone().join(n.as_str()))).collect(),
+                        Some(names) => names
+                            .into_iter()
+                            .map(|n| (n.clone(), dir.clone().join(n.as_str())))
+                            .collect(),
                         None => store
                             .list_with_delimiter(Some(&dir))
                             .await?
@@ -243,7 +302,12 @@ pub(crate) async fn list_files(
                             .filter_map(|p| Some((p.filename()?.to_owned(), p)))
                             .collect(),
                     };
-                    Ok::<_, QueryError>(names.into_iter().map(|(n, p)| (n, p, values.clone())).collect())
+                    Ok::<_, QueryError>(
+                        names
+                            .into_iter()
+                            .map(|(n, p)| (n, p, values.clone()))
+                            .collect(),
+                    )
                 }
             })
             .buffer_unordered(LIST_CONCURRENCY)
@@ -261,7 +325,9 @@ pub(crate) async fn list_files(
         }
     }
     let listings: Vec<(Vec<ObjectMeta>, Vec<String>)> = futures::stream::iter(frontier)
-        .map(|(dir, values)| async move { Ok::<_, QueryError>((store.list_with_delimiter(Some(&dir)).await?.objects, values)) })
+        .map(|(dir, values)| async move {
+            Ok::<_, QueryError>((store.list_with_delimiter(Some(&dir)).await?.objects, values))
+        })
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect()
         .await?;
@@ -285,7 +351,11 @@ pub(crate) async fn list_files(
             }
             let end = ranges.last().map_or(0, |r| r.1);
             let file_name = name[end..].to_owned();
-            files.push(ListedFile { meta, values, file_name });
+            files.push(ListedFile {
+                meta,
+                values,
+                file_name,
+            });
         }
     }
     files.sort_by(|a, b| a.meta.location.cmp(&b.meta.location));
@@ -332,7 +402,11 @@ fn enumerate(layout: &Layout, level: usize, constraints: &[Constraint]) -> Optio
 mod tests {
     use super::*;
 
-    fn c(eq: Option<&[&str]>, lower: Option<(&str, bool)>, upper: Option<(&str, bool)>) -> Constraint {
+    fn c(
+        eq: Option<&[&str]>,
+        lower: Option<(&str, bool)>,
+        upper: Option<(&str, bool)>,
+    ) -> Constraint {
         Constraint {
             eq: eq.map(|e| e.iter().map(|s| s.to_string()).collect()),
             lower: lower.map(|(s, i)| (s.to_owned(), i)),
@@ -342,7 +416,11 @@ mod tests {
 
     #[test]
     fn prefix_admission() {
-        let range = c(None, Some(("2024/03/05/10", true)), Some(("2024/03/06/02", false)));
+        let range = c(
+            None,
+            Some(("2024/03/05/10", true)),
+            Some(("2024/03/06/02", false)),
+        );
         assert!(range.admits_prefix("2024"));
         assert!(range.admits_prefix("2024/03"));
         assert!(!range.admits_prefix("2024/02"));
@@ -358,7 +436,10 @@ mod tests {
     #[test]
     fn enumerates_pinned_levels() {
         let layout = Layout::parse("events/!{partitionKeyFromQuery:k}/").unwrap();
-        let cons = vec![c(Some(&["a", "b"]), None, None), c(Some(&["2024/03/05/10"]), None, None)];
+        let cons = vec![
+            c(Some(&["a", "b"]), None, None),
+            c(Some(&["2024/03/05/10"]), None, None),
+        ];
         assert_eq!(enumerate(&layout, 0, &cons).unwrap(), ["events"]);
         assert_eq!(enumerate(&layout, 1, &cons).unwrap(), ["a", "b"]);
         assert_eq!(enumerate(&layout, 2, &cons).unwrap(), ["2024"]);

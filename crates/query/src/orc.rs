@@ -13,7 +13,9 @@ use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileOpenFuture, FileOpener, FileScanConfig, FileSource};
+use datafusion::datasource::physical_plan::{
+    FileOpenFuture, FileOpener, FileScanConfig, FileSource,
+};
 use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result};
@@ -92,7 +94,10 @@ impl FileSource for OrcSource {
         false
     }
 
-    fn try_pushdown_projection(&self, projection: &ProjectionExprs) -> Result<Option<Arc<dyn FileSource>>> {
+    fn try_pushdown_projection(
+        &self,
+        projection: &ProjectionExprs,
+    ) -> Result<Option<Arc<dyn FileSource>>> {
         let mut source = self.clone();
         let merged = self.projection.source.try_merge(projection)?;
         source.projection = SplitProjection::new(self.table_schema.file_schema(), &merged);
@@ -126,12 +131,21 @@ impl FileOpener for OrcOpener {
         Ok(async move {
             let builder = ArrowReaderBuilder::try_new_async(reader)
                 .await
-                .map_err(|e| DataFusionError::External(format!("cannot read ORC file `{location}`: {e}").into()))?;
+                .map_err(|e| {
+                    DataFusionError::External(
+                        format!("cannot read ORC file `{location}`: {e}").into(),
+                    )
+                })?;
             let root = builder.file_metadata().root_data_type();
             let indices: Vec<usize> = root
                 .children()
                 .iter()
-                .filter(|c| projected.fields().iter().any(|f| f.name().eq_ignore_ascii_case(c.name())))
+                .filter(|c| {
+                    projected
+                        .fields()
+                        .iter()
+                        .any(|f| f.name().eq_ignore_ascii_case(c.name()))
+                })
                 .map(|c| c.data_type().column_index())
                 .collect();
             let mask = ProjectionMask::roots(root, indices);
@@ -156,16 +170,25 @@ pub(crate) fn adapt(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBat
         .fields()
         .iter()
         .map(|field| {
-            let found = source.fields().iter().position(|f| f.name().eq_ignore_ascii_case(field.name()));
+            let found = source
+                .fields()
+                .iter()
+                .position(|f| f.name().eq_ignore_ascii_case(field.name()));
             match found {
-                Some(i) if batch.column(i).data_type() == field.data_type() => Ok(Arc::clone(batch.column(i))),
+                Some(i) if batch.column(i).data_type() == field.data_type() => {
+                    Ok(Arc::clone(batch.column(i)))
+                }
                 Some(i) => Ok(arrow_cast::cast(batch.column(i), field.data_type())?),
                 None => Ok(new_null_array(field.data_type(), batch.num_rows())),
             }
         })
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(Arc::clone(target), columns, &options)?)
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(target),
+        columns,
+        &options,
+    )?)
 }
 
 /// [`AsyncChunkReader`] over an object store.
@@ -188,7 +211,10 @@ impl AsyncChunkReader for StoreReader {
             if range.is_empty() {
                 return Ok(Bytes::new());
             }
-            self.store.get_range(&self.meta.location, range).await.map_err(std::io::Error::other)
+            self.store
+                .get_range(&self.meta.location, range)
+                .await
+                .map_err(std::io::Error::other)
         }
         .boxed()
     }

@@ -47,7 +47,11 @@ impl FromStr for OutputFormat {
             "csv" => Self::Csv,
             "json" | "jsonl" | "ndjson" => Self::Json,
             "parquet" => Self::Parquet,
-            other => return Err(format!("unknown output format {other:?}: expected table, csv, json or parquet")),
+            other => {
+                return Err(format!(
+                    "unknown output format {other:?}: expected table, csv, json or parquet"
+                ));
+            }
         })
     }
 }
@@ -81,7 +85,9 @@ pub struct ResultWriter<W: Write + Send> {
 
 impl<W: Write + Send> std::fmt::Debug for ResultWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResultWriter").field("format", &self.format).finish_non_exhaustive()
+        f.debug_struct("ResultWriter")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +98,9 @@ impl<W: Write + Send> ResultWriter<W> {
             OutputFormat::Table => Sink::Table(Vec::new(), out),
             OutputFormat::Csv => Sink::Csv(csv::WriterBuilder::new().with_header(true).build(out)),
             OutputFormat::Json => Sink::Json(LineDelimitedWriter::new(out)),
-            OutputFormat::Parquet => Sink::Parquet(ArrowWriter::try_new(out, schema, None).map_err(|e| err(format, e))?),
+            OutputFormat::Parquet => {
+                Sink::Parquet(ArrowWriter::try_new(out, schema, None).map_err(|e| err(format, e))?)
+            }
         };
         Ok(Self { format, sink })
     }
@@ -132,7 +140,12 @@ impl<W: Write + Send> ResultWriter<W> {
 }
 
 /// Writes collected `batches` to `out` in `format`.
-pub fn write_batches<W: Write + Send>(format: OutputFormat, schema: SchemaRef, batches: &[RecordBatch], out: W) -> Result<()> {
+pub fn write_batches<W: Write + Send>(
+    format: OutputFormat,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    out: W,
+) -> Result<()> {
     let mut writer = ResultWriter::try_new(format, schema, out)?;
     for batch in batches {
         writer.write(batch)?;
@@ -159,7 +172,10 @@ mod tests {
     fn batch() -> RecordBatch {
         RecordBatch::try_from_iter([
             ("n", Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef),
-            ("s", Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef),
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef,
+            ),
         ])
         .unwrap()
     }
@@ -173,8 +189,14 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(String::from_utf8(render(OutputFormat::Csv)).unwrap(), "n,s\n1,a\n2,\n");
-        assert_eq!(String::from_utf8(render(OutputFormat::Json)).unwrap(), "{\"n\":1,\"s\":\"a\"}\n{\"n\":2}\n");
+        assert_eq!(
+            String::from_utf8(render(OutputFormat::Csv)).unwrap(),
+            "n,s\n1,a\n2,\n"
+        );
+        assert_eq!(
+            String::from_utf8(render(OutputFormat::Json)).unwrap(),
+            "{\"n\":1,\"s\":\"a\"}\n{\"n\":2}\n"
+        );
         let table = String::from_utf8(render(OutputFormat::Table)).unwrap();
         assert!(table.contains("| n | s |"), "{table}");
         assert_eq!(&render(OutputFormat::Parquet)[..4], b"PAR1");

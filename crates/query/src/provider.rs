@@ -122,16 +122,28 @@ impl StreamTableProvider {
             && !files.is_empty()
         {
             let keep = self.evaluate(state, &filter, &files)?;
-            files = files.into_iter().zip(keep.iter()).filter(|(_, k)| k == &Some(true)).map(|(f, _)| f).collect();
+            files = files
+                .into_iter()
+                .zip(keep.iter())
+                .filter(|(_, k)| k == &Some(true))
+                .map(|(f, _)| f)
+                .collect();
         }
         Ok(files)
     }
 
     /// Evaluates a partition-only filter on every file's partition values at once.
-    fn evaluate(&self, state: &dyn Session, filter: &Expr, files: &[StreamFile]) -> Result<BooleanArray> {
+    fn evaluate(
+        &self,
+        state: &dyn Session,
+        filter: &Expr,
+        files: &[StreamFile],
+    ) -> Result<BooleanArray> {
         let schema = Arc::new(Schema::new(self.stream.partition_fields.clone()));
         let columns = (0..schema.fields().len())
-            .map(|i| ScalarValue::iter_to_array(files.iter().map(|f| f.partition_values[i].clone())))
+            .map(|i| {
+                ScalarValue::iter_to_array(files.iter().map(|f| f.partition_values[i].clone()))
+            })
             .collect::<DfResult<Vec<_>>>()?;
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
         let df_schema = DFSchema::try_from(schema)?;
@@ -141,7 +153,9 @@ impl StreamTableProvider {
             .as_any()
             .downcast_ref::<BooleanArray>()
             .cloned()
-            .ok_or_else(|| QueryError::Internal(format!("partition filter {filter} is not boolean")))
+            .ok_or_else(|| {
+                QueryError::Internal(format!("partition filter {filter} is not boolean"))
+            })
     }
 
     pub(crate) fn store(&self, state: &dyn Session) -> DfResult<Arc<dyn ObjectStore>> {
@@ -159,7 +173,10 @@ impl TableProvider for StreamTableProvider {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
         let names = self.partition_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         Ok(filters
@@ -183,8 +200,11 @@ impl TableProvider for StreamTableProvider {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let names = self.partition_names();
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let partition_filters: Vec<Expr> =
-            filters.iter().filter(|f| expr_applicable_for_cols(&name_refs, f)).cloned().collect();
+        let partition_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&name_refs, f))
+            .cloned()
+            .collect();
         let data_filters = partition_filters.len() < filters.len();
         let store = self.store(state)?;
         let files = self
@@ -226,10 +246,20 @@ impl TableProvider for StreamTableProvider {
 fn file_groups(files: Vec<StreamFile>, target: usize) -> Vec<FileGroup> {
     let n = target.max(1).min(files.len());
     let mut files = files;
-    files.sort_by(|a, b| b.listed.meta.size.cmp(&a.listed.meta.size).then(a.listed.meta.location.cmp(&b.listed.meta.location)));
+    files.sort_by(|a, b| {
+        b.listed
+            .meta
+            .size
+            .cmp(&a.listed.meta.size)
+            .then(a.listed.meta.location.cmp(&b.listed.meta.location))
+    });
     let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); n];
     for f in files {
-        let (i, _) = groups.iter().enumerate().min_by_key(|(_, g)| g.0).expect("n >= 1 groups");
+        let (i, _) = groups
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, g)| g.0)
+            .expect("n >= 1 groups");
         let mut pf = PartitionedFile::from(f.listed.meta.clone());
         pf.partition_values = f.partition_values;
         groups[i].0 += f.listed.meta.size;

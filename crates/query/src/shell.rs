@@ -51,7 +51,11 @@ impl<'a> Shell<'a> {
         }
         let mut buffer = String::new();
         loop {
-            let prompt = if buffer.is_empty() { "sluice> " } else { "   ...> " };
+            let prompt = if buffer.is_empty() {
+                "sluice> "
+            } else {
+                "   ...> "
+            };
             let line = match editor.readline(prompt) {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted) => {
@@ -62,7 +66,9 @@ impl<'a> Shell<'a> {
                 Err(e) => return Err(readline_error(e)),
             };
             let trimmed = line.trim();
-            if buffer.is_empty() && (trimmed.starts_with('\\') || matches!(trimmed, "quit" | "exit")) {
+            if buffer.is_empty()
+                && (trimmed.starts_with('\\') || matches!(trimmed, "quit" | "exit"))
+            {
                 let _ = editor.add_history_entry(trimmed);
                 if !self.command(trimmed).await {
                     break;
@@ -94,20 +100,33 @@ impl<'a> Shell<'a> {
             (Some("\\q" | "quit" | "exit"), _) => return false,
             (Some("\\d"), None) => {
                 for s in self.engine.streams() {
-                    println!("{:<24} {:<8} {} [{}]", s.name, s.format, s.location, s.partition_names().join(", "));
+                    println!(
+                        "{:<24} {:<8} {} [{}]",
+                        s.name,
+                        s.format,
+                        s.location,
+                        s.partition_names().join(", ")
+                    );
                 }
                 Ok(())
             }
-            (Some("\\d"), Some(table)) => self.execute(&format!("DESCRIBE \"{}\"", table.replace('"', "\"\""))).await,
+            (Some("\\d"), Some(table)) => {
+                self.execute(&format!("DESCRIBE \"{}\"", table.replace('"', "\"\"")))
+                    .await
+            }
             (Some("\\format"), Some(f)) => match f.parse::<OutputFormat>() {
-                Ok(OutputFormat::Parquet) => Err(QueryError::Usage("parquet output needs a file: use --output".into())),
+                Ok(OutputFormat::Parquet) => Err(QueryError::Usage(
+                    "parquet output needs a file: use --output".into(),
+                )),
                 Ok(f) => {
                     self.options.format = f;
                     Ok(())
                 }
                 Err(e) => Err(QueryError::Usage(e)),
             },
-            _ => Err(QueryError::Usage(format!("unknown command {line:?}: try \\d, \\d <table>, \\format <f>, \\q"))),
+            _ => Err(QueryError::Usage(format!(
+                "unknown command {line:?}: try \\d, \\d <table>, \\format <f>, \\q"
+            ))),
         };
         if let Err(e) = result {
             eprintln!("error: {e}");
@@ -117,7 +136,8 @@ impl<'a> Shell<'a> {
 
     async fn execute(&self, sql: &str) -> Result<()> {
         let mut stream = self.engine.sql_stream(sql).await?;
-        let mut out = ResultWriter::try_new(self.options.format, stream.schema(), std::io::stdout())?;
+        let mut out =
+            ResultWriter::try_new(self.options.format, stream.schema(), std::io::stdout())?;
         while let Some(batch) = stream.try_next().await? {
             out.write(&batch)?;
         }

@@ -47,7 +47,9 @@ impl std::str::FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "parquet" | "parquetserde" => Ok(Self::Parquet),
             "orc" | "orcserde" => Ok(Self::Orc),
-            other => Err(QueryError::Usage(format!("unknown format {other:?}: expected parquet or orc"))),
+            other => Err(QueryError::Usage(format!(
+                "unknown format {other:?}: expected parquet or orc"
+            ))),
         }
     }
 }
@@ -181,7 +183,11 @@ impl StreamTable {
                         keys.len(),
                         self.prefix,
                         columns.len(),
-                        columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                        columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }
@@ -190,8 +196,15 @@ impl StreamTable {
         Ok(columns
             .iter()
             .map(|c| {
-                let clash = file_schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&c.name));
-                let name = if clash { format!("{}{PARTITION_SUFFIX}", c.name) } else { c.name.clone() };
+                let clash = file_schema
+                    .fields()
+                    .iter()
+                    .any(|f| f.name().eq_ignore_ascii_case(&c.name));
+                let name = if clash {
+                    format!("{}{PARTITION_SUFFIX}", c.name)
+                } else {
+                    c.name.clone()
+                };
                 Arc::new(Field::new(name, DataType::Utf8, false))
             })
             .collect())
@@ -240,7 +253,10 @@ impl fmt::Debug for ResolvedStream {
 impl ResolvedStream {
     /// The partition column names, in key order.
     pub fn partition_names(&self) -> Vec<String> {
-        self.partition_fields.iter().map(|f| f.name().clone()).collect()
+        self.partition_fields
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 }
 
@@ -252,7 +268,8 @@ mod tests {
     use super::*;
 
     fn table(partition_keys: Vec<Column>) -> Table {
-        let mut t = Table::try_new("t", vec![Column::try_new("customer", "string").unwrap()]).unwrap();
+        let mut t =
+            Table::try_new("t", vec![Column::try_new("customer", "string").unwrap()]).unwrap();
         t.partition_keys = partition_keys;
         t
     }
@@ -272,7 +289,10 @@ mod tests {
 
     #[test]
     fn glue_partition_keys_name_and_type_the_columns() {
-        let keys = vec![Column::try_new("tenant", "string").unwrap(), Column::try_new("day", "date").unwrap()];
+        let keys = vec![
+            Column::try_new("tenant", "string").unwrap(),
+            Column::try_new("day", "date").unwrap(),
+        ];
         let s = StreamTable::new("s", table(keys), "s3://bucket/")
             .with_prefix("t=!{partitionKeyFromQuery:customer}/!{timestamp:yyyy-MM-dd}/")
             .resolve()
@@ -285,7 +305,10 @@ mod tests {
             .with_prefix("t=!{partitionKeyFromQuery:customer}/")
             .resolve()
             .unwrap_err();
-        assert!(err.to_string().contains("1 partition keys but the prefix"), "{err}");
+        assert!(
+            err.to_string().contains("1 partition keys but the prefix"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -297,7 +320,10 @@ mod tests {
 
     #[test]
     fn bad_time_zone_is_rejected() {
-        let err = StreamTable::new("s", table(vec![]), "s3://b/").with_time_zone("Mars/Olympus").resolve().unwrap_err();
+        let err = StreamTable::new("s", table(vec![]), "s3://b/")
+            .with_time_zone("Mars/Olympus")
+            .resolve()
+            .unwrap_err();
         assert!(err.to_string().contains("unknown CustomTimeZone"), "{err}");
     }
 }

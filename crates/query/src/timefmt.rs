@@ -136,7 +136,13 @@ impl Field {
             's' => i64::from(t.second()),
             'S' => {
                 let nanos = format!("{:09}", t.and_utc().timestamp_subsec_nanos());
-                return Some(nanos.chars().chain(std::iter::repeat('0')).take(self.count).collect());
+                return Some(
+                    nanos
+                        .chars()
+                        .chain(std::iter::repeat('0'))
+                        .take(self.count)
+                        .collect(),
+                );
             }
             _ => return None,
         };
@@ -276,11 +282,12 @@ impl TimeFields {
 
     /// The instant these fields describe, if they include at least a year and are valid.
     pub(crate) fn to_datetime(self) -> Option<NaiveDateTime> {
-        NaiveDate::from_ymd_opt(self.year?, self.month.unwrap_or(1), self.day.unwrap_or(1))?.and_hms_opt(
-            self.hour.unwrap_or(0),
-            self.minute.unwrap_or(0),
-            self.second.unwrap_or(0),
-        )
+        NaiveDate::from_ymd_opt(self.year?, self.month.unwrap_or(1), self.day.unwrap_or(1))?
+            .and_hms_opt(
+                self.hour.unwrap_or(0),
+                self.minute.unwrap_or(0),
+                self.second.unwrap_or(0),
+            )
     }
 }
 
@@ -320,6 +327,9 @@ mod tests {
     fn steps_and_truncates() {
         let x = t("2024-01-31 10:07:09");
         assert_eq!(TimeUnit::Hours.truncate(x), t("2024-01-31 10:00:00"));
-        assert_eq!(TimeUnit::Months.step(TimeUnit::Months.truncate(x)).unwrap(), t("2024-02-01 00:00:00"));
+        assert_eq!(
+            TimeUnit::Months.step(TimeUnit::Months.truncate(x)).unwrap(),
+            t("2024-02-01 00:00:00")
+        );
     }
 }

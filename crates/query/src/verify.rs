@@ -24,10 +24,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{
+    DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
+};
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -180,13 +182,28 @@ impl VerifyReport {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "stream {} at {}", self.stream, self.location)?;
-        writeln!(f, "{} files, {} bytes, {} rows, {} partitions", self.files, self.bytes, self.rows, self.partitions.len())?;
+        writeln!(
+            f,
+            "{} files, {} bytes, {} rows, {} partitions",
+            self.files,
+            self.bytes,
+            self.rows,
+            self.partitions.len()
+        )?;
         for p in &self.partitions {
             let newest = p.newest_arrival.map(|t| t.to_rfc3339()).unwrap_or_default();
-            writeln!(f, "  {:<48} {:>6} files {:>10} rows  newest {newest}", p.partition, p.files, p.rows)?;
+            writeln!(
+                f,
+                "  {:<48} {:>6} files {:>10} rows  newest {newest}",
+                p.partition, p.files, p.rows
+            )?;
         }
         for u in &self.unreadable {
-            writeln!(f, "  unreadable {} ({} bytes): {}", u.path, u.bytes, u.error)?;
+            writeln!(
+                f,
+                "  unreadable {} ({} bytes): {}",
+                u.path, u.bytes, u.error
+            )?;
         }
         if let Some(d) = &self.duplicates {
             for e in &d.examples {
@@ -197,9 +214,23 @@ impl fmt::Display for VerifyReport {
             writeln!(f, "  missing partition {m}")?;
         }
         for c in &self.checks {
-            writeln!(f, "{} {:<11} {}", if c.passed { "ok  " } else { "FAIL" }, c.name, c.detail)?;
+            writeln!(
+                f,
+                "{} {:<11} {}",
+                if c.passed { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            )?;
         }
-        write!(f, "{}", if self.passed() { "verify passed" } else { "verify FAILED" })
+        write!(
+            f,
+            "{}",
+            if self.passed() {
+                "verify passed"
+            } else {
+                "verify FAILED"
+            }
+        )
     }
 }
 
@@ -235,15 +266,22 @@ impl QueryEngine {
         let mut times = BTreeSet::new();
         let (mut rows, mut bytes) = (0, 0);
         for (file, read) in files.iter().zip(reads) {
-            let label: Vec<String> = names.iter().zip(&file.listed.values).map(|(n, v)| format!("{n}={v}")).collect();
-            let entry = partitions.entry(label.join("/")).or_insert_with(|| PartitionReport {
-                partition: label.join("/"),
-                files: 0,
-                rows: 0,
-                bytes: 0,
-                newest_arrival: None,
-            });
-            let arrival = arrival_time(&file.listed.file_name, stream.time_zone).unwrap_or(file.listed.meta.last_modified);
+            let label: Vec<String> = names
+                .iter()
+                .zip(&file.listed.values)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            let entry = partitions
+                .entry(label.join("/"))
+                .or_insert_with(|| PartitionReport {
+                    partition: label.join("/"),
+                    files: 0,
+                    rows: 0,
+                    bytes: 0,
+                    newest_arrival: None,
+                });
+            let arrival = arrival_time(&file.listed.file_name, stream.time_zone)
+                .unwrap_or(file.listed.meta.last_modified);
             entry.bytes += file.listed.meta.size;
             bytes += file.listed.meta.size;
             match read {
@@ -269,7 +307,11 @@ impl QueryEngine {
         checks.push(Check {
             name: "files_found",
             passed: !files.is_empty(),
-            detail: format!("{} objects match prefix {:?}", files.len(), stream.layout.template()),
+            detail: format!(
+                "{} objects match prefix {:?}",
+                files.len(),
+                stream.layout.template()
+            ),
         });
         checks.push(Check {
             name: "readable",
@@ -286,12 +328,20 @@ impl QueryEngine {
 
         let duplicates = match &options.key {
             Some(key) => {
-                let skip: HashSet<Path> = unreadable.iter().map(|u| Path::from(u.path.as_str())).collect();
-                let d = self.duplicates(stream, &provider.excluding(skip), key).await?;
+                let skip: HashSet<Path> = unreadable
+                    .iter()
+                    .map(|u| Path::from(u.path.as_str()))
+                    .collect();
+                let d = self
+                    .duplicates(stream, &provider.excluding(skip), key)
+                    .await?;
                 checks.push(Check {
                     name: "duplicates",
                     passed: d.duplicated_values == 0,
-                    detail: format!("{} values of `{}` repeat, {} extra rows", d.duplicated_values, d.key, d.extra_rows),
+                    detail: format!(
+                        "{} values of `{}` repeat, {} extra rows",
+                        d.duplicated_values, d.key, d.extra_rows
+                    ),
                 });
                 Some(d)
             }
@@ -324,7 +374,11 @@ impl QueryEngine {
                 name: "freshness",
                 passed: age_seconds.is_some_and(|a| a <= limit),
                 detail: match newest_arrival {
-                    Some(t) => format!("newest arrival {} is {}s old (max {limit}s)", t.to_rfc3339(), (now - t).num_seconds()),
+                    Some(t) => format!(
+                        "newest arrival {} is {}s old (max {limit}s)",
+                        t.to_rfc3339(),
+                        (now - t).num_seconds()
+                    ),
                     None => "no readable object".to_owned(),
                 },
             });
@@ -350,7 +404,12 @@ impl QueryEngine {
         })
     }
 
-    async fn duplicates(&self, stream: &ResolvedStream, provider: &StreamTableProvider, key: &str) -> Result<Duplicates> {
+    async fn duplicates(
+        &self,
+        stream: &ResolvedStream,
+        provider: &StreamTableProvider,
+        key: &str,
+    ) -> Result<Duplicates> {
         let field = stream
             .schema
             .fields()
@@ -373,22 +432,31 @@ impl QueryEngine {
             .await?;
         let (mut duplicated_values, mut extra_rows) = (0, 0);
         if let Some(b) = totals.first().filter(|b| b.num_rows() > 0) {
-            duplicated_values = u64::try_from(b.column(0).as_primitive::<Int64Type>().value(0)).unwrap_or(0);
-            extra_rows = u64::try_from(b.column(1).as_primitive::<Int64Type>().value(0)).unwrap_or(0);
+            duplicated_values =
+                u64::try_from(b.column(0).as_primitive::<Int64Type>().value(0)).unwrap_or(0);
+            extra_rows =
+                u64::try_from(b.column(1).as_primitive::<Int64Type>().value(0)).unwrap_or(0);
         }
         let top = ctx
-            .sql(&format!("{grouped} ORDER BY n DESC, k LIMIT {MAX_DUPLICATE_EXAMPLES}"))
+            .sql(&format!(
+                "{grouped} ORDER BY n DESC, k LIMIT {MAX_DUPLICATE_EXAMPLES}"
+            ))
             .await?
             .collect()
             .await?;
         let mut examples = Vec::new();
         for b in &top {
-            let values = datafusion::arrow::compute::cast(b.column(0), &arrow_schema::DataType::Utf8)?;
+            let values =
+                datafusion::arrow::compute::cast(b.column(0), &arrow_schema::DataType::Utf8)?;
             let values = values.as_string::<i32>();
             let counts = b.column(1).as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 examples.push(DuplicateKey {
-                    value: if values.is_null(i) { String::new() } else { values.value(i).to_owned() },
+                    value: if values.is_null(i) {
+                        String::new()
+                    } else {
+                        values.value(i).to_owned()
+                    },
                     count: u64::try_from(counts.value(i)).unwrap_or(0),
                 });
             }
@@ -403,15 +471,29 @@ impl QueryEngine {
 }
 
 /// Rows in one file, from its footer (or by decoding it all with `deep`).
-async fn count_rows(store: &Arc<dyn ObjectStore>, format: Format, file: &StreamFile, deep: bool) -> std::result::Result<u64, String> {
+async fn count_rows(
+    store: &Arc<dyn ObjectStore>,
+    format: Format,
+    file: &StreamFile,
+    deep: bool,
+) -> std::result::Result<u64, String> {
     let meta = &file.listed.meta;
     match format {
         Format::Parquet => {
-            let reader: Box<dyn AsyncFileReader> = DefaultParquetFileReaderFactory::new(Arc::clone(store))
-                .create_reader(0, PartitionedFile::from(meta.clone()), None, &ExecutionPlanMetricsSet::new())
+            let reader: Box<dyn AsyncFileReader> =
+                DefaultParquetFileReaderFactory::new(Arc::clone(store))
+                    .create_reader(
+                        0,
+                        PartitionedFile::from(meta.clone()),
+                        None,
+                        &ExecutionPlanMetricsSet::new(),
+                    )
+                    .map_err(|e| e.to_string())?;
+            let builder = ParquetRecordBatchStreamBuilder::new(reader)
+                .await
                 .map_err(|e| e.to_string())?;
-            let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| e.to_string())?;
-            let footer_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let footer_rows =
+                u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
             if !deep {
                 return Ok(footer_rows);
             }
@@ -427,7 +509,9 @@ async fn count_rows(store: &Arc<dyn ObjectStore>, format: Format, file: &StreamF
                 store: Arc::clone(store),
                 meta: meta.clone(),
             };
-            let builder = orc_rust::ArrowReaderBuilder::try_new_async(reader).await.map_err(|e| e.to_string())?;
+            let builder = orc_rust::ArrowReaderBuilder::try_new_async(reader)
+                .await
+                .map_err(|e| e.to_string())?;
             let footer_rows = builder.file_metadata().number_of_rows();
             if !deep {
                 return Ok(footer_rows);
@@ -443,7 +527,11 @@ async fn count_rows(store: &Arc<dyn ObjectStore>, format: Format, file: &StreamF
 }
 
 /// Empty time partitions between the oldest and newest one.
-fn gaps(stream: &ResolvedStream, unit: TimeUnit, times: &BTreeSet<NaiveDateTime>) -> (Vec<String>, u64) {
+fn gaps(
+    stream: &ResolvedStream,
+    unit: TimeUnit,
+    times: &BTreeSet<NaiveDateTime>,
+) -> (Vec<String>, u64) {
     let present: BTreeSet<NaiveDateTime> = times.iter().map(|t| unit.truncate(*t)).collect();
     let (Some(first), Some(last)) = (present.first().copied(), present.last().copied()) else {
         return (Vec::new(), 0);
@@ -487,10 +575,16 @@ pub(crate) fn arrival_time(file_name: &str, zone: Tz) -> Option<DateTime<Utc>> {
             c => b.get(at + i) == Some(c),
         })
     };
-    let at = (0..b.len().saturating_sub(SHAPE.len() - 1)).rev().find(|&i| fits(i))?;
+    let at = (0..b.len().saturating_sub(SHAPE.len() - 1))
+        .rev()
+        .find(|&i| fits(i))?;
     let text = file_name.get(at + 1..at + SHAPE.len() - 1)?;
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d-%H-%M-%S").ok()?;
-    Some(zone.from_local_datetime(&naive).earliest()?.with_timezone(&Utc))
+    Some(
+        zone.from_local_datetime(&naive)
+            .earliest()?
+            .with_timezone(&Utc),
+    )
 }
 
 #[cfg(test)]
@@ -501,8 +595,14 @@ mod tests {
     #[test]
     fn arrival_from_object_name() {
         let name = "orders-1-2024-03-05-10-07-09-a9fa96af-e4e4-409f-bac3-1f804714faaa.parquet";
-        assert_eq!(arrival_time(name, Tz::UTC).unwrap().to_rfc3339(), "2024-03-05T10:07:09+00:00");
-        assert_eq!(arrival_time(name, Tz::Asia__Tokyo).unwrap().to_rfc3339(), "2024-03-05T01:07:09+00:00");
+        assert_eq!(
+            arrival_time(name, Tz::UTC).unwrap().to_rfc3339(),
+            "2024-03-05T10:07:09+00:00"
+        );
+        assert_eq!(
+            arrival_time(name, Tz::Asia__Tokyo).unwrap().to_rfc3339(),
+            "2024-03-05T01:07:09+00:00"
+        );
         assert!(arrival_time("part-0000.parquet", Tz::UTC).is_none());
     }
 }

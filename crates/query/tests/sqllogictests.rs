@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_schema::DataType;
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use futures::TryStreamExt;
 use sluice_query::{Format, QueryEngine, QueryError, QueryOptions};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
@@ -93,45 +93,84 @@ impl SltDb {
 
     fn create_stream(&mut self, rest: &str) -> Result<(), SltError> {
         let rest = rest.trim();
-        let (name, args) = rest.split_once('(').ok_or_else(|| SltError::Setup("expected CREATE STREAM name (...)".into()))?;
+        let (name, args) = rest
+            .split_once('(')
+            .ok_or_else(|| SltError::Setup("expected CREATE STREAM name (...)".into()))?;
         let name = name.trim();
-        let args = args.trim_end().strip_suffix(')').ok_or_else(|| SltError::Setup("missing `)`".into()))?;
+        let args = args
+            .trim_end()
+            .strip_suffix(')')
+            .ok_or_else(|| SltError::Setup("missing `)`".into()))?;
         let options = parse_options(args)?;
-        let get = |k: &str| options.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        let need = |k: &str| get(k).ok_or_else(|| SltError::Setup(format!("CREATE STREAM needs `{k}`")));
+        let get = |k: &str| {
+            options
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let need =
+            |k: &str| get(k).ok_or_else(|| SltError::Setup(format!("CREATE STREAM needs `{k}`")));
         let format = match get("format").as_deref() {
             None | Some("parquet") => Format::Parquet,
             Some("orc") => Format::Orc,
             Some(other) => return Err(SltError::Setup(format!("unknown format {other:?}"))),
         };
-        let mut landing = Landing::new(name, schema(&need("schema")?), &get("prefix").unwrap_or_default(), format, &need("time")?);
+        let mut landing = Landing::new(
+            name,
+            schema(&need("schema")?),
+            &get("prefix").unwrap_or_default(),
+            format,
+            &need("time")?,
+        );
         if let Some(n) = get("files") {
-            landing.files_per_partition = n.parse().map_err(|_| SltError::Setup("files must be a number".into()))?;
+            landing.files_per_partition = n
+                .parse()
+                .map_err(|_| SltError::Setup("files must be a number".into()))?;
         }
         landing.time_zone = get("time_zone");
-        let records = std::fs::read_to_string(repo_root().join("testdata/query").join(need("data")?))
-            .map_err(|e| SltError::Setup(e.to_string()))?;
+        let records =
+            std::fs::read_to_string(repo_root().join("testdata/query").join(need("data")?))
+                .map_err(|e| SltError::Setup(e.to_string()))?;
         let dir = self.scratch.join(name);
         landing.land(&dir, &records);
         self.engine.register_stream(landing.stream_table(&dir))?;
         Ok(())
     }
 
-    fn to_output(&self, schema: &arrow_schema::Schema, batches: &[RecordBatch]) -> DBOutput<DefaultColumnType> {
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+    fn to_output(
+        &self,
+        schema: &arrow_schema::Schema,
+        batches: &[RecordBatch],
+    ) -> DBOutput<DefaultColumnType> {
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
         let scratch = self.scratch.display().to_string();
         let scratch = scratch.trim_start_matches('/');
         let options = FormatOptions::default().with_null("NULL");
         let mut rows = Vec::new();
         for batch in batches {
-            let formatters: Vec<ArrayFormatter<'_>> =
-                batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+            let formatters: Vec<ArrayFormatter<'_>> = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                .collect();
             for row in 0..batch.num_rows() {
                 let cells: Vec<String> = formatters
                     .iter()
                     .map(|f| {
-                        let s = f.value(row).to_string().trim_end().replace(scratch, "SCRATCH");
-                        if s.is_empty() { "(empty)".to_owned() } else { s }
+                        let s = f
+                            .value(row)
+                            .to_string()
+                            .trim_end()
+                            .replace(scratch, "SCRATCH");
+                        if s.is_empty() {
+                            "(empty)".to_owned()
+                        } else {
+                            s
+                        }
                     })
                     .collect();
                 rows.extend(expand_multiline(cells));
@@ -175,9 +214,11 @@ fn column_type(dt: &DataType) -> DefaultColumnType {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64 => DefaultColumnType::Integer,
-        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
-            DefaultColumnType::FloatingPoint
-        }
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => DefaultColumnType::FloatingPoint,
         _ => DefaultColumnType::Text,
     }
 }
@@ -193,7 +234,8 @@ fn parse_options(s: &str) -> Result<Vec<(String, String)>, SltError> {
         if chars.peek().is_none() {
             return Ok(out);
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| c.is_alphanumeric() || *c == '_')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| c.is_alphanumeric() || *c == '_')).collect();
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
@@ -222,7 +264,12 @@ fn slt_files(filters: &[String]) -> Vec<PathBuf> {
         .expect("testdata/sql exists")
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-        .filter(|p| filters.is_empty() || filters.iter().any(|f| p.to_string_lossy().contains(f.as_str())))
+        .filter(|p| {
+            filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|f| p.to_string_lossy().contains(f.as_str()))
+        })
         .collect();
     files.sort();
     files
@@ -249,20 +296,36 @@ async fn run_file(path: &Path, complete: bool) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())
     } else {
-        runner.run_file_async(path).await.map_err(|e| e.display(true).to_string())
+        runner
+            .run_file_async(path)
+            .await
+            .map_err(|e| e.display(true).to_string())
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let complete = args.iter().any(|a| a == "--complete");
-    let filters: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let filters: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let files = slt_files(&filters);
-    assert!(!files.is_empty() || !filters.is_empty(), "no .slt files under testdata/sql");
+    assert!(
+        !files.is_empty() || !filters.is_empty(),
+        "no .slt files under testdata/sql"
+    );
     let mut failures = Vec::new();
     for file in &files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match runtime.block_on(run_file(file, complete)) {
             Ok(()) => println!("ok   {name}"),
             Err(e) => {
@@ -272,7 +335,12 @@ fn main() {
         }
     }
     if !failures.is_empty() {
-        eprintln!("{} of {} sqllogictest files failed: {}", failures.len(), files.len(), failures.join(", "));
+        eprintln!(
+            "{} of {} sqllogictest files failed: {}",
+            failures.len(),
+            files.len(),
+            failures.join(", ")
+        );
         std::process::exit(1);
     }
     println!("{} sqllogictest files passed", files.len());

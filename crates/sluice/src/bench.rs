@@ -118,18 +118,26 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return run_peers(args, &threads);
     }
     let table = Table::from_path(repo_root().join("schemas/telemetry/llm_events.json"))
-        .or_else(|_| Table::from_json_slice(include_bytes!("../../../schemas/telemetry/llm_events.json")))
+        .or_else(|_| {
+            Table::from_json_slice(include_bytes!("../../../schemas/telemetry/llm_events.json"))
+        })
         .context("the telemetry table")?;
     let interactive = !args.json && io::IsTerminal::is_terminal(&io::stderr());
     if interactive {
-        eprintln!("generating {} telemetry events (seed {SEED})…", args.records);
+        eprintln!(
+            "generating {} telemetry events (seed {SEED})…",
+            args.records
+        );
     }
     let data = Arc::new(sluice_datagen::telemetry(args.records, SEED));
     let input_bytes = data.len() as u64;
     let total_runs = (threads.len() * args.rounds) as u64;
     let progress = interactive.then(|| {
         let pb = ProgressBar::new(total_runs);
-        pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         pb
     });
     let mut runs = Vec::new();
@@ -146,15 +154,28 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let settings = ParquetSettings::default().with_threads(t);
             let pipeline = Pipeline {
                 builder: DecoderBuilder::new(&table),
-                catalog: DataCatalogTable { table_name: table.name.clone(), version_id: "LATEST".into(), ..DataCatalogTable::default() },
+                catalog: DataCatalogTable {
+                    table_name: table.name.clone(),
+                    version_id: "LATEST".into(),
+                    ..DataCatalogTable::default()
+                },
                 threads: t,
             };
-            let mut writer = ParquetWriter::try_new(CountingSink::default(), table.arrow_schema(), &settings)?;
-            let stats = pipeline.run(&[Source::Bytes(Arc::clone(&data))], None, &mut |b| Ok(writer.write(b)?), &mut |_| Ok(()))?;
+            let mut writer =
+                ParquetWriter::try_new(CountingSink::default(), table.arrow_schema(), &settings)?;
+            let stats = pipeline.run(
+                &[Source::Bytes(Arc::clone(&data))],
+                None,
+                &mut |b| Ok(writer.write(b)?),
+                &mut |_| Ok(()),
+            )?;
             let (sink, _) = writer.into_inner()?;
             secs.push(started.elapsed().as_secs_f64());
             if stats.rejected > 0 {
-                bail!("the generated data set had {} rejected records", stats.rejected);
+                bail!(
+                    "the generated data set had {} rejected records",
+                    stats.rejected
+                );
             }
             output_bytes = sink.0;
             rss_delta = match (baseline, peak_rss(false)) {
@@ -187,8 +208,16 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
     }
-    println!("JSON → Parquet (Snappy), {} events, {:.1} MB, median of {} rounds, in-process", args.records, input_bytes as f64 / 1e6, args.rounds);
-    println!("{:<8} {:>7} {:>9} {:>9} {:>12} {:>14}", "tool", "threads", "seconds", "MB/s", "output MB", "peak RSS +MB");
+    println!(
+        "JSON → Parquet (Snappy), {} events, {:.1} MB, median of {} rounds, in-process",
+        args.records,
+        input_bytes as f64 / 1e6,
+        args.rounds
+    );
+    println!(
+        "{:<8} {:>7} {:>9} {:>9} {:>12} {:>14}",
+        "tool", "threads", "seconds", "MB/s", "output MB", "peak RSS +MB"
+    );
     for r in &runs {
         println!(
             "{:<8} {:>7} {:>9.2} {:>9.1} {:>12.1} {:>14}",
@@ -197,11 +226,17 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
             r.median_seconds,
             r.median_mb_per_s,
             r.output_bytes as f64 / 1e6,
-            r.peak_rss_delta_bytes.map_or_else(|| "n/a".to_owned(), |b| format!("{:.0}", b as f64 / 1e6)),
+            r.peak_rss_delta_bytes
+                .map_or_else(|| "n/a".to_owned(), |b| format!("{:.0}", b as f64 / 1e6)),
         );
     }
     if runs.len() > 1 {
-        println!("scaling: {:.2}× from {} to {} threads", runs[runs.len() - 1].median_mb_per_s / runs[0].median_mb_per_s, runs[0].threads, runs[runs.len() - 1].threads);
+        println!(
+            "scaling: {:.2}× from {} to {} threads",
+            runs[runs.len() - 1].median_mb_per_s / runs[0].median_mb_per_s,
+            runs[0].threads,
+            runs[runs.len() - 1].threads
+        );
     }
     Ok(())
 }
@@ -210,10 +245,16 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
 fn run_peers(args: &BenchArgs, threads: &[usize]) -> anyhow::Result<()> {
     let harness = repo_root().join("benches/peers/harness.py");
     if !harness.exists() {
-        bail!("--peers needs a source checkout (benches/peers/harness.py not found next to this build)");
+        bail!(
+            "--peers needs a source checkout (benches/peers/harness.py not found next to this build)"
+        );
     }
     let exe = std::env::current_exe().context("cannot find the sluice executable")?;
-    let threads = threads.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let threads = threads
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let status = Command::new("python3")
         .arg(&harness)
         .arg("--sluice")

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sluice_json::{DataCatalogTable, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions, TimestampFormat};
+use sluice_json::{
+    DataCatalogTable, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions, TimestampFormat,
+};
 use sluice_orc::{OrcSettings, OrcWriter};
 use sluice_parquet::{ParquetSettings, ParquetWriter};
 use sluice_schema::Table;
@@ -70,13 +72,21 @@ pub(crate) struct ConvertArgs {
     #[arg(long, help_heading = "OpenX JSON SerDe")]
     case_sensitive: bool,
     /// OpenX: map a column to a differently named JSON key (`ColumnToJsonKeyMappings`).
-    #[arg(long = "column-to-json-key", value_name = "COLUMN=KEY", help_heading = "OpenX JSON SerDe")]
+    #[arg(
+        long = "column-to-json-key",
+        value_name = "COLUMN=KEY",
+        help_heading = "OpenX JSON SerDe"
+    )]
     column_to_json_key: Vec<String>,
     /// OpenX: `a.b` keys match `a_b` columns (`ConvertDotsInJsonKeysToUnderscores`).
     #[arg(long, help_heading = "OpenX JSON SerDe")]
     convert_dots_to_underscores: bool,
     /// Hive: a Joda-Time pattern or `millis` for timestamp columns; repeat to try several.
-    #[arg(long = "timestamp-format", value_name = "PATTERN", help_heading = "Hive JSON SerDe")]
+    #[arg(
+        long = "timestamp-format",
+        value_name = "PATTERN",
+        help_heading = "Hive JSON SerDe"
+    )]
     timestamp_formats: Vec<String>,
 
     /// Parquet: row-group size in bytes (`BlockSizeBytes`, default 256 MiB).
@@ -102,7 +112,12 @@ pub(crate) struct ConvertArgs {
     #[arg(long, value_name = "ROWS", help_heading = "ORC")]
     row_index_stride: Option<usize>,
     /// ORC: columns that get bloom filters (`BloomFilterColumns`), comma-separated.
-    #[arg(long, value_name = "COLUMNS", value_delimiter = ',', help_heading = "ORC")]
+    #[arg(
+        long,
+        value_name = "COLUMNS",
+        value_delimiter = ',',
+        help_heading = "ORC"
+    )]
     bloom_filter_columns: Vec<String>,
     /// ORC: bloom filter false-positive probability (default 0.05).
     #[arg(long, value_name = "P", help_heading = "ORC")]
@@ -140,7 +155,9 @@ fn serde_from_args(args: &ConvertArgs) -> anyhow::Result<JsonSerDe> {
                     bail!("--column-to-json-key {m:?}: expected COLUMN=KEY");
                 };
                 if col.is_empty() || key.is_empty() || col.chars().any(char::is_whitespace) {
-                    bail!("--column-to-json-key {m:?}: the column must be non-empty without whitespace, the key non-empty");
+                    bail!(
+                        "--column-to-json-key {m:?}: the column must be non-empty without whitespace, the key non-empty"
+                    );
                 }
                 mappings.insert(col.to_owned(), key.to_owned());
             }
@@ -151,8 +168,13 @@ fn serde_from_args(args: &ConvertArgs) -> anyhow::Result<JsonSerDe> {
             }))
         }
         Deserializer::Hive => {
-            if args.case_sensitive || args.convert_dots_to_underscores || !args.column_to_json_key.is_empty() {
-                bail!("--case-sensitive, --convert-dots-to-underscores and --column-to-json-key are OpenX JSON SerDe options");
+            if args.case_sensitive
+                || args.convert_dots_to_underscores
+                || !args.column_to_json_key.is_empty()
+            {
+                bail!(
+                    "--case-sensitive, --convert-dots-to-underscores and --column-to-json-key are OpenX JSON SerDe options"
+                );
             }
             let timestamp_formats = args
                 .timestamp_formats
@@ -244,9 +266,15 @@ fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
     let orc_only = [
         (args.stripe_size.is_some(), "--stripe-size"),
         (args.row_index_stride.is_some(), "--row-index-stride"),
-        (!args.bloom_filter_columns.is_empty(), "--bloom-filter-columns"),
+        (
+            !args.bloom_filter_columns.is_empty(),
+            "--bloom-filter-columns",
+        ),
         (args.bloom_filter_fpp.is_some(), "--bloom-filter-fpp"),
-        (args.dictionary_key_threshold.is_some(), "--dictionary-key-threshold"),
+        (
+            args.dictionary_key_threshold.is_some(),
+            "--dictionary-key-threshold",
+        ),
         (args.format_version.is_some(), "--format-version"),
         (args.enable_padding, "--enable-padding"),
     ];
@@ -276,7 +304,8 @@ fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
 }
 
 pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
-    let table = Table::from_path(&args.table).with_context(|| format!("invalid table {}", args.table.display()))?;
+    let table = Table::from_path(&args.table)
+        .with_context(|| format!("invalid table {}", args.table.display()))?;
     let serde = serde_from_args(args)?;
     let threads = if args.threads == 0 {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -292,9 +321,14 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         Format::Orc => Some(orc_settings(args)?),
         Format::Parquet => None,
     };
-    let builder = DecoderBuilder::new(&table).with_serde(serde).with_batch_size(args.batch_size);
+    let builder = DecoderBuilder::new(&table)
+        .with_serde(serde)
+        .with_batch_size(args.batch_size);
     // Build one decoder up front so option errors surface before any output is created.
-    let probe = builder.clone().build().context("invalid deserializer options")?;
+    let probe = builder
+        .clone()
+        .build()
+        .context("invalid deserializer options")?;
     let schema = Arc::clone(probe.schema());
     drop(probe);
     let catalog = DataCatalogTable {
@@ -313,19 +347,27 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         }
     }
     let total_bytes: Option<u64> = sources.iter().map(Source::len).sum();
-    let progress = progress_bar(args.quiet, total_bytes, sources.iter().any(|s| matches!(s, Source::Stdin)));
+    let progress = progress_bar(
+        args.quiet,
+        total_bytes,
+        sources.iter().any(|s| matches!(s, Source::Stdin)),
+    );
 
-    let errors_path = args.errors.clone().unwrap_or_else(|| with_suffix(&args.output, ".errors.json"));
+    let errors_path = args
+        .errors
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.output, ".errors.json"));
     let tmp_output = with_suffix(&args.output, ".partial");
-    let file = File::create(&tmp_output).with_context(|| format!("cannot create output {}", tmp_output.display()))?;
+    let file = File::create(&tmp_output)
+        .with_context(|| format!("cannot create output {}", tmp_output.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, file);
     let started_writer = match (&parquet, &orc) {
         (Some(settings), _) => ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
             .map(|w| ColumnarWriter::Parquet(Box::new(w)))
             .context("cannot start the Parquet file"),
-        (None, Some(settings)) => {
-            OrcWriter::try_new(sink, Arc::clone(&schema), settings).map(|w| ColumnarWriter::Orc(Box::new(w))).context("cannot start the ORC file")
-        }
+        (None, Some(settings)) => OrcWriter::try_new(sink, Arc::clone(&schema), settings)
+            .map(|w| ColumnarWriter::Orc(Box::new(w)))
+            .context("cannot start the ORC file"),
         (None, None) => unreachable!("one of the formats is chosen"),
     };
     let mut writer = match started_writer {
@@ -336,21 +378,26 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         }
     };
 
-
     let started = Instant::now();
     let mut errors_out: Option<BufWriter<File>> = None;
-    let pipeline = Pipeline { builder, catalog, threads };
+    let pipeline = Pipeline {
+        builder,
+        catalog,
+        threads,
+    };
     let result = pipeline.run(
         &sources,
         progress.as_ref(),
         &mut |batch| writer.write(batch),
         &mut |docs| {
             if errors_out.is_none() {
-                let f = File::create(&errors_path).with_context(|| format!("cannot create {}", errors_path.display()))?;
+                let f = File::create(&errors_path)
+                    .with_context(|| format!("cannot create {}", errors_path.display()))?;
                 errors_out = Some(BufWriter::new(f));
             }
             if let Some(e) = errors_out.as_mut() {
-                e.write_all(docs).with_context(|| format!("cannot write {}", errors_path.display()))?;
+                e.write_all(docs)
+                    .with_context(|| format!("cannot write {}", errors_path.display()))?;
             }
             Ok(())
         },
@@ -369,12 +416,19 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    sink.flush().with_context(|| format!("cannot write {}", tmp_output.display()))?;
+    sink.flush()
+        .with_context(|| format!("cannot write {}", tmp_output.display()))?;
     drop(sink);
-    std::fs::rename(&tmp_output, &args.output)
-        .with_context(|| format!("cannot move {} to {}", tmp_output.display(), args.output.display()))?;
+    std::fs::rename(&tmp_output, &args.output).with_context(|| {
+        format!(
+            "cannot move {} to {}",
+            tmp_output.display(),
+            args.output.display()
+        )
+    })?;
     if let Some(mut e) = errors_out {
-        e.flush().with_context(|| format!("cannot write {}", errors_path.display()))?;
+        e.flush()
+            .with_context(|| format!("cannot write {}", errors_path.display()))?;
     }
     if let Some(pb) = &progress {
         pb.finish_and_clear();
@@ -389,7 +443,11 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
             args.output.display(),
             summary,
             stats.rejected,
-            if stats.rejected > 0 { format!(" → {}", errors_path.display()) } else { String::new() },
+            if stats.rejected > 0 {
+                format!(" → {}", errors_path.display())
+            } else {
+                String::new()
+            },
             mb / secs.max(1e-9),
         );
     }
@@ -416,12 +474,13 @@ fn progress_bar(quiet: bool, total: Option<u64>, stdin: bool) -> Option<Progress
         }
         _ if stdin => {
             let pb = ProgressBar::new_spinner();
-            let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bytes} read ({bytes_per_sec})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
             pb.set_style(style);
             Some(pb)
         }
         _ => None,
     }
 }
-

@@ -24,7 +24,13 @@ impl Source {
         }
         inputs
             .iter()
-            .map(|p| if p.as_os_str() == "-" { Source::Stdin } else { Source::File(p.clone()) })
+            .map(|p| {
+                if p.as_os_str() == "-" {
+                    Source::Stdin
+                } else {
+                    Source::File(p.clone())
+                }
+            })
             .collect()
     }
 
@@ -49,11 +55,19 @@ impl Source {
     pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
             Source::Stdin => Box::new(io::stdin()),
-            Source::File(p) => Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
-            Source::Bytes(b) => return Ok(Box::new(io::Cursor::new(SharedBytes(std::sync::Arc::clone(b))))),
+            Source::File(p) => Box::new(
+                File::open(p).with_context(|| format!("cannot open input {}", p.display()))?,
+            ),
+            Source::Bytes(b) => {
+                return Ok(Box::new(io::Cursor::new(SharedBytes(
+                    std::sync::Arc::clone(b),
+                ))));
+            }
         };
         let mut buffered = BufReader::with_capacity(1 << 20, raw);
-        let head = buffered.fill_buf().with_context(|| format!("cannot read input {}", self.name()))?;
+        let head = buffered
+            .fill_buf()
+            .with_context(|| format!("cannot read input {}", self.name()))?;
         let gz_name = matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"));
         if gz_name || head.starts_with(&[0x1f, 0x8b]) {
             Ok(Box::new(MultiGzDecoder::new(buffered)))

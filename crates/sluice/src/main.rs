@@ -69,9 +69,12 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
-        Command::Datagen { records, seed, output } => {
-            std::fs::write(&output, sluice_datagen::telemetry(records, seed)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))
-        }
+        Command::Datagen {
+            records,
+            seed,
+            output,
+        } => std::fs::write(&output, sluice_datagen::telemetry(records, seed))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

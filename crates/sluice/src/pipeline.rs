@@ -18,7 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use arrow_array::RecordBatch;
 use indicatif::ProgressBar;
-use sluice_json::{DataCatalogTable, Decoder, DecoderBuilder, ErrorDocument, RecordError, RecordSplitter};
+use sluice_json::{
+    DataCatalogTable, Decoder, DecoderBuilder, ErrorDocument, RecordError, RecordSplitter,
+};
 
 use crate::input::Source;
 
@@ -62,11 +64,11 @@ struct Decoded {
     bytes: u64,
 }
 
-
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
-
 
 impl Pipeline {
     /// Run every source through the decoders; hand batches (in input order) to `on_batch` and
@@ -110,9 +112,17 @@ impl Pipeline {
                 pending.insert(decoded.seq, decoded);
                 while let Some(d) = pending.remove(&next_seq) {
                     next_seq += 1;
-                    let written = d.batches.iter().try_for_each(&mut *on_batch).and_then(|()| {
-                        if d.errors.is_empty() { Ok(()) } else { on_errors(&d.errors) }
-                    });
+                    let written = d
+                        .batches
+                        .iter()
+                        .try_for_each(&mut *on_batch)
+                        .and_then(|()| {
+                            if d.errors.is_empty() {
+                                Ok(())
+                            } else {
+                                on_errors(&d.errors)
+                            }
+                        });
                     if let Err(e) = written {
                         failure.get_or_insert(e);
                         break;
@@ -123,13 +133,18 @@ impl Pipeline {
                     stats.bytes += d.bytes;
                 }
             }
-            let read_result = reader.join().map_err(|_| anyhow::anyhow!("the input reader panicked"))?;
+            let read_result = reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the input reader panicked"))?;
             if let Some(e) = failure {
                 return Err(e);
             }
             read_result?;
             if !pending.is_empty() {
-                bail!("internal error: {} decoded chunks were never written", pending.len());
+                bail!(
+                    "internal error: {} decoded chunks were never written",
+                    pending.len()
+                );
             }
             Ok(())
         })?;
@@ -138,7 +153,11 @@ impl Pipeline {
 }
 
 /// Read every source, cut it into chunks of whole records, and send them in order.
-fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&ProgressBar>) -> anyhow::Result<()> {
+fn read_chunks(
+    sources: &[Source],
+    tx: &SyncSender<Chunk>,
+    progress: Option<&ProgressBar>,
+) -> anyhow::Result<()> {
     let splitter = RecordSplitter::default();
     let mut seq = 0u64;
     for source in sources {
@@ -150,7 +169,9 @@ fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&Pro
             while !eof && buf.len() < target {
                 let start = buf.len();
                 buf.resize(target, 0);
-                let n = reader.read(&mut buf[start..]).with_context(|| format!("cannot read input {}", source.name()))?;
+                let n = reader
+                    .read(&mut buf[start..])
+                    .with_context(|| format!("cannot read input {}", source.name()))?;
                 buf.truncate(start + n);
                 if let Some(pb) = progress {
                     pb.inc(n as u64);
@@ -170,7 +191,12 @@ fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&Pro
             buf.truncate(used);
             let data = std::mem::replace(&mut buf, next_buf);
             if !records.is_empty() {
-                let chunk = Chunk { seq, data, records, arrival_ms: now_ms() };
+                let chunk = Chunk {
+                    seq,
+                    data,
+                    records,
+                    arrival_ms: now_ms(),
+                };
                 seq += 1;
                 if tx.send(chunk).is_err() {
                     // The writer stopped (it has an error to report).
@@ -185,7 +211,12 @@ fn read_chunks(sources: &[Source], tx: &SyncSender<Chunk>, progress: Option<&Pro
     Ok(())
 }
 
-fn decode_worker(builder: &DecoderBuilder, catalog: &DataCatalogTable, rx: &Mutex<Receiver<Chunk>>, tx: &SyncSender<anyhow::Result<Decoded>>) {
+fn decode_worker(
+    builder: &DecoderBuilder,
+    catalog: &DataCatalogTable,
+    rx: &Mutex<Receiver<Chunk>>,
+    tx: &SyncSender<anyhow::Result<Decoded>>,
+) {
     let mut decoder = match builder.clone().build() {
         Ok(d) => d,
         Err(e) => {
@@ -208,8 +239,20 @@ fn decode_worker(builder: &DecoderBuilder, catalog: &DataCatalogTable, rx: &Mute
     }
 }
 
-fn decode_chunk(decoder: &mut Decoder, catalog: &DataCatalogTable, chunk: &Chunk) -> anyhow::Result<Decoded> {
-    let mut out = Decoded { seq: chunk.seq, batches: Vec::new(), errors: Vec::new(), records: 0, rejected: 0, rows: 0, bytes: chunk.data.len() as u64 };
+fn decode_chunk(
+    decoder: &mut Decoder,
+    catalog: &DataCatalogTable,
+    chunk: &Chunk,
+) -> anyhow::Result<Decoded> {
+    let mut out = Decoded {
+        seq: chunk.seq,
+        batches: Vec::new(),
+        errors: Vec::new(),
+        records: 0,
+        rejected: 0,
+        rows: 0,
+        bytes: chunk.data.len() as u64,
+    };
     // Validate the chunk's UTF-8 once; records start and end on ASCII bytes, so each is a
     // `str` slice of it. A chunk with invalid bytes falls back to per-record checks.
     let text = std::str::from_utf8(&chunk.data).ok();
@@ -235,6 +278,14 @@ fn decode_chunk(decoder: &mut Decoder, catalog: &DataCatalogTable, chunk: &Chunk
     Ok(out)
 }
 
-fn push_error(out: &mut Vec<u8>, record: &[u8], e: &RecordError, arrival_ms: i64, catalog: &DataCatalogTable) {
-    ErrorDocument::conversion_failed(record, e, arrival_ms, now_ms()).with_table(catalog.clone()).write_ndjson(out);
+fn push_error(
+    out: &mut Vec<u8>,
+    record: &[u8],
+    e: &RecordError,
+    arrival_ms: i64,
+    catalog: &DataCatalogTable,
+) {
+    ErrorDocument::conversion_failed(record, e, arrival_ms, now_ms())
+        .with_table(catalog.clone())
+        .write_ndjson(out);
 }

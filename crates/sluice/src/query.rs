@@ -16,8 +16,8 @@ use object_store::ObjectStore;
 use serde::Deserialize;
 use sluice_delivery::CreateDeliveryStreamInput;
 use sluice_query::{
-    DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions, StreamTable,
-    VerifyOptions, athena_ddl,
+    DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions,
+    StreamTable, VerifyOptions, athena_ddl,
 };
 use sluice_schema::Table;
 
@@ -84,7 +84,9 @@ struct Persisted {
 }
 
 fn bucket_name(arn: &str) -> &str {
-    arn.strip_prefix("arn:aws:s3:::").unwrap_or(arn).trim_end_matches('/')
+    arn.strip_prefix("arn:aws:s3:::")
+        .unwrap_or(arn)
+        .trim_end_matches('/')
 }
 
 /// Every stream known to `sluice serve`, as query tables. Raw-delivery streams are reported
@@ -95,19 +97,35 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
         Some(path) => ServeConfig::from_path(path)?,
         None => ServeConfig::default(),
     };
-    let data_dir = args.data_dir.clone().or(config.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./sluice-data"));
-    let schemas = args.schemas.clone().or(config.schemas.clone()).unwrap_or_else(|| PathBuf::from("./schemas"));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./sluice-data"));
+    let schemas = args
+        .schemas
+        .clone()
+        .or(config.schemas.clone())
+        .unwrap_or_else(|| PathBuf::from("./schemas"));
     let mut inputs: BTreeMap<String, CreateDeliveryStreamInput> = BTreeMap::new();
     for input in config.streams {
         inputs.insert(input.delivery_stream_name.clone(), input);
     }
     let state = data_dir.join(".sluice/streams");
     if state.is_dir() {
-        for entry in std::fs::read_dir(&state).with_context(|| format!("cannot list {}", state.display()))? {
+        for entry in
+            std::fs::read_dir(&state).with_context(|| format!("cannot list {}", state.display()))?
+        {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                let p: Persisted = serde_json::from_slice(&bytes).with_context(|| format!("invalid stream state {}", path.display()))?;
+            if path.extension().is_some_and(|e| e == "json")
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let p: Persisted = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("invalid stream state {}", path.display()))?;
                 inputs.insert(p.input.delivery_stream_name.clone(), p.input);
             }
         }
@@ -118,30 +136,57 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
             eprintln!("sluice: stream {name}: no ExtendedS3DestinationConfiguration; skipped");
             continue;
         };
-        let Some(conversion) = dest.data_format_conversion_configuration.as_ref().filter(|c| c.enabled.unwrap_or(true)) else {
-            eprintln!("sluice: stream {name}: delivers raw records (no format conversion); not queryable as a table");
+        let Some(conversion) = dest
+            .data_format_conversion_configuration
+            .as_ref()
+            .filter(|c| c.enabled.unwrap_or(true))
+        else {
+            eprintln!(
+                "sluice: stream {name}: delivers raw records (no format conversion); not queryable as a table"
+            );
             continue;
         };
-        let schema = conversion.schema_configuration.as_ref().context("SchemaConfiguration missing")?;
-        let (db, tbl) = (schema.database_name.clone().unwrap_or_default(), schema.table_name.clone().unwrap_or_default());
+        let schema = conversion
+            .schema_configuration
+            .as_ref()
+            .context("SchemaConfiguration missing")?;
+        let (db, tbl) = (
+            schema.database_name.clone().unwrap_or_default(),
+            schema.table_name.clone().unwrap_or_default(),
+        );
         let base = schemas.join(&db);
         let avsc = base.join(format!("{tbl}.avsc"));
-        let table_path = if avsc.exists() { avsc } else { base.join(format!("{tbl}.json")) };
-        let table = Table::from_path(&table_path).with_context(|| format!("stream {name}: table {}", table_path.display()))?;
-        let serializer = conversion.output_format_configuration.as_ref().and_then(|o| o.serializer.as_ref());
-        let format = if serializer.is_some_and(|s| s.orc.is_some()) { Format::Orc } else { Format::Parquet };
+        let table_path = if avsc.exists() {
+            avsc
+        } else {
+            base.join(format!("{tbl}.json"))
+        };
+        let table = Table::from_path(&table_path)
+            .with_context(|| format!("stream {name}: table {}", table_path.display()))?;
+        let serializer = conversion
+            .output_format_configuration
+            .as_ref()
+            .and_then(|o| o.serializer.as_ref());
+        let format = if serializer.is_some_and(|s| s.orc.is_some()) {
+            Format::Orc
+        } else {
+            Format::Parquet
+        };
         let bucket = bucket_name(&dest.bucket_arn).to_owned();
         let mut stream = match config.buckets.get(&bucket) {
             Some(mapping) => match &mapping.local {
                 Some(dir) => StreamTable::new(&name, table, absolute(&dir.join(&bucket))?),
                 None => {
-                    let store: Arc<dyn ObjectStore> = mapping.storage(&bucket)?.0.bucket(&bucket)?;
+                    let store: Arc<dyn ObjectStore> =
+                        mapping.storage(&bucket)?.0.bucket(&bucket)?;
                     StreamTable::new(&name, table, format!("s3://{bucket}/")).with_store(store)
                 }
             },
             None => StreamTable::new(&name, table, absolute(&data_dir.join(&bucket))?),
         };
-        stream = stream.with_prefix(dest.prefix.clone().unwrap_or_default()).with_format(format);
+        stream = stream
+            .with_prefix(dest.prefix.clone().unwrap_or_default())
+            .with_format(format);
         if let Some(tz) = &dest.custom_time_zone {
             stream = stream.with_time_zone(tz.clone());
         }
@@ -151,7 +196,11 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
 }
 
 fn absolute(p: &Path) -> anyhow::Result<String> {
-    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    };
     let mut s = abs.to_string_lossy().into_owned();
     if !s.ends_with('/') {
         s.push('/');
@@ -160,11 +209,17 @@ fn absolute(p: &Path) -> anyhow::Result<String> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 pub(crate) fn run_query(args: &QueryArgs) -> anyhow::Result<()> {
-    let format: OutputFormat = args.output.parse().map_err(|e| anyhow::anyhow!("--output {}: {e}", args.output))?;
+    let format: OutputFormat = args
+        .output
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--output {}: {e}", args.output))?;
     let streams = load_streams(&args.streams)?;
     runtime()?.block_on(async {
         let engine = QueryEngine::try_new(streams, QueryOptions::default())?;
@@ -178,8 +233,11 @@ pub(crate) fn run_query(args: &QueryArgs) -> anyhow::Result<()> {
                 out.finish()?;
             }
             None => {
-                let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".sluice_history"));
-                Shell::new(&engine, ShellOptions { history, format }).run().await?;
+                let history =
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".sluice_history"));
+                Shell::new(&engine, ShellOptions { history, format })
+                    .run()
+                    .await?;
             }
         }
         Ok(())
@@ -188,14 +246,24 @@ pub(crate) fn run_query(args: &QueryArgs) -> anyhow::Result<()> {
 
 fn find(streams: Vec<StreamTable>, name: &str) -> anyhow::Result<StreamTable> {
     let known: Vec<String> = streams.iter().map(|s| s.name.clone()).collect();
-    streams.into_iter().find(|s| s.name == name).with_context(|| {
-        if known.is_empty() { format!("no stream named {name}: no queryable streams found") } else { format!("no stream named {name}; known: {}", known.join(", ")) }
-    })
+    streams
+        .into_iter()
+        .find(|s| s.name == name)
+        .with_context(|| {
+            if known.is_empty() {
+                format!("no stream named {name}: no queryable streams found")
+            } else {
+                format!("no stream named {name}; known: {}", known.join(", "))
+            }
+        })
 }
 
 pub(crate) fn run_ddl(args: &DdlArgs) -> anyhow::Result<()> {
     let stream = find(load_streams(&args.streams)?, &args.stream)?;
-    let options = DdlOptions { location: args.location.clone(), ..DdlOptions::default() };
+    let options = DdlOptions {
+        location: args.location.clone(),
+        ..DdlOptions::default()
+    };
     println!("{}", athena_ddl(&stream, &options)?);
     Ok(())
 }
@@ -205,7 +273,11 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
     let name = stream.name.clone();
     runtime()?.block_on(async {
         let engine = QueryEngine::try_new(vec![stream], QueryOptions::default())?;
-        let options = VerifyOptions { key: args.key.clone(), expect_count: args.expect_count, ..VerifyOptions::default() };
+        let options = VerifyOptions {
+            key: args.key.clone(),
+            expect_count: args.expect_count,
+            ..VerifyOptions::default()
+        };
         let report = engine.verify(&name, &options).await?;
         if args.json {
             println!("{}", report.to_json());

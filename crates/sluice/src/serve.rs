@@ -110,7 +110,9 @@ impl BucketConfig {
     /// The storage this bucket maps to, and how to show it.
     pub(crate) fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
         Ok(match (&self.local, &self.s3) {
-            (Some(_), Some(_)) | (None, None) => bail!("buckets.{name}: set exactly one of `local` and `s3`"),
+            (Some(_), Some(_)) | (None, None) => {
+                bail!("buckets.{name}: set exactly one of `local` and `s3`")
+            }
             (Some(dir), None) => (Storage::file(dir), format!("{}/{name}/", dir.display())),
             (None, Some(s3)) => {
                 let mut options = S3Options::from_env();
@@ -123,9 +125,14 @@ impl BucketConfig {
                 match (&s3.access_key_id, &s3.secret_access_key) {
                     (Some(k), Some(s)) => options = options.with_credentials(k.clone(), s.clone()),
                     (None, None) => {}
-                    _ => bail!("buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"),
+                    _ => bail!(
+                        "buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"
+                    ),
                 }
-                let shown = format!("s3://{name}/ at {}", options.endpoint.as_deref().unwrap_or("AWS"));
+                let shown = format!(
+                    "s3://{name}/ at {}",
+                    options.endpoint.as_deref().unwrap_or("AWS")
+                );
                 (Storage::s3(options), shown)
             }
         })
@@ -174,22 +181,44 @@ struct ServeSettings {
 
 impl ServeConfig {
     pub(crate) fn from_path(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_norway::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_norway::from_str(&text)
+            .with_context(|| format!("invalid configuration {}", path.display()))
     }
 
     fn validate(self, args: &ServeArgs) -> anyhow::Result<ServeSettings> {
-        let listen = args.listen.clone().or(self.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        listen.parse::<SocketAddr>().with_context(|| format!("listen: `{listen}` is not an address like 127.0.0.1:4573"))?;
-        let data_dir = args.data_dir.clone().or(self.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let schemas = args.schemas.clone().or(self.schemas).unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMAS));
+        let listen = args
+            .listen
+            .clone()
+            .or(self.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        listen
+            .parse::<SocketAddr>()
+            .with_context(|| format!("listen: `{listen}` is not an address like 127.0.0.1:4573"))?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(self.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let schemas = args
+            .schemas
+            .clone()
+            .or(self.schemas)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMAS));
         let mut builder = FirehoseBuilder::new(&data_dir).with_schema_dir(&schemas);
         if self.region.is_some() || self.account_id.is_some() {
-            let account = self.account_id.unwrap_or_else(|| sluice_firehose::DEFAULT_ACCOUNT_ID.to_owned());
+            let account = self
+                .account_id
+                .unwrap_or_else(|| sluice_firehose::DEFAULT_ACCOUNT_ID.to_owned());
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 bail!("account_id: `{account}` must be 12 digits");
             }
-            builder = builder.with_identity(self.region.unwrap_or_else(|| sluice_firehose::DEFAULT_REGION.to_owned()), account);
+            builder = builder.with_identity(
+                self.region
+                    .unwrap_or_else(|| sluice_firehose::DEFAULT_REGION.to_owned()),
+                account,
+            );
         }
         let mut credentials = Credentials::anonymous();
         for (i, key) in self.access_keys.iter().enumerate() {
@@ -209,9 +238,12 @@ impl ServeConfig {
         }
         builder = builder.with_buckets(buckets);
         for (i, stream) in self.streams.into_iter().enumerate() {
-            stream
-                .validate()
-                .with_context(|| format!("streams[{i}] (`{}`) is not a valid CreateDeliveryStream input", stream.delivery_stream_name))?;
+            stream.validate().with_context(|| {
+                format!(
+                    "streams[{i}] (`{}`) is not a valid CreateDeliveryStream input",
+                    stream.delivery_stream_name
+                )
+            })?;
             builder = builder.with_stream(stream);
         }
         if let Some(wal) = self.wal {
@@ -224,7 +256,14 @@ impl ServeConfig {
             }
             builder = builder.with_wal(options);
         }
-        Ok(ServeSettings { listen, data_dir, schemas, builder, authenticates, mapped })
+        Ok(ServeSettings {
+            listen,
+            data_dir,
+            schemas,
+            builder,
+            authenticates,
+            mapped,
+        })
     }
 }
 
@@ -235,7 +274,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         None => ServeConfig::default(),
     };
     let settings = config.validate(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve(settings))
 }
 
@@ -244,12 +286,23 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     // write-ahead log is replayed, or right after "listening" is printed, must still mean
     // "flush and exit 0", never the default action (dying mid-write).
     let shutdown = shutdown_signal()?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let server = settings.builder.build().await.context("cannot start the Firehose API")?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let server = settings
+        .builder
+        .build()
+        .await
+        .context("cannot start the Firehose API")?;
     let addr = listener.local_addr().context("listener has no address")?;
     let data_dir = std::fs::canonicalize(&settings.data_dir).unwrap_or(settings.data_dir.clone());
-    say!("sluice serve: data lands in {}/<bucket>/; tables from {}", data_dir.display(), settings.schemas.display());
+    say!(
+        "sluice serve: data lands in {}/<bucket>/; tables from {}",
+        data_dir.display(),
+        settings.schemas.display()
+    );
     for (bucket, target) in &settings.mapped {
         say!("sluice serve: bucket {bucket} → {target}");
     }
@@ -260,14 +313,22 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         say!("sluice serve: streams: {}", names.join(", "));
     }
     if server.replayed() > 0 {
-        say!("sluice serve: replayed {} undelivered requests from the write-ahead log", server.replayed());
+        say!(
+            "sluice serve: replayed {} undelivered requests from the write-ahead log",
+            server.replayed()
+        );
     }
     if !settings.authenticates {
-        say!("sluice serve: no access keys configured: accepting every caller without checking signatures");
+        say!(
+            "sluice serve: no access keys configured: accepting every caller without checking signatures"
+        );
     }
     // Last: tests and scripts wait for this line.
     say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
-    server.serve(listener, shutdown).await.context("server failed")?;
+    server
+        .serve(listener, shutdown)
+        .await
+        .context("server failed")?;
     say!("sluice serve: stopped; every buffer flushed");
     Ok(())
 }
@@ -301,7 +362,12 @@ mod tests {
     use super::*;
 
     fn args() -> ServeArgs {
-        ServeArgs { config: None, listen: None, data_dir: None, schemas: None }
+        ServeArgs {
+            config: None,
+            listen: None,
+            data_dir: None,
+            schemas: None,
+        }
     }
 
     #[test]
@@ -323,7 +389,9 @@ mod tests {
     fn unknown_fields_are_named() {
         let err = serde_norway::from_str::<ServeConfig>("listne: 1.2.3.4:5\n").expect_err("typo");
         assert!(err.to_string().contains("listne"), "{err}");
-        let err = serde_norway::from_str::<ServeConfig>("buckets:\n  b:\n    s3:\n      endpiont: x\n").expect_err("typo");
+        let err =
+            serde_norway::from_str::<ServeConfig>("buckets:\n  b:\n    s3:\n      endpiont: x\n")
+                .expect_err("typo");
         assert!(err.to_string().contains("endpiont"), "{err}");
     }
 

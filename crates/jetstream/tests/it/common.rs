@@ -6,7 +6,9 @@ use async_nats::jetstream::{self, kv, stream};
 use futures::TryStreamExt as _;
 use object_store::{ObjectStore as _, ObjectStoreExt as _};
 use sluice_delivery::{Storage, StreamSettings};
-use sluice_jetstream::{JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder};
+use sluice_jetstream::{
+    JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder,
+};
 
 pub fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
@@ -14,8 +16,16 @@ pub fn nats_url() -> String {
 
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
-    format!("{prefix}_{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A test stream `<name>` over subjects `<name>.>`, deleted (with its lease bucket) on `cleanup`.
@@ -32,13 +42,27 @@ pub struct Fixture {
 impl Fixture {
     pub async fn new(prefix: &str, partitions: u32) -> Self {
         let url = nats_url();
-        let client = async_nats::connect(&url).await.unwrap_or_else(|e| panic!("no NATS server at {url} ({e}): run scripts/test, which starts one"));
+        let client = async_nats::connect(&url).await.unwrap_or_else(|e| {
+            panic!("no NATS server at {url} ({e}): run scripts/test, which starts one")
+        });
         let js = jetstream::new(client);
         let name = unique(prefix);
-        js.create_stream(stream::Config { name: name.clone(), subjects: vec![format!("{name}.>")], storage: stream::StorageType::Memory, ..Default::default() })
-            .await
-            .expect("create stream");
-        Self { name, js, partitions, last_seq: vec![0; partitions as usize], published: 0, published_bytes: 0 }
+        js.create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.>")],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        Self {
+            name,
+            js,
+            partitions,
+            last_seq: vec![0; partitions as usize],
+            published: 0,
+            published_bytes: 0,
+        }
     }
 
     pub fn lease_bucket(&self) -> String {
@@ -55,7 +79,11 @@ impl Fixture {
                 let p = u32::try_from(i % u64::from(self.partitions)).expect("small");
                 let body = payload(i);
                 self.published_bytes += body.len() as u64;
-                let ack = self.js.publish(format!("{}.{p}.x", self.name), body.into()).await.expect("publish");
+                let ack = self
+                    .js
+                    .publish(format!("{}.{p}.x", self.name), body.into())
+                    .await
+                    .expect("publish");
                 acks.push((p, ack));
             }
             for (p, ack) in acks {
@@ -80,10 +108,18 @@ impl Fixture {
             "rotate": { "max_records": max_records, "idle_flush_ms": 300 },
             "lease": { "bucket": self.lease_bucket(), "ttl_ms": ttl_ms },
         });
-        serde_json::from_value::<JetStreamConfig>(json).expect("config").validate().expect("valid")
+        serde_json::from_value::<JetStreamConfig>(json)
+            .expect("config")
+            .validate()
+            .expect("valid")
     }
 
-    pub async fn worker(&self, settings: &JetStreamSettings, storage: &Storage, id: &str) -> JetStreamSource {
+    pub async fn worker(
+        &self,
+        settings: &JetStreamSettings,
+        storage: &Storage,
+        id: &str,
+    ) -> JetStreamSource {
         JetStreamSourceBuilder::new(settings.clone(), delivery_settings("lake"))
             .with_storage(storage.clone())
             .with_table(table())
@@ -95,15 +131,26 @@ impl Fixture {
 
     /// Wait until every shard's committed sequence reached the last published one.
     pub async fn wait_committed(&self, timeout: Duration) {
-        let kv = self.js.get_key_value(self.lease_bucket()).await.expect("lease bucket");
+        let kv = self
+            .js
+            .get_key_value(self.lease_bucket())
+            .await
+            .expect("lease bucket");
         let deadline = Instant::now() + timeout;
         loop {
             let mut done = true;
             for (p, &last) in self.last_seq.iter().enumerate() {
-                let committed = match kv.entry(format!("shard.{}.{p}", self.name)).await.expect("entry") {
-                    Some(e) if e.operation == kv::Operation::Put => {
-                        serde_json::from_slice::<serde_json::Value>(&e.value).expect("state")["committed"].as_u64().expect("committed")
-                    }
+                let committed = match kv
+                    .entry(format!("shard.{}.{p}", self.name))
+                    .await
+                    .expect("entry")
+                {
+                    Some(e) if e.operation == kv::Operation::Put => serde_json::from_slice::<
+                        serde_json::Value,
+                    >(&e.value)
+                    .expect("state")["committed"]
+                        .as_u64()
+                        .expect("committed"),
                     _ => 0,
                 };
                 done &= committed >= last;
@@ -111,7 +158,10 @@ impl Fixture {
             if done {
                 return;
             }
-            assert!(Instant::now() < deadline, "shards did not commit every message within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "shards did not commit every message within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -133,7 +183,9 @@ pub fn delivery_settings(bucket: &str) -> StreamSettings {
     let json = format!(
         r#"{{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{{"BucketARN":"arn:aws:s3:::{bucket}","Prefix":"data/","ErrorOutputPrefix":"errors/!{{firehose:error-output-type}}/","DataFormatConversionConfiguration":{{"SchemaConfiguration":{{"DatabaseName":"d","TableName":"t"}},"InputFormatConfiguration":{{"Deserializer":{{"OpenXJsonSerDe":{{}}}}}},"OutputFormatConfiguration":{{"Serializer":{{"ParquetSerDe":{{}}}}}}}}}}}}"#
     );
-    sluice_delivery::CreateDeliveryStreamInput::from_json(json.as_bytes()).and_then(|i| i.validate()).expect("delivery settings")
+    sluice_delivery::CreateDeliveryStreamInput::from_json(json.as_bytes())
+        .and_then(|i| i.validate())
+        .expect("delivery settings")
 }
 
 pub fn record(i: u64) -> String {
@@ -146,7 +198,13 @@ pub async fn objects(storage: &Storage, bucket: &str) -> HashMap<String, bytes::
     let metas: Vec<_> = store.list(None).try_collect().await.expect("list");
     let mut out = HashMap::new();
     for m in metas {
-        let body = store.get(&m.location).await.expect("get").bytes().await.expect("body");
+        let body = store
+            .get(&m.location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("body");
         out.insert(m.location.to_string(), body);
     }
     out
@@ -160,11 +218,20 @@ pub fn landed_ids(objects: &HashMap<String, bytes::Bytes>) -> Vec<i64> {
         if !key.starts_with("data/") {
             continue;
         }
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body.clone()).expect("parquet").build().expect("reader");
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body.clone())
+                .expect("parquet")
+                .build()
+                .expect("reader");
         for batch in reader {
             let batch = batch.expect("batch");
             let col = batch.column_by_name("id").expect("id column");
-            ids.extend(col.as_primitive::<arrow_array::types::Int64Type>().values().iter().copied());
+            ids.extend(
+                col.as_primitive::<arrow_array::types::Int64Type>()
+                    .values()
+                    .iter()
+                    .copied(),
+            );
         }
     }
     ids
@@ -176,7 +243,10 @@ pub fn assert_exactly_once(ids: &mut [i64], n: u64) {
     let dupes = ids.windows(2).filter(|w| w[0] == w[1]).count();
     assert_eq!(dupes, 0, "{dupes} duplicated ids");
     assert_eq!(ids.len() as u64, n, "landed rows != published messages");
-    assert!(ids.iter().enumerate().all(|(i, &id)| i as i64 == id), "ids are not exactly 0..{n}");
+    assert!(
+        ids.iter().enumerate().all(|(i, &id)| i as i64 == id),
+        "ids are not exactly 0..{n}"
+    );
 }
 
 /// Cheap deterministic randomness for the crash schedule.

@@ -7,12 +7,23 @@ use crate::common::*;
 const N: u64 = 100_000;
 
 fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| panic!("SLUICE_PYTHON is not set: run scripts/test (it installs DuckDB)"))
+    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
+        panic!("SLUICE_PYTHON is not set: run scripts/test (it installs DuckDB)")
+    })
 }
 
 fn run_python(script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(python()).arg("-c").arg(script).args(args).output().expect("run python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -72,8 +83,17 @@ async fn three_workers_land_100k_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn poison_messages_reach_the_error_output_before_the_ack() {
     let mut fx = Fixture::new("poison", 1).await;
-    let bodies = [r#"{"id":0,"name":"a"}"#, "not json", r#"{"id":"bad"}"#, r#"{"id":1}"#, r#"{"id":2,"name":"c"}"#];
-    fx.publish(0..5, |i| bodies[usize::try_from(i).expect("small")].to_owned()).await;
+    let bodies = [
+        r#"{"id":0,"name":"a"}"#,
+        "not json",
+        r#"{"id":"bad"}"#,
+        r#"{"id":1}"#,
+        r#"{"id":2,"name":"c"}"#,
+    ];
+    fx.publish(0..5, |i| {
+        bodies[usize::try_from(i).expect("small")].to_owned()
+    })
+    .await;
     let storage = Storage::memory();
     let settings = fx.settings(100, 5_000);
     let worker = fx.worker(&settings, &storage, "w").await;
@@ -84,12 +104,22 @@ async fn poison_messages_reach_the_error_output_before_the_ack() {
     let mut keys: Vec<_> = objs.keys().cloned().collect();
     keys.sort();
     let first = format!("{}/shard=0/00000000000000000001", fx.name);
-    assert_eq!(keys, vec![format!("data/{first}.parquet"), format!("errors/format-conversion-failed/{first}.json")]);
+    assert_eq!(
+        keys,
+        vec![
+            format!("data/{first}.parquet"),
+            format!("errors/format-conversion-failed/{first}.json")
+        ]
+    );
     let mut ids = landed_ids(&objs);
     ids.sort_unstable();
     assert_eq!(ids, [0, 1, 2]);
     let errors = &objs[&keys[1]];
-    let docs: Vec<serde_json::Value> = errors.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).expect("doc")).collect();
+    let docs: Vec<serde_json::Value> = errors
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("doc"))
+        .collect();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["errorCode"], "DataFormatConversion.ParseError");
     assert_eq!(docs[1]["errorCode"], "DataFormatConversion.MalformedData");
@@ -110,7 +140,10 @@ async fn replay_skips_existing(storage: Storage, bucket: &str) {
     fx.publish(0..5_000, record).await;
     let settings = fx.settings(700, 5_000);
     let mk = |id: &'static str| {
-        sluice_jetstream::JetStreamSourceBuilder::new(settings.clone(), delivery_settings(bucket)).with_storage(storage.clone()).with_table(table()).with_worker_id(id)
+        sluice_jetstream::JetStreamSourceBuilder::new(settings.clone(), delivery_settings(bucket))
+            .with_storage(storage.clone())
+            .with_table(table())
+            .with_worker_id(id)
     };
     let first = mk("a").build().await.expect("start");
     fx.wait_committed(Duration::from_secs(60)).await;
@@ -119,7 +152,9 @@ async fn replay_skips_existing(storage: Storage, bucket: &str) {
     // Forget all progress.
     let kv = fx.js.get_key_value(fx.lease_bucket()).await.expect("kv");
     for p in 0..2 {
-        kv.purge(format!("shard.{}.{p}", fx.name)).await.expect("purge");
+        kv.purge(format!("shard.{}.{p}", fx.name))
+            .await
+            .expect("purge");
     }
     let stream = fx.js.get_stream(&fx.name).await.expect("stream");
     for p in 0..2 {
@@ -143,13 +178,19 @@ async fn replay_skips_existing_objects_on_local_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replay_skips_existing_objects_on_s3() {
-    let endpoint = std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)"));
+    let endpoint = std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)")
+    });
     let bucket = unique("js-replay").replace('_', "-").to_lowercase();
     run_python(
         "import sys, boto3\nboto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
         &[&endpoint, &bucket],
     );
-    let storage = Storage::s3(S3Options::default().with_endpoint(endpoint).with_credentials("test", "test"));
+    let storage = Storage::s3(
+        S3Options::default()
+            .with_endpoint(endpoint)
+            .with_credentials("test", "test"),
+    );
     replay_skips_existing(storage, &bucket).await;
 }
 
@@ -181,7 +222,10 @@ async fn crashes_lose_and_duplicate_nothing() {
         acquired += w.shutdown().await.expect("shutdown").shards_acquired;
     }
     // 6 shards; every takeover of a dead worker's shard is one more acquisition.
-    assert!(acquired > 6, "no shard was ever taken over ({acquired} acquisitions)");
+    assert!(
+        acquired > 6,
+        "no shard was ever taken over ({acquired} acquisitions)"
+    );
     let objs = objects(&storage, "lake").await;
     assert_exactly_once(&mut landed_ids(&objs), M);
     fx.cleanup().await;

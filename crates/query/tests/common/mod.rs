@@ -19,7 +19,10 @@ use sluice_schema::Table;
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A Glue table from `schemas/<name>.json`.
@@ -73,7 +76,9 @@ impl Landing {
                 counter += 1;
                 format!("{counter:011x}")
             };
-            let prefix = layout.render(local, &keys, &mut random).expect("every key is present");
+            let prefix = layout
+                .render(local, &keys, &mut random)
+                .expect("every key is present");
             groups.entry(prefix).or_default().push((local, line));
         }
         let mut written = Vec::new();
@@ -81,7 +86,8 @@ impl Landing {
             rows.sort_by_key(|(t, _)| *t);
             let n = self.files_per_partition.max(1).min(rows.len());
             for part in 0..n {
-                let chunk: Vec<&(NaiveDateTime, &str)> = rows.iter().skip(part).step_by(n).collect();
+                let chunk: Vec<&(NaiveDateTime, &str)> =
+                    rows.iter().skip(part).step_by(n).collect();
                 let oldest = chunk.iter().map(|(t, _)| *t).min().unwrap();
                 counter += 1;
                 let name = format!(
@@ -102,9 +108,13 @@ impl Landing {
 
     /// The stream over `dir`.
     pub fn stream_table(&self, dir: &Path) -> StreamTable {
-        let mut s = StreamTable::new(&self.stream, self.table.clone(), format!("file://{}/", dir.display()))
-            .with_prefix(&self.prefix)
-            .with_format(self.format);
+        let mut s = StreamTable::new(
+            &self.stream,
+            self.table.clone(),
+            format!("file://{}/", dir.display()),
+        )
+        .with_prefix(&self.prefix)
+        .with_format(self.format);
         s.custom_time_zone = self.time_zone.clone();
         s
     }
@@ -120,13 +130,22 @@ pub fn write_file(table: &Table, format: Format, path: &Path, lines: &[&str]) {
     let file = File::create(path).unwrap();
     match format {
         Format::Parquet => {
-            let mut w = sluice_parquet::ParquetWriter::try_new(file, batch.schema(), &sluice_parquet::ParquetSettings::default())
-                .unwrap();
+            let mut w = sluice_parquet::ParquetWriter::try_new(
+                file,
+                batch.schema(),
+                &sluice_parquet::ParquetSettings::default(),
+            )
+            .unwrap();
             w.write(&batch).unwrap();
             w.close().unwrap();
         }
         Format::Orc => {
-            let mut w = sluice_orc::OrcWriter::try_new(file, batch.schema(), &sluice_orc::OrcSettings::default()).unwrap();
+            let mut w = sluice_orc::OrcWriter::try_new(
+                file,
+                batch.schema(),
+                &sluice_orc::OrcSettings::default(),
+            )
+            .unwrap();
             w.write(&batch).unwrap();
             w.close().unwrap();
         }
@@ -137,7 +156,9 @@ fn parse_time(v: &Value) -> DateTime<Utc> {
     let s = v.as_str().expect("the time field is a string");
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").map(|t| Utc.from_utc_datetime(&t)))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").map(|t| Utc.from_utc_datetime(&t))
+        })
         .unwrap()
 }
 

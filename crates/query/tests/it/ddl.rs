@@ -13,9 +13,20 @@ fn hive_layout_ddl_maps_every_partition_column() {
         ..DdlOptions::default()
     };
     let ddl = athena_ddl(&stream, &options).unwrap();
-    assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `web`.`clicks` (\n  `event_time` timestamp,"), "{ddl}");
-    assert!(ddl.contains("  `country` char(2) COMMENT 'ISO 3166-1 alpha-2 code',"), "{ddl}");
-    assert!(ddl.contains("PARTITIONED BY (\n  `cc` string,\n  `dt` string,\n  `hour` string\n)"), "{ddl}");
+    assert!(
+        ddl.starts_with(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS `web`.`clicks` (\n  `event_time` timestamp,"
+        ),
+        "{ddl}"
+    );
+    assert!(
+        ddl.contains("  `country` char(2) COMMENT 'ISO 3166-1 alpha-2 code',"),
+        "{ddl}"
+    );
+    assert!(
+        ddl.contains("PARTITIONED BY (\n  `cc` string,\n  `dt` string,\n  `hour` string\n)"),
+        "{ddl}"
+    );
     assert!(ddl.contains("'projection.cc.type' = 'injected'"), "{ddl}");
     assert!(ddl.contains("'projection.dt.type' = 'date',\n  'projection.dt.format' = 'yyyy-MM-dd',\n  'projection.dt.range' = '2020-01-01,NOW',\n  'projection.dt.interval' = '1',\n  'projection.dt.interval.unit' = 'DAYS'"), "{ddl}");
     assert!(ddl.contains("'projection.hour.type' = 'integer',\n  'projection.hour.range' = '0,23',\n  'projection.hour.digits' = '2'"), "{ddl}");
@@ -29,8 +40,19 @@ fn key_and_spanning_timestamp_ddl() {
         .with_prefix("events/!{partitionKeyFromQuery:customer_id}/!{timestamp:yyyy/MM/dd}/")
         .with_format(Format::Orc);
     let ddl = athena_ddl(&stream, &DdlOptions::default()).unwrap();
-    assert!(ddl.contains("`customer_id_partition` string,\n  `dt` string"), "{ddl}");
-    assert!(ddl.contains("'projection.dt.format' = 'yyyy/MM/dd'"), "{ddl}");
-    assert!(ddl.contains("'storage.location.template' = 's3://bucket/events/${customer_id_partition}/${dt}/'"), "{ddl}");
+    assert!(
+        ddl.contains("`customer_id_partition` string,\n  `dt` string"),
+        "{ddl}"
+    );
+    assert!(
+        ddl.contains("'projection.dt.format' = 'yyyy/MM/dd'"),
+        "{ddl}"
+    );
+    assert!(
+        ddl.contains(
+            "'storage.location.template' = 's3://bucket/events/${customer_id_partition}/${dt}/'"
+        ),
+        "{ddl}"
+    );
     assert!(ddl.contains("STORED AS ORC"), "{ddl}");
 }

@@ -15,11 +15,17 @@ use crate::common::{Landing, python, repo_root, schema};
 type Rows = Vec<Vec<Option<String>>>;
 
 async fn ours(engine: &QueryEngine, sql: &str) -> Rows {
-    let batches = engine.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let batches = engine
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     let mut rows = Vec::new();
     for batch in &batches {
-        let fmts: Vec<ArrayFormatter<'_>> =
-            batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default()).unwrap()).collect();
+        let fmts: Vec<ArrayFormatter<'_>> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default()).unwrap())
+            .collect();
         for i in 0..batch.num_rows() {
             rows.push(
                 batch
@@ -41,7 +47,11 @@ fn duckdb(queries: &BTreeMap<&str, String>) -> BTreeMap<String, Rows> {
         .arg(serde_json::to_string(queries).unwrap())
         .output()
         .expect("run the DuckDB script");
-    assert!(out.status.success(), "duckdb_query.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "duckdb_query.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -57,7 +67,14 @@ fn land(dir: &Path, stream: &str, table: &str, data: &str, prefix: &str, time: &
 async fn counts_and_aggregates_match_duckdb() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let llm = land(&root, "llm", "telemetry/llm_events", "llm_events.ndjson", "", "ts");
+    let llm = land(
+        &root,
+        "llm",
+        "telemetry/llm_events",
+        "llm_events.ndjson",
+        "",
+        "ts",
+    );
     let clicks = land(
         &root,
         "clicks",
@@ -67,7 +84,10 @@ async fn counts_and_aggregates_match_duckdb() {
         "event_time",
     );
     let engine = QueryEngine::try_new(
-        vec![llm.stream_table(&root.join("llm")), clicks.stream_table(&root.join("clicks"))],
+        vec![
+            llm.stream_table(&root.join("llm")),
+            clicks.stream_table(&root.join("clicks")),
+        ],
         QueryOptions::default(),
     )
     .unwrap();
@@ -129,11 +149,19 @@ async fn counts_and_aggregates_match_duckdb() {
         ),
     ];
 
-    let theirs = duckdb(&cases.iter().map(|(name, _, sql)| (*name, sql.clone())).collect());
+    let theirs = duckdb(
+        &cases
+            .iter()
+            .map(|(name, _, sql)| (*name, sql.clone()))
+            .collect(),
+    );
     for (name, sql, _) in &cases {
         let mine = ours(&engine, sql).await;
         assert!(!mine.is_empty(), "{name}: no rows");
-        assert_eq!(&mine, &theirs[*name], "{name}: sluice (left) and DuckDB (right) disagree");
+        assert_eq!(
+            &mine, &theirs[*name],
+            "{name}: sluice (left) and DuckDB (right) disagree"
+        );
     }
     // The cross-check is not vacuous.
     assert_eq!(theirs["totals"][0][0].as_deref(), Some("23"));

@@ -10,7 +10,8 @@ use crate::common::{Landing, repo_root, schema};
 
 /// The `llm_events` records that arrived in the given UTC hours (`2024-03-05T10`, ...).
 fn records(hours: &[&str]) -> String {
-    let all = std::fs::read_to_string(repo_root().join("testdata/query/llm_events.ndjson")).unwrap();
+    let all =
+        std::fs::read_to_string(repo_root().join("testdata/query/llm_events.ndjson")).unwrap();
     all.lines()
         .filter(|l| hours.iter().any(|h| l.contains(&format!("\"ts\": \"{h}"))))
         .map(|l| format!("{l}\n"))
@@ -32,7 +33,11 @@ fn options() -> VerifyOptions {
 }
 
 fn check<'a>(report: &'a VerifyReport, name: &str) -> &'a sluice_query::Check {
-    report.checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}: {report}"))
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
 }
 
 #[tokio::test]
@@ -41,18 +46,45 @@ async fn clean_delivery_passes() {
         let dir = tempfile::tempdir().unwrap();
         let (stream, files) = land(dir.path(), format, &["2024-03-05T10", "2024-03-05T11"]);
         assert_eq!(files.len(), 2);
-        let report = verify(&stream, &VerifyOptions { expect_count: Some(11), max_age: Some(Duration::from_secs(3600)), ..options() })
-            .await
-            .unwrap();
+        let report = verify(
+            &stream,
+            &VerifyOptions {
+                expect_count: Some(11),
+                max_age: Some(Duration::from_secs(3600)),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
         assert!(report.passed(), "{report}");
         assert_eq!((report.files, report.rows), (2, 11));
-        let parts: Vec<(&str, u64)> = report.partitions.iter().map(|p| (p.partition.as_str(), p.rows)).collect();
-        assert_eq!(parts, [("datehour=2024/03/05/10", 6), ("datehour=2024/03/05/11", 5)]);
+        let parts: Vec<(&str, u64)> = report
+            .partitions
+            .iter()
+            .map(|p| (p.partition.as_str(), p.rows))
+            .collect();
+        assert_eq!(
+            parts,
+            [("datehour=2024/03/05/10", 6), ("datehour=2024/03/05/11", 5)]
+        );
         // Object names carry the arrival of their oldest record.
-        assert_eq!(report.newest_arrival.unwrap().to_rfc3339(), "2024-03-05T11:03:39+00:00");
+        assert_eq!(
+            report.newest_arrival.unwrap().to_rfc3339(),
+            "2024-03-05T11:03:39+00:00"
+        );
         assert_eq!(report.age_seconds, Some(3381));
         let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["files_found", "readable", "row_count", "duplicates", "contiguous", "freshness"]);
+        assert_eq!(
+            names,
+            [
+                "files_found",
+                "readable",
+                "row_count",
+                "duplicates",
+                "contiguous",
+                "freshness"
+            ]
+        );
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(json["passed"], true);
         assert_eq!(json["partitions"][1]["rows"], 5);
@@ -63,11 +95,24 @@ async fn clean_delivery_passes() {
 #[tokio::test]
 async fn planted_duplicate_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let (stream, files) = land(dir.path(), Format::Parquet, &["2024-03-05T10", "2024-03-05T11"]);
+    let (stream, files) = land(
+        dir.path(),
+        Format::Parquet,
+        &["2024-03-05T10", "2024-03-05T11"],
+    );
     // Firehose retries can deliver an object twice under a new name.
-    let copy = files[1].with_file_name("llm-1-2024-03-05-11-59-00-00000000-0000-4000-8000-0000000000ff.parquet");
+    let copy = files[1]
+        .with_file_name("llm-1-2024-03-05-11-59-00-00000000-0000-4000-8000-0000000000ff.parquet");
     std::fs::copy(&files[1], &copy).unwrap();
-    let report = verify(&stream, &VerifyOptions { expect_count: Some(11), ..options() }).await.unwrap();
+    let report = verify(
+        &stream,
+        &VerifyOptions {
+            expect_count: Some(11),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
     assert!(!report.passed(), "{report}");
     let d = report.duplicates.as_ref().unwrap();
     assert_eq!((d.duplicated_values, d.extra_rows), (5, 5), "{report}");
@@ -78,7 +123,10 @@ async fn planted_duplicate_is_reported() {
     assert!(!check(&report, "row_count").passed);
     assert_eq!(check(&report, "row_count").detail, "16 rows, expected 11");
     assert!(check(&report, "readable").passed);
-    assert_eq!(report.newest_arrival.unwrap().to_rfc3339(), "2024-03-05T11:59:00+00:00");
+    assert_eq!(
+        report.newest_arrival.unwrap().to_rfc3339(),
+        "2024-03-05T11:59:00+00:00"
+    );
 }
 
 #[tokio::test]
@@ -88,16 +136,24 @@ async fn planted_corrupt_files_are_reported() {
         let (stream, files) = land(dir.path(), format, &["2024-03-05T10", "2024-03-05T11"]);
         let ext = format.name();
         // Garbage, and a real object cut short (an interrupted upload).
-        let garbage = files[0].with_file_name(format!("llm-1-2024-03-05-10-30-00-00000000-0000-4000-8000-0000000000aa.{ext}"));
+        let garbage = files[0].with_file_name(format!(
+            "llm-1-2024-03-05-10-30-00-00000000-0000-4000-8000-0000000000aa.{ext}"
+        ));
         std::fs::write(&garbage, b"this is not a columnar file").unwrap();
         let bytes = std::fs::read(&files[1]).unwrap();
-        let truncated = files[1].with_file_name(format!("llm-1-2024-03-05-11-30-00-00000000-0000-4000-8000-0000000000bb.{ext}"));
+        let truncated = files[1].with_file_name(format!(
+            "llm-1-2024-03-05-11-30-00-00000000-0000-4000-8000-0000000000bb.{ext}"
+        ));
         std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
 
         let report = verify(&stream, &options()).await.unwrap();
         assert!(!report.passed(), "{report}");
         assert!(!check(&report, "readable").passed);
-        let bad: Vec<&str> = report.unreadable.iter().map(|u| u.path.rsplit('/').next().unwrap()).collect();
+        let bad: Vec<&str> = report
+            .unreadable
+            .iter()
+            .map(|u| u.path.rsplit('/').next().unwrap())
+            .collect();
         assert_eq!(bad.len(), 2, "{report}");
         assert!(bad.contains(&garbage.file_name().unwrap().to_str().unwrap()));
         assert!(bad.contains(&truncated.file_name().unwrap().to_str().unwrap()));
@@ -112,7 +168,16 @@ async fn planted_corrupt_files_are_reported() {
 async fn deep_verify_reads_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let (stream, _) = land(dir.path(), Format::Orc, &["2024-03-05T10"]);
-    let report = verify(&stream, &VerifyOptions { deep: true, expect_count: Some(6), ..options() }).await.unwrap();
+    let report = verify(
+        &stream,
+        &VerifyOptions {
+            deep: true,
+            expect_count: Some(6),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
     assert!(report.passed(), "{report}");
 }
 
@@ -120,14 +185,26 @@ async fn deep_verify_reads_every_row() {
 async fn missing_partition_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     // 10:00, 11:00 and 13:00 arrived; 12:00 did not.
-    let (stream, _) = land(dir.path(), Format::Parquet, &["2024-03-05T10", "2024-03-05T11", "2024-03-05T13"]);
+    let (stream, _) = land(
+        dir.path(),
+        Format::Parquet,
+        &["2024-03-05T10", "2024-03-05T11", "2024-03-05T13"],
+    );
     let report = verify(&stream, &options()).await.unwrap();
     assert!(!report.passed(), "{report}");
     assert_eq!(report.missing_partitions, ["datehour=2024/03/05/12"]);
     assert_eq!(report.missing_partition_count, 1);
     assert!(!check(&report, "contiguous").passed);
 
-    let lenient = verify(&stream, &VerifyOptions { allow_gaps: true, ..options() }).await.unwrap();
+    let lenient = verify(
+        &stream,
+        &VerifyOptions {
+            allow_gaps: true,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
     assert!(lenient.passed(), "{lenient}");
     assert_eq!(lenient.missing_partitions, ["datehour=2024/03/05/12"]);
 }
@@ -143,25 +220,45 @@ async fn missing_partition_in_hive_time_fields() {
         "ts",
     );
     landing.land(dir.path(), &records(&["2024-03-05T10", "2024-03-05T13"]));
-    let report = verify(&landing.stream_table(dir.path()), &options()).await.unwrap();
+    let report = verify(&landing.stream_table(dir.path()), &options())
+        .await
+        .unwrap();
     assert_eq!(
         report.missing_partitions,
-        ["year=2024/month=03/day=05/hour=11", "year=2024/month=03/day=05/hour=12"],
+        [
+            "year=2024/month=03/day=05/hour=11",
+            "year=2024/month=03/day=05/hour=12"
+        ],
         "{report}"
     );
     assert_eq!(report.partitions.len(), 6);
-    assert_eq!(report.partitions[0].partition, "c=acme/year=2024/month=03/day=05/hour=10");
+    assert_eq!(
+        report.partitions[0].partition,
+        "c=acme/year=2024/month=03/day=05/hour=10"
+    );
 }
 
 #[tokio::test]
 async fn stale_and_empty_streams_fail() {
     let dir = tempfile::tempdir().unwrap();
     let (stream, _) = land(dir.path(), Format::Parquet, &["2024-03-05T10"]);
-    let report = verify(&stream, &VerifyOptions { max_age: Some(Duration::from_secs(600)), ..options() }).await.unwrap();
+    let report = verify(
+        &stream,
+        &VerifyOptions {
+            max_age: Some(Duration::from_secs(600)),
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
     assert!(!check(&report, "freshness").passed, "{report}");
 
     let empty = tempfile::tempdir().unwrap();
-    let stream = StreamTable::new("llm", schema("telemetry/llm_events"), format!("file://{}/", empty.path().display()));
+    let stream = StreamTable::new(
+        "llm",
+        schema("telemetry/llm_events"),
+        format!("file://{}/", empty.path().display()),
+    );
     let report = verify(&stream, &options()).await.unwrap();
     assert!(!report.passed());
     assert!(!check(&report, "files_found").passed);

@@ -13,13 +13,22 @@ fn sluice(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(args)
         .current_dir(repo_root())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn sluice");
     if let Some(data) = stdin {
-        child.stdin.take().expect("stdin").write_all(data).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(data)
+            .expect("write stdin");
     }
     child.wait_with_output().expect("wait")
 }
@@ -55,26 +64,56 @@ fn converts_files_and_reports_rejects() {
     )
     .expect("write");
     let out = dir.path().join("out.parquet");
-    let o = sluice(&["convert", "--table", TELEMETRY, "-o", out.to_str().expect("utf8"), input.to_str().expect("utf8")], None);
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            TELEMETRY,
+            "-o",
+            out.to_str().expect("utf8"),
+            input.to_str().expect("utf8"),
+        ],
+        None,
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "exit 0 with rejected records: {stderr}");
-    assert!(stderr.contains("4 records (3 rows)") && stderr.contains("2 rejected"), "counts on stderr: {stderr}");
+    assert!(
+        stderr.contains("4 records (3 rows)") && stderr.contains("2 rejected"),
+        "counts on stderr: {stderr}"
+    );
     let batches = read_parquet(&out);
     assert_eq!(rows(&batches), 3);
-    assert!(!dir.path().join("out.parquet.partial").exists(), "no partial file left behind");
+    assert!(
+        !dir.path().join("out.parquet.partial").exists(),
+        "no partial file left behind"
+    );
 
-    let errors = std::fs::read_to_string(dir.path().join("out.parquet.errors.json")).expect("default errors file");
-    let docs: Vec<serde_json::Value> = errors.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+    let errors = std::fs::read_to_string(dir.path().join("out.parquet.errors.json"))
+        .expect("default errors file");
+    let docs: Vec<serde_json::Value> = errors
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON"))
+        .collect();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["errorCode"], "DataFormatConversion.MalformedData");
-    assert!(docs[0]["errorMessage"].as_str().expect("message").contains("latency_ms"));
+    assert!(
+        docs[0]["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("latency_ms")
+    );
     assert_eq!(docs[1]["errorCode"], "DataFormatConversion.ParseError");
-    let raw = base64::engine::general_purpose::STANDARD.decode(docs[1]["rawData"].as_str().expect("rawData")).expect("base64");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(docs[1]["rawData"].as_str().expect("rawData"))
+        .expect("base64");
     assert_eq!(raw, b"this is not json");
     for d in &docs {
         assert_eq!(d["attemptsMade"], 1);
         assert!(d["arrivalTimestamp"].as_i64().expect("ms") > 1_700_000_000_000);
-        assert!(d["attemptEndingTimestamp"].as_i64().expect("ms") >= d["arrivalTimestamp"].as_i64().expect("ms"));
+        assert!(
+            d["attemptEndingTimestamp"].as_i64().expect("ms")
+                >= d["arrivalTimestamp"].as_i64().expect("ms")
+        );
         assert_eq!(d["dataCatalogTable"]["tableName"], "llm_events");
     }
 }
@@ -82,20 +121,53 @@ fn converts_files_and_reports_rejects() {
 #[test]
 fn reads_stdin_and_gzip_identically() {
     let dir = tempfile::tempdir().expect("tmp");
-    let data = std::fs::read(repo_root().join("testdata/golden/telemetry_sample/input.json")).expect("sample");
+    let data = std::fs::read(repo_root().join("testdata/golden/telemetry_sample/input.json"))
+        .expect("sample");
     let gz = dir.path().join("in.json.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).expect("create"), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).expect("create"),
+        flate2::Compression::default(),
+    );
     enc.write_all(&data).expect("gzip");
     enc.finish().expect("gzip");
 
     let from_stdin = dir.path().join("stdin.parquet");
-    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_stdin.to_str().expect("utf8")], Some(&data));
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            TELEMETRY,
+            "-o",
+            from_stdin.to_str().expect("utf8"),
+        ],
+        Some(&data),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let from_dash = dir.path().join("dash.parquet");
-    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_dash.to_str().expect("utf8"), "-"], Some(&data));
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            TELEMETRY,
+            "-o",
+            from_dash.to_str().expect("utf8"),
+            "-",
+        ],
+        Some(&data),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let from_gz = dir.path().join("gz.parquet");
-    let o = sluice(&["convert", "--table", TELEMETRY, "-o", from_gz.to_str().expect("utf8"), gz.to_str().expect("utf8")], None);
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            TELEMETRY,
+            "-o",
+            from_gz.to_str().expect("utf8"),
+            gz.to_str().expect("utf8"),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let a = read_parquet(&from_stdin);
@@ -131,19 +203,38 @@ fn output_does_not_depend_on_threads_or_batch_size() {
     for (threads, batch) in [("1", "8192"), ("2", "100"), ("3", "1")] {
         let out = dir.path().join(format!("out-{threads}.parquet"));
         let o = sluice(
-            &["convert", "--table", TELEMETRY, "--threads", threads, "--batch-size", batch, "-o", out.to_str().expect("utf8"), input.to_str().expect("utf8")],
+            &[
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--threads",
+                threads,
+                "--batch-size",
+                batch,
+                "-o",
+                out.to_str().expect("utf8"),
+                input.to_str().expect("utf8"),
+            ],
             None,
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let batches = read_parquet(&out);
         assert_eq!(rows(&batches), 40_000);
-        let errors = std::fs::read_to_string(dir.path().join(format!("out-{threads}.parquet.errors.json"))).expect("errors");
+        let errors = std::fs::read_to_string(
+            dir.path()
+                .join(format!("out-{threads}.parquet.errors.json")),
+        )
+        .expect("errors");
         let codes: Vec<String> = errors
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["rawData"].to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("json")["rawData"].to_string()
+            })
             .collect();
         assert_eq!(codes.len(), 41);
-        outputs.push(arrow_select::concat::concat_batches(&batches[0].schema(), &batches).expect("concat"));
+        outputs.push(
+            arrow_select::concat::concat_batches(&batches[0].schema(), &batches).expect("concat"),
+        );
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
@@ -155,23 +246,135 @@ fn bad_invocations_fail_with_one_line() {
     let out = dir.path().join("o.parquet");
     let out = out.to_str().expect("utf8");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["convert", "--table", "no/such/table.json", "-o", out], "no/such/table.json"),
-        (vec!["convert", "--table", TELEMETRY, "-o", out, "no-such-input.json"], "no-such-input.json"),
-        (vec!["convert", "--table", TELEMETRY, "--to", "orc", "--page-size", "100000", "-o", out], "Parquet option"),
-        (vec!["convert", "--table", TELEMETRY, "--stripe-size", "100000", "-o", out], "ORC option"),
-        (vec!["convert", "--table", TELEMETRY, "--to", "orc", "--compression", "GZIP", "-o", out], "GZIP"),
-        (vec!["convert", "--table", TELEMETRY, "--compression", "LZMA", "-o", out], "LZMA"),
-        (vec!["convert", "--table", TELEMETRY, "--deserializer", "hive", "--timestamp-format", "yyyy-qq", "-o", out], "timestamp.formats"),
-        (vec!["convert", "--table", TELEMETRY, "--timestamp-format", "millis", "-o", out], "Hive JSON SerDe option"),
-        (vec!["convert", "--table", TELEMETRY, "--column-to-json-key", "nosuchcolumn=x", "-o", out], "nosuchcolumn"),
-        (vec!["convert", "--table", "testdata/interop/requirements.txt", "-o", out], "invalid table"),
+        (
+            vec!["convert", "--table", "no/such/table.json", "-o", out],
+            "no/such/table.json",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "-o",
+                out,
+                "no-such-input.json",
+            ],
+            "no-such-input.json",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--to",
+                "orc",
+                "--page-size",
+                "100000",
+                "-o",
+                out,
+            ],
+            "Parquet option",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--stripe-size",
+                "100000",
+                "-o",
+                out,
+            ],
+            "ORC option",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--to",
+                "orc",
+                "--compression",
+                "GZIP",
+                "-o",
+                out,
+            ],
+            "GZIP",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--compression",
+                "LZMA",
+                "-o",
+                out,
+            ],
+            "LZMA",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--deserializer",
+                "hive",
+                "--timestamp-format",
+                "yyyy-qq",
+                "-o",
+                out,
+            ],
+            "timestamp.formats",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--timestamp-format",
+                "millis",
+                "-o",
+                out,
+            ],
+            "Hive JSON SerDe option",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                TELEMETRY,
+                "--column-to-json-key",
+                "nosuchcolumn=x",
+                "-o",
+                out,
+            ],
+            "nosuchcolumn",
+        ),
+        (
+            vec![
+                "convert",
+                "--table",
+                "testdata/interop/requirements.txt",
+                "-o",
+                out,
+            ],
+            "invalid table",
+        ),
     ];
     for (args, needle) in cases {
         let o = sluice(&args, Some(b""));
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} should fail");
-        assert!(stderr.contains(needle), "{args:?}: stderr should mention {needle:?}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one-line reason, got: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: stderr should mention {needle:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one-line reason, got: {stderr}"
+        );
         assert!(!Path::new(out).exists(), "{args:?}: no output written");
     }
     // Missing required arguments: clap's usage error.
@@ -185,15 +388,39 @@ fn invalid_table_type_names_the_column() {
     let table = dir.path().join("t.json");
     std::fs::write(&table, r#"{"Name":"t","StorageDescriptor":{"Columns":[{"Name":"u","Type":"uniontype<int,string>"}]}}"#).expect("write");
     let out = dir.path().join("o.parquet");
-    let o = sluice(&["convert", "--table", table.to_str().expect("utf8"), "-o", out.to_str().expect("utf8")], Some(b""));
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            table.to_str().expect("utf8"),
+            "-o",
+            out.to_str().expect("utf8"),
+        ],
+        Some(b""),
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(stderr.contains("column `u`") && stderr.contains("uniontype"), "{stderr}");
+    assert!(
+        stderr.contains("column `u`") && stderr.contains("uniontype"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn bench_reports_json_for_each_thread_count() {
-    let o = sluice(&["bench", "--records", "400", "--rounds", "1", "--threads", "1,2", "--json"], None);
+    let o = sluice(
+        &[
+            "bench",
+            "--records",
+            "400",
+            "--rounds",
+            "1",
+            "--threads",
+            "1,2",
+            "--json",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let runs: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
     assert_eq!(runs.len(), 2);
@@ -202,7 +429,10 @@ fn bench_reports_json_for_each_thread_count() {
         assert_eq!(run["records"], 400);
         assert!(run["input_bytes"].as_u64().expect("bytes") > 400 * 600);
         assert!(run["median_mb_per_s"].as_f64().expect("speed") > 0.0);
-        assert!(run["output_bytes"].as_u64().expect("output") > 1000, "a Parquet file was written");
+        assert!(
+            run["output_bytes"].as_u64().expect("output") > 1000,
+            "a Parquet file was written"
+        );
     }
     let o = sluice(&["bench", "--threads", "0"], None);
     assert!(!o.status.success());
@@ -213,12 +443,31 @@ fn datagen_is_deterministic_and_converts_cleanly() {
     let dir = tempfile::tempdir().expect("tmp");
     let (a, b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
     for p in [&a, &b] {
-        let o = sluice(&["datagen", "--records", "300", "-o", p.to_str().expect("utf8")], None);
+        let o = sluice(
+            &[
+                "datagen",
+                "--records",
+                "300",
+                "-o",
+                p.to_str().expect("utf8"),
+            ],
+            None,
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
     let out = dir.path().join("t.parquet");
-    let o = sluice(&["convert", "--table", TELEMETRY, "-o", out.to_str().expect("utf8"), a.to_str().expect("utf8")], None);
+    let o = sluice(
+        &[
+            "convert",
+            "--table",
+            TELEMETRY,
+            "-o",
+            out.to_str().expect("utf8"),
+            a.to_str().expect("utf8"),
+        ],
+        None,
+    );
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("0 rejected"));
     assert_eq!(rows(&read_parquet(&out)), 300);
@@ -231,8 +480,27 @@ fn orc_output_holds_the_same_rows_as_parquet() {
     let table = "schemas/testing/all_types.json";
     let pq = dir.path().join("o.parquet");
     let orc = dir.path().join("o.orc");
-    for (out, extra) in [(&pq, vec![]), (&orc, vec!["--to", "orc", "--compression", "ZLIB", "--bloom-filter-columns", "c_string"])] {
-        let mut args = vec!["convert", "--table", table, "-o", out.to_str().expect("utf8")];
+    for (out, extra) in [
+        (&pq, vec![]),
+        (
+            &orc,
+            vec![
+                "--to",
+                "orc",
+                "--compression",
+                "ZLIB",
+                "--bloom-filter-columns",
+                "c_string",
+            ],
+        ),
+    ] {
+        let mut args = vec![
+            "convert",
+            "--table",
+            table,
+            "-o",
+            out.to_str().expect("utf8"),
+        ];
         args.extend(extra);
         args.push(input.to_str().expect("utf8"));
         let o = sluice(&args, None);
@@ -247,6 +515,14 @@ fn orc_output_holds_the_same_rows_as_parquet() {
         .expect("read ORC");
     assert_eq!(rows(&from_orc), rows(&from_parquet));
     // Compare value by value through Arrow's display (ORC readers name nested fields their own way).
-    let render = |b: &[RecordBatch]| arrow_cast::pretty::pretty_format_batches(b).expect("render").to_string().lines().skip(3).collect::<Vec<_>>().join("\n");
+    let render = |b: &[RecordBatch]| {
+        arrow_cast::pretty::pretty_format_batches(b)
+            .expect("render")
+            .to_string()
+            .lines()
+            .skip(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(render(&from_orc), render(&from_parquet));
 }

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType, TimestampNanosecondType,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, TimestampMicrosecondType, TimestampNanosecondType,
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -44,16 +44,30 @@ fn canon(array: &dyn Array, i: usize) -> Value {
         DataType::Int64 => json!(array.as_primitive::<Int64Type>().value(i)),
         DataType::Float32 => float(f64::from(array.as_primitive::<Float32Type>().value(i))),
         DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
-        DataType::Decimal128(_, _) => json!(array.as_primitive::<Decimal128Type>().value_as_string(i)),
+        DataType::Decimal128(_, _) => {
+            json!(array.as_primitive::<Decimal128Type>().value_as_string(i))
+        }
         DataType::Utf8 => json!(array.as_string::<i32>().value(i)),
-        DataType::Binary => json!(base64::engine::general_purpose::STANDARD.encode(array.as_binary::<i32>().value(i))),
+        DataType::Binary => json!(
+            base64::engine::general_purpose::STANDARD.encode(array.as_binary::<i32>().value(i))
+        ),
         DataType::Date32 => {
-            let d = array.as_primitive::<Date32Type>().value_as_date(i).expect("date in range");
+            let d = array
+                .as_primitive::<Date32Type>()
+                .value_as_date(i)
+                .expect("date in range");
             json!(d.format("%Y-%m-%d").to_string())
         }
-        DataType::Timestamp(TimeUnit::Microsecond, None) => json!(array.as_primitive::<TimestampMicrosecondType>().value(i)),
+        DataType::Timestamp(TimeUnit::Microsecond, None) => {
+            json!(array.as_primitive::<TimestampMicrosecondType>().value(i))
+        }
         // INT96 files read back at nanosecond precision.
-        DataType::Timestamp(TimeUnit::Nanosecond, None) => json!(array.as_primitive::<TimestampNanosecondType>().value(i).div_euclid(1000)),
+        DataType::Timestamp(TimeUnit::Nanosecond, None) => json!(
+            array
+                .as_primitive::<TimestampNanosecondType>()
+                .value(i)
+                .div_euclid(1000)
+        ),
         DataType::List(_) => {
             let l = array.as_list::<i32>();
             let v = l.value(i);
@@ -63,7 +77,11 @@ fn canon(array: &dyn Array, i: usize) -> Value {
             let m = array.as_map();
             let entries = m.value(i);
             let (k, v) = (entries.column(0), entries.column(1));
-            Value::Array((0..entries.len()).map(|j| json!([canon(k.as_ref(), j), canon(v.as_ref(), j)])).collect())
+            Value::Array(
+                (0..entries.len())
+                    .map(|j| json!([canon(k.as_ref(), j), canon(v.as_ref(), j)]))
+                    .collect(),
+            )
         }
         DataType::Struct(fields) => {
             let s = array.as_struct();
@@ -122,16 +140,21 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
         .arg(input)
         .status()
         .expect("run sluice");
-    assert!(status.success(), "sluice convert failed for {}", input.display());
+    assert!(
+        status.success(),
+        "sluice convert failed for {}",
+        input.display()
+    );
 
     // What Sluice encoded: read our own file back with the parquet crate.
     let file = std::fs::File::open(&out).expect("output");
-    let batches: Vec<RecordBatch> = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("reader")
-        .build()
-        .expect("reader")
-        .collect::<Result<_, _>>()
-        .expect("read");
+    let batches: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("reader")
+            .build()
+            .expect("reader")
+            .collect::<Result<_, _>>()
+            .expect("read");
     let mut expected = String::new();
     let mut rows = 0;
     for b in &batches {
@@ -148,8 +171,11 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
     assert!(rows > 0, "{} produced rows", input.display());
     let expected_path = dir.join("expected.jsonl");
     std::fs::write(&expected_path, expected).expect("write expected");
-    let types: Map<String, Value> =
-        table.columns.iter().map(|c| (c.name.clone(), json!(reader_types(&c.data_type)))).collect();
+    let types: Map<String, Value> = table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), json!(reader_types(&c.data_type))))
+        .collect();
     let types_path = dir.join("types.json");
     std::fs::write(&types_path, Value::Object(types).to_string()).expect("write types");
 
@@ -173,12 +199,36 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
 fn pyarrow_and_duckdb_read_every_type() {
     let root = repo_root();
     let cases = [
-        ("schemas/testing/all_types.json", "testdata/golden/all_types_openx/input.json", vec![]),
-        ("schemas/testing/all_types.json", "testdata/golden/all_types_openx/input.json", vec!["--compression", "GZIP", "--writer-version", "V2"]),
-        ("schemas/testing/all_types.json", "testdata/golden/all_types_openx/input.json", vec!["--compression", "ZSTD", "--no-dictionary"]),
-        ("schemas/testing/all_types.json", "testdata/golden/all_types_openx/input.json", vec!["--compression", "UNCOMPRESSED", "--timestamp-type", "INT96"]),
-        ("schemas/telemetry/llm_events.json", "testdata/golden/telemetry_sample/input.json", vec![]),
-        ("schemas/telemetry/llm_events.json", "testdata/golden/telemetry_sample/input.json", vec!["--timestamp-type", "INT96"]),
+        (
+            "schemas/testing/all_types.json",
+            "testdata/golden/all_types_openx/input.json",
+            vec![],
+        ),
+        (
+            "schemas/testing/all_types.json",
+            "testdata/golden/all_types_openx/input.json",
+            vec!["--compression", "GZIP", "--writer-version", "V2"],
+        ),
+        (
+            "schemas/testing/all_types.json",
+            "testdata/golden/all_types_openx/input.json",
+            vec!["--compression", "ZSTD", "--no-dictionary"],
+        ),
+        (
+            "schemas/testing/all_types.json",
+            "testdata/golden/all_types_openx/input.json",
+            vec!["--compression", "UNCOMPRESSED", "--timestamp-type", "INT96"],
+        ),
+        (
+            "schemas/telemetry/llm_events.json",
+            "testdata/golden/telemetry_sample/input.json",
+            vec![],
+        ),
+        (
+            "schemas/telemetry/llm_events.json",
+            "testdata/golden/telemetry_sample/input.json",
+            vec!["--timestamp-type", "INT96"],
+        ),
     ];
     for (table, input, args) in cases {
         let dir = tempfile::tempdir().expect("tempdir");

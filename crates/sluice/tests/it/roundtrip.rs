@@ -22,7 +22,9 @@ fn leaf() -> impl Strategy<Value = HiveType> {
         Just(HiveType::Int),
         Just(HiveType::BigInt),
         Just(HiveType::Double),
-        (1u8..=38).prop_flat_map(|p| (Just(p), 0..=p)).prop_map(|(precision, scale)| HiveType::Decimal { precision, scale }),
+        (1u8..=38)
+            .prop_flat_map(|p| (Just(p), 0..=p))
+            .prop_map(|(precision, scale)| HiveType::Decimal { precision, scale }),
         Just(HiveType::String),
         Just(HiveType::Date),
         Just(HiveType::Timestamp),
@@ -33,9 +35,17 @@ fn hive_type() -> impl Strategy<Value = HiveType> {
     leaf().prop_recursive(3, 12, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|t| HiveType::Array(Box::new(t))),
-            inner.clone().prop_map(|t| HiveType::Map(Box::new(HiveType::String), Box::new(t))),
+            inner
+                .clone()
+                .prop_map(|t| HiveType::Map(Box::new(HiveType::String), Box::new(t))),
             prop::collection::vec(inner, 1..4).prop_map(|types| {
-                HiveType::Struct(types.into_iter().enumerate().map(|(i, t)| StructField::new(format!("f{i}"), t)).collect())
+                HiveType::Struct(
+                    types
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, t)| StructField::new(format!("f{i}"), t))
+                        .collect(),
+                )
             }),
         ]
     })
@@ -53,25 +63,56 @@ fn value_for(t: &HiveType) -> BoxedStrategy<Value> {
             let (p, s) = (u32::from(*precision), u32::from(*scale));
             let int_digits = (p - s).min(18);
             let frac_digits = s.min(18);
-            (any::<bool>(), 0..10u64.pow(int_digits), 0..10u64.pow(frac_digits))
+            (
+                any::<bool>(),
+                0..10u64.pow(int_digits),
+                0..10u64.pow(frac_digits),
+            )
                 .prop_map(move |(neg, i, f)| {
-                    let frac = if s == 0 { String::new() } else { format!(".{f:0width$}", width = frac_digits as usize) };
-                    let int = if p == s { String::from("0") } else { i.to_string() };
+                    let frac = if s == 0 {
+                        String::new()
+                    } else {
+                        format!(".{f:0width$}", width = frac_digits as usize)
+                    };
+                    let int = if p == s {
+                        String::from("0")
+                    } else {
+                        i.to_string()
+                    };
                     Value::String(format!("{}{int}{frac}", if neg { "-" } else { "" }))
                 })
                 .boxed()
         }
         HiveType::String => "[a-zA-Z0-9 éß😀\"\\\\]{0,12}".prop_map(Value::from).boxed(),
-        HiveType::Date => (1970i32..2100, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| Value::from(format!("{y:04}-{m:02}-{d:02}"))).boxed(),
-        HiveType::Timestamp => (1970i32..2100, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60, 0u32..1_000_000)
-            .prop_map(|(y, mo, d, h, mi, s, us)| Value::from(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z")))
+        HiveType::Date => (1970i32..2100, 1u32..=12, 1u32..=28)
+            .prop_map(|(y, m, d)| Value::from(format!("{y:04}-{m:02}-{d:02}")))
             .boxed(),
-        HiveType::Array(e) => prop::collection::vec(value_for(e), 0..4).prop_map(Value::Array).boxed(),
+        HiveType::Timestamp => (
+            1970i32..2100,
+            1u32..=12,
+            1u32..=28,
+            0u32..24,
+            0u32..60,
+            0u32..60,
+            0u32..1_000_000,
+        )
+            .prop_map(|(y, mo, d, h, mi, s, us)| {
+                Value::from(format!(
+                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z"
+                ))
+            })
+            .boxed(),
+        HiveType::Array(e) => prop::collection::vec(value_for(e), 0..4)
+            .prop_map(Value::Array)
+            .boxed(),
         HiveType::Map(_, v) => prop::collection::btree_map("[a-z]{1,3}", value_for(v), 0..3)
             .prop_map(|m| Value::Object(m.into_iter().collect()))
             .boxed(),
         HiveType::Struct(fields) => {
-            let parts: Vec<_> = fields.iter().map(|f| (Just(f.name.clone()), value_for(&f.data_type), any::<bool>())).collect();
+            let parts: Vec<_> = fields
+                .iter()
+                .map(|f| (Just(f.name.clone()), value_for(&f.data_type), any::<bool>()))
+                .collect();
             parts
                 .prop_map(|kvs| {
                     let mut m = Map::new();
@@ -91,7 +132,11 @@ fn value_for(t: &HiveType) -> BoxedStrategy<Value> {
 
 fn table_and_rows() -> impl Strategy<Value = (Table, Vec<Value>)> {
     prop::collection::vec(hive_type(), 1..5).prop_flat_map(|types| {
-        let columns: Vec<Column> = types.iter().enumerate().map(|(i, t)| Column::new(format!("c{i}"), t.clone())).collect();
+        let columns: Vec<Column> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Column::new(format!("c{i}"), t.clone()))
+            .collect();
         let table = Table::try_new("prop", columns).expect("valid table");
         let row = types
             .iter()
@@ -112,7 +157,10 @@ fn table_and_rows() -> impl Strategy<Value = (Table, Vec<Value>)> {
 }
 
 fn sluice_decode(table: &Table, ndjson: &[u8], batch_size: usize) -> Vec<RecordBatch> {
-    let mut decoder = DecoderBuilder::new(table).with_batch_size(batch_size).build().expect("decoder");
+    let mut decoder = DecoderBuilder::new(table)
+        .with_batch_size(batch_size)
+        .build()
+        .expect("decoder");
     let mut out = Vec::new();
     for line in ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         decoder.decode(line).expect("generated records are valid");
@@ -167,7 +215,14 @@ proptest! {
 #[test]
 fn key_case_and_nulls_match_the_model() {
     // A fixed example the property test cannot produce: mixed-case keys and unknown keys.
-    let table = Table::try_new("t", vec![Column::new("a", HiveType::Int), Column::new("b", HiveType::String)]).expect("table");
+    let table = Table::try_new(
+        "t",
+        vec![
+            Column::new("a", HiveType::Int),
+            Column::new("b", HiveType::String),
+        ],
+    )
+    .expect("table");
     let input = br#"{"A": 1, "B": "x", "zzz": [1, {"q": null}]}"#;
     let batch = concat(&sluice_decode(&table, input, 10));
     let expected = json!({"a": 1, "b": "x"});

@@ -31,11 +31,21 @@ struct Server {
 impl Server {
     fn start(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir).arg("--schemas").arg(schemas);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--schemas")
+            .arg(schemas);
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start sluice serve");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sluice serve");
         let stdout = child.stdout.take().expect("stdout");
         let output = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -44,14 +54,25 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     if let Some(addr) = line.strip_prefix("sluice serve: listening on http://") {
-                        let _ = tx.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
+                        let _ = tx.send(
+                            addr.split_whitespace()
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        );
                     }
                     output.lock().expect("lock").push(line);
                 }
             });
         }
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("sluice serve prints where it listens");
-        Self { child, addr, output }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("sluice serve prints where it listens");
+        Self {
+            child,
+            addr,
+            output,
+        }
     }
 
     fn url(&self) -> String {
@@ -64,15 +85,26 @@ impl Server {
 
     /// SIGTERM, then expect a clean exit 0.
     fn stop(mut self) -> String {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill -TERM");
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill -TERM");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "sluice serve exited with {status}:\n{}", self.printed());
+                assert!(
+                    status.success(),
+                    "sluice serve exited with {status}:\n{}",
+                    self.printed()
+                );
                 break;
             }
-            assert!(Instant::now() < deadline, "sluice serve did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "sluice serve did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -102,7 +134,9 @@ fn call(addr: &str, target: &str, body: &[u8]) -> (u16, Value) {
 /// The same, `None` when the connection fails (the server was killed).
 fn try_call(addr: &str, target: &str, body: &[u8]) -> Option<(u16, Value)> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -112,7 +146,10 @@ fn try_call(addr: &str, target: &str, body: &[u8]) -> Option<(u16, Value)> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response);
-    let status: u16 = text.split_whitespace().nth(1).and_then(|s| s.parse().ok())?;
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
@@ -135,15 +172,26 @@ fn create_plain_stream(addr: &str, name: &str) {
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}
         }
     });
-    let (status, out) = call(addr, &op("CreateDeliveryStream"), body.to_string().as_bytes());
+    let (status, out) = call(
+        addr,
+        &op("CreateDeliveryStream"),
+        body.to_string().as_bytes(),
+    );
     assert_eq!(status, 200, "{out}");
 }
 
 fn assert_error(result: (u16, Value), status: u16, error_type: &str, message_contains: &str) {
     let (s, body) = result;
-    assert_eq!((s, body["__type"].as_str().unwrap_or("")), (status, error_type), "{body}");
+    assert_eq!(
+        (s, body["__type"].as_str().unwrap_or("")),
+        (status, error_type),
+        "{body}"
+    );
     let message = body["message"].as_str().unwrap_or("");
-    assert!(message.contains(message_contains), "message {message:?} should contain {message_contains:?}");
+    assert!(
+        message.contains(message_contains),
+        "message {message:?} should contain {message_contains:?}"
+    );
 }
 
 /// Every documented error, over raw HTTP (no client-side validation in the way).
@@ -151,55 +199,115 @@ fn assert_error(result: (u16, Value), status: u16, error_type: &str, message_con
 fn error_cases_have_the_documented_shape() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("data"), &dir.path().join("schemas"), None);
-    assert!(server.printed().contains("no access keys configured"), "{}", server.printed());
+    assert!(
+        server.printed().contains("no access keys configured"),
+        "{}",
+        server.printed()
+    );
     let addr = server.addr.clone();
     create_plain_stream(&addr, "errs");
 
-    let put = |records: Vec<Value>| json!({"DeliveryStreamName": "errs", "Records": records}).to_string().into_bytes();
+    let put = |records: Vec<Value>| {
+        json!({"DeliveryStreamName": "errs", "Records": records})
+            .to_string()
+            .into_bytes()
+    };
     let record = |n: usize| json!({"Data": b64(&vec![b'x'; n])});
 
     assert_error(
-        call(&addr, &op("PutRecord"), br#"{"DeliveryStreamName":"nope","Record":{"Data":"e30="}}"#),
+        call(
+            &addr,
+            &op("PutRecord"),
+            br#"{"DeliveryStreamName":"nope","Record":{"Data":"e30="}}"#,
+        ),
         400,
         "ResourceNotFoundException",
         "Firehose nope under account 000000000000 not found.",
     );
     assert_error(
-        call(&addr, &op("PutRecordBatch"), &put((0..501).map(|_| record(1)).collect())),
+        call(
+            &addr,
+            &op("PutRecordBatch"),
+            &put((0..501).map(|_| record(1)).collect()),
+        ),
         400,
         "ValidationException",
         "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to 500",
     );
     assert_error(
-        call(&addr, &op("PutRecordBatch"), &put(vec![record(1), record(1_024_001)])),
+        call(
+            &addr,
+            &op("PutRecordBatch"),
+            &put(vec![record(1), record(1_024_001)]),
+        ),
         400,
         "ValidationException",
         "Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'records.2.member.data' failed to satisfy constraint: Member must have length less than or equal to 1024000",
     );
     let put_one = json!({"DeliveryStreamName": "errs", "Record": record(1_024_001)}).to_string();
-    assert_error(call(&addr, &op("PutRecord"), put_one.as_bytes()), 400, "ValidationException", "at 'record.data'");
+    assert_error(
+        call(&addr, &op("PutRecord"), put_one.as_bytes()),
+        400,
+        "ValidationException",
+        "at 'record.data'",
+    );
     // 4 MiB + 1 byte in five records, each under the per-record limit.
     let sizes = [1_000_000, 1_000_000, 1_000_000, 1_000_000, 194_305];
     assert_eq!(sizes.iter().sum::<usize>(), (4 << 20) + 1);
     assert_error(
-        call(&addr, &op("PutRecordBatch"), &put(sizes.iter().map(|&n| record(n)).collect())),
+        call(
+            &addr,
+            &op("PutRecordBatch"),
+            &put(sizes.iter().map(|&n| record(n)).collect()),
+        ),
         400,
         "InvalidArgumentException",
         "Records size exceeds 4 MB limit",
     );
     // Exactly 4 MiB is fine.
     let sizes = [1_000_000, 1_000_000, 1_000_000, 1_000_000, 194_304];
-    let (status, out) = call(&addr, &op("PutRecordBatch"), &put(sizes.iter().map(|&n| record(n)).collect()));
-    assert_eq!((status, out["FailedPutCount"].as_u64()), (200, Some(0)), "{out}");
+    let (status, out) = call(
+        &addr,
+        &op("PutRecordBatch"),
+        &put(sizes.iter().map(|&n| record(n)).collect()),
+    );
+    assert_eq!(
+        (status, out["FailedPutCount"].as_u64()),
+        (200, Some(0)),
+        "{out}"
+    );
     assert_error(
-        call(&addr, &op("PutRecordBatch"), br#"{"DeliveryStreamName":"errs","Records":[{"Data":"e30="},{"Data":"%%%"}]}"#),
+        call(
+            &addr,
+            &op("PutRecordBatch"),
+            br#"{"DeliveryStreamName":"errs","Records":[{"Data":"e30="},{"Data":"%%%"}]}"#,
+        ),
         400,
         "SerializationException",
         "records.2.member.data",
     );
-    assert_error(call(&addr, &op("PutRecord"), br#"{"DeliveryStreamName":"errs","Record":"#), 400, "SerializationException", "");
-    assert_error(call(&addr, &op("DescribeEverything"), b"{}"), 400, "UnknownOperationException", "");
-    assert_error(call(&addr, "Kinesis_20131202.PutRecord", b"{}"), 400, "UnknownOperationException", "");
+    assert_error(
+        call(
+            &addr,
+            &op("PutRecord"),
+            br#"{"DeliveryStreamName":"errs","Record":"#,
+        ),
+        400,
+        "SerializationException",
+        "",
+    );
+    assert_error(
+        call(&addr, &op("DescribeEverything"), b"{}"),
+        400,
+        "UnknownOperationException",
+        "",
+    );
+    assert_error(
+        call(&addr, "Kinesis_20131202.PutRecord", b"{}"),
+        400,
+        "UnknownOperationException",
+        "",
+    );
     assert_error(
         call(&addr, &op("PutRecord"), br#"{"Record":{"Data":"e30="}}"#),
         400,
@@ -208,7 +316,12 @@ fn error_cases_have_the_documented_shape() {
     );
     // Duplicate create.
     let dup = json!({"DeliveryStreamName": "errs", "ExtendedS3DestinationConfiguration": {"BucketARN": "arn:aws:s3:::lake"}}).to_string();
-    assert_error(call(&addr, &op("CreateDeliveryStream"), dup.as_bytes()), 400, "ResourceInUseException", "already exists");
+    assert_error(
+        call(&addr, &op("CreateDeliveryStream"), dup.as_bytes()),
+        400,
+        "ResourceInUseException",
+        "already exists",
+    );
     // Stale version on UpdateDestination, then a good one bumps the version.
     let update = |version: &str| {
         json!({
@@ -218,19 +331,47 @@ fn error_cases_have_the_documented_shape() {
         })
         .to_string()
     };
-    assert_error(call(&addr, &op("UpdateDestination"), update("7").as_bytes()), 400, "ConcurrentModificationException", "version id");
-    assert_eq!(call(&addr, &op("UpdateDestination"), update("1").as_bytes()).0, 200);
-    let (_, described) = call(&addr, &op("DescribeDeliveryStream"), br#"{"DeliveryStreamName":"errs"}"#);
+    assert_error(
+        call(&addr, &op("UpdateDestination"), update("7").as_bytes()),
+        400,
+        "ConcurrentModificationException",
+        "version id",
+    );
+    assert_eq!(
+        call(&addr, &op("UpdateDestination"), update("1").as_bytes()).0,
+        200
+    );
+    let (_, described) = call(
+        &addr,
+        &op("DescribeDeliveryStream"),
+        br#"{"DeliveryStreamName":"errs"}"#,
+    );
     let d = &described["DeliveryStreamDescription"];
     assert_eq!(d["VersionId"], "2", "{described}");
     let dest = &d["Destinations"][0]["ExtendedS3DestinationDescription"];
     assert_eq!(dest["Prefix"], "raw2/");
-    assert_eq!(dest["BufferingHints"], json!({"SizeInMBs": 1, "IntervalInSeconds": 1}), "hints kept by the merge");
+    assert_eq!(
+        dest["BufferingHints"],
+        json!({"SizeInMBs": 1, "IntervalInSeconds": 1}),
+        "hints kept by the merge"
+    );
     assert_eq!(dest["CompressionFormat"], "UNCOMPRESSED");
-    assert_eq!(dest["EncryptionConfiguration"], json!({"NoEncryptionConfig": "NoEncryption"}));
-    assert_error(call(&addr, &op("UpdateDestination"), update("1").as_bytes()), 400, "ConcurrentModificationException", "");
+    assert_eq!(
+        dest["EncryptionConfiguration"],
+        json!({"NoEncryptionConfig": "NoEncryption"})
+    );
     assert_error(
-        call(&addr, &op("StartDeliveryStreamEncryption"), br#"{"DeliveryStreamName":"errs"}"#),
+        call(&addr, &op("UpdateDestination"), update("1").as_bytes()),
+        400,
+        "ConcurrentModificationException",
+        "",
+    );
+    assert_error(
+        call(
+            &addr,
+            &op("StartDeliveryStreamEncryption"),
+            br#"{"DeliveryStreamName":"errs"}"#,
+        ),
         400,
         "InvalidArgumentException",
         "not supported",
@@ -340,8 +481,20 @@ elif mode == "check":
 "#;
 
 fn run_client(mode: &str, url: &str, work: &Path) -> String {
-    let out = Command::new(python()).arg("-c").arg(CLIENT).arg(mode).arg(url).arg(work).output().expect("run python");
-    assert!(out.status.success(), "client {mode} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(mode)
+        .arg(url)
+        .arg(work)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "client {mode} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -359,8 +512,12 @@ fn boto3_and_cli_put_parquet_partitioned_by_jq_key() {
     let server = Server::start(&work.path().join("data"), &schemas, None);
     run_client("put", &server.url(), work.path());
     let printed = server.stop();
-    assert!(printed.contains("stopped; every buffer flushed"), "{printed}");
-    let checked: Value = serde_json::from_str(run_client("check", "-", work.path()).trim()).expect("check output");
+    assert!(
+        printed.contains("stopped; every buffer flushed"),
+        "{printed}"
+    );
+    let checked: Value =
+        serde_json::from_str(run_client("check", "-", work.path()).trim()).expect("check output");
     assert_eq!(checked["rows"], 10_000 - 103 + 1, "{checked}");
     assert_eq!(checked["errors"], 103, "{checked}");
 }
@@ -377,14 +534,28 @@ fn boto3_sees_auth_and_validation_errors() {
          streams:\n  - DeliveryStreamName: authd\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n",
     )
     .expect("config");
-    let server = Server::start(&work.path().join("data"), &work.path().join("schemas"), Some(&config));
+    let server = Server::start(
+        &work.path().join("data"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
     assert!(!server.printed().contains("no access keys configured"));
-    let out: Value = serde_json::from_str(run_client("errors", &server.url(), work.path()).trim()).expect("client output");
+    let out: Value = serde_json::from_str(run_client("errors", &server.url(), work.path()).trim())
+        .expect("client output");
     server.stop();
     assert_eq!(out["list_ok"], json!(["authd"]));
-    assert_eq!(out["bad_signature"][0], "InvalidSignatureException", "{out}");
-    assert_eq!(out["unknown_key"][0], "UnrecognizedClientException", "{out}");
-    assert_eq!(out["unknown_stream"][0], "ResourceNotFoundException", "{out}");
+    assert_eq!(
+        out["bad_signature"][0], "InvalidSignatureException",
+        "{out}"
+    );
+    assert_eq!(
+        out["unknown_key"][0], "UnrecognizedClientException",
+        "{out}"
+    );
+    assert_eq!(
+        out["unknown_stream"][0], "ResourceNotFoundException",
+        "{out}"
+    );
     assert_eq!(out["too_many"][0], "ValidationException", "{out}");
     assert_eq!(out["too_big"][0], "ValidationException", "{out}");
     assert_eq!(out["stale"][0], "ConcurrentModificationException", "{out}");
@@ -432,7 +603,10 @@ fn acknowledged_records_survive_kill_9() {
     .expect("config");
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let mut next_id = 0u64;
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
     for round in 0..5u32 {
         let server = Server::start(&data, &schemas, Some(&config));
         let stop = Arc::new(AtomicBool::new(false));
@@ -442,9 +616,13 @@ fn acknowledged_records_survive_kill_9() {
             std::thread::spawn(move || {
                 let mut id = first;
                 while !stop.load(Ordering::Relaxed) {
-                    let records: Vec<Value> = (id..id + 20).map(|i| json!({"Data": b64(format!("{{\"id\":{i}}}\n").as_bytes())})).collect();
-                    let body = json!({"DeliveryStreamName": "crashy", "Records": records}).to_string();
-                    if let Some((200, out)) = try_call(&addr, &op("PutRecordBatch"), body.as_bytes())
+                    let records: Vec<Value> = (id..id + 20)
+                        .map(|i| json!({"Data": b64(format!("{{\"id\":{i}}}\n").as_bytes())}))
+                        .collect();
+                    let body =
+                        json!({"DeliveryStreamName": "crashy", "Records": records}).to_string();
+                    if let Some((200, out)) =
+                        try_call(&addr, &op("PutRecordBatch"), body.as_bytes())
                         && out["FailedPutCount"] == 0
                     {
                         acked.lock().expect("lock").extend(id..id + 20);
@@ -461,15 +639,31 @@ fn acknowledged_records_survive_kill_9() {
         next_id = putter.join().expect("putter");
     }
     let acked = acked.lock().expect("lock").clone();
-    assert!(acked.len() > 100, "the loop acknowledged only {} records", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the loop acknowledged only {} records",
+        acked.len()
+    );
     let server = Server::start(&data, &schemas, Some(&config));
-    assert!(server.printed().contains("replayed"), "{}", server.printed());
+    assert!(
+        server.printed().contains("replayed"),
+        "{}",
+        server.printed()
+    );
     server.stop();
     let landed = landed_ids(&data.join("lake"));
     let missing: Vec<_> = acked.difference(&landed).take(10).collect();
-    assert!(missing.is_empty(), "{} acknowledged records lost, e.g. {missing:?}", acked.difference(&landed).count());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged records lost, e.g. {missing:?}",
+        acked.difference(&landed).count()
+    );
     // Nothing undelivered is left in the log after the clean stop.
-    let wal: Vec<_> = std::fs::read_dir(data.join(".sluice/wal")).expect("wal dir").flatten().filter(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false)).collect();
+    let wal: Vec<_> = std::fs::read_dir(data.join(".sluice/wal"))
+        .expect("wal dir")
+        .flatten()
+        .filter(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
+        .collect();
     assert!(wal.is_empty(), "write-ahead log not trimmed: {wal:?}");
 }
 
@@ -487,7 +681,10 @@ fn aws_sdk_for_rust_works_against_serve() {
     std::fs::create_dir_all(&schemas).expect("schemas dir");
     let server = Server::start(&data, &schemas, None);
     let url = server.url();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let config = aws_sdk_firehose::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -509,15 +706,38 @@ fn aws_sdk_for_rust_works_against_serve() {
             .send()
             .await
             .expect("CreateDeliveryStream");
-        let described = client.describe_delivery_stream().delivery_stream_name("from-rust").send().await.expect("Describe");
-        let description = described.delivery_stream_description().expect("description");
+        let described = client
+            .describe_delivery_stream()
+            .delivery_stream_name("from-rust")
+            .send()
+            .await
+            .expect("Describe");
+        let description = described
+            .delivery_stream_description()
+            .expect("description");
         assert_eq!(description.delivery_stream_name(), "from-rust");
         assert_eq!(description.version_id(), "1");
         let listed = client.list_delivery_streams().send().await.expect("List");
-        assert!(listed.delivery_stream_names().iter().any(|n| n == "from-rust"));
+        assert!(
+            listed
+                .delivery_stream_names()
+                .iter()
+                .any(|n| n == "from-rust")
+        );
 
-        let record = |id: u64| Record::builder().data(Blob::new(format!("{{\"id\":{id}}}\n"))).build().expect("record");
-        let put = client.put_record().delivery_stream_name("from-rust").record(record(1)).send().await.expect("PutRecord");
+        let record = |id: u64| {
+            Record::builder()
+                .data(Blob::new(format!("{{\"id\":{id}}}\n")))
+                .build()
+                .expect("record")
+        };
+        let put = client
+            .put_record()
+            .delivery_stream_name("from-rust")
+            .record(record(1))
+            .send()
+            .await
+            .expect("PutRecord");
         assert!(!put.record_id().is_empty());
         let batch = client
             .put_record_batch()
@@ -529,9 +749,18 @@ fn aws_sdk_for_rust_works_against_serve() {
         assert_eq!(batch.failed_put_count(), 0);
         assert_eq!(batch.request_responses().len(), 299);
 
-        let err = client.put_record().delivery_stream_name("no-such-stream").record(record(0)).send().await.expect_err("unknown stream");
+        let err = client
+            .put_record()
+            .delivery_stream_name("no-such-stream")
+            .record(record(0))
+            .send()
+            .await
+            .expect_err("unknown stream");
         assert!(err.into_service_error().is_resource_not_found_exception());
     });
     server.stop();
-    assert_eq!(landed_ids(&data.join("sdk")), (1..=300).collect::<BTreeSet<u64>>());
+    assert_eq!(
+        landed_ids(&data.join("sdk")),
+        (1..=300).collect::<BTreeSet<u64>>()
+    );
 }
