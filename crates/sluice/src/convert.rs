@@ -233,6 +233,12 @@ fn orc_settings(args: &ConvertArgs) -> anyhow::Result<OrcSettings> {
     Ok(s)
 }
 
+/// Validated settings for the chosen output format.
+enum OutputSettings {
+    Parquet(ParquetSettings),
+    Orc(OrcSettings),
+}
+
 /// The columnar file being written.
 pub(crate) enum ColumnarWriter<W: Write + Send> {
     Parquet(Box<ParquetWriter<W>>),
@@ -313,13 +319,9 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         args.threads
     };
     // Column encoding runs on the same number of threads as decoding.
-    let parquet = match args.to {
-        Format::Parquet => Some(parquet_settings(args)?.with_threads(threads)),
-        Format::Orc => None,
-    };
-    let orc = match args.to {
-        Format::Orc => Some(orc_settings(args)?),
-        Format::Parquet => None,
+    let output = match args.to {
+        Format::Parquet => OutputSettings::Parquet(parquet_settings(args)?.with_threads(threads)),
+        Format::Orc => OutputSettings::Orc(orc_settings(args)?),
     };
     let builder = DecoderBuilder::new(&table)
         .with_serde(serde)
@@ -361,14 +363,15 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let file = File::create(&tmp_output)
         .with_context(|| format!("cannot create output {}", tmp_output.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, file);
-    let started_writer = match (&parquet, &orc) {
-        (Some(settings), _) => ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
-            .map(|w| ColumnarWriter::Parquet(Box::new(w)))
-            .context("cannot start the Parquet file"),
-        (None, Some(settings)) => OrcWriter::try_new(sink, Arc::clone(&schema), settings)
+    let started_writer = match &output {
+        OutputSettings::Parquet(settings) => {
+            ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
+                .map(|w| ColumnarWriter::Parquet(Box::new(w)))
+                .context("cannot start the Parquet file")
+        }
+        OutputSettings::Orc(settings) => OrcWriter::try_new(sink, Arc::clone(&schema), settings)
             .map(|w| ColumnarWriter::Orc(Box::new(w)))
             .context("cannot start the ORC file"),
-        (None, None) => unreachable!("one of the formats is chosen"),
     };
     let mut writer = match started_writer {
         Ok(w) => w,
