@@ -473,11 +473,14 @@ impl Column {
                 vals.push(p.parse_float32(first)?);
             }
             Kind::Float64(vals) if matches!(first, b'-' | b'0'..=b'9') => {
-                vals.push(match p.parse_number(first)? {
+                let x = match p.parse_number(first)? {
                     ParserNumber::Float(f) => f,
                     ParserNumber::Unsigned(u) => u as f64,
                     ParserNumber::Signed(i) => i as f64,
-                });
+                };
+                // sonic-rs gives `-0`, `-0.0` and negative underflows as +0.0 (an integer 0,
+                // or an unsigned zero); Java's `Double.parseDouble` keeps the sign.
+                vals.push(if first == b'-' && x == 0.0 { -0.0 } else { x });
             }
             Kind::Float32(_) | Kind::Float64(_) => {
                 let text = number_text(p, first, hive, &mut ctx.scratch)?;
@@ -1164,5 +1167,50 @@ impl ObjectDecoder {
             .collect::<Result<Vec<_>, _>>()?;
         self.len = 0;
         Ok((self.fields.clone(), arrays))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    use sluice_schema::{Column, HiveType, Table};
+
+    use crate::{DecoderBuilder, HiveOptions, JsonSerDe};
+
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        let table = Table::try_new(
+            "t",
+            vec![
+                Column::new("d", HiveType::Double),
+                Column::new("f", HiveType::Float),
+            ],
+        )
+        .expect("table");
+        for serde in [
+            JsonSerDe::default(),
+            JsonSerDe::Hive(HiveOptions::default()),
+        ] {
+            let mut decoder = DecoderBuilder::new(&table)
+                .with_serde(serde)
+                .build()
+                .expect("decoder");
+            for z in ["-0", "-0.0", "-0e5", "-1e-400", "0", "0.0"] {
+                decoder
+                    .decode_str(&format!("{{\"d\": {z}, \"f\": {z}}}"))
+                    .expect("decodes");
+            }
+            let batch = decoder.flush().expect("flush").expect("rows");
+            let d = batch.column(0).as_primitive::<Float64Type>();
+            let f = batch.column(1).as_primitive::<Float32Type>();
+            for i in 0..batch.num_rows() {
+                let negative = i < 4;
+                assert_eq!(d.value(i), 0.0);
+                assert_eq!(d.value(i).is_sign_negative(), negative, "double row {i}");
+                assert_eq!(f.value(i), 0.0);
+                assert_eq!(f.value(i).is_sign_negative(), negative, "float row {i}");
+            }
+        }
     }
 }
