@@ -1,6 +1,7 @@
 //! Integration tests for the `sluice` binary and the conversion core end to end.
 
 mod cli;
+mod compat;
 mod interop;
 mod query;
 mod roundtrip;
