@@ -1,8 +1,8 @@
-"""Sluice's peer harness: JSON → Parquet with Sluice, DuckDB, Polars and pyarrow, side by side.
+"""Sluice's peer harness: JSON → Parquet (or ORC) with Sluice, DuckDB, Polars and pyarrow, side by side.
 
 One command from a source checkout (it is what `sluice bench --peers` runs):
 
-    python3 benches/peers/harness.py --sluice target/release/sluice [--records 1000000] [--rounds 3] [--threads 1,2]
+    python3 benches/peers/harness.py --sluice target/release/sluice [--records 1000000] [--rounds 3] [--threads 1,2] [--to parquet|orc]
 
 It creates a venv with the pinned peers (benches/peers/requirements.txt), generates the
 telemetry data set deterministically (`sluice datagen`, seed 42, ~740 MB for 1M events),
@@ -93,7 +93,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--workdir", default=os.environ.get("SLUICE_BENCH_DIR", os.path.join(ROOT, "target", "sluice-bench")))
-    ap.add_argument("--tools", default="sluice,duckdb,pyarrow,polars")
+    ap.add_argument("--tools", help="default: sluice,duckdb,pyarrow,polars (parquet); sluice,pyarrow-orc (orc)")
+    ap.add_argument("--to", choices=["parquet", "orc"], default="parquet",
+                    help="output format; ORC peers: pyarrow's ORC writer (DuckDB and Polars write no ORC)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--svg", help="also write a bar chart here")
     args = ap.parse_args()
@@ -105,21 +107,27 @@ def main():
     out = os.path.join(args.workdir, "out")
     os.makedirs(out, exist_ok=True)
     threads = [int(t) for t in args.threads.split(",")]
-    tools = args.tools.split(",")
+    tools = (args.tools or ("sluice,pyarrow-orc" if args.to == "orc" else "sluice,duckdb,pyarrow,polars")).split(",")
+    ext = args.to
 
     contenders = []  # (name, threads, argv)
+    # 1-thread runs are pinned to one core (taskset) for every tool, so no tool gets a second
+    # core through helper threads (Sluice's reader/encoder threads, DuckDB's I/O thread).
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     contenders.append(("cat", 1, ["cat", data]))
     ref = parse_reference()
     if ref:
-        contenders.append(("simd-json tape parse", 1, [ref, data]))
+        contenders.append(("simd-json tape parse", 1, pin + [ref, data]))
     for t in threads:
         for tool in tools:
-            target = os.path.join(out, f"{tool}-{t}.parquet")
+            target = os.path.join(out, f"{tool}-{t}.{ext}")
             if tool == "sluice":
-                argv = [args.sluice, "convert", "--table", TABLE, "--threads", str(t), "--quiet", "-o", target, data]
+                # Snappy for both formats, as every peer writes.
+                argv = [args.sluice, "convert", "--table", TABLE, "--to", args.to, "--compression", "SNAPPY",
+                        "--threads", str(t), "--quiet", "-o", target, data]
             else:
                 argv = [py, os.path.join(HERE, "peers.py"), tool, str(t), data, target, TABLE]
-            contenders.append((tool, t, argv))
+            contenders.append((tool, t, (pin + argv) if t == 1 else argv))
 
     # Warm the page cache and check every tool works.
     for name, t, argv in contenders:
@@ -134,8 +142,8 @@ def main():
 
     # Sluice's peak memory on one Firehose-sized buffer (128 MiB).
     buf = head_bytes(data, os.path.join(args.workdir, "telemetry-128MiB.ndjson"), 128 << 20)
-    mem_secs, mem_rss = run_measured([args.sluice, "convert", "--table", TABLE, "--quiet", "-o",
-                                      os.path.join(out, "buffer.parquet"), buf])
+    mem_secs, mem_rss = run_measured([args.sluice, "convert", "--table", TABLE, "--to", args.to, "--quiet", "-o",
+                                      os.path.join(out, f"buffer.{ext}"), buf])
 
     rows = []
     for (name, t), runs in results.items():
@@ -147,7 +155,7 @@ def main():
         s = by.get(("sluice", r["threads"]))
         r["sluice_speedup"] = (s["mb_per_s"] / r["mb_per_s"]) if s else None
 
-    summary = {"input_bytes": size, "records": args.records, "rounds": args.rounds, "rows": rows,
+    summary = {"format": args.to, "input_bytes": size, "records": args.records, "rounds": args.rounds, "rows": rows,
                "buffer_128MiB": {"bytes": os.path.getsize(buf), "seconds": mem_secs, "peak_rss_mb": mem_rss / 1e6,
                                  "rss_over_buffer": mem_rss / os.path.getsize(buf)}}
     targets = []
@@ -171,8 +179,9 @@ def main():
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"\nJSON → Parquet (Snappy), {args.records} events, {size / 1e6:.1f} MB, median of {args.rounds} rounds "
-              f"(fresh process per run, input in page cache)\n")
+        print(f"\nJSON → {'ORC' if args.to == 'orc' else 'Parquet'} (Snappy), {args.records} events, {size / 1e6:.1f} MB, median of {args.rounds} rounds "
+              f"(fresh process per run, input in page cache; 1-thread runs pinned to one core"
+              f"{' with taskset' if pin else ' (taskset missing: NOT pinned)'})\n")
         print(f"| tool | threads | median s | MB/s | Sluice speedup | peak RSS MB |")
         print(f"| --- | --- | --- | --- | --- | --- |")
         for r in sorted(rows, key=lambda r: (r["threads"], -r["mb_per_s"])):
@@ -182,16 +191,16 @@ def main():
         for t in targets:
             print("- " + t)
     if args.svg:
-        write_svg(args.svg, rows)
+        write_svg(args.svg, rows, args.to)
 
 
-def write_svg(path, rows):
+def write_svg(path, rows, fmt="parquet"):
     rows = sorted(rows, key=lambda r: (r["threads"], -r["mb_per_s"]))
     width, bar_h, gap, left = 760, 22, 8, 230
     top = max(r["mb_per_s"] for r in rows)
     h = len(rows) * (bar_h + gap) + 40
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-family="sans-serif" font-size="12">',
-             f'<text x="10" y="18" font-weight="bold">JSON → Parquet, MB/s of input (higher is better)</text>']
+             f'<text x="10" y="18" font-weight="bold">JSON → {"ORC" if fmt == "orc" else "Parquet"}, MB/s of input (higher is better)</text>']
     for i, r in enumerate(rows):
         y = 30 + i * (bar_h + gap)
         w = (width - left - 80) * r["mb_per_s"] / top

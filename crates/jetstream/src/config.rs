@@ -51,8 +51,16 @@ pub struct JetStreamConfig {
     /// Number of subject partitions (shards); each is consumed by exactly one worker at a time.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
-    /// Durable consumer name prefix; shard consumers are `<durable>-<shard>-<epoch>`.
+    /// Durable consumer name. Exactly-once: the prefix of the shard consumers
+    /// `<durable>-<shard>-<epoch>`; at-least-once: the one consumer every worker shares.
     pub durable: String,
+    /// Delivery guarantee and object naming (default `exactly_once`).
+    #[serde(default)]
+    pub mode: Mode,
+    /// This worker's name in shard leases (default: random). Must differ between live workers;
+    /// a restarted worker that keeps its id takes its leases back at once.
+    #[serde(default)]
+    pub worker_id: Option<String>,
     /// Messages asked for per pull request.
     #[serde(default = "default_fetch_batch")]
     pub fetch_batch: usize,
@@ -62,12 +70,29 @@ pub struct JetStreamConfig {
     /// The consumer's `ack_wait`, in milliseconds.
     #[serde(default = "default_ack_wait_ms")]
     pub ack_wait_ms: u64,
-    /// When an object is cut.
+    /// When an object is cut (exactly-once mode only; at-least-once uses the stream's
+    /// `BufferingHints`).
     #[serde(default)]
-    pub rotate: RotateConfig,
-    /// Shard ownership.
+    pub rotate: Option<RotateConfig>,
+    /// Shard ownership (exactly-once mode only).
     #[serde(default)]
-    pub lease: LeaseConfig,
+    pub lease: Option<LeaseConfig>,
+}
+
+/// Delivery guarantee of a JetStream source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every message lands in exactly one object, named
+    /// `<Prefix><stream>/shard=<n>/<first sequence>`; work is split by subject partitions with
+    /// KV leases (docs/jetstream.md).
+    #[default]
+    ExactlyOnce,
+    /// Records go through the stream's delivery engine exactly like `PutRecordBatch`: Firehose
+    /// object naming, buffering hints, dynamic partitioning. Messages are acked once the object
+    /// holding them is written; a crash between the write and the ack redelivers them, so a
+    /// record can land twice. Workers share one durable consumer.
+    AtLeastOnce,
 }
 
 /// Credentials: exactly one of user+password, token, or a `.creds` file.
@@ -223,8 +248,12 @@ pub struct JetStreamSettings {
     pub stream: String,
     /// The shards, in partition order.
     pub shards: Vec<Shard>,
-    /// Durable consumer name prefix.
+    /// Durable consumer name (prefix, in exactly-once mode).
     pub durable: String,
+    /// Delivery guarantee.
+    pub mode: Mode,
+    /// This worker's lease name, when configured.
+    pub worker_id: Option<String>,
     /// Messages per pull request.
     pub fetch_batch: usize,
     /// Consumer `max_ack_pending`.
@@ -347,12 +376,33 @@ impl JetStreamConfig {
         };
         check_name("stream", &self.stream)?;
         check_name("durable", &self.durable)?;
-        check_name("lease.bucket", &self.lease.bucket)?;
+        if let Some(id) = &self.worker_id {
+            check_name("worker_id", id)?;
+        }
+        if self.mode == Mode::AtLeastOnce {
+            // Settings that only mean something with shard leases are refused, not ignored.
+            let exactly_once_only = [
+                ("partitions", self.partitions != 1),
+                ("rotate", self.rotate.is_some()),
+                ("lease", self.lease.is_some()),
+                ("worker_id", self.worker_id.is_some()),
+            ];
+            if let Some((field, _)) = exactly_once_only.iter().find(|(_, set)| *set) {
+                return Err(JetStreamError::config(
+                    field,
+                    "applies to `mode: exactly_once` only; at_least_once workers share one \
+                     consumer and the stream's BufferingHints cut objects",
+                ));
+            }
+        }
+        let rotate = self.rotate.clone().unwrap_or_default();
+        let lease = self.lease.clone().unwrap_or_default();
+        check_name("lease.bucket", &lease.bucket)?;
         let shards = shards(&self.subject_filter, self.partitions)?;
         if self.fetch_batch == 0 {
             return Err(JetStreamError::config("fetch_batch", "must be at least 1"));
         }
-        let r = &self.rotate;
+        let r = &rotate;
         if r.max_records == 0 {
             return Err(JetStreamError::config(
                 "rotate.max_records",
@@ -380,7 +430,8 @@ impl JetStreamConfig {
         // The server stops delivering at max_ack_pending; an object bigger than that would only
         // ever be cut by the idle timer.
         if self.max_ack_pending < 1
-            || usize::try_from(self.max_ack_pending).is_ok_and(|m| m < r.max_records)
+            || (self.mode == Mode::ExactlyOnce
+                && usize::try_from(self.max_ack_pending).is_ok_and(|m| m < r.max_records))
         {
             return Err(JetStreamError::config(
                 "max_ack_pending",
@@ -396,7 +447,7 @@ impl JetStreamConfig {
                 "must be at least 1000",
             ));
         }
-        if self.lease.ttl_ms < 500 {
+        if lease.ttl_ms < 500 {
             return Err(JetStreamError::config(
                 "lease.ttl_ms",
                 "must be at least 500",
@@ -408,6 +459,8 @@ impl JetStreamConfig {
             stream: self.stream.clone(),
             shards,
             durable: self.durable.clone(),
+            mode: self.mode,
+            worker_id: self.worker_id.clone(),
             fetch_batch: self.fetch_batch,
             max_ack_pending: self.max_ack_pending,
             ack_wait: Duration::from_millis(self.ack_wait_ms),
@@ -417,8 +470,8 @@ impl JetStreamConfig {
                 max_span_ms: r.max_span_ms,
                 idle_flush: Duration::from_millis(r.idle_flush_ms),
             },
-            lease_bucket: self.lease.bucket.clone(),
-            lease_ttl: Duration::from_millis(self.lease.ttl_ms),
+            lease_bucket: lease.bucket.clone(),
+            lease_ttl: Duration::from_millis(lease.ttl_ms),
         })
     }
 }
@@ -472,6 +525,19 @@ mod tests {
             r#"{"servers":["nats://x"],"stream":"EV","subject_filter":"events.c*","durable":"d"}"#;
         let c: JetStreamConfig = serde_json::from_str(json).expect("parse");
         assert_eq!(field(c.validate()), "subject_filter");
+        assert_eq!(
+            field(config(r#","mode":"at_least_once","partitions":3"#)),
+            "partitions"
+        );
+        assert_eq!(
+            field(config(
+                r#","mode":"at_least_once","rotate":{"max_records":5}"#
+            )),
+            "rotate"
+        );
+        assert_eq!(field(config(r#","worker_id":"a.b""#)), "worker_id");
+        let s = config(r#","mode":"at_least_once""#).expect("valid");
+        assert_eq!(s.mode, Mode::AtLeastOnce);
         let json = r#"{"servers":["nats://x"],"stream":"EV","subject_filter":"e.*","durable":"d","partitions":2,"stream_x":1}"#;
         assert!(
             serde_json::from_str::<JetStreamConfig>(json).is_err(),

@@ -20,7 +20,10 @@ pub enum JetStreamError {
         reason: String,
     },
     /// The delivery stream definition cannot be used by this source.
-    #[error("delivery stream `{stream}` cannot be used for exactly-once delivery: {reason}")]
+    #[error(
+        "delivery stream `{stream}` cannot be used for exactly-once delivery: {reason} \
+         (`mode: at_least_once` supports it, with Firehose object naming)"
+    )]
     Unsupported {
         /// `DeliveryStreamName`.
         stream: String,

@@ -125,6 +125,19 @@ impl Lease {
         {
             return Ok(None);
         }
+        if let Some(p) = &previous
+            && let Some(owner) = p.owner.as_deref()
+            && owner != worker
+        {
+            tracing::info!(
+                stream,
+                shard,
+                worker,
+                from = owner,
+                expired_ms_ago = now - p.expires_ms,
+                "taking over an expired shard lease"
+            );
+        }
         let mut state = previous.unwrap_or_default();
         state.owner = Some(worker.to_owned());
         state.epoch += 1;

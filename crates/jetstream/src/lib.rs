@@ -9,7 +9,11 @@
 //!   timestamps, and every range is recorded in the shard's KV lease before it is written, so a
 //!   replay (after a crash or a takeover) rebuilds the same range under the same key.
 //!
-//! Work is shared by partitioning subjects: shard *n* is `subject_filter` with its `*` token
+//! With `mode: at_least_once` the records go through the delivery stream's own engine instead
+//! (Firehose object naming, buffering hints, dynamic partitioning), acked once written; a crash
+//! after a write and before the ack can land a record twice.
+//!
+//! Exactly-once work is shared by partitioning subjects: shard *n* is `subject_filter` with its `*` token
 //! replaced by *n*, consumed by one worker at a time, which holds a lease on it in a NATS KV
 //! bucket; a dead worker's leases expire and are taken over.
 //!
@@ -31,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod at_least_once;
 mod batch;
 mod config;
 mod encode;
@@ -44,7 +49,7 @@ pub use config::{
     Credentials, CredentialsConfig, DEFAULT_ACK_WAIT_MS, DEFAULT_FETCH_BATCH,
     DEFAULT_IDLE_FLUSH_MS, DEFAULT_LEASE_BUCKET, DEFAULT_LEASE_TTL_MS, DEFAULT_MAX_ACK_PENDING,
     DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, DEFAULT_MAX_SPAN_MS, JetStreamConfig,
-    JetStreamSettings, LeaseConfig, RotateConfig, Rotation, Shard,
+    JetStreamSettings, LeaseConfig, Mode, RotateConfig, Rotation, Shard,
 };
 pub use error::{BoxError, JetStreamError, Result};
 pub use keys::{data_key, error_key};

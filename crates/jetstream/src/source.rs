@@ -23,13 +23,14 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
-use sluice_delivery::{Storage, StreamSettings};
+use sluice_delivery::{DeliveryStreamBuilder, Storage, StreamSettings};
 use sluice_schema::Table;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::at_least_once;
 use crate::batch::{Batcher, Step};
-use crate::config::{Credentials, JetStreamSettings};
+use crate::config::{Credentials, JetStreamSettings, Mode};
 use crate::encode::{Layout, TableSource};
 use crate::error::{JetStreamError, Result};
 use crate::keys;
@@ -88,6 +89,9 @@ impl JetStreamSourceBuilder {
 
     /// Connect and start the worker. Must be called inside a Tokio runtime.
     pub async fn build(self) -> Result<JetStreamSource> {
+        if self.settings.mode == Mode::AtLeastOnce {
+            return self.build_at_least_once().await;
+        }
         let layout = Layout::try_new(&self.stream, &self.tables)?;
         let store = self
             .storage
@@ -100,6 +104,7 @@ impl JetStreamSourceBuilder {
         let kv = lease::bucket(&js, &self.settings.lease_bucket).await?;
         let worker_id = self
             .worker_id
+            .or_else(|| self.settings.worker_id.clone())
             .unwrap_or_else(|| format!("w{:016x}", rand_u64()));
         let counters = Arc::new(Counters::default());
         let ctx = Arc::new(Ctx {
@@ -114,6 +119,43 @@ impl JetStreamSourceBuilder {
         });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(coordinate(ctx, stop_rx));
+        Ok(JetStreamSource {
+            worker_id,
+            counters,
+            stop,
+            task,
+        })
+    }
+}
+
+impl JetStreamSourceBuilder {
+    /// `mode: at_least_once`: the stream's own delivery engine, fed from a shared consumer.
+    async fn build_at_least_once(self) -> Result<JetStreamSource> {
+        let mut delivery =
+            DeliveryStreamBuilder::new(self.stream).with_storage(self.storage.clone());
+        delivery = match self.tables {
+            TableSource::None => delivery,
+            TableSource::Table(t) => delivery.with_table(t),
+            TableSource::Dir(d) => delivery.with_schema_dir(d),
+        };
+        let delivery = Arc::new(delivery.build()?);
+        let client = connect(&self.settings).await?;
+        let js = jetstream::new(client);
+        js.get_stream(&self.settings.stream)
+            .await
+            .map_err(|e| JetStreamError::nats("get stream", e))?;
+        let worker_id = self
+            .worker_id
+            .unwrap_or_else(|| format!("w{:016x}", rand_u64()));
+        let counters = Arc::new(Counters::default());
+        let ctx = at_least_once::Ctx {
+            settings: self.settings,
+            js,
+            delivery,
+            counters: Arc::clone(&counters),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(at_least_once::run(ctx, stop_rx));
         Ok(JetStreamSource {
             worker_id,
             counters,
@@ -275,12 +317,15 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
                 }
             }
         }
-        let share = partitions.div_ceil(live_workers(&ctx).await.unwrap_or(1));
+        let live = live_workers(&ctx).await.unwrap_or(1);
+        let share = partitions.div_ceil(live);
+        tracing::debug!(worker = %ctx.worker_id, live, share, owned = ?owned.keys().collect::<Vec<_>>(), "coordinator tick");
         if owned.len() > share {
             // Give the highest shard back at its next object boundary.
             if let Some(max) = owned.keys().max().copied()
                 && let Some(tx) = owned.remove(&max)
             {
+                tracing::info!(worker = %ctx.worker_id, shard = max, live, share, "releasing a shard to rebalance");
                 let _ = tx.send(true);
             }
         }
@@ -302,6 +347,7 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
             .await
             {
                 Ok(Some(lease)) => {
+                    tracing::info!(worker = %ctx.worker_id, shard = index, epoch = lease.state.epoch, live, share, "acquired a shard");
                     Counters::add(&ctx.counters.shards_acquired, 1);
                     let (tx, rx) = watch::channel(false);
                     owned.insert(index, tx);
@@ -414,6 +460,7 @@ async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
 async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>) -> Result<()> {
     let shard = lease.shard();
     let consumer = consumer_for(&ctx, &lease).await?;
+    tracing::debug!(worker = %ctx.worker_id, shard, epoch = lease.state.epoch, committed = lease.state.committed, intent = ?lease.state.intent, "shard consumer ready");
     let rotation = ctx.settings.rotation;
     let mut batcher = Batcher::new(rotation);
     if let Some(intent) = lease.state.intent
@@ -431,8 +478,23 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
     };
     let mut last_accepted = lease.state.committed;
     let mut last_arrival = Instant::now();
-    let fetch_wait =
-        (rotation.idle_flush / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    // Wake at least this often when no message comes: idle flush, stop and lease renewal.
+    let idle_poll = (rotation.idle_flush / 2)
+        .min(ctx.settings.lease_ttl / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(5));
+    // One continuous pull stream for the shard's lifetime: it keeps at most `fetch_batch`
+    // messages requested ahead (bounded), and a message the server delivered is never dropped
+    // on the client side — which matters, because AckAll on a later message would ack it.
+    // (Single pull requests end on the server's 408; nats-server 2.9 does not always send it
+    // for a partly served request, and the client then waits out `expires + 5 s`.)
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(ctx.settings.fetch_batch)
+        .expires(Duration::from_secs(5))
+        .heartbeat(Duration::from_secs(2))
+        .messages()
+        .await
+        .map_err(|e| JetStreamError::nats("fetch", e))?;
     loop {
         if *stop.borrow() {
             if !open.records.is_empty() {
@@ -441,47 +503,47 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
             return lease.release().await;
         }
         lease.renew_if_due().await?;
-        let mut messages = consumer
-            .batch()
-            .max_messages(ctx.settings.fetch_batch)
-            .expires(fetch_wait)
-            .messages()
-            .await
-            .map_err(|e| JetStreamError::nats("fetch", e))?;
-        let mut received = 0usize;
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(|e| JetStreamError::nats("fetch", e))?;
-            received += 1;
-            Counters::add(&ctx.counters.fetched, 1);
-            let info = message
-                .info()
-                .map_err(|e| JetStreamError::nats("read message metadata", e))?;
-            let (seq, delivered, pending) = (info.stream_sequence, info.delivered, info.pending);
-            let ts = i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000)
-                .unwrap_or(i64::MAX);
-            ctx.counters.set_lag(shard, Some(pending));
-            if delivered > 1 || seq <= last_accepted {
-                Counters::add(&ctx.counters.redelivered, 1);
-            }
-            if seq <= last_accepted {
-                // Already in the open object (its ack_wait ran out) or committed.
+        let message = match tokio::time::timeout(idle_poll, messages.next()).await {
+            Err(_) => {
+                // Quiet: flush the open object once the stream was idle long enough.
+                if !open.records.is_empty() && last_arrival.elapsed() >= rotation.idle_flush {
+                    commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+                }
                 continue;
             }
-            last_accepted = seq;
-            let len = message.payload.len();
-            let mut step = batcher.offer(seq, ts, len);
-            if step == Step::CutBefore {
-                commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
-                step = batcher.offer(seq, ts, len);
+            Ok(None) => {
+                return Err(JetStreamError::nats(
+                    "fetch",
+                    "the consumer's message stream ended",
+                ));
             }
-            open.push(seq, ts, message);
-            if step != Step::Append {
-                commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
-            }
+            Ok(Some(m)) => m.map_err(|e| JetStreamError::nats("fetch", e))?,
+        };
+        last_arrival = Instant::now();
+        Counters::add(&ctx.counters.fetched, 1);
+        let info = message
+            .info()
+            .map_err(|e| JetStreamError::nats("read message metadata", e))?;
+        let (seq, delivered, pending) = (info.stream_sequence, info.delivered, info.pending);
+        let ts =
+            i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        ctx.counters.set_lag(shard, Some(pending));
+        if delivered > 1 || seq <= last_accepted {
+            Counters::add(&ctx.counters.redelivered, 1);
         }
-        if received > 0 {
-            last_arrival = Instant::now();
-        } else if !open.records.is_empty() && last_arrival.elapsed() >= rotation.idle_flush {
+        if seq <= last_accepted {
+            // Already in the open object (its ack_wait ran out) or committed.
+            continue;
+        }
+        last_accepted = seq;
+        let len = message.payload.len();
+        let mut step = batcher.offer(seq, ts, len);
+        if step == Step::CutBefore {
+            commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
+            step = batcher.offer(seq, ts, len);
+        }
+        open.push(seq, ts, message);
+        if step != Step::Append {
             commit(&ctx, &mut lease, &mut open, &mut batcher, shard).await?;
         }
     }
@@ -496,6 +558,7 @@ async fn commit(
     shard: u32,
 ) -> Result<()> {
     let (first, last) = (open.first, open.last);
+    tracing::debug!(worker = %ctx.worker_id, shard, first, last, forced = batcher.is_forced(), "committing");
     if !batcher.is_forced() {
         lease.begin(Intent { first, last }).await?;
     }

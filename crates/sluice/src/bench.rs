@@ -265,6 +265,12 @@ fn run_peers(args: &BenchArgs, threads: &[usize]) -> anyhow::Result<()> {
         .arg(args.rounds.to_string())
         .arg("--threads")
         .arg(threads)
+        .arg("--to")
+        .arg(if args.to == Format::Orc {
+            "orc"
+        } else {
+            "parquet"
+        })
         .args(if args.json { &["--json"][..] } else { &[][..] })
         .status()
         .context("cannot run python3 for the peer harness")?;

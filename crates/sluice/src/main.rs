@@ -57,6 +57,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings (retries, failed acks, lost leases) go to stderr; `SLUICE_LOG` takes an
+    // EnvFilter directive such as `info` or `sluice_jetstream=debug`.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let result = match cli.command {
         Command::Convert(args) => convert::run(&args),
         Command::Bench(args) => bench::run(&args),

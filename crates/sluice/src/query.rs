@@ -13,7 +13,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use futures::TryStreamExt as _;
 use object_store::ObjectStore;
-use serde::Deserialize;
 use sluice_delivery::CreateDeliveryStreamInput;
 use sluice_query::{
     DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions,
@@ -76,13 +75,6 @@ pub(crate) struct VerifyArgs {
     json: bool,
 }
 
-/// A persisted stream: `{"Input": CreateDeliveryStreamInput, ...}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Persisted {
-    input: CreateDeliveryStreamInput,
-}
-
 fn bucket_name(arn: &str) -> &str {
     arn.strip_prefix("arn:aws:s3:::")
         .unwrap_or(arn)
@@ -111,24 +103,8 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
     for input in config.streams {
         inputs.insert(input.delivery_stream_name.clone(), input);
     }
-    let state = data_dir.join(".sluice/streams");
-    if state.is_dir() {
-        for entry in
-            std::fs::read_dir(&state).with_context(|| format!("cannot list {}", state.display()))?
-        {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json")
-                && !path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                let bytes = std::fs::read(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let p: Persisted = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("invalid stream state {}", path.display()))?;
-                inputs.insert(p.input.delivery_stream_name.clone(), p.input);
-            }
-        }
+    for input in crate::serve::persisted_streams(&data_dir)? {
+        inputs.insert(input.delivery_stream_name.clone(), input);
     }
     let mut tables = Vec::new();
     for (name, input) in inputs {

@@ -15,6 +15,9 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
 use sluice_firehose::{Buckets, Credentials, FirehoseBuilder, WalOptions};
+use sluice_jetstream::{
+    JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder,
+};
 
 /// Print one status line; a closed stdout must not take the server down.
 macro_rules! say {
@@ -82,6 +85,52 @@ pub struct ServeConfig {
     /// Write-ahead log limits.
     #[serde(default)]
     wal: Option<WalConfig>,
+    /// Queues feeding streams: each entry attaches a NATS JetStream consumer to a stream.
+    #[serde(default)]
+    sources: Vec<SourceConfig>,
+}
+
+/// A JetStream source attached to a delivery stream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceConfig {
+    /// `DeliveryStreamName` of a stream under `streams:` or one created through the API.
+    delivery_stream: String,
+    /// The consumer: servers, stream, subject filter, durable name, mode, batching.
+    jetstream: JetStreamConfig,
+}
+
+/// A persisted stream: `{"Input": CreateDeliveryStreamInput, ...}` (sluice-firehose's registry).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Persisted {
+    input: CreateDeliveryStreamInput,
+}
+
+/// The streams `sluice serve` created through the API, as it persisted them under `data_dir`.
+pub(crate) fn persisted_streams(data_dir: &Path) -> anyhow::Result<Vec<CreateDeliveryStreamInput>> {
+    let state = data_dir.join(".sluice/streams");
+    let mut inputs = Vec::new();
+    if !state.is_dir() {
+        return Ok(inputs);
+    }
+    for entry in
+        std::fs::read_dir(&state).with_context(|| format!("cannot list {}", state.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let p: Persisted = serde_json::from_slice(&bytes)
+                .with_context(|| format!("invalid stream state {}", path.display()))?;
+            inputs.push(p.input);
+        }
+    }
+    Ok(inputs)
 }
 
 /// One access key.
@@ -177,6 +226,11 @@ struct ServeSettings {
     builder: FirehoseBuilder,
     authenticates: bool,
     mapped: Vec<(String, String)>,
+    /// Bucket name → storage, for buckets not under `data_dir`.
+    storages: BTreeMap<String, Storage>,
+    /// Streams defined in the file, by name.
+    streams: BTreeMap<String, CreateDeliveryStreamInput>,
+    sources: Vec<(String, JetStreamSettings)>,
 }
 
 impl ServeConfig {
@@ -231,12 +285,30 @@ impl ServeConfig {
         builder = builder.with_credentials(credentials);
         let mut buckets = Buckets::new(Storage::file(&data_dir));
         let mut mapped = Vec::new();
+        let mut storages = BTreeMap::new();
         for (name, bucket) in self.buckets {
             let (storage, shown) = bucket.storage(&name)?;
             mapped.push((name.clone(), shown));
+            storages.insert(name.clone(), storage.clone());
             buckets = buckets.with_bucket(name, storage);
         }
         builder = builder.with_buckets(buckets);
+        let mut sources = Vec::new();
+        for (i, source) in self.sources.into_iter().enumerate() {
+            if source.delivery_stream.is_empty() {
+                bail!("sources[{i}].delivery_stream: must name a delivery stream");
+            }
+            let settings = source
+                .jetstream
+                .validate()
+                .with_context(|| format!("sources[{i}].jetstream"))?;
+            sources.push((source.delivery_stream, settings));
+        }
+        let streams = self
+            .streams
+            .iter()
+            .map(|s| (s.delivery_stream_name.clone(), s.clone()))
+            .collect();
         for (i, stream) in self.streams.into_iter().enumerate() {
             stream.validate().with_context(|| {
                 format!(
@@ -263,6 +335,9 @@ impl ServeConfig {
             builder,
             authenticates,
             mapped,
+            storages,
+            streams,
+            sources,
         })
     }
 }
@@ -323,14 +398,108 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             "sluice serve: no access keys configured: accepting every caller without checking signatures"
         );
     }
+    let sources = start_sources(
+        &settings.sources,
+        &settings.streams,
+        &settings.storages,
+        &settings.data_dir,
+        &settings.schemas,
+    )
+    .await?;
     // Last: tests and scripts wait for this line.
     say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
-    server
-        .serve(listener, shutdown)
-        .await
-        .context("server failed")?;
+    // One signal stops both the API and the sources, concurrently.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (served, sources_stopped) =
+        tokio::join!(server.serve(listener, stopped(stop_rx.clone())), async {
+            stopped(stop_rx).await;
+            stop_sources(sources).await
+        });
+    served.context("server failed")?;
+    sources_stopped?;
     say!("sluice serve: stopped; every buffer flushed");
     Ok(())
+}
+
+/// Connect every configured JetStream source to its delivery stream.
+async fn start_sources(
+    sources: &[(String, JetStreamSettings)],
+    streams: &BTreeMap<String, CreateDeliveryStreamInput>,
+    storages: &BTreeMap<String, Storage>,
+    data_dir: &Path,
+    schemas: &Path,
+) -> anyhow::Result<Vec<(String, JetStreamSource)>> {
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut known = streams.clone();
+    for input in persisted_streams(data_dir)? {
+        known
+            .entry(input.delivery_stream_name.clone())
+            .or_insert(input);
+    }
+    let mut started = Vec::new();
+    for (i, (name, js)) in sources.iter().enumerate() {
+        let input = known.get(name).with_context(|| {
+            format!(
+                "sources[{i}].delivery_stream: no stream named `{name}` (define it under `streams:` or create it through the API first)"
+            )
+        })?;
+        let stream = input
+            .validate()
+            .with_context(|| format!("sources[{i}]: stream `{name}`"))?;
+        let bucket = stream.destination.bucket.clone();
+        let storage = storages
+            .get(&bucket)
+            .cloned()
+            .unwrap_or_else(|| Storage::file(data_dir));
+        let source = JetStreamSourceBuilder::new(js.clone(), stream)
+            .with_storage(storage)
+            .with_schema_dir(schemas)
+            .build()
+            .await
+            .with_context(|| {
+                format!("sources[{i}]: cannot start the JetStream source for `{name}`")
+            })?;
+        say!(
+            "sluice serve: source jetstream {} ({}, {} shard(s), {:?}) → stream {name}; worker {}",
+            js.stream,
+            js.servers.join(","),
+            js.shards.len(),
+            js.mode,
+            source.worker_id()
+        );
+        started.push((name.clone(), source));
+    }
+    Ok(started)
+}
+
+/// Graceful stop of every source: open objects are written and acked, leases given back.
+async fn stop_sources(sources: Vec<(String, JetStreamSource)>) -> anyhow::Result<()> {
+    let mut first_error = None;
+    for (name, source) in sources {
+        match source.shutdown().await {
+            Ok(m) => say!(
+                "sluice serve: source for {name} stopped: {} fetched, {} acked, {} redelivered",
+                m.fetched,
+                m.acked,
+                m.redelivered
+            ),
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("source for {name} failed"));
+                say!("sluice serve: {e:#}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// A future that resolves on SIGTERM or SIGINT; the handlers are installed when this returns.

@@ -2,5 +2,6 @@
 //! one when none answers). Each test makes its own uniquely named stream and lease bucket and
 //! deletes them afterwards.
 
+mod at_least_once;
 mod common;
 mod exactly_once;

@@ -3,6 +3,7 @@
 mod cli;
 mod compat;
 mod interop;
+mod jetstream;
 mod query;
 mod roundtrip;
 mod serve;
