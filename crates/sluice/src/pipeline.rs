@@ -10,6 +10,7 @@
 //! any chunking and any number of workers; the caller sees batches in input order.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -167,16 +168,17 @@ fn read_chunks(
         let mut eof = false;
         while !eof || !buf.is_empty() {
             while !eof && buf.len() < target {
-                let start = buf.len();
-                buf.resize(target, 0);
-                let n = reader
-                    .read(&mut buf[start..])
+                // `read_to_end` reads into the spare capacity without zeroing it first (a
+                // `resize` + `read` cost a memset of every chunk).
+                let want = target - buf.len();
+                let n = (&mut reader)
+                    .take(want as u64)
+                    .read_to_end(&mut buf)
                     .with_context(|| format!("cannot read input {}", source.name()))?;
-                buf.truncate(start + n);
                 if let Some(pb) = progress {
                     pb.inc(n as u64);
                 }
-                eof = n == 0;
+                eof = n < want;
             }
             let mut records = Vec::new();
             let used = splitter.split(&buf, eof, &mut records);
@@ -255,7 +257,8 @@ fn decode_chunk(
     };
     // Validate the chunk's UTF-8 once; records start and end on ASCII bytes, so each is a
     // `str` slice of it. A chunk with invalid bytes falls back to per-record checks.
-    let text = std::str::from_utf8(&chunk.data).ok();
+    // simdutf8 picks its SIMD width at run time (AVX2 here, SSE4.2 or scalar elsewhere).
+    let text = simdutf8::basic::from_utf8(&chunk.data).ok();
     for r in &chunk.records {
         let record = &chunk.data[r.clone()];
         out.records += 1;
