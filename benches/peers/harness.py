@@ -77,12 +77,18 @@ def head_bytes(src, dst, limit):
 
 def parse_reference():
     """Build the simd-json tape-parse reference (benches/examples/parse_reference.rs)."""
-    if shutil.which("cargo") is None:
-        return None
-    subprocess.check_call(["cargo", "build", "--quiet", "--release", "-p", "sluice-benches", "--example", "parse_reference"],
-                          cwd=ROOT)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     exe = os.path.join(target, "release", "examples", "parse_reference")
+    src = os.path.join(ROOT, "benches", "examples", "parse_reference.rs")
+    if os.path.exists(exe) and os.path.getmtime(exe) >= os.path.getmtime(src):
+        return exe
+    if shutil.which("cargo") is None:
+        return None
+    # Built together with the sluice binary, as `cargo build --release -p sluice -p
+    # sluice-benches --example parse_reference` does: the same package set keeps cargo's
+    # feature unification, so the dependencies are not compiled a second time.
+    subprocess.check_call(["cargo", "build", "--quiet", "--release", "-p", "sluice", "--bin", "sluice",
+                           "-p", "sluice-benches", "--example", "parse_reference"], cwd=ROOT)
     return exe if os.path.exists(exe) else None
 
 

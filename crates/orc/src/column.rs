@@ -26,6 +26,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -33,7 +34,7 @@ use arrow_array::types::{
     Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, BooleanArray, OffsetSizeTrait};
+use arrow_array::{Array, ArrayRef, BooleanArray, OffsetSizeTrait, StructArray};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, TimeUnit};
 use orc_rust::proto;
@@ -558,6 +559,51 @@ impl ColumnWriter {
         };
         writer.begin_own_row_group();
         writer
+    }
+
+    /// Writes a batch into the root struct column, encoding its top-level children on up to
+    /// `threads` threads. Each child owns its streams, so the output does not depend on
+    /// `threads`.
+    pub(crate) fn write_root(&mut self, array: &StructArray, threads: usize) -> Result<()> {
+        let n = array.len();
+        let Data::Struct(children) = &mut self.data else {
+            return self.write(array);
+        };
+        if threads <= 1 || children.len() < 2 || array.null_count() > 0 {
+            return self.write(array);
+        }
+        // What `write` does for a struct without nulls, with the children fanned out.
+        self.present.write_repeated(true, n);
+        self.group_stats.add_values(n);
+        let tasks = threads.min(children.len());
+        let queue = Mutex::new(children.iter_mut().zip(array.columns()));
+        let first_error: Mutex<Option<OrcSinkError>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..tasks {
+                scope.spawn(|| {
+                    loop {
+                        // Held only to take the next column; a panic in `write` cannot poison
+                        // it, so recovering the guard is sound.
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                        let Some((child, column)) = next else { break };
+                        if let Err(e) = child.write(column.as_ref()) {
+                            first_error
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(e);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        match first_error
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Writes the values of `array` (already restricted to the rows where every ancestor is

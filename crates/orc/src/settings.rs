@@ -177,6 +177,7 @@ pub struct OrcSettings {
     dictionary_key_threshold: f64,
     format_version: OrcFormatVersion,
     compression_block_size: usize,
+    threads: usize,
 }
 
 impl Default for OrcSettings {
@@ -193,6 +194,7 @@ impl Default for OrcSettings {
             dictionary_key_threshold: DEFAULT_DICTIONARY_KEY_THRESHOLD,
             format_version: DEFAULT_FORMAT_VERSION,
             compression_block_size: DEFAULT_COMPRESSION_BLOCK_SIZE,
+            threads: 1,
         }
     }
 }
@@ -278,6 +280,19 @@ impl OrcSettings {
     pub fn with_compression_block_size(mut self, bytes: usize) -> Self {
         self.compression_block_size = bytes.clamp(1, MAX_COMPRESSION_BLOCK_SIZE);
         self
+    }
+
+    /// Encode the top-level columns of each batch on up to `threads` threads (default 1).
+    /// The file is byte-for-byte the same for any value.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Threads used to encode top-level columns.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Target stripe size in bytes.

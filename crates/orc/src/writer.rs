@@ -200,7 +200,8 @@ impl<W: Write + Send> OrcWriter<W> {
             let take = (n - offset)
                 .min(stride - self.rows_in_group)
                 .min(fit.clamp(1, MAX_SLICE_ROWS));
-            self.root.write(&array.slice(offset, take))?;
+            self.root
+                .write_root(&array.slice(offset, take), self.settings.threads())?;
             offset += take;
             self.rows += take as u64;
             self.rows_in_stripe += take as u64;

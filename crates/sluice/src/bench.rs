@@ -17,10 +17,11 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sluice_json::{DataCatalogTable, DecoderBuilder};
+use sluice_orc::{OrcSettings, OrcWriter};
 use sluice_parquet::{ParquetSettings, ParquetWriter};
 use sluice_schema::Table;
 
-use crate::convert::Format;
+use crate::convert::{ColumnarWriter, Format};
 use crate::input::Source;
 use crate::pipeline::Pipeline;
 
@@ -93,15 +94,19 @@ fn peak_rss(reset: bool) -> Option<u64> {
     Some(kb * 1024)
 }
 
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Parquet => "parquet",
+        Format::Orc => "orc",
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    if args.to == Format::Orc {
-        bail!("--to orc: ORC output is not supported yet; use --to parquet");
-    }
     if args.rounds == 0 {
         bail!("--rounds must be at least 1");
     }
@@ -151,7 +156,6 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
             }
             let baseline = peak_rss(true);
             let started = Instant::now();
-            let settings = ParquetSettings::default().with_threads(t);
             let pipeline = Pipeline {
                 builder: DecoderBuilder::new(&table),
                 catalog: DataCatalogTable {
@@ -161,15 +165,25 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 },
                 threads: t,
             };
-            let mut writer =
-                ParquetWriter::try_new(CountingSink::default(), table.arrow_schema(), &settings)?;
+            let mut writer = match args.to {
+                Format::Parquet => ColumnarWriter::Parquet(Box::new(ParquetWriter::try_new(
+                    CountingSink::default(),
+                    table.arrow_schema(),
+                    &ParquetSettings::default().with_threads(t),
+                )?)),
+                Format::Orc => ColumnarWriter::Orc(Box::new(OrcWriter::try_new(
+                    CountingSink::default(),
+                    table.arrow_schema(),
+                    &OrcSettings::default().with_threads(t),
+                )?)),
+            };
             let stats = pipeline.run(
                 &[Source::Bytes(Arc::clone(&data))],
                 None,
-                &mut |b| Ok(writer.write(b)?),
+                &mut |b| writer.write(b),
                 &mut |_| Ok(()),
             )?;
-            let (sink, _) = writer.into_inner()?;
+            let (sink, _) = writer.finish()?;
             secs.push(started.elapsed().as_secs_f64());
             if stats.rejected > 0 {
                 bail!(
@@ -190,7 +204,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let med = median(&mut secs);
         runs.push(Run {
             tool: "sluice",
-            format: "parquet",
+            format: format_name(args.to),
             threads: t,
             input_bytes,
             records: args.records,
@@ -209,7 +223,12 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "JSON → Parquet (Snappy), {} events, {:.1} MB, median of {} rounds, in-process",
+        "JSON → {} (Snappy), {} events, {:.1} MB, median of {} rounds, in-process",
+        if args.to == Format::Orc {
+            "ORC"
+        } else {
+            "Parquet"
+        },
         args.records,
         input_bytes as f64 / 1e6,
         args.rounds

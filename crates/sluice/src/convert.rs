@@ -321,7 +321,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     // Column encoding runs on the same number of threads as decoding.
     let output = match args.to {
         Format::Parquet => OutputSettings::Parquet(parquet_settings(args)?.with_threads(threads)),
-        Format::Orc => OutputSettings::Orc(orc_settings(args)?),
+        Format::Orc => OutputSettings::Orc(orc_settings(args)?.with_threads(threads)),
     };
     let builder = DecoderBuilder::new(&table)
         .with_serde(serde)

@@ -310,6 +310,24 @@ pub fn edge_batch_with(rows: usize, seed: u64, wide_timestamps: bool) -> RecordB
 }
 
 #[test]
+fn parallel_column_encoding_writes_the_same_bytes() {
+    let batches: Vec<_> = (0..3)
+        .map(|i| edge_batch(7000 + i * 999, 7 + i as u64))
+        .collect();
+    let schema = batches[0].schema();
+    let settings = OrcSettings::default()
+        .with_row_index_stride(1000)
+        .with_stripe_size_bytes(150_000)
+        .with_bloom_filter_columns(["high", "int"]);
+    let one = write_orc(&schema, &batches, &settings);
+    for threads in [2, 3, 8] {
+        let many = write_orc(&schema, &batches, &settings.clone().with_threads(threads));
+        assert!(one == many, "{threads} threads changed the file");
+    }
+    assert_round_trip(&one, &batches, "threads");
+}
+
+#[test]
 fn edge_values_across_stripes_and_row_groups() {
     let batches: Vec<_> = (0..3)
         .map(|i| edge_batch(9000 + i * 1234, 42 + i as u64))
