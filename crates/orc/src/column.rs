@@ -188,12 +188,17 @@ pub(crate) fn build_root(
         subtypes.push(next_id);
         names.push(field.name().clone());
         let bloom = bloom_columns.contains(&field.name().to_lowercase());
+        // Each top-level column gets its own codec: `write_root` encodes them in parallel.
+        let column_ctx = Context {
+            codec: ctx.codec.as_ref().and_then(SharedCodec::fresh),
+            ..ctx.clone()
+        };
         children.push(build(
             field,
             field.name().clone(),
             &mut next_id,
             types,
-            ctx,
+            &column_ctx,
             bloom,
         )?);
     }

@@ -64,6 +64,13 @@ impl SharedCodec {
         })
     }
 
+    /// A codec of the same kind with its own state, so columns encoded on different threads do
+    /// not wait on one lock. Every chunk is compressed on its own, so which instance compresses
+    /// it does not change the bytes.
+    pub(crate) fn fresh(&self) -> Option<Self> {
+        Self::new(self.kind, self.block_size)
+    }
+
     /// Appends `chunk` (at most `block_size` bytes) to `out` with its header: compressed if
     /// that is smaller, else stored as the original bytes.
     fn append_chunk(&self, chunk: &[u8], out: &mut Vec<u8>) {
