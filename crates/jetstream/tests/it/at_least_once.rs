@@ -138,9 +138,23 @@ async fn at_least_once_mode_uses_firehose_naming_and_dynamic_partitions() {
             .all(|d| d["errorCode"] == "DataFormatConversion.MalformedData"),
         "{unconvertible:?}"
     );
+    // Every ack reached the server (the source flushes them); the consumer applies them
+    // asynchronously, so wait until it has: nothing pending, nothing unacknowledged.
     let stream = fx.js.get_stream(&fx.name).await.expect("stream");
-    let info = stream.consumer_info("alo").await.expect("consumer");
-    assert_eq!((info.num_ack_pending, info.num_pending), (0, 0));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = stream.consumer_info("alo").await.expect("consumer");
+        if (info.num_ack_pending, info.num_pending) == (0, 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consumer still has {} unacknowledged and {} pending messages",
+            info.num_ack_pending,
+            info.num_pending
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     fx.cleanup().await;
 }
 
