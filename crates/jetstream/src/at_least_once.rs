@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 use crate::config::JetStreamSettings;
 use crate::error::{JetStreamError, Result};
 use crate::metrics::Counters;
+use crate::source::published_ms;
 
 /// How long one pull waits for messages before the loop looks at `stop` again.
 const FETCH_WAIT: Duration = Duration::from_secs(1);
@@ -98,9 +99,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) -> Result<()>
                 if info.delivered > 1 {
                     Counters::add(&ctx.counters.redelivered, 1);
                 }
-                let ts = i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000)
-                    .unwrap_or(i64::MAX);
-                records.push(Record::new(message.payload.clone(), ts));
+                records.push(Record::new(message.payload.clone(), published_ms(&info)));
             } else {
                 records.push(Record::new(message.payload.clone(), ctx.delivery.now_ms()));
             }

@@ -165,6 +165,11 @@ impl JetStreamSourceBuilder {
     }
 }
 
+/// A message's JetStream timestamp (its record's arrival time), epoch milliseconds.
+pub(crate) fn published_ms(info: &async_nats::jetstream::message::Info<'_>) -> i64 {
+    i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher as _, Hasher as _};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -525,8 +530,7 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
             .info()
             .map_err(|e| JetStreamError::nats("read message metadata", e))?;
         let (seq, delivered, pending) = (info.stream_sequence, info.delivered, info.pending);
-        let ts =
-            i64::try_from(info.published.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let ts = published_ms(&info);
         ctx.counters.set_lag(shard, Some(pending));
         if delivered > 1 || seq <= last_accepted {
             Counters::add(&ctx.counters.redelivered, 1);

@@ -4,15 +4,15 @@
 //! starts one when none answers).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray as _;
 use async_nats::jetstream::{self, stream};
 use base64::Engine as _;
+
+use crate::serve::Server;
 
 fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
@@ -24,83 +24,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-/// One `sluice serve` worker process.
-struct Worker {
-    child: Child,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Worker {
-    fn start(config: &Path, data_dir: &Path, schemas: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--schemas")
-            .arg(schemas)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sluice serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.starts_with("sluice serve: listening on") {
-                        let _ = tx.send(());
-                    }
-                    output.lock().expect("lock").push(line);
-                }
-            });
-        }
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!(
-                "sluice serve did not start:\n{}",
-                output.lock().expect("lock").join("\n")
-            );
-        }
-        Self { child, output }
-    }
-
-    fn printed(&self) -> String {
-        self.output.lock().expect("lock").join("\n")
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM; expect exit 0 (open objects written and acked, leases given back).
-    fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        let status = self.child.wait().expect("wait");
-        std::thread::sleep(Duration::from_millis(100));
-        assert!(status.success(), "exit {status}:\n{}", self.printed());
-        self.printed()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -236,8 +159,8 @@ fn serve_workers_survive_kill_9_with_exactly_once_delivery() {
         })
         .collect();
     let data_dir = |w: usize| work.path().join(format!("state{w}"));
-    let mut workers: Vec<Worker> = (0..WORKERS)
-        .map(|w| Worker::start(&configs[w], &data_dir(w), &schemas))
+    let mut workers: Vec<Server> = (0..WORKERS)
+        .map(|w| Server::start(&data_dir(w), &schemas, Some(&configs[w])))
         .collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
     let mut published = 0u64;
@@ -261,7 +184,7 @@ fn serve_workers_survive_kill_9_with_exactly_once_delivery() {
         workers.remove(victim).kill();
         workers.insert(
             victim,
-            Worker::start(&configs[victim], &data_dir(victim), &schemas),
+            Server::start(&data_dir(victim), &schemas, Some(&configs[victim])),
         );
     }
     // Let the workers drain the stream, then stop them gracefully.

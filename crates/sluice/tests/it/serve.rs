@@ -21,15 +21,15 @@ fn python() -> String {
     })
 }
 
-/// A running `sluice serve`.
-struct Server {
+/// A running `sluice serve` (also used by the JetStream worker tests).
+pub(crate) struct Server {
     child: Child,
     addr: String,
     output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    fn start(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Self {
+    pub(crate) fn start(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
         cmd.arg("serve")
             .arg("--listen")
@@ -84,7 +84,7 @@ impl Server {
     }
 
     /// SIGTERM, then expect a clean exit 0.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -112,7 +112,7 @@ impl Server {
     }
 
     /// kill -9.
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
