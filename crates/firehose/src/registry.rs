@@ -57,7 +57,8 @@ impl Buckets {
         self
     }
 
-    fn storage(&self, bucket: &str) -> Storage {
+    /// Where `bucket`'s objects go.
+    pub fn storage(&self, bucket: &str) -> Storage {
         self.mapped.get(bucket).unwrap_or(&self.default).clone()
     }
 }

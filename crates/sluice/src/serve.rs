@@ -226,10 +226,8 @@ struct ServeSettings {
     builder: FirehoseBuilder,
     authenticates: bool,
     mapped: Vec<(String, String)>,
-    /// Bucket name → storage, for buckets not under `data_dir`.
-    storages: BTreeMap<String, Storage>,
-    /// Streams defined in the file, by name.
-    streams: BTreeMap<String, CreateDeliveryStreamInput>,
+    /// Bucket name → storage, as the API's streams use it.
+    buckets: Buckets,
     sources: Vec<(String, JetStreamSettings)>,
 }
 
@@ -285,14 +283,12 @@ impl ServeConfig {
         builder = builder.with_credentials(credentials);
         let mut buckets = Buckets::new(Storage::file(&data_dir));
         let mut mapped = Vec::new();
-        let mut storages = BTreeMap::new();
         for (name, bucket) in self.buckets {
             let (storage, shown) = bucket.storage(&name)?;
             mapped.push((name.clone(), shown));
-            storages.insert(name.clone(), storage.clone());
             buckets = buckets.with_bucket(name, storage);
         }
-        builder = builder.with_buckets(buckets);
+        builder = builder.with_buckets(buckets.clone());
         let mut sources = Vec::new();
         for (i, source) in self.sources.into_iter().enumerate() {
             if source.delivery_stream.is_empty() {
@@ -304,11 +300,6 @@ impl ServeConfig {
                 .with_context(|| format!("sources[{i}].jetstream"))?;
             sources.push((source.delivery_stream, settings));
         }
-        let streams = self
-            .streams
-            .iter()
-            .map(|s| (s.delivery_stream_name.clone(), s.clone()))
-            .collect();
         for (i, stream) in self.streams.into_iter().enumerate() {
             stream.validate().with_context(|| {
                 format!(
@@ -335,8 +326,7 @@ impl ServeConfig {
             builder,
             authenticates,
             mapped,
-            storages,
-            streams,
+            buckets,
             sources,
         })
     }
@@ -400,8 +390,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     }
     let sources = start_sources(
         &settings.sources,
-        &settings.streams,
-        &settings.storages,
+        &settings.buckets,
         &settings.data_dir,
         &settings.schemas,
     )
@@ -428,23 +417,22 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Connect every configured JetStream source to its delivery stream.
+/// Connect every configured JetStream source to its delivery stream. Called once the API has
+/// started: by then every stream it runs — created through it earlier, or predefined in the
+/// file — is persisted under `data_dir`, in the definition it actually runs.
 async fn start_sources(
     sources: &[(String, JetStreamSettings)],
-    streams: &BTreeMap<String, CreateDeliveryStreamInput>,
-    storages: &BTreeMap<String, Storage>,
+    buckets: &Buckets,
     data_dir: &Path,
     schemas: &Path,
 ) -> anyhow::Result<Vec<(String, JetStreamSource)>> {
     if sources.is_empty() {
         return Ok(Vec::new());
     }
-    let mut known = streams.clone();
-    for input in persisted_streams(data_dir)? {
-        known
-            .entry(input.delivery_stream_name.clone())
-            .or_insert(input);
-    }
+    let known: BTreeMap<String, CreateDeliveryStreamInput> = persisted_streams(data_dir)?
+        .into_iter()
+        .map(|input| (input.delivery_stream_name.clone(), input))
+        .collect();
     let mut started = Vec::new();
     for (i, (name, js)) in sources.iter().enumerate() {
         let input = known.get(name).with_context(|| {
@@ -455,11 +443,7 @@ async fn start_sources(
         let stream = input
             .validate()
             .with_context(|| format!("sources[{i}]: stream `{name}`"))?;
-        let bucket = stream.destination.bucket.clone();
-        let storage = storages
-            .get(&bucket)
-            .cloned()
-            .unwrap_or_else(|| Storage::file(data_dir));
+        let storage = buckets.storage(&stream.destination.bucket);
         let source = JetStreamSourceBuilder::new(js.clone(), stream)
             .with_storage(storage)
             .with_schema_dir(schemas)
