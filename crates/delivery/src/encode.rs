@@ -11,6 +11,7 @@ use sluice_parquet::{ParquetSettings, ParquetWriter};
 use crate::config::CompressionFormat;
 use crate::engine::{FlushJob, JobKind};
 use crate::error::{DeliveryError, Result};
+use crate::fault;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
 
@@ -102,6 +103,7 @@ impl Encoder {
     /// Encode a job's data (the job keeps its metadata; `data` is consumed).
     pub(crate) fn encode(&self, job: &mut FlushJob, now_ms: i64) -> Result<Vec<EncodedObject>> {
         let data = std::mem::take(&mut job.data);
+        fault::maybe_abort(&data);
         match job.kind {
             JobKind::Raw(format) => Ok(vec![EncodedObject {
                 key: job.key.clone(),
@@ -169,35 +171,42 @@ impl Encoder {
                     r
                 })
         };
-        let body = match write_columnar(
-            conversion,
-            data,
-            records(),
-            now_ms,
-            &mut errors,
-            &mut failed_indices,
-            &mut failed_bytes,
-            &mut ok_bytes,
-        ) {
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_columnar(
+                conversion,
+                data,
+                records(),
+                now_ms,
+                &mut errors,
+                &mut failed_indices,
+                &mut failed_bytes,
+                &mut ok_bytes,
+            )
+        }));
+        let written = match written {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(e)) => Err((
+                output::CONVERSION_WRITE_FAILED,
+                format!("the converted file could not be written: {e}"),
+            )),
+            Err(panic) => Err((
+                output::INTERNAL_ERROR,
+                fault::bug_message("format conversion", &*panic),
+            )),
+        };
+        let body = match written {
             Ok(body) => body,
-            Err(e) => {
+            Err((code, message)) => {
                 // The file could not be written at all: every record goes to the error output.
                 errors.clear();
                 failed_indices = (0..job.ends.len()).collect();
                 failed_bytes = 0;
                 ok_bytes = 0;
-                let message = format!("the converted file could not be written: {e}");
                 for (range, arrival) in records() {
                     let raw = &data[range];
-                    output::failed_record(
-                        raw,
-                        output::CONVERSION_WRITE_FAILED,
-                        message.clone(),
-                        arrival,
-                        now_ms,
-                    )
-                    .with_table(conversion.catalog.clone())
-                    .write_ndjson(&mut errors);
+                    output::failed_record(raw, code, message.clone(), arrival, now_ms)
+                        .with_table(conversion.catalog.clone())
+                        .write_ndjson(&mut errors);
                     failed_bytes += raw.len() as u64;
                 }
                 None

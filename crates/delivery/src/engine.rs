@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use tokio::sync::oneshot;
 use crate::chain;
 use crate::config::CompressionFormat;
 use crate::error::DeliveryError;
+use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
@@ -80,6 +82,51 @@ impl Tracker {
             && let Some(tx) = tx.take()
         {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// How the records of one put are routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Through the processing chain, partitioning and conversion.
+    Normal,
+    /// Straight to the error output, untouched (quarantine).
+    Divert(Diversion),
+}
+
+/// Records sent straight to the error output, and why (see [`DeliveryStream::divert`]).
+///
+/// [`DeliveryStream::divert`]: crate::DeliveryStream::divert
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diversion {
+    /// The error output type (the `!{firehose:error-output-type}` prefix value).
+    pub kind: ErrorOutputType,
+    /// The documents' `errorCode`.
+    pub code: String,
+    /// The documents' `errorMessage`.
+    pub message: String,
+}
+
+/// Why one record could not be routed: the error document's code and message.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn extraction(message: String) -> Self {
+        Self {
+            code: output::METADATA_EXTRACTION_FAILED,
+            message,
+        }
+    }
+
+    fn bug(message: String) -> Self {
+        Self {
+            code: output::INTERNAL_ERROR,
+            message,
         }
     }
 }
@@ -406,6 +453,7 @@ impl Engine {
     pub(crate) fn ingest(
         &mut self,
         records: &[Record],
+        route: &Route,
         tracker: &Arc<Tracker>,
         now_ms: i64,
         jobs: &mut Vec<FlushJob>,
@@ -415,6 +463,20 @@ impl Engine {
         let dp = self.settings.dynamic_partitioning;
         let deagg = self.settings.processing.deaggregation.clone();
         for record in records {
+            if let Route::Divert(d) = route {
+                self.fail(
+                    d.kind,
+                    &d.code,
+                    d.message.clone(),
+                    &record.data,
+                    record.arrival_ms,
+                    tracker,
+                    now_ms,
+                    &mut scratch.doc,
+                    jobs,
+                );
+                continue;
+            }
             if self.settings.backup.is_some() {
                 self.append(
                     SinkId::Backup,
@@ -428,9 +490,28 @@ impl Engine {
                 );
             }
             let data = &record.data[..];
-            let split = deagg
-                .as_ref()
-                .is_some_and(|mode| chain::split(mode, data, &mut scratch.subs));
+            let split = catch_unwind(AssertUnwindSafe(|| {
+                deagg
+                    .as_ref()
+                    .is_some_and(|mode| chain::split(mode, data, &mut scratch.subs))
+            }));
+            let split = match split {
+                Ok(split) => split,
+                Err(panic) => {
+                    self.fail(
+                        ErrorOutputType::ProcessingFailed,
+                        output::INTERNAL_ERROR,
+                        fault::bug_message("record de-aggregation", &*panic),
+                        data,
+                        record.arrival_ms,
+                        tracker,
+                        now_ms,
+                        &mut scratch.doc,
+                        jobs,
+                    );
+                    continue;
+                }
+            };
             if !split {
                 scratch.subs.clear();
                 scratch.subs.push(0..data.len());
@@ -439,7 +520,16 @@ impl Engine {
             for sub in &subs {
                 let sub_data = &data[sub.clone()];
                 let slot = if dp {
-                    match self.partition_for(sub_data, record.arrival_ms, &mut scratch) {
+                    let partition = catch_unwind(AssertUnwindSafe(|| {
+                        self.partition_for(sub_data, record.arrival_ms, &mut scratch)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(Failure::bug(fault::bug_message(
+                            "metadata extraction",
+                            &*panic,
+                        )))
+                    });
+                    match partition {
                         Ok(group_ready) => {
                             debug_assert!(group_ready);
                             match self.sinks[0].lookup(&scratch.group) {
@@ -470,11 +560,11 @@ impl Engine {
                                 ),
                             }
                         }
-                        Err(message) => {
+                        Err(Failure { code, message }) => {
                             partitioning_failed += 1;
                             self.fail(
                                 ErrorOutputType::PartitioningFailed,
-                                output::METADATA_EXTRACTION_FAILED,
+                                code,
                                 message,
                                 sub_data,
                                 record.arrival_ms,
@@ -528,6 +618,16 @@ impl Engine {
 
     /// Extract keys, check them, and render the partition identity into `scratch.group`.
     fn partition_for(
+        &self,
+        sub: &[u8],
+        arrival_ms: i64,
+        scratch: &mut Scratch,
+    ) -> Result<bool, Failure> {
+        self.partition_keys(sub, arrival_ms, scratch)
+            .map_err(Failure::extraction)
+    }
+
+    fn partition_keys(
         &self,
         sub: &[u8],
         arrival_ms: i64,

@@ -11,6 +11,7 @@ use jaq_core::data::JustLut;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars};
 use jaq_json::Val;
+use sluice_json::bounds::{MAX_NESTING_DEPTH, nesting_depth_exceeds};
 
 type JqFilter = jaq_core::Filter<JustLut<Val>>;
 
@@ -106,6 +107,13 @@ impl JqQuery {
     ) -> Result<(), ExtractError> {
         buf.clear();
         ranges.clear();
+        // jaq parses, evaluates and drops values recursively: refuse input deep enough to
+        // exhaust the stack before it gets there (docs/reliability.md).
+        if nesting_depth_exceeds(record, MAX_NESTING_DEPTH) {
+            return Err(ExtractError(format!(
+                "record nests arrays/objects deeper than {MAX_NESTING_DEPTH} levels, the bound for metadata extraction"
+            )));
+        }
         let input = jaq_json::read::parse_single(record)
             .map_err(|_| ExtractError("Non JSON record provided".into()))?;
         let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
@@ -258,6 +266,49 @@ mod tests {
         jq.extract(rec.as_bytes(), &keys, &mut buf, &mut ranges)
             .map_err(|e| e.0)?;
         Ok(ranges.into_iter().map(|r| buf[r].to_owned()).collect())
+    }
+
+    /// The depth bound is what keeps jaq's recursion on the stack: a record at the bound is
+    /// parsed, walked by the query and dropped on a 2 MiB thread (Tokio's and std's default),
+    /// and every record past it is refused before jaq sees it.
+    #[test]
+    fn depth_bound_holds_on_a_default_stack() {
+        let nested = |n: usize, open: &str, close: &str| {
+            format!(r#"{{"id":7,"x":{}1{}}}"#, open.repeat(n), close.repeat(n))
+        };
+        let at_bound_arrays = nested(MAX_NESTING_DEPTH - 1, "[", "]");
+        let at_bound_objects = nested(MAX_NESTING_DEPTH - 1, r#"{"a":"#, "}");
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut results = Vec::new();
+                for rec in [&at_bound_arrays, &at_bound_objects] {
+                    for q in [
+                        "{k: .id}",
+                        "{k: (.x | tostring | length)}",
+                        "{k: ([..] | length)}",
+                        "{k: (.x | tojson | length)}",
+                    ] {
+                        results.push(run(q, rec, &["k"]));
+                    }
+                }
+                results
+            })
+            .expect("spawn");
+        let results = handle.join().expect("no stack overflow at the bound");
+        assert_eq!(results.len(), 8);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(results[0], Ok(vec!["7".to_owned()]));
+        // Past the bound: refused with a message naming it, whatever the shape.
+        for rec in [
+            "[".repeat(100_000),
+            r#"{"a":"#.repeat(100_000),
+            nested(MAX_NESTING_DEPTH, "[", "]"),
+            nested(50_000, r#"{"a":"#, "}"),
+        ] {
+            let err = run("{k: .id}", &rec, &["k"]).expect_err("refused");
+            assert!(err.contains("deeper than 256 levels"), "{err}");
+        }
     }
 
     #[test]

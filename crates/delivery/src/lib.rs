@@ -46,6 +46,9 @@ mod config;
 mod encode;
 mod engine;
 mod error;
+mod fault;
+#[doc(hidden)]
+pub mod fuzz;
 mod jq;
 mod metrics;
 mod output;
@@ -66,12 +69,13 @@ pub use config::{
     Tag,
 };
 pub use encode::ObjectKind;
-pub use engine::Record;
+pub use engine::{Diversion, Record};
 pub use error::{DeliveryError, Result};
+pub use fault::ABORT_ON_ENV;
 pub use metrics::MetricsSnapshot;
 pub use output::{
-    ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType,
-    METADATA_EXTRACTION_FAILED,
+    ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
+    METADATA_EXTRACTION_FAILED, QUARANTINED,
 };
 pub use prefix::{
     DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,

@@ -45,6 +45,12 @@ pub const ACTIVE_PARTITIONS_LIMIT_EXCEEDED: &str =
     "DynamicPartitioning.ActivePartitionsLimitExceeded";
 /// `errorCode` when a converted file could not be written at all (a bug or resource problem).
 pub const CONVERSION_WRITE_FAILED: &str = "DataFormatConversion.WriteFailed";
+/// `errorCode` for records whose processing hit a bug in Sluice (a caught panic): the record
+/// is kept intact in the error output and the stream goes on.
+pub const INTERNAL_ERROR: &str = "Sluice.InternalError";
+/// `errorCode` for records quarantined by the crash-loop guard: the process died twice while
+/// they were being processed, so they are set aside instead of being processed a third time.
+pub const QUARANTINED: &str = "Sluice.Quarantined";
 
 /// An error document for a record that failed outside format conversion.
 pub(crate) fn failed_record(

@@ -41,8 +41,11 @@ use tokio::task::JoinHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::config::CreateDeliveryStreamInput;
 use crate::encode::{ColumnarWriter, Conversion, EncodedObject, Encoder, ObjectKind};
-use crate::engine::{Engine, EngineLimits, FlushJob, JobDone, Record, SinkId, Tracker};
+use crate::engine::{
+    Diversion, Engine, EngineLimits, FlushJob, JobDone, Record, Route, SinkId, Tracker,
+};
 use crate::error::{DeliveryError, Result};
+use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::{Counters, MetricsSnapshot};
 use crate::settings::{SerializerSettings, StreamSettings};
@@ -191,6 +194,7 @@ pub struct PutOutcome {
 enum Command {
     Put {
         records: Vec<Record>,
+        route: Route,
         tracker: Arc<Tracker>,
     },
     Tick(oneshot::Sender<()>),
@@ -484,7 +488,30 @@ impl DeliveryStream {
         let (tracker, receipt) = self.prepare()?;
         self.count_incoming(&records);
         self.tx
-            .send(Command::Put { records, tracker })
+            .send(Command::Put {
+                records,
+                route: Route::Normal,
+                tracker,
+            })
+            .await
+            .map_err(|_| DeliveryError::ShuttingDown {
+                stream: self.shared.name.clone(),
+            })?;
+        Ok(receipt)
+    }
+
+    /// Send records straight to the error output as error documents with the diversion's
+    /// type, code and message (their `rawData` intact), without processing, partitioning or
+    /// converting them. The crash-loop guard quarantines records this way.
+    pub async fn divert(&self, records: Vec<Record>, diversion: Diversion) -> Result<PutReceipt> {
+        let (tracker, receipt) = self.prepare()?;
+        self.count_incoming(&records);
+        self.tx
+            .send(Command::Put {
+                records,
+                route: Route::Divert(diversion),
+                tracker,
+            })
             .await
             .map_err(|_| DeliveryError::ShuttingDown {
                 stream: self.shared.name.clone(),
@@ -509,7 +536,11 @@ impl DeliveryStream {
             }
         };
         self.count_incoming(&records);
-        permit.send(Command::Put { records, tracker });
+        permit.send(Command::Put {
+            records,
+            route: Route::Normal,
+            tracker,
+        });
         Ok(receipt)
     }
 
@@ -583,12 +614,12 @@ async fn drive(engine: Engine, mut rx: mpsc::Receiver<Command>, ctx: Arc<DriverC
             Some(done) = done_rx.recv() => eng.complete(done),
             _ = ticker.tick() => eng.due(ctx.shared.clock.now_ms(), &mut jobs),
             command = rx.recv(), if can_take => match command {
-                Some(Command::Put { records, tracker }) => {
+                Some(Command::Put { records, route, tracker }) => {
                     let Some(mut owned) = engine.take() else { break };
                     let now = ctx.shared.clock.now_ms();
                     let joined = tokio::task::spawn_blocking(move || {
                         let mut jobs = Vec::new();
-                        owned.ingest(&records, &tracker, now, &mut jobs);
+                        owned.ingest(&records, &route, &tracker, now, &mut jobs);
                         tracker.done(1);
                         (owned, jobs)
                     })
@@ -662,7 +693,18 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
         let encoder = Arc::clone(&ctx.encoder);
         let now = ctx.shared.clock.now_ms();
         rayon::spawn(move || {
-            let result = encoder.encode(&mut job, now);
+            // A panic on a rayon thread would abort the process: contain it. The converter
+            // already turns its own panics into error documents (encode.rs); this catches the
+            // rest, whose records stay unacknowledged like any other encoding failure.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                encoder.encode(&mut job, now)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(DeliveryError::internal(format!(
+                    "encoding panicked: {}",
+                    fault::panic_message(&*panic)
+                )))
+            });
             let _ = tx.send((job, result));
         });
         let Ok((job, result)) = rx.await else { return };

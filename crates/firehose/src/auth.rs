@@ -138,7 +138,7 @@ impl Credentials {
     }
 }
 
-struct Authorization<'a> {
+pub(crate) struct Authorization<'a> {
     access_key_id: &'a str,
     date: &'a str,
     region: &'a str,
@@ -148,7 +148,7 @@ struct Authorization<'a> {
 }
 
 impl<'a> Authorization<'a> {
-    fn parse(header: &'a str) -> Option<Self> {
+    pub(crate) fn parse(header: &'a str) -> Option<Self> {
         let rest = header.strip_prefix(ALGORITHM)?.trim_start();
         let (mut credential, mut signed, mut signature) = (None, None, None);
         for part in rest.split(',') {

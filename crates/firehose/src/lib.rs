@@ -27,6 +27,9 @@
 
 mod auth;
 mod errors;
+#[doc(hidden)]
+pub mod fuzz;
+mod guard;
 mod models;
 mod registry;
 mod service;
@@ -34,6 +37,7 @@ mod wal;
 
 pub use auth::{Credentials, MAX_CLOCK_SKEW_SECS, sign};
 pub use errors::{FirehoseError, Result};
+pub use guard::QUARANTINE_AFTER_CRASHES;
 pub use models::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS};
 pub use registry::{Buckets, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DESTINATION_ID, MAX_STREAMS};
 pub use service::{DEFAULT_TABLE_POLL, Firehose, FirehoseBuilder, MAX_BODY_BYTES, TARGET_PREFIX};

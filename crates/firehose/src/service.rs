@@ -28,10 +28,14 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::json;
-use sluice_delivery::{CreateDeliveryStreamInput, DeliveryError, Record, Storage, StreamLimits};
+use sluice_delivery::{
+    CreateDeliveryStreamInput, DeliveryError, Diversion, ErrorOutputType, QUARANTINED, Record,
+    Storage, StreamLimits,
+};
 
 use crate::auth::Credentials;
 use crate::errors::{FirehoseError, Result};
+use crate::guard::{CrashGuard, QUARANTINE_AFTER_CRASHES};
 use crate::models::{self, Violations};
 use crate::registry::{self, Buckets, Registry, RegistryOptions};
 use crate::wal::{Position, Wal, WalEntry, WalOptions};
@@ -44,6 +48,8 @@ pub const MAX_BODY_BYTES: usize = 8 << 20;
 pub const DEFAULT_TABLE_POLL: Duration = Duration::from_secs(2);
 /// Longest wait at shutdown for delivered records to be released from the log.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
+/// Longest wait for one isolated (or quarantined) request to be delivered at start.
+const ISOLATION_WAIT: Duration = Duration::from_secs(10);
 
 /// Builds a [`Firehose`] server.
 #[derive(Debug)]
@@ -58,6 +64,7 @@ pub struct FirehoseBuilder {
     wal: Option<WalOptions>,
     streams: Vec<CreateDeliveryStreamInput>,
     table_poll: Duration,
+    crash_guard: bool,
 }
 
 impl FirehoseBuilder {
@@ -75,7 +82,18 @@ impl FirehoseBuilder {
             wal: None,
             streams: Vec::new(),
             table_poll: DEFAULT_TABLE_POLL,
+            crash_guard: false,
         }
+    }
+
+    /// Install fatal-signal handlers that let the next start tell a crash from a kill, so a
+    /// logged request that crashes the process is isolated, then quarantined, instead of
+    /// crashing every start (`guard.rs`). Process-wide: for the `sluice` binary, not for
+    /// several servers in one process. Without it, crashes are not counted.
+    #[must_use]
+    pub fn with_crash_guard(mut self, yes: bool) -> Self {
+        self.crash_guard = yes;
+        self
     }
 
     /// Glue tables: `<dir>/<database>/<table>.json` (default `./schemas`).
@@ -162,14 +180,33 @@ impl FirehoseBuilder {
                 tracing::info!(stream = %name, "created stream from the configuration");
             }
         }
-        let (wal, replay) = Wal::open(wal_options)?;
+        let wal_dir = wal_options.dir.clone();
+        let (wal, pending) = Wal::open(wal_options)?;
+        // The guard's files sit beside the log (`<wal>.guard/`), not among its segments.
+        let mut guard_dir = wal_dir.clone().into_os_string();
+        guard_dir.push(".guard");
+        let (mut guard, plan) = CrashGuard::open(&PathBuf::from(guard_dir), pending)?;
+        if self.crash_guard {
+            guard.arm()?;
+        }
         let inner = Arc::new(Inner {
             registry,
             wal,
             credentials: self.credentials,
         });
-        let replayed = replay.len();
-        for (position, entry) in replay {
+        let replayed = plan.quarantine.len() + plan.isolate.len() + plan.replay.len();
+        let settle = !plan.quarantine.is_empty() || !plan.isolate.is_empty();
+        for (position, entry) in plan.quarantine {
+            inner.quarantine(position, entry).await;
+        }
+        for (position, entry) in plan.isolate {
+            guard.isolating(Some(position))?;
+            inner.replay_alone(position, entry).await;
+        }
+        if settle {
+            guard.settled()?;
+        }
+        for (position, entry) in plan.replay {
             inner.replay(position, entry).await;
         }
         if replayed > 0 {
@@ -198,7 +235,7 @@ impl FirehoseBuilder {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     registry: Registry,
     wal: Wal,
     credentials: Credentials,
@@ -213,6 +250,10 @@ pub struct Firehose {
 }
 
 impl Firehose {
+    pub(crate) fn inner(&self) -> Arc<Inner> {
+        Arc::clone(&self.inner)
+    }
+
     /// Requests replayed from the write-ahead log at start.
     pub fn replayed(&self) -> usize {
         self.replayed
@@ -275,7 +316,7 @@ impl Firehose {
     }
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+pub(crate) async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -416,6 +457,78 @@ impl Inner {
             }
         });
         Ok(true)
+    }
+
+    /// Divert a logged request that crashed the process twice to its stream's error output,
+    /// and wait until that is durable (so the guard can forget it).
+    async fn quarantine(self: &Arc<Self>, position: Position, entry: WalEntry) {
+        let Ok(stream) = self.registry.stream(&entry.stream) else {
+            self.wal.release(position);
+            return;
+        };
+        tracing::error!(
+            stream = %entry.stream,
+            records = entry.records.len(),
+            "a logged request crashed the process twice; quarantining it to the error output"
+        );
+        let records = entry
+            .records
+            .into_iter()
+            .map(|d| Record::new(d, entry.arrival_ms))
+            .collect();
+        let diversion = Diversion {
+            kind: ErrorOutputType::ProcessingFailed,
+            code: QUARANTINED.to_owned(),
+            message: format!(
+                "quarantined: Sluice crashed {QUARANTINE_AFTER_CRASHES} times while processing the request holding this record; it was not processed again"
+            ),
+        };
+        match stream.divert(records, diversion).await {
+            Ok(receipt) => {
+                let _ = stream.flush().await;
+                if tokio::time::timeout(ISOLATION_WAIT, receipt.durable())
+                    .await
+                    .is_ok_and(|r| r.is_ok())
+                {
+                    self.wal.release(position);
+                } else {
+                    tracing::error!(stream = %entry.stream, "quarantined records are not durable yet; they stay in the log");
+                }
+            }
+            Err(e) => {
+                tracing::error!(stream = %entry.stream, error = %e, "cannot quarantine logged records; they stay in the log")
+            }
+        }
+    }
+
+    /// Replay one logged request on its own: route it, flush, and wait (bounded) until it is
+    /// delivered, so a crash meanwhile is attributed to it alone.
+    async fn replay_alone(self: &Arc<Self>, position: Position, entry: WalEntry) {
+        let Ok(stream) = self.registry.stream(&entry.stream) else {
+            self.wal.release(position);
+            return;
+        };
+        let records = entry
+            .records
+            .into_iter()
+            .map(|d| Record::new(d, entry.arrival_ms))
+            .collect();
+        match stream.put(records).await {
+            Ok(receipt) => {
+                let _ = stream.flush().await;
+                match tokio::time::timeout(ISOLATION_WAIT, receipt.durable()).await {
+                    Ok(Ok(_)) => self.wal.release(position),
+                    Ok(Err(_)) => {}
+                    Err(_) => tracing::warn!(
+                        stream = %entry.stream,
+                        "an isolated request is not delivered within {ISOLATION_WAIT:?}; going on"
+                    ),
+                }
+            }
+            Err(e) => {
+                tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log")
+            }
+        }
     }
 
     async fn replay(self: &Arc<Self>, position: Position, entry: WalEntry) {

@@ -20,6 +20,13 @@
 //! At open, every segment is read up to its first torn or corrupt frame (a crash mid-write
 //! leaves at most a torn tail, which was never acknowledged); the entries read are handed
 //! back for replay and a fresh segment is started.
+//!
+//! Releases are logged too, in `<segment:020>.rel` beside each segment (`[index: u32 LE]*`,
+//! one per delivered entry, deleted with its segment), so a restart replays only the entries
+//! that were not delivered, not every entry of a segment that still had one pending. A
+//! release is a plain `write(2)`, no fsync: it survives a process crash (`kill -9`, abort),
+//! which is what replay duplicates come from; after a power loss an unsynced release only
+//! makes its entry replay again (a duplicate, never a loss).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -168,12 +175,28 @@ impl WalEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     segment: u64,
+    /// The entry's ordinal in its segment (stable across restarts: segments are never reused).
+    index: u32,
+}
+
+impl Position {
+    /// The segment the entry is in.
+    pub fn segment(self) -> u64 {
+        self.segment
+    }
+
+    /// The entry's ordinal within its segment.
+    pub fn index(self) -> u32 {
+        self.index
+    }
 }
 
 #[derive(Debug, Default)]
 struct Segment {
     entries: u64,
     bytes: u64,
+    /// The release log (`<segment>.rel`), opened at the first release.
+    released: Option<File>,
 }
 
 #[derive(Debug)]
@@ -195,10 +218,38 @@ impl Shared {
         let done = segment != active && segments.get(&segment).is_some_and(|s| s.entries == 0);
         if done && let Some(s) = segments.remove(&segment) {
             self.live_bytes.fetch_sub(s.bytes, Relaxed);
+            drop(s.released);
             let path = self.path(segment);
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot delete a delivered write-ahead log segment");
             }
+            // The segment goes first: a crash in between leaves an orphan release log,
+            // which the next open deletes.
+            let rel = release_path(&self.dir, segment);
+            if let Err(e) = std::fs::remove_file(&rel)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %rel.display(), error = %e, "cannot delete a write-ahead log release file");
+            }
+        }
+    }
+
+    /// Log that entry `index` of `segment` is delivered (see the module docs).
+    fn log_release(&self, segment: &mut Segment, id: u64, index: u32) {
+        let path = release_path(&self.dir, id);
+        if segment.released.is_none() {
+            match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(f) => segment.released = Some(f),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot log a release; the entry replays after a restart");
+                    return;
+                }
+            }
+        }
+        if let Some(f) = segment.released.as_mut()
+            && let Err(e) = f.write_all(&index.to_le_bytes())
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot log a release; the entry replays after a restart");
         }
     }
 }
@@ -223,6 +274,22 @@ pub type Replayed = (Position, WalEntry);
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
     dir.join(format!("{segment:020}.wal"))
+}
+
+fn release_path(dir: &Path, segment: u64) -> PathBuf {
+    dir.join(format!("{segment:020}.rel"))
+}
+
+/// The indices a segment's release log lists (a torn last index is ignored).
+fn read_releases(dir: &Path, segment: u64) -> std::io::Result<std::collections::HashSet<u32>> {
+    match std::fs::read(release_path(dir, segment)) {
+        Ok(bytes) => Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(e),
+    }
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -259,25 +326,49 @@ impl Wal {
     pub fn open(options: WalOptions) -> Result<(Self, Vec<Replayed>)> {
         let dir = options.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| FirehoseError::io(&dir, e))?;
-        let mut ids: Vec<u64> = std::fs::read_dir(&dir)
+        let names: Vec<String> = std::fs::read_dir(&dir)
             .map_err(|e| FirehoseError::io(&dir, e))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".wal"))
-                    .and_then(|n| n.parse().ok())
-            })
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
             .collect();
+        let numbered = |suffix: &str| -> Vec<u64> {
+            names
+                .iter()
+                .filter_map(|n| n.strip_suffix(suffix).and_then(|n| n.parse().ok()))
+                .collect()
+        };
+        let mut ids = numbered(".wal");
         ids.sort_unstable();
+        // Release logs whose segment is gone (a crash between the two deletions).
+        for orphan in numbered(".rel") {
+            if ids.binary_search(&orphan).is_err() {
+                let path = release_path(&dir, orphan);
+                std::fs::remove_file(&path).map_err(|e| FirehoseError::io(&path, e))?;
+            }
+        }
         let mut segments = BTreeMap::new();
         let mut replay = Vec::new();
         let mut live = 0;
         for &id in &ids {
             let path = segment_path(&dir, id);
             let entries = read_segment(&path).map_err(|e| FirehoseError::io(&path, e))?;
-            if entries.is_empty() {
+            let released = read_releases(&dir, id).map_err(|e| FirehoseError::io(&path, e))?;
+            let pending: Vec<Replayed> = entries
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    (!released.contains(&index)).then_some((Position { segment: id, index }, e))
+                })
+                .collect();
+            if pending.is_empty() {
                 std::fs::remove_file(&path).map_err(|e| FirehoseError::io(&path, e))?;
+                let rel = release_path(&dir, id);
+                if let Err(e) = std::fs::remove_file(&rel)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(FirehoseError::io(&rel, e));
+                }
                 continue;
             }
             let bytes = std::fs::metadata(&path)
@@ -287,11 +378,12 @@ impl Wal {
             segments.insert(
                 id,
                 Segment {
-                    entries: entries.len() as u64,
+                    entries: pending.len() as u64,
                     bytes,
+                    released: None,
                 },
             );
-            replay.extend(entries.into_iter().map(|e| (Position { segment: id }, e)));
+            replay.extend(pending);
         }
         let active = ids.last().map_or(1, |l| l + 1);
         let path = segment_path(&dir, active);
@@ -315,6 +407,7 @@ impl Wal {
             file,
             active,
             written: 0,
+            frames: 0,
             options,
         };
         let thread = std::thread::Builder::new()
@@ -358,6 +451,7 @@ impl Wal {
         let (active, segments) = &mut *guard;
         if let Some(s) = segments.get_mut(&position.segment) {
             s.entries = s.entries.saturating_sub(1);
+            self.shared.log_release(s, position.segment, position.index);
         }
         let active = *active;
         self.shared.maybe_delete(active, segments, position.segment);
@@ -408,7 +502,10 @@ struct Writer {
     shared: Arc<Shared>,
     file: File,
     active: u64,
+    /// Bytes of whole frames in the active segment.
     written: u64,
+    /// Frames in the active segment.
+    frames: u32,
     options: WalOptions,
 }
 
@@ -469,10 +566,12 @@ impl Writer {
                     s.entries += group.len() as u64;
                     s.bytes += bytes;
                 }
-                let position = Position {
-                    segment: self.active,
-                };
                 for (_, reply) in group {
+                    let position = Position {
+                        segment: self.active,
+                        index: self.frames,
+                    };
+                    self.frames = self.frames.saturating_add(1);
                     let _ = reply.send(Ok(position));
                 }
                 if self.written >= self.options.segment_bytes
@@ -483,6 +582,15 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "write-ahead log append failed");
+                // A failed write (a full disk) can leave part of a frame behind; the frames
+                // appended after it would be unreadable at replay. Cut the segment back to
+                // its last whole frame, or start a new one if that fails.
+                if let Err(cut) = self.file.set_len(self.written) {
+                    tracing::error!(error = %cut, "cannot truncate the write-ahead log after a failed append; rolling to a new segment");
+                    if let Err(e) = self.roll() {
+                        tracing::error!(error = %e, "cannot start a new write-ahead log segment");
+                    }
+                }
                 for (_, reply) in group {
                     let _ = reply.send(Err(std::io::Error::new(e.kind(), e.to_string())));
                 }
@@ -499,6 +607,7 @@ impl Writer {
         self.file = file;
         self.active = next;
         self.written = 0;
+        self.frames = 0;
         if let Ok(mut g) = self.shared.segments.lock() {
             let (active, segments) = &mut *g;
             *active = next;

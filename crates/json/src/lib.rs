@@ -19,6 +19,7 @@
 //! Firehose's documentation is silent.
 #![deny(missing_docs)]
 
+pub mod bounds;
 mod column;
 mod decoder;
 mod document;

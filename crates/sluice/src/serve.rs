@@ -258,7 +258,9 @@ impl ServeConfig {
             .clone()
             .or(self.schemas)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMAS));
-        let mut builder = FirehoseBuilder::new(&data_dir).with_schema_dir(&schemas);
+        let mut builder = FirehoseBuilder::new(&data_dir)
+            .with_schema_dir(&schemas)
+            .with_crash_guard(true);
         if self.region.is_some() || self.account_id.is_some() {
             let account = self
                 .account_id

@@ -2,9 +2,11 @@
 
 mod cli;
 mod compat;
+mod fuzz_corpus;
 mod interop;
 mod jetstream;
 mod query;
+mod reliability;
 mod roundtrip;
 mod serve;
 

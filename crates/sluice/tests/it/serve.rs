@@ -21,26 +21,35 @@ fn python() -> String {
     })
 }
 
+/// `sluice serve` on a free port with these directories.
+pub(crate) fn serve_command(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--schemas")
+        .arg(schemas);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd
+}
+
 /// A running `sluice serve` (also used by the JetStream worker tests).
 pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     pub(crate) fn start(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--schemas")
-            .arg(schemas);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
+        Self::start_with(serve_command(data_dir, schemas, config))
+    }
+
+    pub(crate) fn start_with(mut cmd: Command) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -111,6 +120,22 @@ impl Server {
         self.printed()
     }
 
+    /// Wait until the process exits by itself (a crash test); its status.
+    pub(crate) fn wait_for_exit(mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sluice serve did not exit within {timeout:?}:\n{}",
+                self.printed()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// kill -9.
     pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
@@ -127,12 +152,12 @@ impl Drop for Server {
 }
 
 /// One raw AWS JSON 1.1 call: (status, body).
-fn call(addr: &str, target: &str, body: &[u8]) -> (u16, Value) {
+pub(crate) fn call(addr: &str, target: &str, body: &[u8]) -> (u16, Value) {
     try_call(addr, target, body).expect("HTTP call")
 }
 
 /// The same, `None` when the connection fails (the server was killed).
-fn try_call(addr: &str, target: &str, body: &[u8]) -> Option<(u16, Value)> {
+pub(crate) fn try_call(addr: &str, target: &str, body: &[u8]) -> Option<(u16, Value)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -154,11 +179,11 @@ fn try_call(addr: &str, target: &str, body: &[u8]) -> Option<(u16, Value)> {
     Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn op(name: &str) -> String {
+pub(crate) fn op(name: &str) -> String {
     format!("Firehose_20150804.{name}")
 }
 
@@ -562,7 +587,7 @@ fn boto3_sees_auth_and_validation_errors() {
     assert_eq!(out["stale"][2], 400, "{out}");
 }
 
-fn landed_ids(dir: &Path) -> BTreeSet<u64> {
+pub(crate) fn landed_ids(dir: &Path) -> BTreeSet<u64> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();

@@ -1,0 +1,290 @@
+//! Nothing a client sends stops `sluice serve`: hostile records through the real server, and
+//! the crash-loop guard with a real abort (docs/reliability.md).
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::serve::{Server, b64, call, landed_ids, op, serve_command};
+
+const SIGABRT: i32 = 6;
+
+/// Every line of every object under `dir` that is an error document.
+fn error_documents(dir: &Path) -> Vec<(PathBuf, Value)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    let mut docs = Vec::new();
+    for f in files {
+        for line in std::fs::read_to_string(&f).unwrap_or_default().lines() {
+            if let Ok(v) = serde_json::from_str::<Value>(line)
+                && v.get("errorCode").is_some()
+            {
+                docs.push((f.clone(), v));
+            }
+        }
+    }
+    docs
+}
+
+fn raw_data(doc: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(doc["rawData"].as_str().expect("rawData"))
+        .expect("rawData is base64")
+}
+
+fn put_batch(addr: &str, stream: &str, records: &[Vec<u8>]) -> Value {
+    let records: Vec<Value> = records.iter().map(|r| json!({"Data": b64(r)})).collect();
+    let body = json!({"DeliveryStreamName": stream, "Records": records}).to_string();
+    let (status, out) = call(addr, &op("PutRecordBatch"), body.as_bytes());
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["FailedPutCount"], 0, "{out}");
+    out
+}
+
+/// Records nested far past any bound, alone and inside a field of a normal record, through a
+/// stream whose jq partitioning parses every record: the server answers, keeps serving, lands
+/// the good records and puts each deep one in `partitioning-failed/` intact.
+#[test]
+fn deep_records_cannot_stop_dynamic_partitioning() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    let config = work.path().join("sluice.yaml");
+    std::fs::write(
+        &config,
+        r#"streams:
+  - DeliveryStreamName: deep
+    ExtendedS3DestinationConfiguration:
+      BucketARN: arn:aws:s3:::lake
+      Prefix: "by/!{partitionKeyFromQuery:k}/"
+      ErrorOutputPrefix: "err/!{firehose:error-output-type}/"
+      BufferingHints: {SizeInMBs: 64, IntervalInSeconds: 900}
+      DynamicPartitioningConfiguration: {Enabled: true}
+      ProcessingConfiguration:
+        Enabled: true
+        Processors:
+          - Type: MetadataExtraction
+            Parameters:
+              - {ParameterName: MetadataExtractionQuery, ParameterValue: "{k: (.k // \"none\")}"}
+              - {ParameterName: JsonParsingEngine, ParameterValue: JQ-1.6}
+"#,
+    )
+    .expect("config");
+    let server = Server::start(&data, &schemas, Some(&config));
+    let deep_field = |n: usize| {
+        format!(
+            "{{\"id\":3,\"k\":\"a\",\"x\":{}1{}}}\n",
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+        .into_bytes()
+    };
+    let hostile = vec![
+        "[".repeat(100_000).into_bytes(),
+        r#"{"a":"#.repeat(100_000).into_bytes(),
+        deep_field(100_000),
+    ];
+    let mut batch = vec![b"{\"id\":1,\"k\":\"a\"}\n".to_vec()];
+    batch.extend(hostile.iter().cloned());
+    batch.push(b"{\"id\":2,\"k\":\"b\"}\n".to_vec());
+    put_batch(&server.addr, "deep", &batch);
+    // At the bound (256 levels in all) a record is still partitioned.
+    put_batch(&server.addr, "deep", &[deep_field(255)]);
+    // Still serving, on the same process.
+    put_batch(
+        &server.addr,
+        "deep",
+        &[b"{\"id\":4,\"k\":\"b\"}\n".to_vec()],
+    );
+    server.stop();
+
+    let lake = data.join("lake");
+    assert_eq!(
+        landed_ids(&lake.join("by")),
+        [1u64, 2, 4].into_iter().collect(),
+        "the good records land"
+    );
+    // The record at the bound is deeper than serde_json (landed_ids) reads: find its bytes.
+    let at_bound = String::from_utf8(deep_field(255)).expect("utf-8");
+    assert_eq!(
+        concatenated(&lake.join("by")).matches(&at_bound).count(),
+        1,
+        "the record at the bound lands once"
+    );
+    let docs = error_documents(&lake.join("err"));
+    assert_eq!(docs.len(), hostile.len(), "{docs:?}");
+    let mut raws: Vec<Vec<u8>> = docs.iter().map(|(_, d)| raw_data(d)).collect();
+    raws.sort();
+    let mut expected = hostile.clone();
+    expected.sort();
+    assert!(raws == expected, "rawData is each deep record, intact");
+    for (path, doc) in &docs {
+        assert!(
+            path.to_string_lossy().contains("partitioning-failed"),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            doc["errorCode"], "DynamicPartitioning.MetadataExtractionFailed",
+            "{doc}"
+        );
+        let message = doc["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains("deeper than 256"), "{message}");
+    }
+}
+
+/// Run `sluice serve` until it exits by itself (it is expected to crash); its status.
+fn run_until_exit(mut cmd: Command, timeout: Duration) -> ExitStatus {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sluice serve");
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sluice serve was expected to crash and did not within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A logged request that aborts the process (fault injection: `SLUICE_FAULT_ABORT_ON` makes
+/// encoding a buffer holding the marker call `abort()`, as a stack overflow would) crashes it
+/// once in normal operation and once more when replayed alone; the third start quarantines it
+/// to the error output and serves. Requests logged beside it are delivered exactly once.
+#[test]
+fn a_request_that_crashes_twice_is_quarantined() {
+    const MARKER: &str = "POISON-7f3a";
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    let config = work.path().join("sluice.yaml");
+    std::fs::write(
+        &config,
+        "streams:\n  - DeliveryStreamName: guarded\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n      ErrorOutputPrefix: err/\n      BufferingHints: {SizeInMBs: 64, IntervalInSeconds: 2}\n",
+    )
+    .expect("config");
+    let faulty = || {
+        let mut cmd = serve_command(&data, &schemas, Some(&config));
+        cmd.env(sluice_delivery::ABORT_ON_ENV, MARKER);
+        cmd
+    };
+    let record = |id: u64| format!("{{\"id\":{id}}}\n").into_bytes();
+
+    // Run 1: two requests are logged (200), then the buffer holding both is encoded: abort.
+    let mut first = faulty();
+    first.stdout(Stdio::piped());
+    let server = Server::start_with(first);
+    put_batch(
+        &server.addr,
+        "guarded",
+        &(0..50).map(record).collect::<Vec<_>>(),
+    );
+    let mut poisoned: Vec<Vec<u8>> = (50..55).map(record).collect();
+    poisoned.push(format!("{{\"id\":999,\"note\":\"{MARKER}\"}}\n").into_bytes());
+    put_batch(&server.addr, "guarded", &poisoned);
+    let status = server.wait_for_exit(Duration::from_secs(30));
+    assert_eq!(
+        status.signal(),
+        Some(SIGABRT),
+        "run 1 ends in abort(): {status:?}"
+    );
+
+    // Run 2: both requests were in flight, so each is replayed alone before serving: the good
+    // one is delivered, the poisoned one aborts again.
+    let status = run_until_exit(faulty(), Duration::from_secs(60));
+    assert_eq!(
+        status.signal(),
+        Some(SIGABRT),
+        "run 2 ends in abort(): {status:?}"
+    );
+    let lake = data.join("lake");
+    assert_eq!(
+        landed_ids(&lake.join("raw")),
+        (0..50).collect(),
+        "the good request was delivered in isolation"
+    );
+
+    // Run 3: the poisoned request crashed twice: quarantined; the server comes up and serves.
+    let server = Server::start_with(faulty());
+    put_batch(
+        &server.addr,
+        "guarded",
+        &(100..110).map(record).collect::<Vec<_>>(),
+    );
+    server.stop();
+
+    let landed = landed_ids(&lake.join("raw"));
+    let expected: std::collections::BTreeSet<u64> = (0..50).chain(100..110).collect();
+    assert_eq!(landed, expected);
+    // Exactly once: no record of the delivered request was replayed a second time.
+    assert_eq!(
+        count_lines(&lake.join("raw")),
+        expected.len(),
+        "no record landed twice"
+    );
+    let docs = error_documents(&lake.join("err"));
+    assert_eq!(docs.len(), poisoned.len(), "{docs:?}");
+    let mut raws: Vec<Vec<u8>> = docs.iter().map(|(_, d)| raw_data(d)).collect();
+    raws.sort();
+    poisoned.sort();
+    assert_eq!(raws, poisoned, "the quarantined request's records, intact");
+    for (path, doc) in &docs {
+        assert_eq!(doc["errorCode"], "Sluice.Quarantined", "{doc}");
+        assert!(
+            path.to_string_lossy().contains("/err/"),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// Every object under `dir`, concatenated.
+fn concatenated(dir: &Path) -> String {
+    let mut all = String::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all.push_str(&concatenated(&p));
+        } else {
+            all.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+        }
+    }
+    all
+}
+
+fn count_lines(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            n += count_lines(&p);
+        } else {
+            n += std::fs::read_to_string(&p)
+                .unwrap_or_default()
+                .lines()
+                .count();
+        }
+    }
+    n
+}
