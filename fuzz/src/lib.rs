@@ -10,8 +10,11 @@ use std::cell::RefCell;
 use sluice_json::{Decoder, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions};
 use sluice_schema::{HiveType, Table};
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target: (name, body). The name is the corpus directory under `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("json_decode", json_decode),
     ("jq_metadata", sluice_delivery::fuzz::jq_metadata),
     ("prefix_template", sluice_delivery::fuzz::prefix_template),
