@@ -103,6 +103,14 @@ pub enum FirehoseError {
         #[source]
         source: std::io::Error,
     },
+    /// The client did not send its request body in time (`RequestTimeoutException`, 408).
+    #[error(
+        "Your socket connection to the server was not read from or written to within the timeout period ({seconds} s)."
+    )]
+    RequestTimeout {
+        /// The body timeout that passed.
+        seconds: u64,
+    },
     /// A broken invariant: a bug in this crate.
     #[error("internal error in sluice-firehose: {invariant}")]
     Internal {
@@ -148,6 +156,7 @@ impl FirehoseError {
         match self.error_type() {
             "ServiceUnavailableException" => StatusCode::SERVICE_UNAVAILABLE,
             "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
+            "RequestTimeoutException" => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -172,6 +181,7 @@ impl FirehoseError {
                 | DeliveryError::Internal { .. } => "InternalFailure",
                 other => other.firehose_exception(),
             },
+            Self::RequestTimeout { .. } => "RequestTimeoutException",
             Self::Io { .. } | Self::Internal { .. } => "InternalFailure",
         }
     }
@@ -180,6 +190,11 @@ impl FirehoseError {
     pub fn client_message(&self) -> String {
         match self {
             Self::Delivery(DeliveryError::OverLimits) => "Slow down.".to_owned(),
+            // Paths and OS errors are for the operator's log, not for clients.
+            Self::Io { .. } => {
+                "We encountered an internal error writing the request durably. Please try again."
+                    .to_owned()
+            }
             other => other.to_string(),
         }
     }

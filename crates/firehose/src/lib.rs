@@ -40,7 +40,10 @@ pub use errors::{FirehoseError, Result};
 pub use guard::QUARANTINE_AFTER_CRASHES;
 pub use models::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS};
 pub use registry::{Buckets, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DESTINATION_ID, MAX_STREAMS};
-pub use service::{DEFAULT_TABLE_POLL, Firehose, FirehoseBuilder, MAX_BODY_BYTES, TARGET_PREFIX};
+pub use service::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TABLE_POLL,
+    Firehose, FirehoseBuilder, HttpLimits, MAX_BODY_BYTES, TARGET_PREFIX,
+};
 pub use wal::{
     DEFAULT_MAX_WAL_BYTES, DEFAULT_SEGMENT_BYTES, Position, SyncMode, Wal, WalEntry, WalOptions,
 };

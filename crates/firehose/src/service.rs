@@ -15,7 +15,6 @@
 //! `__type` and `message` in the body and `x-amzn-ErrorType` as a header.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +50,34 @@ const RELEASE_WAIT: Duration = Duration::from_secs(30);
 /// Longest wait for one isolated (or quarantined) request to be delivered at start.
 const ISOLATION_WAIT: Duration = Duration::from_secs(10);
 
+/// Default cap on concurrent connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a client has to send a request's headers.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's body (8 MiB at 1 MB/s fits).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits on HTTP connections, so slow or stalled clients cannot block other callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Time from the first byte of a request to the end of its headers.
+    pub header_timeout: Duration,
+    /// Time to read a request's body, once its headers are in.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
+    }
+}
+
 /// Builds a [`Firehose`] server.
 #[derive(Debug)]
 pub struct FirehoseBuilder {
@@ -65,6 +92,7 @@ pub struct FirehoseBuilder {
     streams: Vec<CreateDeliveryStreamInput>,
     table_poll: Duration,
     crash_guard: bool,
+    http: HttpLimits,
 }
 
 impl FirehoseBuilder {
@@ -83,7 +111,15 @@ impl FirehoseBuilder {
             streams: Vec::new(),
             table_poll: DEFAULT_TABLE_POLL,
             crash_guard: false,
+            http: HttpLimits::default(),
         }
+    }
+
+    /// Connection cap and timeouts (default [`HttpLimits::default`]).
+    #[must_use]
+    pub fn with_http_limits(mut self, limits: HttpLimits) -> Self {
+        self.http = limits;
+        self
     }
 
     /// Install fatal-signal handlers that let the next start tell a crash from a kill, so a
@@ -193,6 +229,7 @@ impl FirehoseBuilder {
             registry,
             wal,
             credentials: self.credentials,
+            http: self.http,
         });
         let replayed = plan.quarantine.len() + plan.isolate.len() + plan.replay.len();
         let settle = !plan.quarantine.is_empty() || !plan.isolate.is_empty();
@@ -239,6 +276,7 @@ pub(crate) struct Inner {
     registry: Registry,
     wal: Wal,
     credentials: Credentials,
+    http: HttpLimits,
 }
 
 /// A running Firehose-compatible API.
@@ -278,21 +316,64 @@ impl Firehose {
 
     /// Serve on `listener` until `shutdown` resolves, then stop gracefully: stop accepting,
     /// finish in-flight requests, flush every stream, trim the log.
+    ///
+    /// Every connection is HTTP/1.1 under the [`HttpLimits`]: at most `max_connections` at
+    /// once (more are closed as they arrive, before anything is read), request headers within
+    /// `header_timeout`, the body within `body_timeout` — so slow or stalled clients hold a
+    /// bounded share of the server and never block other callers.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let addr: Option<SocketAddr> = listener.local_addr().ok();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
+        let router = self.router();
+        let limits = self.inner.http;
+        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "connection refused: the connection cap is reached"
+                );
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let connection = graceful.watch(builder.serve_connection(io, service));
+            tokio::spawn(async move {
+                let _permit = permit;
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(RELEASE_WAIT, graceful.shutdown())
             .await
-            .map_err(|e| {
-                FirehoseError::io(
-                    addr.map_or_else(|| "listener".to_owned(), |a| a.to_string()),
-                    e,
-                )
-            })?;
+            .is_err()
+        {
+            tracing::warn!("connections still open after {RELEASE_WAIT:?}; stopping anyway");
+        }
         self.shutdown().await
     }
 
@@ -319,15 +400,20 @@ impl Firehose {
 pub(crate) async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
-    let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => {
+    let body_timeout = inner.http.body_timeout;
+    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES));
+    let result = match read.await {
+        Ok(Ok(body)) => {
             inner
                 .call(&parts.method, &parts.uri, &parts.headers, body)
                 .await
         }
-        Err(_) => Err(FirehoseError::invalid(format!(
+        Ok(Err(_)) => Err(FirehoseError::invalid(format!(
             "Request body exceeds {MAX_BODY_BYTES} bytes."
         ))),
+        Err(_) => Err(FirehoseError::RequestTimeout {
+            seconds: body_timeout.as_secs(),
+        }),
     };
     match result {
         Ok(body) => respond(StatusCode::OK, body, &request_id, None),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
-use sluice_firehose::{Buckets, Credentials, FirehoseBuilder, WalOptions};
+use sluice_firehose::{Buckets, Credentials, FirehoseBuilder, HttpLimits, WalOptions};
 use sluice_jetstream::{
     JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder,
 };
@@ -85,6 +85,9 @@ pub struct ServeConfig {
     /// Write-ahead log limits.
     #[serde(default)]
     wal: Option<WalConfig>,
+    /// Connection cap and timeouts for HTTP clients.
+    #[serde(default)]
+    http: Option<HttpConfig>,
     /// Queues feeding streams: each entry attaches a NATS JetStream consumer to a stream.
     #[serde(default)]
     sources: Vec<SourceConfig>,
@@ -206,6 +209,21 @@ struct S3BucketConfig {
     secret_access_key: Option<String>,
 }
 
+/// HTTP connection limits (docs/api.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpConfig {
+    /// Connections served at once (default 1024); more are closed as they arrive.
+    #[serde(default)]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers (default 10).
+    #[serde(default)]
+    header_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a request's body (default 30).
+    #[serde(default)]
+    body_timeout_seconds: Option<u64>,
+}
+
 /// Write-ahead log settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +328,35 @@ impl ServeConfig {
                 )
             })?;
             builder = builder.with_stream(stream);
+        }
+        if let Some(http) = self.http {
+            let mut limits = HttpLimits::default();
+            if let Some(n) = http.max_connections {
+                if n == 0 {
+                    bail!("http.max_connections: must be at least 1");
+                }
+                limits.max_connections = n;
+            }
+            for (field, value, slot) in [
+                (
+                    "header_timeout_seconds",
+                    http.header_timeout_seconds,
+                    &mut limits.header_timeout,
+                ),
+                (
+                    "body_timeout_seconds",
+                    http.body_timeout_seconds,
+                    &mut limits.body_timeout,
+                ),
+            ] {
+                if let Some(secs) = value {
+                    if !(1..=3600).contains(&secs) {
+                        bail!("http.{field}: {secs} is not between 1 and 3600");
+                    }
+                    *slot = std::time::Duration::from_secs(secs);
+                }
+            }
+            builder = builder.with_http_limits(limits);
         }
         if let Some(wal) = self.wal {
             let mut options = WalOptions::new(data_dir.join(".sluice").join("wal"));

@@ -288,3 +288,87 @@ fn count_lines(dir: &Path) -> usize {
     }
     n
 }
+
+/// Slow and stalled HTTP clients hold a bounded share of the server: a stalled header is cut
+/// at the header timeout, a stalled body is answered `RequestTimeoutException` (408) at the
+/// body timeout, connections past the cap are closed at once, and once the stalled ones are
+/// cut other callers are served again.
+#[test]
+fn slow_and_stalled_clients_cannot_block_other_callers() {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    let config = work.path().join("sluice.yaml");
+    std::fs::write(
+        &config,
+        "http: {max_connections: 4, header_timeout_seconds: 1, body_timeout_seconds: 1}\nstreams:\n  - DeliveryStreamName: s\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n",
+    )
+    .expect("config");
+    let server = Server::start(&data, &schemas, Some(&config));
+    let addr = server.addr.clone();
+    let closed_within = |stream: &mut TcpStream, limit: Duration| -> (bool, Vec<u8>) {
+        stream.set_read_timeout(Some(limit)).expect("read timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return (true, got),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (true, got),
+                Err(_) => return (false, got),
+            }
+        }
+    };
+
+    // A header that never ends is cut at the header timeout.
+    let started = Instant::now();
+    let mut stalled = TcpStream::connect(&addr).expect("connect");
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Firehose")
+        .expect("write");
+    let (closed, _) = closed_within(&mut stalled, Duration::from_secs(10));
+    assert!(closed, "a stalled header must be cut");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A body that never arrives is answered 408 at the body timeout.
+    let mut slow_body = TcpStream::connect(&addr).expect("connect");
+    slow_body
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Firehose_20150804.ListDeliveryStreams\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 1000\r\n\r\n{\"Lim")
+        .expect("write");
+    let (_, answer) = closed_within(&mut slow_body, Duration::from_secs(10));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+
+    // The cap: with every slot held by a silent client, one more connection is closed at
+    // once; other callers are served again when the silent ones are cut.
+    let mut silent: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut over = TcpStream::connect(&addr).expect("the kernel still accepts");
+    let (closed, got) = closed_within(&mut over, Duration::from_millis(500));
+    assert!(
+        closed && got.is_empty(),
+        "past the cap a connection is closed unanswered"
+    );
+    let started = Instant::now();
+    for s in &mut silent {
+        let (closed, _) = closed_within(s, Duration::from_secs(10));
+        assert!(closed, "a silent connection is cut at the header timeout");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    put_batch(&addr, "s", &[b"{\"id\":1}\n".to_vec()]);
+    server.stop();
+}
