@@ -372,3 +372,112 @@ fn slow_and_stalled_clients_cannot_block_other_callers() {
     put_batch(&addr, "s", &[b"{\"id\":1}\n".to_vec()]);
     server.stop();
 }
+
+/// A tmpfs mounted for one test (we run as root, as CI does); unmounted on drop.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: PathBuf, size: &str) -> Self {
+        std::fs::create_dir_all(&path).expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs at {} (the disk-full test needs root, as scripts/test has in CI)",
+            path.display()
+        );
+        Self { path }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.path)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "cannot resize the tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// The disk under the write-ahead log and the local destination fills up: PutRecordBatch
+/// answers a Firehose error instead of 200 for what it cannot log, the server keeps running,
+/// and when space returns it serves again and delivers every acknowledged record.
+#[test]
+fn a_full_disk_is_refused_and_survived() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let disk = Tmpfs::mount(work.path().join("disk"), "3m");
+    let data = disk.path.join("data");
+    let schemas = work.path().join("schemas");
+    let config = work.path().join("sluice.yaml");
+    std::fs::write(
+        &config,
+        "streams:\n  - DeliveryStreamName: full\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n      BufferingHints: {SizeInMBs: 1, IntervalInSeconds: 1}\n",
+    )
+    .expect("config");
+    let server = Server::start(&data, &schemas, Some(&config));
+    let pad = "x".repeat(1000);
+    let batch = |first: u64| -> Vec<Vec<u8>> {
+        (first..first + 50)
+            .map(|i| format!("{{\"id\":{i},\"pad\":\"{pad}\"}}\n").into_bytes())
+            .collect()
+    };
+    let try_put = |records: &[Vec<u8>]| -> (u16, Value) {
+        let records: Vec<Value> = records.iter().map(|r| json!({"Data": b64(r)})).collect();
+        let body = json!({"DeliveryStreamName": "full", "Records": records}).to_string();
+        call(&server.addr, &op("PutRecordBatch"), body.as_bytes())
+    };
+    let mut acked = std::collections::BTreeSet::new();
+    let mut next = 0u64;
+    let mut refused = None;
+    // ~50 KB a batch into 3 MiB: the log and the objects fill it within a few seconds.
+    for _ in 0..400 {
+        let (status, out) = try_put(&batch(next));
+        if status == 200 && out["FailedPutCount"] == 0 {
+            acked.extend(next..next + 50);
+        } else {
+            refused = Some((status, out));
+            break;
+        }
+        next += 50;
+    }
+    let (status, out) = refused.expect("a full disk must refuse puts");
+    assert!(status >= 500, "{status} {out}");
+    let kind = out["__type"].as_str().unwrap_or_default();
+    assert!(
+        kind == "InternalFailure" || kind == "ServiceUnavailableException",
+        "{out}"
+    );
+    assert!(
+        !out["message"].as_str().unwrap_or_default().contains("/"),
+        "no server paths in client messages: {out}"
+    );
+    assert!(acked.len() >= 50, "some puts succeed before the disk fills");
+    // Space returns: puts succeed again (retried like a client would).
+    disk.resize("256m");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        next += 50;
+        let (status, out) = try_put(&batch(next));
+        if status == 200 && out["FailedPutCount"] == 0 {
+            acked.extend(next..next + 50);
+            break;
+        }
+        assert!(Instant::now() < deadline, "service did not resume: {status} {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.stop();
+    let counts = super::serve::landed_counts(&data.join("lake"));
+    let lost: Vec<_> = acked.iter().filter(|id| !counts.contains_key(id)).collect();
+    assert!(lost.is_empty(), "{} acknowledged records lost", lost.len());
+}
