@@ -299,3 +299,203 @@ async fn outage_is_retried_and_loses_nothing() {
         "every accepted record is delivered exactly once"
     );
 }
+
+/// Faults the chaos proxy injects, one per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Fault {
+    /// `503 Slow Down` without reaching S3.
+    ServerError,
+    /// The connection is closed after part of the request was read.
+    ResetMidRequest,
+    /// The request reaches S3, but the response is cut after a few bytes.
+    TruncatedResponse,
+    /// The response is held back for 300 ms.
+    Slow,
+    /// Untouched.
+    Pass,
+}
+
+/// A TCP proxy to `upstream` that injects a fault chosen at random for each connection, and
+/// counts what it injected.
+async fn chaos_proxy(
+    upstream: String,
+    seed: u64,
+    injected: Arc<std::sync::Mutex<std::collections::BTreeMap<Fault, usize>>>,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut state = seed | 1;
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            // xorshift: deterministic per seed, no extra dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let fault = match state % 10 {
+                0 | 1 => Fault::ServerError,
+                2 | 3 => Fault::ResetMidRequest,
+                4 | 5 => Fault::TruncatedResponse,
+                6 => Fault::Slow,
+                _ => Fault::Pass,
+            };
+            *injected.lock().expect("lock").entry(fault).or_default() += 1;
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 << 10];
+                match fault {
+                    Fault::ServerError => {
+                        let mut seen = Vec::new();
+                        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match client.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        let body =
+                            "<Error><Code>SlowDown</Code><Message>injected</Message></Error>";
+                        let response = format!(
+                            "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = client.write_all(response.as_bytes()).await;
+                        let _ = client.shutdown().await;
+                    }
+                    Fault::ResetMidRequest => {
+                        let _ = client.read(&mut buf[..16]).await;
+                        drop(client);
+                    }
+                    Fault::TruncatedResponse | Fault::Slow | Fault::Pass => {
+                        let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                            return;
+                        };
+                        let (mut client_read, mut client_write) = client.into_split();
+                        let (mut server_read, mut server_write) = server.split();
+                        let upload = tokio::io::copy(&mut client_read, &mut server_write);
+                        let download = async {
+                            if fault == Fault::Slow {
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                            }
+                            if fault == Fault::TruncatedResponse {
+                                // Forward the first 20 bytes of the response, then hang up.
+                                let mut got = 0;
+                                while got < 20 {
+                                    match server_read.read(&mut buf[got..20]).await {
+                                        Ok(0) | Err(_) => break,
+                                        Ok(n) => got += n,
+                                    }
+                                }
+                                let _ = client_write.write_all(&buf[..got]).await;
+                                return;
+                            }
+                            let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                        };
+                        tokio::select! {
+                            _ = upload => {}
+                            () = download => {}
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// S3 through a proxy that answers 5xx, resets connections mid-request, truncates responses
+/// and delays them, at random for 70% of connections: every put becomes durable, every
+/// accepted record is in the bucket exactly once, and the retries are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_s3_faults_lose_nothing() {
+    let bucket = unique("sluice-chaos");
+    create_bucket(&bucket);
+    let upstream = endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let injected = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    let proxy = chaos_proxy(upstream, seed, Arc::clone(&injected)).await;
+    let storage = Storage::s3(
+        S3Options::default()
+            .with_endpoint(&proxy)
+            .with_credentials("test", "test")
+            .with_client_max_retries(0),
+    );
+    let upload =
+        UploadSettings::default().with_backoff(Duration::from_millis(5), Duration::from_millis(50));
+    let (stream, clock) = build(
+        &bucket,
+        &storage,
+        r#""Prefix":"c/","BufferingHints":{"SizeInMBs":1,"IntervalInSeconds":0}"#,
+        upload,
+        StreamLimits::default(),
+    );
+    let mut receipts = Vec::new();
+    let mut expected = Vec::new();
+    for put in 0..60 {
+        let lines: Vec<String> = (0..5).map(|i| format!("rec-{put}-{i}\n")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        receipts.push(stream.put(records(&clock, &refs)).await.expect("put"));
+        expected.extend(lines.iter().map(|l| l.trim_end().to_owned()));
+    }
+    for r in receipts {
+        tokio::time::timeout(Duration::from_secs(60), r.durable())
+            .await
+            .expect("every put becomes durable despite the faults")
+            .expect("durable");
+    }
+    let m = stream.shutdown().await.expect("shutdown");
+    let injected = injected.lock().expect("lock").clone();
+    let failures: usize = [
+        Fault::ServerError,
+        Fault::ResetMidRequest,
+        Fault::TruncatedResponse,
+    ]
+    .iter()
+    .map(|f| injected.get(f).copied().unwrap_or(0))
+    .sum();
+    assert!(failures >= 10, "too few faults injected: {injected:?}");
+    assert!(
+        m.upload_retries >= 1 && m.upload_retries <= m.upload_attempts,
+        "{m:?}"
+    );
+
+    let direct = s3(&endpoint());
+    let store = direct.bucket(&bucket).expect("store");
+    let listed: Vec<_> = store.list(None).try_collect().await.expect("list");
+    let mut lines = Vec::new();
+    use object_store::ObjectStoreExt as _;
+    for meta in &listed {
+        let body = store
+            .get(&meta.location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        lines.extend(
+            String::from_utf8(body.to_vec())
+                .expect("utf8")
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    lines.sort();
+    expected.sort();
+    assert_eq!(
+        lines, expected,
+        "every accepted record exactly once ({injected:?}, {} retries)",
+        m.upload_retries
+    );
+    eprintln!(
+        "s3 chaos: {} objects, faults injected {injected:?}, {} upload attempts, {} retries",
+        listed.len(),
+        m.upload_attempts,
+        m.upload_retries
+    );
+}

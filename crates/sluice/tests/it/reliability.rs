@@ -473,7 +473,10 @@ fn a_full_disk_is_refused_and_survived() {
             acked.extend(next..next + 50);
             break;
         }
-        assert!(Instant::now() < deadline, "service did not resume: {status} {out}");
+        assert!(
+            Instant::now() < deadline,
+            "service did not resume: {status} {out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     server.stop();
