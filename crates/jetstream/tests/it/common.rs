@@ -31,6 +31,8 @@ pub fn unique(prefix: &str) -> String {
 /// A test stream `<name>` over subjects `<name>.>`, deleted (with its lease bucket) on `cleanup`.
 pub struct Fixture {
     pub name: String,
+    /// The server the fixture and its workers talk to.
+    pub url: String,
     pub js: jetstream::Context,
     pub partitions: u32,
     /// Highest stream sequence published per partition.
@@ -41,8 +43,17 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new(prefix: &str, partitions: u32) -> Self {
-        let url = nats_url();
-        let client = async_nats::connect(&url).await.unwrap_or_else(|e| {
+        Self::new_at(&nats_url(), stream::StorageType::Memory, prefix, partitions).await
+    }
+
+    /// A fixture on the server at `url`, its stream kept in `storage`.
+    pub async fn new_at(
+        url: &str,
+        storage: stream::StorageType,
+        prefix: &str,
+        partitions: u32,
+    ) -> Self {
+        let client = async_nats::connect(url).await.unwrap_or_else(|e| {
             panic!("no NATS server at {url} ({e}): run scripts/test, which starts one")
         });
         let js = jetstream::new(client);
@@ -50,13 +61,14 @@ impl Fixture {
         js.create_stream(stream::Config {
             name: name.clone(),
             subjects: vec![format!("{name}.>")],
-            storage: stream::StorageType::Memory,
+            storage,
             ..Default::default()
         })
         .await
         .expect("create stream");
         Self {
             name,
+            url: url.to_owned(),
             js,
             partitions,
             last_seq: vec![0; partitions as usize],
@@ -97,7 +109,7 @@ impl Fixture {
 
     pub fn settings(&self, max_records: usize, ttl_ms: u64) -> JetStreamSettings {
         let json = serde_json::json!({
-            "servers": [nats_url()],
+            "servers": [self.url],
             "stream": self.name,
             "subject_filter": format!("{}.*.>", self.name),
             "partitions": self.partitions,

@@ -5,3 +5,4 @@
 mod at_least_once;
 mod common;
 mod exactly_once;
+mod restart;
