@@ -485,31 +485,23 @@ impl DeliveryStream {
     /// Queue records, waiting while the queue is full (back-pressure). Returns once the
     /// records are accepted; await the receipt for durability.
     pub async fn put(&self, records: Vec<Record>) -> Result<PutReceipt> {
-        let (tracker, receipt) = self.prepare()?;
-        self.count_incoming(&records);
-        self.tx
-            .send(Command::Put {
-                records,
-                route: Route::Normal,
-                tracker,
-            })
-            .await
-            .map_err(|_| DeliveryError::ShuttingDown {
-                stream: self.shared.name.clone(),
-            })?;
-        Ok(receipt)
+        self.send(records, Route::Normal).await
     }
 
     /// Send records straight to the error output as error documents with the diversion's
     /// type, code and message (their `rawData` intact), without processing, partitioning or
     /// converting them. The crash-loop guard quarantines records this way.
     pub async fn divert(&self, records: Vec<Record>, diversion: Diversion) -> Result<PutReceipt> {
+        self.send(records, Route::Divert(diversion)).await
+    }
+
+    async fn send(&self, records: Vec<Record>, route: Route) -> Result<PutReceipt> {
         let (tracker, receipt) = self.prepare()?;
         self.count_incoming(&records);
         self.tx
             .send(Command::Put {
                 records,
-                route: Route::Divert(diversion),
+                route,
                 tracker,
             })
             .await

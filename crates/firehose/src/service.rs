@@ -279,6 +279,16 @@ pub(crate) struct Inner {
     http: HttpLimits,
 }
 
+/// How a logged request is put again at start.
+enum Redo {
+    /// With everything else; released in the background once durable.
+    Background,
+    /// On its own, flushed and awaited (crash isolation).
+    Alone,
+    /// To the error output, flushed and awaited (crash quarantine).
+    Quarantine(Diversion),
+}
+
 /// A running Firehose-compatible API.
 #[derive(Debug)]
 pub struct Firehose {
@@ -548,20 +558,11 @@ impl Inner {
     /// Divert a logged request that crashed the process twice to its stream's error output,
     /// and wait until that is durable (so the guard can forget it).
     async fn quarantine(self: &Arc<Self>, position: Position, entry: WalEntry) {
-        let Ok(stream) = self.registry.stream(&entry.stream) else {
-            self.wal.release(position);
-            return;
-        };
         tracing::error!(
             stream = %entry.stream,
             records = entry.records.len(),
             "a logged request crashed the process twice; quarantining it to the error output"
         );
-        let records = entry
-            .records
-            .into_iter()
-            .map(|d| Record::new(d, entry.arrival_ms))
-            .collect();
         let diversion = Diversion {
             kind: ErrorOutputType::ProcessingFailed,
             code: QUARANTINED.to_owned(),
@@ -569,55 +570,22 @@ impl Inner {
                 "quarantined: Sluice crashed {QUARANTINE_AFTER_CRASHES} times while processing the request holding this record; it was not processed again"
             ),
         };
-        match stream.divert(records, diversion).await {
-            Ok(receipt) => {
-                let _ = stream.flush().await;
-                if tokio::time::timeout(ISOLATION_WAIT, receipt.durable())
-                    .await
-                    .is_ok_and(|r| r.is_ok())
-                {
-                    self.wal.release(position);
-                } else {
-                    tracing::error!(stream = %entry.stream, "quarantined records are not durable yet; they stay in the log");
-                }
-            }
-            Err(e) => {
-                tracing::error!(stream = %entry.stream, error = %e, "cannot quarantine logged records; they stay in the log")
-            }
-        }
+        self.redo(position, entry, Redo::Quarantine(diversion))
+            .await;
     }
 
     /// Replay one logged request on its own: route it, flush, and wait (bounded) until it is
     /// delivered, so a crash meanwhile is attributed to it alone.
     async fn replay_alone(self: &Arc<Self>, position: Position, entry: WalEntry) {
-        let Ok(stream) = self.registry.stream(&entry.stream) else {
-            self.wal.release(position);
-            return;
-        };
-        let records = entry
-            .records
-            .into_iter()
-            .map(|d| Record::new(d, entry.arrival_ms))
-            .collect();
-        match stream.put(records).await {
-            Ok(receipt) => {
-                let _ = stream.flush().await;
-                match tokio::time::timeout(ISOLATION_WAIT, receipt.durable()).await {
-                    Ok(Ok(_)) => self.wal.release(position),
-                    Ok(Err(_)) => {}
-                    Err(_) => tracing::warn!(
-                        stream = %entry.stream,
-                        "an isolated request is not delivered within {ISOLATION_WAIT:?}; going on"
-                    ),
-                }
-            }
-            Err(e) => {
-                tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log")
-            }
-        }
+        self.redo(position, entry, Redo::Alone).await;
     }
 
     async fn replay(self: &Arc<Self>, position: Position, entry: WalEntry) {
+        self.redo(position, entry, Redo::Background).await;
+    }
+
+    /// Put a logged request into its stream again; release it from the log once durable.
+    async fn redo(self: &Arc<Self>, position: Position, entry: WalEntry, how: Redo) {
         let Ok(stream) = self.registry.stream(&entry.stream) else {
             // The stream was deleted: its records are discarded with it.
             self.wal.release(position);
@@ -628,18 +596,35 @@ impl Inner {
             .into_iter()
             .map(|d| Record::new(d, entry.arrival_ms))
             .collect();
-        match stream.put(records).await {
-            Ok(receipt) => {
-                let inner = Arc::clone(self);
-                tokio::spawn(async move {
-                    if receipt.durable().await.is_ok() {
-                        inner.wal.release(position);
-                    }
-                });
-            }
+        let waits = !matches!(how, Redo::Background);
+        let put = match how {
+            Redo::Quarantine(diversion) => stream.divert(records, diversion).await,
+            Redo::Alone | Redo::Background => stream.put(records).await,
+        };
+        let receipt = match put {
+            Ok(receipt) => receipt,
             Err(e) => {
-                tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log")
+                tracing::error!(stream = %entry.stream, error = %e, "cannot replay logged records; they stay in the log");
+                return;
             }
+        };
+        if waits {
+            let _ = stream.flush().await;
+            match tokio::time::timeout(ISOLATION_WAIT, receipt.durable()).await {
+                Ok(Ok(_)) => self.wal.release(position),
+                Ok(Err(_)) => {}
+                Err(_) => tracing::warn!(
+                    stream = %entry.stream,
+                    "a request replayed on its own is not delivered within {ISOLATION_WAIT:?}; going on"
+                ),
+            }
+        } else {
+            let inner = Arc::clone(self);
+            tokio::spawn(async move {
+                if receipt.durable().await.is_ok() {
+                    inner.wal.release(position);
+                }
+            });
         }
     }
 

@@ -465,26 +465,17 @@ async fn injected_s3_faults_lose_nothing() {
         "{m:?}"
     );
 
-    let direct = s3(&endpoint());
-    let store = direct.bucket(&bucket).expect("store");
-    let listed: Vec<_> = store.list(None).try_collect().await.expect("list");
-    let mut lines = Vec::new();
-    use object_store::ObjectStoreExt as _;
-    for meta in &listed {
-        let body = store
-            .get(&meta.location)
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("bytes");
-        lines.extend(
-            String::from_utf8(body.to_vec())
+    let listed = objects(&s3(&endpoint()), &bucket).await;
+    let mut lines: Vec<String> = listed
+        .iter()
+        .flat_map(|(_, body)| {
+            String::from_utf8(body.clone())
                 .expect("utf8")
                 .lines()
-                .map(str::to_owned),
-        );
-    }
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     lines.sort();
     expected.sort();
     assert_eq!(

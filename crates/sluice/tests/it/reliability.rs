@@ -9,24 +9,46 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::serve::{Server, b64, call, landed_ids, op, serve_command};
+use super::serve::{Server, b64, call, files_under, landed_ids, op, serve_command};
 
 const SIGABRT: i32 = 6;
 
-/// Every line of every object under `dir` that is an error document.
-fn error_documents(dir: &Path) -> Vec<(PathBuf, Value)> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
+/// A temp dir with `data/`, `schemas/` and a `sluice.yaml` holding `config`.
+struct Workdir {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    schemas: PathBuf,
+    config: PathBuf,
+}
+
+impl Workdir {
+    fn new(config: &str) -> Self {
+        Self::with_data(config, None)
+    }
+
+    /// Like [`Workdir::new`], the data directory at `data` when given.
+    fn with_data(config: &str, data: Option<PathBuf>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = data.unwrap_or_else(|| dir.path().join("data"));
+        let schemas = dir.path().join("schemas");
+        let path = dir.path().join("sluice.yaml");
+        std::fs::write(&path, config).expect("config");
+        Self {
+            _dir: dir,
+            data,
+            schemas,
+            config: path,
         }
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
+
+    fn start(&self) -> Server {
+        Server::start(&self.data, &self.schemas, Some(&self.config))
+    }
+}
+
+/// Every line of every object under `dir` that is an error document.
+fn error_documents(dir: &Path) -> Vec<(PathBuf, Value)> {
+    let files = files_under(dir);
     let mut docs = Vec::new();
     for f in files {
         for line in std::fs::read_to_string(&f).unwrap_or_default().lines() {
@@ -60,12 +82,7 @@ fn put_batch(addr: &str, stream: &str, records: &[Vec<u8>]) -> Value {
 /// the good records and puts each deep one in `partitioning-failed/` intact.
 #[test]
 fn deep_records_cannot_stop_dynamic_partitioning() {
-    let work = tempfile::tempdir().expect("tempdir");
-    let data = work.path().join("data");
-    let schemas = work.path().join("schemas");
-    let config = work.path().join("sluice.yaml");
-    std::fs::write(
-        &config,
+    let work = Workdir::new(
         r#"streams:
   - DeliveryStreamName: deep
     ExtendedS3DestinationConfiguration:
@@ -82,9 +99,8 @@ fn deep_records_cannot_stop_dynamic_partitioning() {
               - {ParameterName: MetadataExtractionQuery, ParameterValue: "{k: (.k // \"none\")}"}
               - {ParameterName: JsonParsingEngine, ParameterValue: JQ-1.6}
 "#,
-    )
-    .expect("config");
-    let server = Server::start(&data, &schemas, Some(&config));
+    );
+    let (data, server) = (&work.data, work.start());
     let deep_field = |n: usize| {
         format!(
             "{{\"id\":3,\"k\":\"a\",\"x\":{}1{}}}\n",
@@ -175,17 +191,12 @@ fn run_until_exit(mut cmd: Command, timeout: Duration) -> ExitStatus {
 #[test]
 fn a_request_that_crashes_twice_is_quarantined() {
     const MARKER: &str = "POISON-7f3a";
-    let work = tempfile::tempdir().expect("tempdir");
-    let data = work.path().join("data");
-    let schemas = work.path().join("schemas");
-    let config = work.path().join("sluice.yaml");
-    std::fs::write(
-        &config,
+    let work = Workdir::new(
         "streams:\n  - DeliveryStreamName: guarded\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n      ErrorOutputPrefix: err/\n      BufferingHints: {SizeInMBs: 64, IntervalInSeconds: 2}\n",
-    )
-    .expect("config");
+    );
+    let (data, schemas, config) = (&work.data, &work.schemas, &work.config);
     let faulty = || {
-        let mut cmd = serve_command(&data, &schemas, Some(&config));
+        let mut cmd = serve_command(data, schemas, Some(config));
         cmd.env(sluice_delivery::ABORT_ON_ENV, MARKER);
         cmd
     };
@@ -239,7 +250,7 @@ fn a_request_that_crashes_twice_is_quarantined() {
     assert_eq!(landed, expected);
     // Exactly once: no record of the delivered request was replayed a second time.
     assert_eq!(
-        count_lines(&lake.join("raw")),
+        concatenated(&lake.join("raw")).lines().count(),
         expected.len(),
         "no record landed twice"
     );
@@ -261,32 +272,10 @@ fn a_request_that_crashes_twice_is_quarantined() {
 
 /// Every object under `dir`, concatenated.
 fn concatenated(dir: &Path) -> String {
-    let mut all = String::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            all.push_str(&concatenated(&p));
-        } else {
-            all.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
-        }
-    }
-    all
-}
-
-fn count_lines(dir: &Path) -> usize {
-    let mut n = 0;
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            n += count_lines(&p);
-        } else {
-            n += std::fs::read_to_string(&p)
-                .unwrap_or_default()
-                .lines()
-                .count();
-        }
-    }
-    n
+    files_under(dir)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect()
 }
 
 /// Slow and stalled HTTP clients hold a bounded share of the server: a stalled header is cut
@@ -298,16 +287,10 @@ fn slow_and_stalled_clients_cannot_block_other_callers() {
     use std::io::{Read as _, Write as _};
     use std::net::TcpStream;
 
-    let work = tempfile::tempdir().expect("tempdir");
-    let data = work.path().join("data");
-    let schemas = work.path().join("schemas");
-    let config = work.path().join("sluice.yaml");
-    std::fs::write(
-        &config,
+    let work = Workdir::new(
         "http: {max_connections: 4, header_timeout_seconds: 1, body_timeout_seconds: 1}\nstreams:\n  - DeliveryStreamName: s\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n",
-    )
-    .expect("config");
-    let server = Server::start(&data, &schemas, Some(&config));
+    );
+    let server = work.start();
     let addr = server.addr.clone();
     let closed_within = |stream: &mut TcpStream, limit: Duration| -> (bool, Vec<u8>) {
         stream.set_read_timeout(Some(limit)).expect("read timeout");
@@ -415,17 +398,13 @@ impl Drop for Tmpfs {
 /// and when space returns it serves again and delivers every acknowledged record.
 #[test]
 fn a_full_disk_is_refused_and_survived() {
-    let work = tempfile::tempdir().expect("tempdir");
-    let disk = Tmpfs::mount(work.path().join("disk"), "3m");
-    let data = disk.path.join("data");
-    let schemas = work.path().join("schemas");
-    let config = work.path().join("sluice.yaml");
-    std::fs::write(
-        &config,
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let disk = Tmpfs::mount(scratch.path().join("disk"), "3m");
+    let work = Workdir::with_data(
         "streams:\n  - DeliveryStreamName: full\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: raw/\n      BufferingHints: {SizeInMBs: 1, IntervalInSeconds: 1}\n",
-    )
-    .expect("config");
-    let server = Server::start(&data, &schemas, Some(&config));
+        Some(disk.path.join("data")),
+    );
+    let (data, server) = (&work.data, work.start());
     let pad = "x".repeat(1000);
     let batch = |first: u64| -> Vec<Vec<u8>> {
         (first..first + 50)

@@ -591,8 +591,8 @@ pub(crate) fn landed_ids(dir: &Path) -> BTreeSet<u64> {
     landed_counts(dir).into_keys().collect()
 }
 
-/// How many times each `id` landed under `dir`.
-pub(crate) fn landed_counts(dir: &Path) -> std::collections::BTreeMap<u64, usize> {
+/// Every file under `dir` (none when it does not exist).
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();
@@ -605,6 +605,13 @@ pub(crate) fn landed_counts(dir: &Path) -> std::collections::BTreeMap<u64, usize
     }
     let mut files = Vec::new();
     walk(dir, &mut files);
+    files.sort();
+    files
+}
+
+/// How many times each `id` landed under `dir`.
+pub(crate) fn landed_counts(dir: &Path) -> std::collections::BTreeMap<u64, usize> {
+    let files = files_under(dir);
     let mut ids = std::collections::BTreeMap::new();
     for f in files {
         for line in std::fs::read_to_string(&f).unwrap_or_default().lines() {
