@@ -207,14 +207,39 @@ mod tests {
 
     #[test]
     fn empty_input() {
-        for f in [
-            CompressionFormat::Gzip,
-            CompressionFormat::Zip,
-            CompressionFormat::Snappy,
-            CompressionFormat::HadoopSnappy,
-            CompressionFormat::Zstd,
-        ] {
-            f.compress(b"").expect("empty");
-        }
+        // Every format's empty output is a valid, complete encoding of nothing.
+        let gz = CompressionFormat::Gzip.compress(b"").expect("gzip");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .expect("gunzip");
+        assert!(back.is_empty() && gz.starts_with(&[0x1f, 0x8b]), "{gz:?}");
+
+        let z = CompressionFormat::Zstd.compress(b"").expect("zstd");
+        assert!(!z.is_empty());
+        assert_eq!(zstd::decode_all(&z[..]).expect("unzstd"), b"");
+
+        let zip = CompressionFormat::Zip.compress(b"").expect("zip");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("archive");
+        assert_eq!(archive.len(), 1);
+        let mut back = Vec::new();
+        archive
+            .by_index(0)
+            .expect("entry")
+            .read_to_end(&mut back)
+            .expect("unzip");
+        assert!(back.is_empty());
+
+        // snappy-java: the stream header (magic, version, compatible version), no blocks.
+        let s = CompressionFormat::Snappy.compress(b"").expect("snappy");
+        assert_eq!(s.len(), 16, "{s:?}");
+        assert_eq!(&s[..8], &SNAPPY_JAVA_MAGIC);
+        assert_eq!(&s[8..], &[0, 0, 0, 1, 0, 0, 0, 1]);
+
+        // Hadoop's block stream: no blocks at all.
+        let h = CompressionFormat::HadoopSnappy
+            .compress(b"")
+            .expect("snappy");
+        assert!(h.is_empty(), "{h:?}");
     }
 }

@@ -21,13 +21,22 @@ const MEMORY_BUDGET: usize = 64 << 20;
 /// The stated bound on the whole process's peak RSS for this test.
 const RSS_BOUND: u64 = 384 << 20;
 
+/// The process's peak RSS in bytes (`VmHWM` in `/proc/self/status`). Panics when it cannot be
+/// read: the memory bound is this test's point, and a bound nobody measured is no bound.
 fn vm_hwm() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
+    let status = std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status: this test measures peak RSS through procfs");
+    let line = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .unwrap_or_else(|| panic!("no VmHWM line in /proc/self/status:\n{status}"));
+    let kb: u64 = line
+        .trim()
+        .strip_suffix("kB")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("cannot parse VmHWM: {line:?}"));
+    assert!(kb > 0, "VmHWM is 0 kB: nothing was measured");
+    kb * 1024
 }
 
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -136,6 +145,10 @@ async fn five_thousand_partitions_stay_within_the_memory_bound() {
         "too many tiny objects: {} for {} bytes",
         files.len(),
         bytes
+    );
+    assert!(
+        peak >= before,
+        "the high-water mark cannot fall: {peak} < {before}"
     );
     assert!(
         peak < RSS_BOUND,

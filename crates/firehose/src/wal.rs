@@ -632,9 +632,24 @@ mod tests {
         }
     }
 
+    /// The segment numbers present in `dir`.
+    fn segment_files(dir: &Path) -> Vec<u64> {
+        let mut ids: Vec<u64> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf8"))
+            .filter_map(|n| n.strip_suffix(".wal").and_then(|n| n.parse().ok()))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     #[tokio::test]
     async fn replays_unreleased_entries_and_trims_released_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
+        // Every entry("sN", 3) frame is 60 bytes: 8 (len, crc) + 2 + 2 ("sN") + 8 + 4 +
+        // 3 × (4 + 8). The log rolls once a segment holds >= 200 bytes, so appended one at a
+        // time, segment 1 holds s0..s3, segment 2 holds s4..s7 and segment 3 s8, s9.
+        assert_eq!(entry("s0", 3).encode().len(), 60);
         let opts = WalOptions::new(dir.path()).with_segment_bytes(200);
         let (wal, replay) = Wal::open(opts.clone()).expect("open");
         assert!(replay.is_empty());
@@ -646,30 +661,37 @@ mod tests {
                     .expect("append"),
             );
         }
-        // Release the first five: segments holding only those disappear.
+        assert_eq!(segment_files(dir.path()), [1, 2, 3]);
+        // Release the first five: segment 1 (s0..s3) holds nothing undelivered and goes;
+        // segment 2 still holds s5..s7 and stays, whole, s4 included.
         for p in positions.drain(..5) {
             wal.release(p);
         }
+        assert_eq!(segment_files(dir.path()), [2, 3], "segment 1 is trimmed");
         wal.close();
         drop(wal);
         let (wal, replay) = Wal::open(opts).expect("reopen");
-        let names: Vec<_> = replay.iter().map(|(_, e)| e.stream.clone()).collect();
-        assert!(
-            names.ends_with(&[
-                "s5".into(),
-                "s6".into(),
-                "s7".into(),
-                "s8".into(),
-                "s9".into()
-            ]),
-            "{names:?}"
-        );
-        assert_eq!(replay[replay.len() - 1].1, entry("s9", 3));
+        // Reopening starts a fresh active segment 4.
+        assert_eq!(segment_files(dir.path()), [2, 3, 4]);
+        let names: Vec<&str> = replay.iter().map(|(_, e)| e.stream.as_str()).collect();
+        assert_eq!(names, ["s4", "s5", "s6", "s7", "s8", "s9"]);
+        let segments: Vec<u64> = replay.iter().map(|(p, _)| p.segment).collect();
+        assert_eq!(segments, [2, 2, 2, 2, 3, 3]);
+        for (i, (_, e)) in replay.iter().enumerate() {
+            assert_eq!(*e, entry(&format!("s{}", i + 4), 3));
+        }
+        assert_eq!(wal.pending_entries(), 6);
+        assert_eq!(wal.live_bytes(), 6 * 60);
         for (p, _) in replay {
             wal.release(p);
         }
         assert_eq!(wal.pending_entries(), 0);
         assert_eq!(wal.live_bytes(), 0);
+        assert_eq!(
+            segment_files(dir.path()),
+            [4],
+            "replayed segments are trimmed"
+        );
     }
 
     #[tokio::test]
@@ -693,22 +715,35 @@ mod tests {
         assert_eq!(replay[0].1.stream, "a");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[tokio::test]
     async fn concurrent_appends_share_fsyncs() {
+        use std::future::Future as _;
+        use std::task::{Context, Waker};
+
         let dir = tempfile::tempdir().expect("tempdir");
         let (wal, _) = Wal::open(WalOptions::new(dir.path())).expect("open");
-        let wal = Arc::new(wal);
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let wal = Arc::clone(&wal);
-            tasks.push(tokio::spawn(async move {
-                wal.append(&entry(&format!("s{i}"), 1)).await
-            }));
+        let entries: Vec<WalEntry> = (0..200).map(|i| entry(&format!("s{i}"), 1)).collect();
+        let mut appends: Vec<_> = entries.iter().map(|e| Box::pin(wal.append(e))).collect();
+        {
+            // Hold the writer at its bookkeeping step (it takes this lock after its fsync), so
+            // the appends queue up behind a commit in progress: what group commit is for. The
+            // first poll of an append queues its frame and then waits for the writer.
+            let _held = wal.shared.segments.lock().expect("lock");
+            let mut cx = Context::from_waker(Waker::noop());
+            for a in &mut appends {
+                assert!(
+                    a.as_mut().poll(&mut cx).is_pending(),
+                    "appended before its commit"
+                );
+            }
         }
-        for t in tasks {
-            t.await.expect("join").expect("append");
+        for a in appends {
+            a.await.expect("append");
         }
-        assert!(wal.fsyncs() <= 200, "at most one fsync per append");
+        // All 200 were queued before the writer could finish its first group: it commits that
+        // group and then the rest as one more. One fsync per append would be 200.
+        let fsyncs = wal.fsyncs();
+        assert!((1..=2).contains(&fsyncs), "{fsyncs} fsyncs for 200 appends");
         assert_eq!(wal.pending_entries(), 200);
     }
 }

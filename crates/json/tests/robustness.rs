@@ -26,33 +26,54 @@ fn seeds() -> Vec<Vec<u8>> {
         .collect()
 }
 
+const GOOD: &[u8] = br#"{"c_int": 1, "c_string": "good"}"#;
+
 fn check(serde: JsonSerDe, record: &[u8]) -> Result<(), TestCaseError> {
     let table = all_types();
-    let mut decoder = DecoderBuilder::new(&table)
-        .with_serde(serde)
-        .build()
-        .expect("decoder");
+    let build = || {
+        DecoderBuilder::new(&table)
+            .with_serde(serde.clone())
+            .build()
+            .expect("decoder")
+    };
+    // The good record alone: what the first row of every batch below must be.
+    let mut reference = build();
+    reference.decode(GOOD).expect("valid");
+    let reference = reference.flush().expect("flush").expect("rows");
+    validate(&reference);
+
+    let mut decoder = build();
     // A good record first, so a failure must roll back to exactly one row.
-    decoder.decode(br#"{"c_int": 1}"#).expect("valid");
-    match decoder.decode(record) {
-        Ok(rows) => prop_assert_eq!(decoder.len(), 1 + rows),
+    decoder.decode(GOOD).expect("valid");
+    let added = match decoder.decode(record) {
+        Ok(rows) => {
+            prop_assert_eq!(decoder.len(), 1 + rows);
+            rows
+        }
         Err(e) => {
             prop_assert_eq!(decoder.len(), 1);
             prop_assert!(!e.message.is_empty());
             prop_assert!(!e.message.contains('\n'), "one-line message: {}", e.message);
+            0
         }
-    }
+    };
+    // The good record again: whatever the record in between left behind must not leak into it.
+    decoder.decode(GOOD).expect("valid after any record");
     let batch = decoder.flush().expect("flush").expect("rows");
-    prop_assert_eq!(batch.num_rows(), decoder_rows_check(&batch));
+    validate(&batch);
+    prop_assert_eq!(batch.num_rows(), 2 + added);
+    // A rejected record leaves no trace: the rows around it are the good record's, column by
+    // column.
+    prop_assert_eq!(&batch.slice(0, 1), &reference);
+    prop_assert_eq!(&batch.slice(1 + added, 1), &reference);
     Ok(())
 }
 
-fn decoder_rows_check(batch: &arrow_array::RecordBatch) -> usize {
-    // Every column has the batch's length (RecordBatch::try_new checked it); validate the data.
+/// Every column has the batch's length (RecordBatch::try_new checked it); validate the data.
+fn validate(batch: &arrow_array::RecordBatch) {
     for c in batch.columns() {
         c.to_data().validate_full().expect("valid Arrow data");
     }
-    batch.num_rows()
 }
 
 fn hive() -> JsonSerDe {

@@ -100,21 +100,38 @@ mod tests {
 
     #[test]
     fn runs_items_concurrently() {
-        if rayon::current_num_threads() < 2 {
-            return; // a one-thread pool cannot overlap anything
-        }
-        let start = std::time::Instant::now();
-        map(2, vec![(); 4], |()| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            Ok(())
-        })
-        .expect("no errors");
-        // Serially this takes 400 ms; two tasks take 200 ms.
-        let elapsed = start.elapsed();
-        assert!(
-            elapsed < std::time::Duration::from_millis(350),
-            "{elapsed:?}"
-        );
+        use std::sync::Condvar;
+        use std::time::Duration;
+
+        // A rendezvous: each of the two items waits until both are running. Run one after the
+        // other, the first waits alone and gives up (an error, not a hang); the bound only
+        // turns a deadlock into a failure, it measures nothing.
+        let arrived = Mutex::new(0usize);
+        let all_here = Condvar::new();
+        let rendezvous = |()| {
+            let mut n = arrived.lock().unwrap_or_else(PoisonError::into_inner);
+            *n += 1;
+            all_here.notify_all();
+            let (n, timeout) = all_here
+                .wait_timeout_while(n, Duration::from_secs(30), |n| *n < 2)
+                .unwrap_or_else(PoisonError::into_inner);
+            if timeout.timed_out() {
+                Err(ParquetSinkError::Internal {
+                    invariant: "both items run at once",
+                })
+            } else {
+                Ok(*n)
+            }
+        };
+        // Our own two-thread pool: the global one may have a single thread on a small machine.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("pool");
+        let out = pool
+            .install(|| map(2, vec![(), ()], rendezvous))
+            .expect("the two items ran concurrently");
+        assert_eq!(out, [2, 2]);
     }
 
     #[test]

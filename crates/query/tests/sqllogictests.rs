@@ -18,6 +18,8 @@
 //! Results: NULL is `NULL`, an empty string `(empty)`; a multi-line value (an `EXPLAIN` plan)
 //! becomes one row per line, indentation shown as `-`, and the scratch path as `SCRATCH`.
 //!
+//! Arguments other than `--complete` are file-name filters, and each must match a file.
+//!
 //! Regenerate expected results with
 //! `cargo test -p sluice-query --test sqllogictests -- --complete` (optionally followed by file
 //! name filters).
@@ -315,11 +317,20 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let files = slt_files(&filters);
+    let all = slt_files(&[]);
+    assert!(!all.is_empty(), "no .slt files under testdata/sql");
+    // A filter is a file-name filter for this binary (`--test sqllogictests -- <filter>`): one
+    // that matches nothing is a typo, and running nothing must not pass.
+    let unmatched: Vec<&String> = filters
+        .iter()
+        .filter(|f| !all.iter().any(|p| p.to_string_lossy().contains(f.as_str())))
+        .collect();
     assert!(
-        !files.is_empty() || !filters.is_empty(),
-        "no .slt files under testdata/sql"
+        unmatched.is_empty(),
+        "no .slt file under testdata/sql matches {unmatched:?}; the files are {:?}",
+        all.iter().filter_map(|p| p.file_name()).collect::<Vec<_>>()
     );
+    let files = slt_files(&filters);
     let mut failures = Vec::new();
     for file in &files {
         let name = file

@@ -27,35 +27,59 @@ fn run_python(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Publish N records, consume them with `workers` workers, check every id landed once.
+/// Start `workers` workers, wait until every one of them holds a shard lease, publish N
+/// records, check every id landed once and every worker landed some.
 async fn run(prefix: &str, workers: usize) {
     let mut fx = Fixture::new(prefix, 3).await;
-    fx.publish(0..N, record).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::file(dir.path());
     let settings = fx.settings(10_000, 5_000);
-    let started = Instant::now();
     let mut sources = vec![];
     for w in 0..workers {
         sources.push(fx.worker(&settings, &storage, &format!("w{w}")).await);
     }
+    // The first worker takes every shard and gives some up once it sees the others; with
+    // `workers` <= 3 shards and a fair share of ceil(3 / workers), all of them holding a lease
+    // means the shards are spread. Publishing only then makes every worker do some of the work.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(idle) = sources.iter().find(|s| s.metrics().shards_acquired == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "worker {} never acquired a shard",
+            idle.worker_id()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    fx.publish(0..N, record).await;
     fx.wait_committed(Duration::from_secs(120)).await;
     let elapsed = started.elapsed();
     let mut total = sluice_jetstream::SourceMetrics::default();
+    let mut per_worker = vec![];
     for s in sources {
+        let id = s.worker_id().to_owned();
         let m = s.shutdown().await.expect("shutdown");
         total.fetched += m.fetched;
         total.acked += m.acked;
         total.objects_written += m.objects_written;
         total.records_committed += m.records_committed;
+        per_worker.push((id, m.shards_acquired, m.records_committed));
     }
     let secs = elapsed.as_secs_f64();
     println!(
-        "jetstream throughput: {workers} worker(s), {N} records, {:.1} MB in {secs:.2}s = {:.0} records/s, {:.1} MB/s",
+        "jetstream publish + consume: {workers} worker(s), {N} records, {:.1} MB in {secs:.2}s = {:.0} records/s, {:.1} MB/s; (worker, shards acquired, records) {per_worker:?}",
         fx.published_bytes as f64 / 1e6,
         N as f64 / secs,
         fx.published_bytes as f64 / 1e6 / secs
     );
+    assert_eq!(per_worker.len(), workers);
+    for (id, acquired, records) in &per_worker {
+        assert!(
+            *acquired >= 1,
+            "worker {id} acquired no shard: {per_worker:?}"
+        );
+        assert!(*records > 0, "worker {id} landed nothing: {per_worker:?}");
+    }
     assert_eq!(total.acked, N, "every message acked once after its object");
     assert_eq!(total.records_committed, N);
     let objs = objects(&storage, "lake").await;
@@ -195,36 +219,64 @@ async fn replay_skips_existing_objects_on_s3() {
 }
 
 /// Three workers; 20 times a random worker is aborted (as a crash: nothing flushed, leases left
-/// to expire) and replaced. Afterwards every message landed exactly once.
+/// to expire) and replaced, while messages are being published. Afterwards every message
+/// landed exactly once, and the kills really interrupted work: some messages were delivered
+/// (fetched) more than once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crashes_lose_and_duplicate_nothing() {
     const M: u64 = 30_000;
+    const KILLS: u64 = 20;
     let mut fx = Fixture::new("crash", 6).await;
-    fx.publish(0..M, record).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::file(dir.path());
     let settings = fx.settings(1_500, 1_000);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut workers = vec![];
-    let mut acquired = 0;
+    let mut dead = vec![];
     for w in 0..3 {
         workers.push(fx.worker(&settings, &storage, &format!("w{w}")).await);
     }
-    for kill in 0..20 {
+    let chunk = M / KILLS;
+    for kill in 0..KILLS {
+        // Messages keep arriving: a victim is usually in the middle of an object.
+        fx.publish(kill * chunk..(kill + 1) * chunk, record).await;
         tokio::time::sleep(Duration::from_millis(50 + rng.next() % 250)).await;
         let victim = usize::try_from(rng.next() % 3).expect("small");
         workers[victim].abort();
-        acquired += workers[victim].metrics().shards_acquired;
-        workers[victim] = fx.worker(&settings, &storage, &format!("r{kill}")).await;
+        let replacement = fx.worker(&settings, &storage, &format!("r{kill}")).await;
+        dead.push(std::mem::replace(&mut workers[victim], replacement));
     }
     fx.wait_committed(Duration::from_secs(120)).await;
-    for w in workers {
-        acquired += w.shutdown().await.expect("shutdown").shards_acquired;
+    let mut total = sluice_jetstream::SourceMetrics::default();
+    let mut add = |m: sluice_jetstream::SourceMetrics| {
+        total.fetched += m.fetched;
+        total.redelivered += m.redelivered;
+        total.objects_existing += m.objects_existing;
+        total.shards_acquired += m.shards_acquired;
+    };
+    for w in &dead {
+        add(w.metrics());
     }
+    for w in workers {
+        add(w.shutdown().await.expect("shutdown"));
+    }
+    println!(
+        "crashes: {M} messages, fetched {}, redelivered {}, objects found existing {}, shard acquisitions {}",
+        total.fetched, total.redelivered, total.objects_existing, total.shards_acquired
+    );
     // 6 shards; every takeover of a dead worker's shard is one more acquisition.
     assert!(
-        acquired > 6,
-        "no shard was ever taken over ({acquired} acquisitions)"
+        total.shards_acquired > 6,
+        "no shard was ever taken over ({} acquisitions)",
+        total.shards_acquired
+    );
+    // A kill that interrupts an open or half-committed object makes its successor fetch those
+    // messages again (a new consumer from the committed sequence). Kills of idle workers replay
+    // nothing, and would leave this test proving nothing about crashes.
+    assert!(
+        total.fetched > M,
+        "no message was delivered twice ({} fetched for {M}): the kills replayed nothing",
+        total.fetched
     );
     let objs = objects(&storage, "lake").await;
     assert_exactly_once(&mut landed_ids(&objs), M);

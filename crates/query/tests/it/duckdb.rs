@@ -12,9 +12,9 @@ use sluice_query::{Format, QueryEngine, QueryOptions};
 
 use crate::common::{Landing, python, repo_root, schema};
 
-type Rows = Vec<Vec<Option<String>>>;
+pub(crate) type Rows = Vec<Vec<Option<String>>>;
 
-async fn ours(engine: &QueryEngine, sql: &str) -> Rows {
+pub(crate) async fn ours(engine: &QueryEngine, sql: &str) -> Rows {
     let batches = engine
         .sql(sql)
         .await
@@ -40,7 +40,7 @@ async fn ours(engine: &QueryEngine, sql: &str) -> Rows {
     rows
 }
 
-fn duckdb(queries: &BTreeMap<&str, String>) -> BTreeMap<String, Rows> {
+pub(crate) fn duckdb(queries: &BTreeMap<&str, String>) -> BTreeMap<String, Rows> {
     let script = repo_root().join("testdata/query/duckdb_query.py");
     let out = Command::new(python())
         .arg(&script)

@@ -5,6 +5,7 @@
 mod common;
 
 mod ddl;
+mod delivered;
 mod duckdb;
 mod pruning;
 mod verify;

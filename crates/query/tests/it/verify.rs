@@ -164,21 +164,83 @@ async fn planted_corrupt_files_are_reported() {
     }
 }
 
+/// The byte range of an object's first data stream (Parquet: the first column chunk; ORC: the
+/// first stripe's data streams), which a footer-only read never touches.
+fn data_range(path: &Path, format: Format) -> std::ops::Range<usize> {
+    let bytes = std::fs::read(path).unwrap();
+    let (start, len) = match format {
+        Format::Parquet => {
+            let meta = datafusion::parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&bytes::Bytes::from(bytes))
+                .unwrap();
+            meta.row_group(0).column(0).byte_range()
+        }
+        Format::Orc => {
+            let reader =
+                orc_rust::ArrowReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+            let stripe = &reader.file_metadata().stripe_metadatas()[0];
+            (
+                stripe.offset() + stripe.index_length(),
+                stripe.data_length(),
+            )
+        }
+    };
+    let start = usize::try_from(start).unwrap();
+    start..start + usize::try_from(len).unwrap()
+}
+
 #[tokio::test]
 async fn deep_verify_reads_every_row() {
+    // Parquet only: orc-rust 0.9 panics (instead of returning an error) on a corrupt
+    // compression chunk header, so a deep verify of such an ORC object aborts; reported
+    // separately, not papered over here. (data_range knows ORC's layout for when it is fixed.)
+    let format = Format::Parquet;
     let dir = tempfile::tempdir().unwrap();
-    let (stream, _) = land(dir.path(), Format::Orc, &["2024-03-05T10"]);
-    let report = verify(
-        &stream,
-        &VerifyOptions {
-            deep: true,
-            expect_count: Some(6),
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let (stream, files) = land(dir.path(), format, &["2024-03-05T10"]);
+    assert_eq!(files.len(), 1);
+    // No key: the duplicate check reads the key column's data even without `deep`, and
+    // this test is about what `deep` alone reads.
+    let deep = VerifyOptions {
+        deep: true,
+        expect_count: Some(6),
+        key: None,
+        ..options()
+    };
+    let shallow = VerifyOptions {
+        deep: false,
+        ..deep.clone()
+    };
+    let report = verify(&stream, &deep).await.unwrap();
     assert!(report.passed(), "{report}");
+    assert_eq!((report.files, report.rows), (1, 6), "{report}");
+
+    // Footer intact, data corrupt: only reading the data can notice.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let range = data_range(&files[0], format);
+    assert!(!range.is_empty() && range.end < bytes.len(), "{range:?}");
+    bytes[range].fill(0xff);
+    std::fs::write(&files[0], &bytes).unwrap();
+
+    let report = verify(&stream, &shallow).await.unwrap();
+    assert!(
+        report.passed(),
+        "{format:?}: the footer alone is intact: {report}"
+    );
+    assert_eq!(report.rows, 6, "{report}");
+
+    let report = verify(&stream, &deep).await.unwrap();
+    assert!(
+        !report.passed(),
+        "{format:?}: deep read the corrupt data: {report}"
+    );
+    assert!(!check(&report, "readable").passed, "{report}");
+    let bad: Vec<&str> = report.unreadable.iter().map(|u| u.path.as_str()).collect();
+    assert_eq!(bad.len(), 1, "{report}");
+    assert!(
+        bad[0].ends_with(files[0].file_name().unwrap().to_str().unwrap()),
+        "{report}"
+    );
+    assert!(!report.unreadable[0].error.is_empty());
 }
 
 #[tokio::test]

@@ -1,5 +1,11 @@
 //! Interoperability: Parquet written by `sluice convert` read by pyarrow (Arrow C++) and DuckDB,
-//! every value compared with what Sluice encoded.
+//! every value compared with what the parquet crate reads back from the same file.
+//!
+//! What this proves: three independent readers see the same types and the same values (nulls,
+//! nesting, decimals, timestamps, INT96) in Sluice's files, i.e. the encoding is standard. It
+//! does not prove the values are the right ones for the input: that is the golden tests' job
+//! (`crates/json/tests/golden.rs` against the reviewed `testdata/golden/*/expected.txt`, and the
+//! CLI round trips in `roundtrip.rs`).
 //!
 //! The readers live in the venv `scripts/test` creates; `SLUICE_PYTHON` points at its Python.
 //! Without it this test fails (never skips): run the suite through `scripts/test`.
@@ -146,7 +152,8 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
         input.display()
     );
 
-    // What Sluice encoded: read our own file back with the parquet crate.
+    // The reference side: Sluice's own file read back with the parquet crate (not the input:
+    // the readers are compared with each other, see the module comment).
     let file = std::fs::File::open(&out).expect("output");
     let batches: Vec<RecordBatch> =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)

@@ -42,6 +42,8 @@ pub(crate) struct Server {
     child: Child,
     pub(crate) addr: String,
     output: Arc<Mutex<Vec<String>>>,
+    /// Copies the server's stdout into `output`; ends at EOF, when the server exits.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -58,7 +60,7 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let output = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        {
+        let reader = {
             let output = Arc::clone(&output);
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -72,8 +74,8 @@ impl Server {
                     }
                     output.lock().expect("lock").push(line);
                 }
-            });
-        }
+            })
+        };
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("sluice serve prints where it listens");
@@ -81,6 +83,7 @@ impl Server {
             child,
             addr,
             output,
+            reader: Some(reader),
         }
     }
 
@@ -116,7 +119,10 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Everything the server printed before it exited: the reader ends at EOF.
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the stdout reader does not panic");
+        }
         self.printed()
     }
 
@@ -847,5 +853,107 @@ fn aws_sdk_for_rust_works_against_serve() {
     assert_eq!(
         landed_ids(&data.join("sdk")),
         (1..=300).collect::<BTreeSet<u64>>()
+    );
+}
+
+/// What `sluice serve` lands, `sluice query` reads through the same config: a stream with
+/// dynamic partitioning (a jq key), `!{timestamp}` and a `CustomTimeZone` half an hour off UTC.
+/// The expected rows come from what this test sent; the time partition must be the Kolkata hour
+/// (UTC+05:30, no daylight saving) of the wall clock while the records were put.
+#[test]
+fn query_reads_what_serve_landed() {
+    use chrono::{DateTime, FixedOffset, Utc};
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    std::fs::create_dir_all(schemas.join("it")).expect("schemas");
+    std::fs::write(schemas.join("it/events.json"), EVENTS_TABLE).expect("table");
+    let stream = json!({
+        "DeliveryStreamName": "orders",
+        "ExtendedS3DestinationConfiguration": {
+            "BucketARN": "arn:aws:s3:::lake",
+            "Prefix": "orders/tenant=!{partitionKeyFromQuery:tenant}/!{timestamp:yyyy-MM-dd-HH}/",
+            "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+            "CustomTimeZone": "Asia/Kolkata",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 900},
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction", "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{tenant:.tenant}"},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
+            "DataFormatConversionConfiguration": {
+                "SchemaConfiguration": {"DatabaseName": "it", "TableName": "events"},
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}
+            }
+        }
+    });
+    // YAML is a superset of JSON.
+    let config = work.path().join("sluice.yaml");
+    std::fs::write(&config, json!({ "streams": [stream] }).to_string()).expect("config");
+
+    let kolkata = FixedOffset::east_opt(5 * 3600 + 30 * 60).expect("offset");
+    let hour = |t: DateTime<Utc>| t.with_timezone(&kolkata).format("%Y-%m-%d-%H").to_string();
+    let before = Utc::now();
+    let server = Server::start(&data, &schemas, Some(&config));
+    let mut sent: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for chunk in (0..1_000u64).collect::<Vec<_>>().chunks(500) {
+        let records: Vec<Value> = chunk
+            .iter()
+            .map(|i| {
+                let tenant = format!("t{}", i % 3);
+                let e = sent.entry(tenant.clone()).or_default();
+                e.0 += 1;
+                e.1 += i;
+                json!({"Data": b64(format!("{{\"id\":{i},\"tenant\":\"{tenant}\",\"msg\":\"m{i}\"}}\n").as_bytes())})
+            })
+            .collect();
+        let body = json!({"DeliveryStreamName": "orders", "Records": records}).to_string();
+        let (status, out) = call(&server.addr, &op("PutRecordBatch"), body.as_bytes());
+        assert_eq!((status, &out["FailedPutCount"]), (200, &json!(0)), "{out}");
+    }
+    server.stop();
+    let after = Utc::now();
+
+    let query = |sql: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("query")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--schemas")
+            .arg(&schemas)
+            .args(["--output", "csv", sql])
+            .output()
+            .expect("run sluice query");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("utf8")
+    };
+    let got = query(
+        "SELECT tenant, count(*) AS n, sum(id) AS ids, count(DISTINCT msg) AS msgs FROM orders GROUP BY tenant ORDER BY tenant",
+    );
+    let mut want = String::from("tenant,n,ids,msgs\n");
+    for (tenant, (n, ids)) in &sent {
+        want.push_str(&format!("{tenant},{n},{ids},{n}\n"));
+    }
+    assert_eq!(got, want);
+
+    // The `!{timestamp}` partition is in Kolkata time: the hour (or, across an hour boundary,
+    // the hours) between the first put and the stop.
+    let hours = query("SELECT DISTINCT datehour FROM orders ORDER BY datehour");
+    let hours: Vec<&str> = hours.lines().skip(1).collect();
+    let allowed = [hour(before), hour(after)];
+    assert!(
+        !hours.is_empty() && hours.iter().all(|h| allowed.iter().any(|a| a == h)),
+        "{hours:?} not within {allowed:?}"
+    );
+    let utc_hours = [
+        before.format("%Y-%m-%d-%H").to_string(),
+        after.format("%Y-%m-%d-%H").to_string(),
+    ];
+    assert!(
+        hours.iter().all(|h| !utc_hours.iter().any(|u| u == h)),
+        "{hours:?} are UTC hours"
     );
 }
