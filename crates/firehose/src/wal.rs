@@ -673,14 +673,23 @@ mod tests {
         let (wal, replay) = Wal::open(opts).expect("reopen");
         // Reopening starts a fresh active segment 4.
         assert_eq!(segment_files(dir.path()), [2, 3, 4]);
+        // s4 is in segment 2 but was delivered: its release log says so, and it is not
+        // replayed (a replay would deliver it twice).
+        assert_eq!(
+            std::fs::read(release_path(dir.path(), 2)).expect("release log of segment 2"),
+            0u32.to_le_bytes()
+        );
         let names: Vec<&str> = replay.iter().map(|(_, e)| e.stream.as_str()).collect();
-        assert_eq!(names, ["s4", "s5", "s6", "s7", "s8", "s9"]);
+        assert_eq!(names, ["s5", "s6", "s7", "s8", "s9"]);
         let segments: Vec<u64> = replay.iter().map(|(p, _)| p.segment).collect();
-        assert_eq!(segments, [2, 2, 2, 2, 3, 3]);
+        assert_eq!(segments, [2, 2, 2, 3, 3]);
+        let indices: Vec<u32> = replay.iter().map(|(p, _)| p.index).collect();
+        assert_eq!(indices, [1, 2, 3, 0, 1]);
         for (i, (_, e)) in replay.iter().enumerate() {
-            assert_eq!(*e, entry(&format!("s{}", i + 4), 3));
+            assert_eq!(*e, entry(&format!("s{}", i + 5), 3));
         }
-        assert_eq!(wal.pending_entries(), 6);
+        assert_eq!(wal.pending_entries(), 5);
+        // Live bytes count whole segments: 2 (four frames) and 3 (two).
         assert_eq!(wal.live_bytes(), 6 * 60);
         for (p, _) in replay {
             wal.release(p);
@@ -691,6 +700,10 @@ mod tests {
             segment_files(dir.path()),
             [4],
             "replayed segments are trimmed"
+        );
+        assert!(
+            !release_path(dir.path(), 2).exists() && !release_path(dir.path(), 3).exists(),
+            "release logs go with their segments"
         );
     }
 
