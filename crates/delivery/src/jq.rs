@@ -114,14 +114,28 @@ impl JqQuery {
                 "record nests arrays/objects deeper than {MAX_NESTING_DEPTH} levels, the bound for metadata extraction"
             )));
         }
-        let input = jaq_json::read::parse_single(record)
-            .map_err(|_| ExtractError("Non JSON record provided".into()))?;
-        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
-        let mut outputs = self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr);
-        let value = match outputs.next() {
-            Some(Ok(v)) => v,
-            Some(Err(e)) => return Err(ExtractError(format!("jq: error: {e}"))),
-            None => return Err(ExtractError("jq query produced no output".into())),
+        // jaq's built-ins can panic on values a client chooses (found by fuzzing:
+        // `strftime` on a huge epoch overflows a multiplication in jaq-std 3.0): a panic here
+        // fails this record's extraction, like any jq error.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let input = jaq_json::read::parse_single(record)
+                .map_err(|_| ExtractError("Non JSON record provided".into()))?;
+            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+            let mut outputs = self.filter.id.run((ctx, input)).map(jaq_core::unwrap_valr);
+            match outputs.next() {
+                Some(Ok(v)) => Ok(v),
+                Some(Err(e)) => Err(ExtractError(format!("jq: error: {e}"))),
+                None => Err(ExtractError("jq query produced no output".into())),
+            }
+        }));
+        let value = match run {
+            Ok(result) => result?,
+            Err(panic) => {
+                return Err(ExtractError(format!(
+                    "jq: the query failed on this record (jaq panicked: {})",
+                    crate::fault::panic_message(&*panic)
+                )));
+            }
         };
         let Val::Obj(map) = &value else {
             return Err(ExtractError(format!(
@@ -309,6 +323,31 @@ mod tests {
             let err = run("{k: .id}", &rec, &["k"]).expect_err("refused");
             assert!(err.contains("deeper than 256 levels"), "{err}");
         }
+    }
+
+    /// Found by the jq_metadata fuzz target (`fuzz/corpus/jq_metadata/2e3c7534…`): jaq-std
+    /// 3.0's `strftime` overflows a multiplication on this epoch, which panics with overflow
+    /// checks on (tests, debug builds). The panic must fail the record, not reach the caller.
+    #[test]
+    fn a_panic_inside_jaq_fails_the_record() {
+        let got = run(
+            r#"{a: (.ts | strftime("%Y"))}"#,
+            r#"{"ts":17928828804333}"#,
+            &["a"],
+        );
+        assert!(
+            matches!(&got, Err(m) if m.contains("jaq panicked")),
+            "{got:?}"
+        );
+        // The query still works for the next record.
+        assert_eq!(
+            run(
+                r#"{a: (.ts | strftime("%Y"))}"#,
+                r#"{"ts":1709633229}"#,
+                &["a"]
+            ),
+            Ok(vec!["2024".to_owned()])
+        );
     }
 
     #[test]
