@@ -209,13 +209,32 @@ fn hive_layout_ddl_maps_every_partition_column() {
     // The template, over a landed copy of the layout, names exactly the directories of the
     // objects: filled with each record's own values (its country, its event time's date and
     // hour), and nothing else.
+    assert_template_names_landed_dirs(&stream, prefix, Format::Parquet, "", |country, time| {
+        vec![
+            ("cc", country),
+            ("dt", time.format("%Y-%m-%d").to_string()),
+            ("hour", time.format("%H").to_string()),
+        ]
+    });
+}
+
+/// Land `prefix`'s fixture in a temp dir, render the DDL with that dir (plus `suffix`) as the
+/// location, and check that `storage.location.template`, filled with each record's own
+/// partition `values`, names exactly the directories of the objects, which exist.
+fn assert_template_names_landed_dirs(
+    stream: &StreamTable,
+    prefix: &str,
+    format: Format,
+    suffix: &str,
+    values: impl Fn(String, NaiveDateTime) -> Vec<(&'static str, String)>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let files = land(&root, prefix, Format::Parquet);
+    let files = land(&root, prefix, format);
     let local = athena_ddl(
-        &stream,
+        stream,
         &DdlOptions {
-            location: Some(format!("file://{}", root.display())),
+            location: Some(format!("file://{}{suffix}", root.display())),
             ..DdlOptions::default()
         },
     )
@@ -226,16 +245,7 @@ fn hive_layout_ddl_maps_every_partition_column() {
     let filled: BTreeSet<String> = clicks()
         .1
         .into_iter()
-        .map(|(country, time)| {
-            fill(
-                &template,
-                &[
-                    ("cc", country),
-                    ("dt", time.format("%Y-%m-%d").to_string()),
-                    ("hour", time.format("%H").to_string()),
-                ],
-            )
-        })
+        .map(|(country, time)| fill(&template, &values(country, time)))
         .collect();
     assert!(filled.len() > 1, "{filled:?}");
     assert_eq!(filled, landed_dirs(&files));
@@ -280,39 +290,10 @@ fn key_and_spanning_timestamp_ddl() {
         "s3://bucket/events/${country_partition}/${dt}/"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    let files = land(&root, prefix, Format::Orc);
-    let local = athena_ddl(
-        &stream,
-        &DdlOptions {
-            location: Some(format!("file://{}/", root.display())),
-            ..DdlOptions::default()
-        },
-    )
-    .unwrap();
-    let template = parse(&local)
-        .property("storage.location.template")
-        .to_owned();
-    let filled: BTreeSet<String> = clicks()
-        .1
-        .into_iter()
-        .map(|(country, time)| {
-            fill(
-                &template,
-                &[
-                    ("country_partition", country),
-                    ("dt", time.format("%Y/%m/%d").to_string()),
-                ],
-            )
-        })
-        .collect();
-    assert!(filled.len() > 1, "{filled:?}");
-    assert_eq!(filled, landed_dirs(&files));
-    for d in &filled {
-        assert!(
-            Path::new(d.trim_start_matches("file://")).is_dir(),
-            "{d} does not exist"
-        );
-    }
+    assert_template_names_landed_dirs(&stream, prefix, Format::Orc, "/", |country, time| {
+        vec![
+            ("country_partition", country),
+            ("dt", time.format("%Y/%m/%d").to_string()),
+        ]
+    });
 }
