@@ -1,6 +1,7 @@
 //! The crate's one error type.
 //!
-//! Expected errors: a stream definition Firehose would reject ([`DeliveryError::InvalidArgument`],
+//! Expected errors: a stream definition Firehose would reject ([`DeliveryError::Validation`],
+//! [`DeliveryError::InvalidArgument`],
 //! with Firehose's own message), a feature Sluice does not implement yet
 //! ([`DeliveryError::NotSupported`]), back-pressure ([`DeliveryError::OverLimits`]), a stream
 //! that is stopping, and failures from object storage or the conversion crates.
@@ -24,6 +25,11 @@ pub enum DeliveryError {
         /// Firehose's message.
         message: String,
     },
+
+    /// Member constraints Firehose checks before anything else (`ValidationException`), in
+    /// Firehose's wording.
+    #[error("{0}")]
+    Validation(sluice_schema::Violations),
 
     /// The definition is valid for Firehose but uses something Sluice does not implement yet.
     #[error("{feature} is not supported yet")]
@@ -59,29 +65,10 @@ pub enum DeliveryError {
         stream: String,
     },
 
-    /// A Glue table could not be loaded for format conversion.
-    #[error("cannot load table `{database}.{table}` for format conversion: {source}")]
-    Schema {
-        /// Glue database.
-        database: String,
-        /// Glue table.
-        table: String,
-        /// Why.
-        #[source]
-        source: Box<sluice_schema::SchemaError>,
-    },
-
-    /// The JSON decoder could not be built for the table and deserializer.
+    /// Format conversion could not be set up (the table does not load, the decoder or a
+    /// writer refuses the options) or a compression codec failed.
     #[error(transparent)]
-    Json(Box<sluice_json::JsonError>),
-
-    /// The Parquet writer failed.
-    #[error(transparent)]
-    Parquet(Box<sluice_parquet::ParquetSinkError>),
-
-    /// The ORC writer failed.
-    #[error(transparent)]
-    Orc(Box<sluice_orc::OrcSinkError>),
+    Convert(Box<sluice_convert::ConvertError>),
 
     /// An object store could not be configured, or refused an operation for good.
     #[error("object store error for bucket `{bucket}`: {source}")]
@@ -111,21 +98,9 @@ pub enum DeliveryError {
     },
 }
 
-impl From<sluice_json::JsonError> for DeliveryError {
-    fn from(e: sluice_json::JsonError) -> Self {
-        Self::Json(Box::new(e))
-    }
-}
-
-impl From<sluice_parquet::ParquetSinkError> for DeliveryError {
-    fn from(e: sluice_parquet::ParquetSinkError) -> Self {
-        Self::Parquet(Box::new(e))
-    }
-}
-
-impl From<sluice_orc::OrcSinkError> for DeliveryError {
-    fn from(e: sluice_orc::OrcSinkError) -> Self {
-        Self::Orc(Box::new(e))
+impl From<sluice_convert::ConvertError> for DeliveryError {
+    fn from(e: sluice_convert::ConvertError) -> Self {
+        Self::Convert(Box::new(e))
     }
 }
 
@@ -158,13 +133,11 @@ impl DeliveryError {
     /// The Firehose exception name an API layer should answer with.
     pub fn firehose_exception(&self) -> &'static str {
         match self {
+            Self::Validation(_) => "ValidationException",
             Self::InvalidArgument { .. }
             | Self::Parse { .. }
             | Self::NotSupported { .. }
-            | Self::Schema { .. }
-            | Self::Json(_)
-            | Self::Parquet(_)
-            | Self::Orc(_) => "InvalidArgumentException",
+            | Self::Convert(_) => "InvalidArgumentException",
             Self::OverLimits | Self::ShuttingDown { .. } | Self::Aborted { .. } => {
                 "ServiceUnavailableException"
             }

@@ -2,31 +2,13 @@
 //! instead of stopping a stream, and one opt-in fault-injection point lets tests abort the
 //! process for real (the crash-loop guard of `sluice-firehose` is tested with it).
 
-use std::any::Any;
 use std::sync::OnceLock;
 
 /// Environment variable naming a byte string; a buffer containing it aborts the process when
 /// it is encoded (after its records were acknowledged, as a crash in a converter would). For crash tests only (`docs/reliability.md`); unset, it costs one branch.
 pub const ABORT_ON_ENV: &str = "SLUICE_FAULT_ABORT_ON";
 
-/// The text of a caught panic's payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
-    }
-}
-
-/// The message of an error document for records whose processing hit a bug.
-pub(crate) fn bug_message(stage: &str, payload: &(dyn Any + Send)) -> String {
-    format!(
-        "a bug in Sluice: {stage} panicked ({}); the record is kept here intact, please report it",
-        panic_message(payload)
-    )
-}
+pub(crate) use sluice_convert::fault::{bug_message, panic_message};
 
 fn abort_marker() -> Option<&'static [u8]> {
     static MARKER: OnceLock<Option<Vec<u8>>> = OnceLock::new();

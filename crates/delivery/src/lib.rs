@@ -75,7 +75,7 @@ pub use fault::ABORT_ON_ENV;
 pub use metrics::MetricsSnapshot;
 pub use output::{
     ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
-    METADATA_EXTRACTION_FAILED, QUARANTINED,
+    METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,
 };
 pub use prefix::{
     DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
@@ -84,9 +84,10 @@ pub use prefix::{
 pub use settings::{
     ConversionSettings, DEFAULT_CONVERSION_SIZE_IN_MBS, DEFAULT_INTERVAL_IN_SECONDS,
     DEFAULT_RETRY_DURATION_SECONDS, DEFAULT_SIZE_IN_MBS, DeAggregation, DestinationSettings,
-    MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION, ProcessingSettings, SerializerSettings,
-    StreamSettings,
+    MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION, ProcessingSettings, StreamSettings,
 };
+pub use sluice_convert::{Format, TableFile, TableSource, table_path};
+pub use sluice_schema::{Violation, Violations};
 pub use store::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3Options, Storage, UploadSettings,
 };

@@ -1,6 +1,5 @@
 //! The error output (FIREHOSE.md §6): categories, codes and where error objects go.
 
-use base64::Engine as _;
 use sluice_json::ErrorDocument;
 
 /// `!{firehose:error-output-type}`: why records went to the error output.
@@ -43,11 +42,7 @@ pub const METADATA_EXTRACTION_FAILED: &str = "DynamicPartitioning.MetadataExtrac
 /// `errorCode` for records refused by the active-partition limit.
 pub const ACTIVE_PARTITIONS_LIMIT_EXCEEDED: &str =
     "DynamicPartitioning.ActivePartitionsLimitExceeded";
-/// `errorCode` when a converted file could not be written at all (a bug or resource problem).
-pub const CONVERSION_WRITE_FAILED: &str = "DataFormatConversion.WriteFailed";
-/// `errorCode` for records whose processing hit a bug in Sluice (a caught panic): the record
-/// is kept intact in the error output and the stream goes on.
-pub const INTERNAL_ERROR: &str = "Sluice.InternalError";
+pub use sluice_convert::{CONVERSION_WRITE_FAILED, INTERNAL_ERROR, UNREPRESENTABLE_VALUE};
 /// `errorCode` for records quarantined by the crash-loop guard: the process died twice while
 /// they were being processed, so they are set aside instead of being processed a third time.
 pub const QUARANTINED: &str = "Sluice.Quarantined";
@@ -60,15 +55,5 @@ pub(crate) fn failed_record(
     arrival_ms: i64,
     ending_ms: i64,
 ) -> ErrorDocument {
-    ErrorDocument {
-        attempts_made: 1,
-        arrival_timestamp: arrival_ms,
-        error_code: code.to_owned(),
-        error_message: message,
-        attempt_ending_timestamp: ending_ms,
-        raw_data: base64::engine::general_purpose::STANDARD.encode(raw),
-        sequence_number: None,
-        sub_sequence_number: None,
-        data_catalog_table: None,
-    }
+    ErrorDocument::failed(raw, code, message, arrival_ms, ending_ms)
 }

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use sluice_convert::Format;
 use sluice_json::{DataCatalogTable, JsonSerDe};
-use sluice_parquet::ParquetSettings;
+use sluice_schema::Violation;
 
 use crate::config::{
     BufferingHints, CompressionFormat, CreateDeliveryStreamInput,
@@ -104,27 +105,7 @@ pub struct ConversionSettings {
     /// The JSON deserializer.
     pub serde: JsonSerDe,
     /// The columnar serializer.
-    pub serializer: SerializerSettings,
-}
-
-/// Which columnar format to write.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SerializerSettings {
-    /// Parquet.
-    Parquet(ParquetSettings),
-    /// ORC.
-    Orc(sluice_orc::OrcSettings),
-}
-
-impl SerializerSettings {
-    /// `.parquet` or `.orc`.
-    pub fn extension(&self) -> &'static str {
-        match self {
-            Self::Parquet(_) => ".parquet",
-            Self::Orc(_) => ".orc",
-        }
-    }
+    pub serializer: Format,
 }
 
 fn invalid(message: &str) -> DeliveryError {
@@ -133,9 +114,7 @@ fn invalid(message: &str) -> DeliveryError {
 
 /// `1 validation error detected: Value 'v' at 'path' failed to satisfy constraint: c`.
 fn constraint(value: impl std::fmt::Display, path: &str, constraint: &str) -> DeliveryError {
-    DeliveryError::invalid(format!(
-        "1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: {constraint}"
-    ))
+    DeliveryError::Validation(Violation::new(Some(&value), path, constraint).into())
 }
 
 impl CreateDeliveryStreamInput {
@@ -704,7 +683,9 @@ fn validate_conversion(c: &DataFormatConversionConfiguration) -> Result<Conversi
         .deserializer
         .as_ref()
         .ok_or_else(|| invalid("Deserializer must not be null"))?;
-    let serde = deserializer.validate()?;
+    let serde = deserializer
+        .validate()
+        .map_err(|e| DeliveryError::from(sluice_convert::ConvertError::from(e)))?;
     let serializer = output
         .serializer
         .as_ref()
@@ -716,14 +697,18 @@ fn validate_conversion(c: &DataFormatConversionConfiguration) -> Result<Conversi
             ));
         }
         (None, None) => return Err(invalid("Serializer must not be null")),
-        (Some(p), None) => SerializerSettings::Parquet(
-            p.validate()
-                .map_err(|e| DeliveryError::invalid(e.to_string()))?,
-        ),
-        (None, Some(o)) => SerializerSettings::Orc(
-            o.validate()
-                .map_err(|e| DeliveryError::invalid(e.to_string()))?,
-        ),
+        (Some(p), None) => Format::Parquet(p.validate().map_err(|e| match e {
+            sluice_parquet::ParquetSinkError::Validation { violations } => {
+                DeliveryError::Validation(violations.iter().map(|v| v.to_violation()).collect())
+            }
+            e => DeliveryError::invalid(e.to_string()),
+        })?),
+        (None, Some(o)) => Format::Orc(o.validate().map_err(|e| match e {
+            sluice_orc::OrcSinkError::Validation { violations } => {
+                DeliveryError::Validation(violations.iter().map(|v| v.to_violation()).collect())
+            }
+            e => DeliveryError::invalid(e.to_string()),
+        })?),
     };
     let database_name = schema
         .database_name

@@ -33,14 +33,14 @@ use std::time::{Duration, Instant};
 
 use object_store::ObjectStore;
 use object_store::path::Path;
-use sluice_json::DecoderBuilder;
+use sluice_convert::{Converter, TableSource};
 use sluice_schema::Table;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::CreateDeliveryStreamInput;
-use crate::encode::{ColumnarWriter, Conversion, EncodedObject, Encoder, ObjectKind};
+use crate::encode::{EncodedObject, Encoder, ObjectKind};
 use crate::engine::{
     Diversion, Engine, EngineLimits, FlushJob, JobDone, Record, Route, SinkId, Tracker,
 };
@@ -48,7 +48,7 @@ use crate::error::{DeliveryError, Result};
 use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::{Counters, MetricsSnapshot};
-use crate::settings::{SerializerSettings, StreamSettings};
+use crate::settings::StreamSettings;
 use crate::store::{Storage, UploadSettings, put_object};
 
 /// Default active-partition limit (Firehose's default quota).
@@ -202,14 +202,6 @@ enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Where conversion tables come from.
-#[derive(Debug, Clone)]
-enum Tables {
-    None,
-    Dir(PathBuf),
-    Table(Arc<Table>),
-}
-
 /// Builds a [`DeliveryStream`].
 ///
 /// ```no_run
@@ -232,7 +224,7 @@ pub struct DeliveryStreamBuilder {
     storage: Option<Storage>,
     clock: Arc<dyn Clock>,
     version: u64,
-    tables: Tables,
+    tables: TableSource,
     limits: StreamLimits,
     upload: UploadSettings,
 }
@@ -245,7 +237,7 @@ impl DeliveryStreamBuilder {
             storage: None,
             clock: Arc::new(SystemClock),
             version: 1,
-            tables: Tables::None,
+            tables: TableSource::None,
             limits: StreamLimits::default(),
             upload: UploadSettings::default(),
         }
@@ -280,14 +272,14 @@ impl DeliveryStreamBuilder {
     /// Look conversion tables up as `<dir>/<DatabaseName>/<TableName>.json` (or `.avsc`).
     #[must_use]
     pub fn with_schema_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.tables = Tables::Dir(dir.into());
+        self.tables = TableSource::Dir(dir.into());
         self
     }
 
     /// Use this table for conversion, whatever `SchemaConfiguration` names.
     #[must_use]
     pub fn with_table(mut self, table: Table) -> Self {
-        self.tables = Tables::Table(Arc::new(table));
+        self.tables = TableSource::Table(Arc::new(table));
         self
     }
 
@@ -305,48 +297,19 @@ impl DeliveryStreamBuilder {
         self
     }
 
-    fn conversion(&self) -> Result<Option<Conversion>> {
+    fn conversion(&self) -> Result<Option<Converter>> {
         let Some(c) = &self.settings.conversion else {
             return Ok(None);
         };
-        let writer = match &c.serializer {
-            SerializerSettings::Parquet(p) => ColumnarWriter::Parquet(p.clone()),
-            SerializerSettings::Orc(o) => ColumnarWriter::Orc(o.clone()),
-        };
-        let database = c.table.database_name.clone().unwrap_or_default();
-        let name = c.table.table_name.clone();
-        let table = match &self.tables {
-            Tables::Table(t) => Arc::clone(t),
-            Tables::Dir(dir) => {
-                let base = dir.join(&database);
-                let avsc = base.join(format!("{name}.avsc"));
-                let path = if avsc.exists() {
-                    avsc
-                } else {
-                    base.join(format!("{name}.json"))
-                };
-                Arc::new(
-                    Table::from_path(&path).map_err(|source| DeliveryError::Schema {
-                        database: database.clone(),
-                        table: name.clone(),
-                        source: Box::new(source),
-                    })?,
-                )
-            }
-            Tables::None => {
-                return Err(DeliveryError::invalid(format!(
-                    "format conversion needs the Glue table `{database}.{name}`: configure a schema directory"
-                )));
-            }
-        };
-        let builder = DecoderBuilder::new(&table).with_serde(c.serde.clone());
-        // Build once now so a table the decoder cannot handle fails at create time.
-        builder.clone().build()?;
-        Ok(Some(Conversion {
-            builder,
-            catalog: c.table.clone(),
-            writer,
-        }))
+        let database = c.table.database_name.as_deref().unwrap_or_default();
+        let table = self.tables.load(database, &c.table.table_name)?;
+        // Built once now so a table the decoder cannot handle fails at create time.
+        Ok(Some(Converter::new(
+            &table,
+            c.serde.clone(),
+            c.table.clone(),
+            c.serializer.clone(),
+        )?))
     }
 
     /// Start the stream. Must be called inside a Tokio runtime.

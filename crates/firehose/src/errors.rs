@@ -18,10 +18,10 @@ pub type Result<T, E = FirehoseError> = std::result::Result<T, E>;
 pub enum FirehoseError {
     /// Constraint violations found before any business logic (`ValidationException`). Each
     /// entry is one `Value ... at 'path' failed to satisfy constraint: ...` clause.
-    #[error("{}", validation_message(.violations))]
+    #[error("{violations}")]
     Validation {
         /// The violated constraints, in request order.
-        violations: Vec<String>,
+        violations: sluice_delivery::Violations,
     },
     /// The body is not JSON of the operation's shape, or a blob is not base64
     /// (`SerializationException`).
@@ -119,12 +119,6 @@ pub enum FirehoseError {
     },
 }
 
-fn validation_message(violations: &[String]) -> String {
-    let n = violations.len();
-    let noun = if n == 1 { "error" } else { "errors" };
-    format!("{n} validation {noun} detected: {}", violations.join("; "))
-}
-
 impl FirehoseError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::InvalidArgument {
@@ -207,13 +201,25 @@ mod tests {
     #[test]
     fn validation_messages_count_violations() {
         let one = FirehoseError::Validation {
-            violations: vec!["a".into()],
+            violations: sluice_delivery::Violation::null("a").into(),
         };
-        assert_eq!(one.to_string(), "1 validation error detected: a");
+        assert_eq!(
+            one.to_string(),
+            "1 validation error detected: Value null at 'a' failed to satisfy constraint: Member must not be null"
+        );
         let two = FirehoseError::Validation {
-            violations: vec!["a".into(), "b".into()],
+            violations: [
+                sluice_delivery::Violation::null("a"),
+                sluice_delivery::Violation::max_length("x", "b", 1),
+            ]
+            .into_iter()
+            .collect(),
         };
-        assert_eq!(two.to_string(), "2 validation errors detected: a; b");
+        assert!(
+            two.to_string()
+                .starts_with("2 validation errors detected: Value null at 'a'"),
+            "{two}"
+        );
         assert_eq!(two.status(), StatusCode::BAD_REQUEST);
     }
 

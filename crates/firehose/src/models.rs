@@ -10,7 +10,7 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sluice_delivery::Tag;
+use sluice_delivery::{Tag, Violation};
 
 use crate::errors::{FirehoseError, Result};
 
@@ -211,28 +211,20 @@ pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
         .map_err(|e| FirehoseError::serialization(format!("Could not parse the request body: {e}")))
 }
 
-/// Collects constraint violations in AWS's `ValidationException` wording.
+/// Collects a request's constraint violations (worded by [`sluice_delivery::Violation`]).
 #[derive(Debug, Default)]
-pub struct Violations(Vec<String>);
+pub struct Violations(sluice_delivery::Violations);
 
 impl Violations {
     /// A member that must be present is absent.
     pub fn null(&mut self, path: &str) {
-        self.0.push(format!(
-            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
-        ));
+        self.0.push(Violation::null(path));
     }
 
     /// Any other constraint, with the value rendered as AWS does (`None` omits it).
     pub fn push(&mut self, value: Option<&str>, path: &str, constraint: &str) {
-        match value {
-            Some(v) => self.0.push(format!(
-                "Value '{v}' at '{path}' failed to satisfy constraint: {constraint}"
-            )),
-            None => self.0.push(format!(
-                "Value at '{path}' failed to satisfy constraint: {constraint}"
-            )),
-        }
+        let value = value.as_ref().map(|v| v as &dyn std::fmt::Display);
+        self.0.push(Violation::new(value, path, constraint));
     }
 
     /// Check a `DeliveryStreamName` member; returns it when present.

@@ -11,7 +11,7 @@
 //! old one (graceful shutdown: its buffers are flushed with the old schema).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_delivery::{
     CreateDeliveryStreamInput, DeliveryError, DeliveryStream, DeliveryStreamBuilder,
-    ExtendedS3DestinationConfiguration, Storage, StreamLimits, Tag,
+    ExtendedS3DestinationConfiguration, Storage, StreamLimits, TableFile, TableSource, Tag,
 };
 
 use crate::errors::{FirehoseError, Result};
@@ -95,7 +95,7 @@ struct Persisted {
 struct Entry {
     state: Persisted,
     stream: Arc<DeliveryStream>,
-    table_file: Option<(PathBuf, Option<SystemTime>)>,
+    table_file: Option<TableFile>,
 }
 
 /// The streams, by name.
@@ -120,23 +120,11 @@ fn bucket_of(arn: &str) -> &str {
 
 /// A `DeliveryError` as the API reports it: constraint violations become `ValidationException`.
 pub(crate) fn from_delivery(e: DeliveryError) -> FirehoseError {
-    if let DeliveryError::InvalidArgument { message } = &e {
-        for prefix in ["1 validation error detected: "] {
-            if let Some(rest) = message.strip_prefix(prefix) {
-                return FirehoseError::Validation {
-                    violations: vec![rest.to_owned()],
-                };
-            }
-        }
+    match e {
+        DeliveryError::Validation(violations) => FirehoseError::Validation { violations },
+        DeliveryError::Parse { message } => FirehoseError::serialization(message),
+        e => FirehoseError::Delivery(e),
     }
-    if let DeliveryError::Parse { message } = &e {
-        return FirehoseError::serialization(message.clone());
-    }
-    FirehoseError::Delivery(e)
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl Registry {
@@ -223,10 +211,7 @@ impl Registry {
         )
     }
 
-    fn table_file(
-        &self,
-        input: &CreateDeliveryStreamInput,
-    ) -> Option<(PathBuf, Option<SystemTime>)> {
+    fn table_file(&self, input: &CreateDeliveryStreamInput) -> Option<TableFile> {
         let schema = input
             .extended_s3_destination_configuration
             .as_ref()?
@@ -237,19 +222,10 @@ impl Registry {
         if schema.version_id.as_deref().is_some_and(|v| v != "LATEST") {
             return None;
         }
-        let base = self
-            .options
-            .schemas_dir
-            .join(schema.database_name.as_deref()?);
-        let table = schema.table_name.as_deref()?;
-        let avsc = base.join(format!("{table}.avsc"));
-        let path = if avsc.exists() {
-            avsc
-        } else {
-            base.join(format!("{table}.json"))
-        };
-        let mtime = modified(&path);
-        Some((path, mtime))
+        TableSource::Dir(self.options.schemas_dir.clone()).file(
+            schema.database_name.as_deref()?,
+            schema.table_name.as_deref()?,
+        )
     }
 
     fn start(&self, state: Persisted) -> Result<Entry> {
@@ -592,9 +568,8 @@ impl Registry {
             Ok(s) => s
                 .iter()
                 .filter_map(|(n, e)| {
-                    let (path, seen) = e.table_file.as_ref()?;
-                    let now = modified(path);
-                    (now != *seen).then(|| (n.clone(), e.clone(), now))
+                    let now = e.table_file.as_ref()?.changed()?;
+                    Some((n.clone(), e.clone(), now))
                 })
                 .collect(),
             Err(_) => return,
@@ -613,9 +588,9 @@ impl Registry {
                     tracing::warn!(stream = %name, error = %e.client_message(), "Glue table file changed but does not load; keeping the previous table");
                     if let Ok(mut s) = self.write()
                         && let Some(e) = s.get_mut(&name)
-                        && let Some((_, seen)) = e.table_file.as_mut()
+                        && let Some(file) = e.table_file.as_mut()
                     {
-                        *seen = now;
+                        file.mark_seen(now);
                     }
                 }
             }

@@ -2,32 +2,17 @@
 //! Glue table, or the raw records with the stream's compression) and the error-output object for
 //! records that failed conversion (Firehose error documents).
 
-use std::path::Path;
-
 use bytes::Bytes;
-use sluice_delivery::{CompressionFormat, SerializerSettings, StreamSettings};
-use sluice_json::{DataCatalogTable, DecoderBuilder, ErrorDocument};
-use sluice_orc::{OrcSettings, OrcWriter};
-use sluice_parquet::{ParquetSettings, ParquetWriter};
-use sluice_schema::Table;
+use sluice_convert::{Converter, TableSource};
+use sluice_delivery::{CompressionFormat, StreamSettings};
 
 use crate::error::{JetStreamError, Result};
 
-#[derive(Debug, Clone)]
-enum Columnar {
-    Parquet(ParquetSettings),
-    Orc(OrcSettings),
-}
-
-// One per stream (Format) / one per object (Open): their size does not matter.
+// One per stream: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Format {
-    Convert {
-        builder: Box<DecoderBuilder>,
-        catalog: DataCatalogTable,
-        writer: Columnar,
-    },
+    Convert(Converter),
     Raw {
         compression: CompressionFormat,
         delimiter: bool,
@@ -57,40 +42,6 @@ fn unsupported(settings: &StreamSettings, reason: &'static str) -> JetStreamErro
     JetStreamError::Unsupported {
         stream: settings.name.clone(),
         reason,
-    }
-}
-
-/// Where the Glue table comes from.
-#[derive(Debug, Clone)]
-pub(crate) enum TableSource {
-    None,
-    Table(Table),
-    Dir(std::path::PathBuf),
-}
-
-fn load_table(source: &TableSource, catalog: &DataCatalogTable) -> Result<Table> {
-    let database = catalog.database_name.clone().unwrap_or_default();
-    match source {
-        TableSource::Table(t) => Ok(t.clone()),
-        TableSource::Dir(dir) => {
-            let base = Path::new(dir).join(&database);
-            let avsc = base.join(format!("{}.avsc", catalog.table_name));
-            let path = if avsc.exists() {
-                avsc
-            } else {
-                base.join(format!("{}.json", catalog.table_name))
-            };
-            Table::from_path(&path).map_err(|_| {
-                JetStreamError::config(
-                    "schema_dir",
-                    format!("cannot load the Glue table from {}", path.display()),
-                )
-            })
-        }
-        TableSource::None => Err(JetStreamError::config(
-            "schema_dir",
-            "format conversion needs the Glue table: configure a schema directory or a table",
-        )),
     }
 }
 
@@ -140,23 +91,15 @@ impl Layout {
         };
         let (format, default_ext) = match &settings.conversion {
             Some(c) => {
-                let table = load_table(tables, &c.table)?;
-                let builder = DecoderBuilder::new(&table).with_serde(c.serde.clone());
-                builder.clone().build()?;
-                let writer = match &c.serializer {
-                    SerializerSettings::Parquet(p) => Columnar::Parquet(p.clone()),
-                    SerializerSettings::Orc(o) => Columnar::Orc(o.clone()),
-                    _ => return Err(unsupported(settings, "unknown serializer")),
-                };
-                let ext = c.serializer.extension();
-                (
-                    Format::Convert {
-                        builder: Box::new(builder),
-                        catalog: c.table.clone(),
-                        writer,
-                    },
-                    ext,
-                )
+                let database = c.table.database_name.as_deref().unwrap_or_default();
+                let table = tables.load(database, &c.table.table_name)?;
+                let converter = Converter::new(
+                    &table,
+                    c.serde.clone(),
+                    c.table.clone(),
+                    c.serializer.clone(),
+                )?;
+                (Format::Convert(converter), c.serializer.extension())
             }
             None => (
                 Format::Raw {
@@ -203,76 +146,16 @@ impl Layout {
                     failed: 0,
                 })
             }
-            Format::Convert {
-                builder,
-                catalog,
-                writer,
-            } => {
-                let mut decoder = builder.as_ref().clone().build()?;
-                let mut open: Option<Open> = None;
-                let mut errors = Vec::new();
-                let mut failed = 0;
-                for (data, arrival) in records {
-                    if let Err(e) = decoder.decode(data) {
-                        ErrorDocument::conversion_failed(data, &e, *arrival, now_ms)
-                            .with_table(catalog.clone())
-                            .write_ndjson(&mut errors);
-                        failed += 1;
-                    }
-                    if decoder.is_full()
-                        && let Some(batch) = decoder.flush()?
-                    {
-                        Open::write(&mut open, writer, &batch)?;
-                    }
-                }
-                if let Some(batch) = decoder.flush()? {
-                    Open::write(&mut open, writer, &batch)?;
-                }
-                let data = open.map(Open::finish).transpose()?.map(Bytes::from);
+            Format::Convert(converter) => {
+                let records: Vec<(&[u8], i64)> =
+                    records.iter().map(|(data, t)| (&data[..], *t)).collect();
+                let converted = converter.convert(&records, now_ms);
                 Ok(Encoded {
-                    data,
-                    errors: (!errors.is_empty()).then(|| Bytes::from(errors)),
-                    failed,
+                    data: converted.body.map(Bytes::from),
+                    failed: converted.failed.len() as u64,
+                    errors: (!converted.errors.is_empty()).then(|| Bytes::from(converted.errors)),
                 })
             }
         }
-    }
-}
-
-#[allow(clippy::large_enum_variant)]
-enum Open {
-    Parquet(ParquetWriter<Vec<u8>>),
-    Orc(Box<OrcWriter<Vec<u8>>>),
-}
-
-impl Open {
-    fn write(
-        open: &mut Option<Self>,
-        kind: &Columnar,
-        batch: &arrow_array::RecordBatch,
-    ) -> Result<()> {
-        let w = match open {
-            Some(w) => w,
-            None => open.insert(match kind {
-                Columnar::Parquet(s) => {
-                    Self::Parquet(ParquetWriter::try_new(Vec::new(), batch.schema(), s)?)
-                }
-                Columnar::Orc(s) => {
-                    Self::Orc(Box::new(OrcWriter::try_new(Vec::new(), batch.schema(), s)?))
-                }
-            }),
-        };
-        match w {
-            Self::Parquet(w) => w.write(batch)?,
-            Self::Orc(w) => w.write(batch)?,
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Vec<u8>> {
-        Ok(match self {
-            Self::Parquet(w) => w.into_inner()?.0,
-            Self::Orc(w) => (*w).into_inner()?.0,
-        })
     }
 }

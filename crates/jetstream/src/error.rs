@@ -59,15 +59,10 @@ pub enum JetStreamError {
     /// The delivery engine refused something (settings, table, storage).
     #[error(transparent)]
     Delivery(#[from] sluice_delivery::DeliveryError),
-    /// The JSON decoder could not be built.
+    /// Format conversion could not be set up (the table does not load, the decoder or a
+    /// writer refuses the options).
     #[error(transparent)]
-    Json(#[from] sluice_json::JsonError),
-    /// The Parquet writer failed.
-    #[error(transparent)]
-    Parquet(#[from] sluice_parquet::ParquetSinkError),
-    /// The ORC writer failed.
-    #[error(transparent)]
-    Orc(#[from] sluice_orc::OrcSinkError),
+    Convert(#[from] sluice_convert::ConvertError),
     /// A broken invariant: a bug in this crate.
     #[error("internal error (a bug): {invariant}")]
     Internal {

@@ -23,15 +23,15 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
+use sluice_convert::{Table, TableSource};
 use sluice_delivery::{DeliveryStreamBuilder, Storage, StreamSettings};
-use sluice_schema::Table;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::at_least_once;
 use crate::batch::{Batcher, Step};
 use crate::config::{Credentials, JetStreamSettings, Mode};
-use crate::encode::{Layout, TableSource};
+use crate::encode::Layout;
 use crate::error::{JetStreamError, Result};
 use crate::keys;
 use crate::lease::{self, Intent, Lease, now_ms};
@@ -69,7 +69,7 @@ impl JetStreamSourceBuilder {
     /// The Glue table for format conversion.
     #[must_use]
     pub fn with_table(mut self, table: Table) -> Self {
-        self.tables = TableSource::Table(table);
+        self.tables = TableSource::Table(Arc::new(table));
         self
     }
 
@@ -135,7 +135,7 @@ impl JetStreamSourceBuilder {
             DeliveryStreamBuilder::new(self.stream).with_storage(self.storage.clone());
         delivery = match self.tables {
             TableSource::None => delivery,
-            TableSource::Table(t) => delivery.with_table(t),
+            TableSource::Table(t) => delivery.with_table(Arc::unwrap_or_clone(t)),
             TableSource::Dir(d) => delivery.with_schema_dir(d),
         };
         let delivery = Arc::new(delivery.build()?);

@@ -62,11 +62,29 @@ impl ErrorDocument {
         arrival_ms: i64,
         ending_ms: i64,
     ) -> Self {
+        Self::failed(
+            raw,
+            error.code.as_str(),
+            error.message.clone(),
+            arrival_ms,
+            ending_ms,
+        )
+    }
+
+    /// The document for a record that failed for a reason other than decoding (`code` is the
+    /// failure's `errorCode`, e.g. a value the columnar writer cannot store).
+    pub fn failed(
+        raw: &[u8],
+        code: &str,
+        message: String,
+        arrival_ms: i64,
+        ending_ms: i64,
+    ) -> Self {
         Self {
             attempts_made: 1,
             arrival_timestamp: arrival_ms,
-            error_code: error.code.as_str().to_owned(),
-            error_message: error.message.clone(),
+            error_code: code.to_owned(),
+            error_message: message,
             attempt_ending_timestamp: ending_ms,
             raw_data: base64::engine::general_purpose::STANDARD.encode(raw),
             sequence_number: None,

@@ -45,6 +45,7 @@ use prost::Message;
 
 use crate::bloom::BloomFilter;
 use crate::error::{OrcSinkError, Result};
+use crate::refuse::{stored_timestamp, unit_factor};
 use crate::rle::{BoolRle, ByteRle, IntRle, write_svarint128};
 use crate::stats::{Stats, TypeStats, decimal_string};
 use crate::stream::{OutStream, SharedCodec, frame};
@@ -783,61 +784,36 @@ impl ColumnWriter {
                 nanos,
                 unit,
             } => {
-                let (raw, factor): (&[i64], i128) = match unit {
-                    TimeUnit::Second => (
-                        array
-                            .as_primitive_opt::<TimestampSecondType>()
-                            .ok_or(internal(WRONG_ARRAY))?
-                            .values(),
-                        1_000_000_000,
-                    ),
-                    TimeUnit::Millisecond => (
-                        array
-                            .as_primitive_opt::<TimestampMillisecondType>()
-                            .ok_or(internal(WRONG_ARRAY))?
-                            .values(),
-                        1_000_000,
-                    ),
-                    TimeUnit::Microsecond => (
-                        array
-                            .as_primitive_opt::<TimestampMicrosecondType>()
-                            .ok_or(internal(WRONG_ARRAY))?
-                            .values(),
-                        1_000,
-                    ),
-                    TimeUnit::Nanosecond => (
-                        array
-                            .as_primitive_opt::<TimestampNanosecondType>()
-                            .ok_or(internal(WRONG_ARRAY))?
-                            .values(),
-                        1,
-                    ),
+                let raw: &[i64] = match unit {
+                    TimeUnit::Second => array
+                        .as_primitive_opt::<TimestampSecondType>()
+                        .ok_or(internal(WRONG_ARRAY))?
+                        .values(),
+                    TimeUnit::Millisecond => array
+                        .as_primitive_opt::<TimestampMillisecondType>()
+                        .ok_or(internal(WRONG_ARRAY))?
+                        .values(),
+                    TimeUnit::Microsecond => array
+                        .as_primitive_opt::<TimestampMicrosecondType>()
+                        .ok_or(internal(WRONG_ARRAY))?
+                        .values(),
+                    TimeUnit::Nanosecond => array
+                        .as_primitive_opt::<TimestampNanosecondType>()
+                        .ok_or(internal(WRONG_ARRAY))?
+                        .values(),
                 };
+                let factor = unit_factor(*unit);
                 for (i, &v) in raw.iter().enumerate() {
                     if !valid(i) {
                         continue;
                     }
                     let total = i128::from(v) * factor;
-                    let unrepresentable = || OrcSinkError::UnrepresentableTimestamp {
-                        column: self.path.clone(),
-                        nanos_since_epoch: total,
-                    };
-                    let secs = i64::try_from(total.div_euclid(1_000_000_000))
-                        .map_err(|_| unrepresentable())?;
-                    let sub = total.rem_euclid(1_000_000_000) as u32;
-                    // Readers subtract a second from negative seconds whose nanoseconds exceed
-                    // 999,999 (ORC Java's writer truncates toward zero), so store them one higher.
-                    let stored = if secs < 0 && sub > 999_999 {
-                        if secs == -1 {
-                            return Err(unrepresentable());
+                    let (relative, sub) = stored_timestamp(total).ok_or_else(|| {
+                        OrcSinkError::UnrepresentableTimestamp {
+                            column: self.path.clone(),
+                            nanos_since_epoch: total,
                         }
-                        secs + 1
-                    } else {
-                        secs
-                    };
-                    let relative = stored
-                        .checked_sub(ORC_TIMESTAMP_BASE_SECONDS)
-                        .ok_or_else(unrepresentable)?;
+                    })?;
                     seconds.write(relative);
                     nanos.write(format_nanos(sub) as i64);
                     stats.update_timestamp(total);

@@ -50,6 +50,7 @@ mod bloom;
 mod column;
 mod config;
 mod error;
+mod refuse;
 mod rle;
 mod settings;
 mod stats;
@@ -62,6 +63,7 @@ pub use config::{
     FIREHOSE_MIN_STRIPE_SIZE_BYTES, OrcSerDeConfig,
 };
 pub use error::{Constraint, ConstraintViolation, Number, OrcSinkError, Result};
+pub use refuse::refused_rows;
 pub use settings::{
     DEFAULT_BLOCK_SIZE_BYTES, DEFAULT_BLOOM_FILTER_FPP, DEFAULT_COMPRESSION,
     DEFAULT_COMPRESSION_BLOCK_SIZE, DEFAULT_DICTIONARY_KEY_THRESHOLD, DEFAULT_ENABLE_PADDING,

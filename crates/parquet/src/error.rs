@@ -10,6 +10,7 @@ use std::fmt;
 
 use arrow_schema::{ArrowError, DataType};
 use parquet::errors::ParquetError;
+use sluice_schema::{Violation, Violations};
 
 /// `Result` with [`ParquetSinkError`] as the default error type.
 pub type Result<T, E = ParquetSinkError> = std::result::Result<T, E>;
@@ -20,7 +21,7 @@ pub type Result<T, E = ParquetSinkError> = std::result::Result<T, E>;
 pub enum ParquetSinkError {
     /// One or more `ParquetSerDe` members break a Firehose constraint. Rendered the way
     /// Firehose's front end words a `ValidationException`.
-    #[error("{}", ViolationList(.violations))]
+    #[error("{}", Violations::summary(.violations))]
     Validation {
         /// Every violated constraint, in member order.
         violations: Vec<ConstraintViolation>,
@@ -96,36 +97,19 @@ pub enum Constraint {
     Max(i64),
 }
 
-impl fmt::Display for ConstraintViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (relation, bound) = match self.constraint {
-            Constraint::Min(bound) => ("greater", bound),
-            Constraint::Max(bound) => ("less", bound),
-        };
-        write!(
-            f,
-            "Value '{}' at '{}' failed to satisfy constraint: \
-             Member must have value {relation} than or equal to {bound}",
-            self.value, self.field
-        )
+impl ConstraintViolation {
+    /// This violation in Firehose's wording.
+    pub fn to_violation(&self) -> Violation {
+        match self.constraint {
+            Constraint::Min(bound) => Violation::at_least(self.value, self.field, bound),
+            Constraint::Max(bound) => Violation::at_most(self.value, self.field, bound),
+        }
     }
 }
 
-/// Renders a violation list as `N validation error(s) detected: a; b`.
-struct ViolationList<'a>(&'a [ConstraintViolation]);
-
-impl fmt::Display for ViolationList<'_> {
+impl fmt::Display for ConstraintViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        let noun = if n == 1 { "error" } else { "errors" };
-        write!(f, "{n} validation {noun} detected: ")?;
-        for (i, violation) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{violation}")?;
-        }
-        Ok(())
+        f.write_str(self.to_violation().as_str())
     }
 }
 

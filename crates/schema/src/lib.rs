@@ -30,6 +30,7 @@ mod glue;
 mod parse;
 mod table;
 mod types;
+mod violation;
 
 pub use arrow::{
     HIVE_TYPE_METADATA_KEY, LIST_ELEMENT_FIELD, MAP_ENTRIES_FIELD, MAP_KEY_FIELD, MAP_VALUE_FIELD,
@@ -43,3 +44,4 @@ pub use parse::{
 };
 pub use table::{Column, Table};
 pub use types::{HiveType, StructField};
+pub use violation::{Violation, Violations};

@@ -16,14 +16,13 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use sluice_convert::{Converter, Format as ConvertFormat, Pipeline, Source};
 use sluice_json::{DataCatalogTable, DecoderBuilder};
-use sluice_orc::{OrcSettings, OrcWriter};
-use sluice_parquet::{ParquetSettings, ParquetWriter};
+use sluice_orc::OrcSettings;
+use sluice_parquet::ParquetSettings;
 use sluice_schema::Table;
 
-use crate::convert::{ColumnarWriter, Format};
-use crate::input::Source;
-use crate::pipeline::Pipeline;
+use crate::convert::Format;
 
 /// Seed of the shared reference data set (../shared/PEERS.md).
 const SEED: u64 = 42;
@@ -156,30 +155,24 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
             }
             let baseline = peak_rss(true);
             let started = Instant::now();
-            let pipeline = Pipeline {
-                builder: DecoderBuilder::new(&table),
-                catalog: DataCatalogTable {
-                    table_name: table.name.clone(),
-                    version_id: "LATEST".into(),
-                    ..DataCatalogTable::default()
-                },
-                threads: t,
+            let format = match args.to {
+                Format::Parquet => {
+                    ConvertFormat::Parquet(ParquetSettings::default().with_threads(t))
+                }
+                Format::Orc => ConvertFormat::Orc(OrcSettings::default().with_threads(t)),
             };
-            let mut writer = match args.to {
-                Format::Parquet => ColumnarWriter::Parquet(Box::new(ParquetWriter::try_new(
-                    CountingSink::default(),
-                    table.arrow_schema(),
-                    &ParquetSettings::default().with_threads(t),
-                )?)),
-                Format::Orc => ColumnarWriter::Orc(Box::new(OrcWriter::try_new(
-                    CountingSink::default(),
-                    table.arrow_schema(),
-                    &OrcSettings::default().with_threads(t),
-                )?)),
+            let catalog = DataCatalogTable {
+                table_name: table.name.clone(),
+                version_id: "LATEST".into(),
+                ..DataCatalogTable::default()
             };
-            let stats = pipeline.run(
+            let converter = Converter::from_builder(DecoderBuilder::new(&table), catalog, format)?;
+            let mut writer = converter
+                .format()
+                .open(CountingSink::default(), table.arrow_schema())?;
+            let stats = Pipeline::new(&converter, t).run(
                 &[Source::Bytes(Arc::clone(&data))],
-                None,
+                &|_| {},
                 &mut |b| writer.write(b),
                 &mut |_| Ok(()),
             )?;

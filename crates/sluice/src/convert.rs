@@ -1,5 +1,5 @@
 //! `sluice convert`: JSON records to one columnar file, rejected records to an error file.
-//! The work happens in [`crate::pipeline`]; this module reads arguments and owns the files.
+//! The work happens in `sluice_convert::Pipeline`; this module reads arguments and owns the files.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -10,15 +10,13 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use sluice_convert::{ConvertError, Converter, Format as ConvertFormat, Pipeline, Source};
 use sluice_json::{
     DataCatalogTable, DecoderBuilder, HiveOptions, JsonSerDe, OpenXOptions, TimestampFormat,
 };
-use sluice_orc::{OrcSettings, OrcWriter};
-use sluice_parquet::{ParquetSettings, ParquetWriter};
+use sluice_orc::OrcSettings;
+use sluice_parquet::ParquetSettings;
 use sluice_schema::Table;
-
-use crate::input::Source;
-use crate::pipeline::Pipeline;
 
 /// Inputs at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
@@ -233,41 +231,6 @@ fn orc_settings(args: &ConvertArgs) -> anyhow::Result<OrcSettings> {
     Ok(s)
 }
 
-/// Validated settings for the chosen output format.
-enum OutputSettings {
-    Parquet(ParquetSettings),
-    Orc(OrcSettings),
-}
-
-/// The columnar file being written.
-pub(crate) enum ColumnarWriter<W: Write + Send> {
-    Parquet(Box<ParquetWriter<W>>),
-    Orc(Box<OrcWriter<W>>),
-}
-
-impl<W: Write + Send> ColumnarWriter<W> {
-    pub(crate) fn write(&mut self, batch: &arrow_array::RecordBatch) -> anyhow::Result<()> {
-        match self {
-            Self::Parquet(w) => w.write(batch).context("cannot write Parquet"),
-            Self::Orc(w) => w.write(batch).context("cannot write ORC"),
-        }
-    }
-
-    /// Finish the file: (its sink, "N row groups"/"N stripes").
-    pub(crate) fn finish(self) -> anyhow::Result<(W, String)> {
-        match self {
-            Self::Parquet(w) => {
-                let (sink, s) = w.into_inner().context("cannot finish the Parquet file")?;
-                Ok((sink, format!("{} row groups", s.row_groups)))
-            }
-            Self::Orc(w) => {
-                let (sink, s) = w.into_inner().context("cannot finish the ORC file")?;
-                Ok((sink, format!("{} stripes", s.stripes)))
-            }
-        }
-    }
-}
-
 fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
     let orc_only = [
         (args.stripe_size.is_some(), "--stripe-size"),
@@ -319,26 +282,23 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         args.threads
     };
     // Column encoding runs on the same number of threads as decoding.
-    let output = match args.to {
-        Format::Parquet => OutputSettings::Parquet(parquet_settings(args)?.with_threads(threads)),
-        Format::Orc => OutputSettings::Orc(orc_settings(args)?.with_threads(threads)),
+    let format = match args.to {
+        Format::Parquet => ConvertFormat::Parquet(parquet_settings(args)?.with_threads(threads)),
+        Format::Orc => ConvertFormat::Orc(orc_settings(args)?.with_threads(threads)),
     };
     let builder = DecoderBuilder::new(&table)
         .with_serde(serde)
         .with_batch_size(args.batch_size);
-    // Build one decoder up front so option errors surface before any output is created.
-    let probe = builder
-        .clone()
-        .build()
-        .context("invalid deserializer options")?;
-    let schema = Arc::clone(probe.schema());
-    drop(probe);
     let catalog = DataCatalogTable {
         database_name: table.database.clone(),
         table_name: table.name.clone(),
         version_id: "LATEST".to_owned(),
         ..DataCatalogTable::default()
     };
+    // Builds one decoder up front so option errors surface before any output is created.
+    let converter = Converter::from_builder(builder, catalog, format)
+        .context("invalid deserializer options")?;
+    let schema = converter.schema()?;
 
     let sources = Source::from_args(&args.inputs);
     for s in &sources {
@@ -363,16 +323,10 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let file = File::create(&tmp_output)
         .with_context(|| format!("cannot create output {}", tmp_output.display()))?;
     let sink = BufWriter::with_capacity(1 << 20, file);
-    let started_writer = match &output {
-        OutputSettings::Parquet(settings) => {
-            ParquetWriter::try_new(sink, Arc::clone(&schema), settings)
-                .map(|w| ColumnarWriter::Parquet(Box::new(w)))
-                .context("cannot start the Parquet file")
-        }
-        OutputSettings::Orc(settings) => OrcWriter::try_new(sink, Arc::clone(&schema), settings)
-            .map(|w| ColumnarWriter::Orc(Box::new(w)))
-            .context("cannot start the ORC file"),
-    };
+    let started_writer = converter
+        .format()
+        .open(sink, Arc::clone(&schema))
+        .context("cannot start the output file");
     let mut writer = match started_writer {
         Ok(w) => w,
         Err(e) => {
@@ -383,24 +337,25 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut errors_out: Option<BufWriter<File>> = None;
-    let pipeline = Pipeline {
-        builder,
-        catalog,
-        threads,
-    };
-    let result = pipeline.run(
+    let result = Pipeline::new(&converter, threads).run(
         &sources,
-        progress.as_ref(),
+        &|n| {
+            if let Some(pb) = &progress {
+                pb.inc(n);
+            }
+        },
         &mut |batch| writer.write(batch),
         &mut |docs| {
+            let sink_error = |e: std::io::Error| {
+                ConvertError::Sink(format!("cannot write {}: {e}", errors_path.display()))
+            };
             if errors_out.is_none() {
-                let f = File::create(&errors_path)
-                    .with_context(|| format!("cannot create {}", errors_path.display()))?;
-                errors_out = Some(BufWriter::new(f));
+                errors_out = Some(BufWriter::new(
+                    File::create(&errors_path).map_err(sink_error)?,
+                ));
             }
             if let Some(e) = errors_out.as_mut() {
-                e.write_all(docs)
-                    .with_context(|| format!("cannot write {}", errors_path.display()))?;
+                e.write_all(docs).map_err(sink_error)?;
             }
             Ok(())
         },
@@ -409,14 +364,14 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
         Ok(stats) => stats,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp_output);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let (mut sink, summary) = match writer.finish() {
         Ok(done) => done,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp_output);
-            return Err(e);
+            return Err(anyhow::Error::new(e).context("cannot finish the output file"));
         }
     };
     sink.flush()

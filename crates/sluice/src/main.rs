@@ -8,8 +8,6 @@
 
 mod bench;
 mod convert;
-mod input;
-mod pipeline;
 mod query;
 mod serve;
 

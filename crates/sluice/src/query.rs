@@ -130,13 +130,7 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
             schema.database_name.clone().unwrap_or_default(),
             schema.table_name.clone().unwrap_or_default(),
         );
-        let base = schemas.join(&db);
-        let avsc = base.join(format!("{tbl}.avsc"));
-        let table_path = if avsc.exists() {
-            avsc
-        } else {
-            base.join(format!("{tbl}.json"))
-        };
+        let table_path = sluice_convert::table_path(&schemas, &db, &tbl);
         let table = Table::from_path(&table_path)
             .with_context(|| format!("stream {name}: table {}", table_path.display()))?;
         let serializer = conversion

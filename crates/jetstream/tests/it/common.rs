@@ -184,8 +184,8 @@ impl Fixture {
     }
 }
 
-pub fn table() -> sluice_schema::Table {
-    sluice_schema::Table::from_json_slice(
+pub fn table() -> sluice_convert::Table {
+    sluice_convert::Table::from_json_slice(
         br#"{"Name":"t","DatabaseName":"d","StorageDescriptor":{"Columns":[{"Name":"id","Type":"bigint"},{"Name":"name","Type":"string"}]}}"#,
     )
     .expect("table")

@@ -5,20 +5,24 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use crate::error::{ConvertError, Result};
+
 use flate2::read::MultiGzDecoder;
 
 /// One input source.
 #[derive(Debug, Clone)]
-pub(crate) enum Source {
+pub enum Source {
+    /// Standard input.
     Stdin,
+    /// A file.
     File(PathBuf),
     /// Bytes already in memory (`sluice bench`).
     Bytes(std::sync::Arc<Vec<u8>>),
 }
 
 impl Source {
-    pub(crate) fn from_args(inputs: &[PathBuf]) -> Vec<Source> {
+    /// The sources named on a command line: `-` is stdin, none means stdin.
+    pub fn from_args(inputs: &[PathBuf]) -> Vec<Source> {
         if inputs.is_empty() {
             return vec![Source::Stdin];
         }
@@ -34,7 +38,8 @@ impl Source {
             .collect()
     }
 
-    pub(crate) fn name(&self) -> String {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
         match self {
             Source::Stdin => "<stdin>".to_owned(),
             Source::File(p) => p.display().to_string(),
@@ -43,7 +48,7 @@ impl Source {
     }
 
     /// Size on disk, when known (for the progress bar).
-    pub(crate) fn len(&self) -> Option<u64> {
+    pub fn len(&self) -> Option<u64> {
         match self {
             Source::Stdin => None,
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
@@ -52,12 +57,10 @@ impl Source {
     }
 
     /// Open for reading, decompressing gzip transparently.
-    pub(crate) fn open(&self) -> anyhow::Result<Box<dyn Read + Send>> {
+    pub fn open(&self) -> Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
             Source::Stdin => Box::new(io::stdin()),
-            Source::File(p) => Box::new(
-                File::open(p).with_context(|| format!("cannot open input {}", p.display()))?,
-            ),
+            Source::File(p) => Box::new(File::open(p).map_err(|e| self.error(e))?),
             Source::Bytes(b) => {
                 return Ok(Box::new(io::Cursor::new(SharedBytes(
                     std::sync::Arc::clone(b),
@@ -65,14 +68,21 @@ impl Source {
             }
         };
         let mut buffered = BufReader::with_capacity(1 << 20, raw);
-        let head = buffered
-            .fill_buf()
-            .with_context(|| format!("cannot read input {}", self.name()))?;
+        let head = buffered.fill_buf().map_err(|e| self.error(e))?;
         let gz_name = matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "gz"));
         if gz_name || head.starts_with(&[0x1f, 0x8b]) {
             Ok(Box::new(MultiGzDecoder::new(buffered)))
         } else {
             Ok(Box::new(buffered))
+        }
+    }
+}
+
+impl Source {
+    pub(crate) fn error(&self, source: io::Error) -> ConvertError {
+        ConvertError::Input {
+            name: self.name(),
+            source,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The conversion pipeline `sluice convert` and `sluice bench` share.
+//! The file pipeline `sluice convert` and `sluice bench` share: many records from files or stdin
+//! into batches, decoded in parallel.
 //!
 //! ```text
 //!  reader thread            decode workers (N)               caller's thread
@@ -16,33 +17,36 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, bail};
 use arrow_array::RecordBatch;
-use indicatif::ProgressBar;
-use sluice_json::{
-    DataCatalogTable, Decoder, DecoderBuilder, ErrorDocument, RecordError, RecordSplitter,
-};
+use sluice_json::{DataCatalogTable, RecordSplitter};
 
+use crate::converter::Converter;
+use crate::decode::{self, RecordDecoder};
+use crate::error::{ConvertError, Result};
 use crate::input::Source;
 
 /// Bytes of input per chunk handed to a decode worker.
-pub(crate) const CHUNK_BYTES: usize = 4 << 20;
+pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// What went through the pipeline.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Stats {
-    pub(crate) records: u64,
-    pub(crate) rejected: u64,
-    pub(crate) rows: u64,
-    pub(crate) bytes: u64,
+pub struct Stats {
+    /// Records read.
+    pub records: u64,
+    /// Records sent to the error documents (rejected by the decoder, or holding a value the
+    /// writer cannot store).
+    pub rejected: u64,
+    /// Rows in the batches.
+    pub rows: u64,
+    /// Input bytes read.
+    pub bytes: u64,
 }
 
 /// Decoding configuration for one run.
 #[derive(Debug)]
-pub(crate) struct Pipeline {
-    pub(crate) builder: DecoderBuilder,
-    pub(crate) catalog: DataCatalogTable,
-    pub(crate) threads: usize,
+pub struct Pipeline<'a> {
+    converter: &'a Converter,
+    threads: usize,
 }
 
 /// Input bytes with the records found in them.
@@ -71,34 +75,41 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-impl Pipeline {
+impl<'a> Pipeline<'a> {
+    /// Decode with `converter`'s decoder configuration on `threads` workers (at least one).
+    pub fn new(converter: &'a Converter, threads: usize) -> Self {
+        Self { converter, threads }
+    }
+
     /// Run every source through the decoders; hand batches (in input order) to `on_batch` and
-    /// serialised error documents to `on_errors`.
-    pub(crate) fn run(
+    /// serialised error documents to `on_errors`; `on_read` is told of every block of input
+    /// bytes read (for a progress bar). Rows holding a value the output format cannot store
+    /// are left out of the batches and their records reported as error documents.
+    pub fn run(
         &self,
         sources: &[Source],
-        progress: Option<&ProgressBar>,
-        on_batch: &mut dyn FnMut(&RecordBatch) -> anyhow::Result<()>,
-        on_errors: &mut dyn FnMut(&[u8]) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Stats> {
+        on_read: &(dyn Fn(u64) + Sync),
+        on_batch: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+        on_errors: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Stats> {
         let threads = self.threads.max(1);
         let mut stats = Stats::default();
         std::thread::scope(|scope| {
             let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(threads * 2);
-            let (done_tx, done_rx) = sync_channel::<anyhow::Result<Decoded>>(threads * 2);
+            let (done_tx, done_rx) = sync_channel::<Result<Decoded>>(threads * 2);
             let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-            let reader = scope.spawn(move || read_chunks(sources, &chunk_tx, progress));
+            let reader = scope.spawn(move || read_chunks(sources, &chunk_tx, on_read));
             for _ in 0..threads {
                 let rx = Arc::clone(&chunk_rx);
                 let tx = done_tx.clone();
-                let (builder, catalog) = (&self.builder, &self.catalog);
-                scope.spawn(move || decode_worker(builder, catalog, &rx, &tx));
+                let converter = self.converter;
+                scope.spawn(move || decode_worker(converter, &rx, &tx));
             }
             drop(done_tx);
 
             let mut pending: BTreeMap<u64, Decoded> = BTreeMap::new();
             let mut next_seq = 0u64;
-            let mut failure: Option<anyhow::Error> = None;
+            let mut failure: Option<ConvertError> = None;
             for decoded in done_rx {
                 let decoded = match decoded {
                     Ok(d) => d,
@@ -136,16 +147,16 @@ impl Pipeline {
             }
             let read_result = reader
                 .join()
-                .map_err(|_| anyhow::anyhow!("the input reader panicked"))?;
+                .map_err(|_| ConvertError::Internal("the input reader panicked".to_owned()))?;
             if let Some(e) = failure {
                 return Err(e);
             }
             read_result?;
             if !pending.is_empty() {
-                bail!(
-                    "internal error: {} decoded chunks were never written",
+                return Err(ConvertError::Internal(format!(
+                    "{} decoded chunks were never written",
                     pending.len()
-                );
+                )));
             }
             Ok(())
         })?;
@@ -157,8 +168,8 @@ impl Pipeline {
 fn read_chunks(
     sources: &[Source],
     tx: &SyncSender<Chunk>,
-    progress: Option<&ProgressBar>,
-) -> anyhow::Result<()> {
+    on_read: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
     let splitter = RecordSplitter::default();
     let mut seq = 0u64;
     for source in sources {
@@ -174,10 +185,8 @@ fn read_chunks(
                 let n = (&mut reader)
                     .take(want as u64)
                     .read_to_end(&mut buf)
-                    .with_context(|| format!("cannot read input {}", source.name()))?;
-                if let Some(pb) = progress {
-                    pb.inc(n as u64);
-                }
+                    .map_err(|e| source.error(e))?;
+                on_read(n as u64);
                 eof = n < want;
             }
             let mut records = Vec::new();
@@ -214,18 +223,18 @@ fn read_chunks(
 }
 
 fn decode_worker(
-    builder: &DecoderBuilder,
-    catalog: &DataCatalogTable,
+    converter: &Converter,
     rx: &Mutex<Receiver<Chunk>>,
-    tx: &SyncSender<anyhow::Result<Decoded>>,
+    tx: &SyncSender<Result<Decoded>>,
 ) {
-    let mut decoder = match builder.clone().build() {
+    let decoder = match converter.decoder_builder().clone().build() {
         Ok(d) => d,
         Err(e) => {
             let _ = tx.send(Err(e.into()));
             return;
         }
     };
+    let mut decoder = RecordDecoder::new(decoder, converter.format());
     loop {
         let chunk = {
             let Ok(guard) = rx.lock() else { return };
@@ -234,7 +243,7 @@ fn decode_worker(
                 Err(_) => return,
             }
         };
-        let result = decode_chunk(&mut decoder, catalog, &chunk);
+        let result = decode_chunk(&mut decoder, converter.catalog(), &chunk);
         if tx.send(result).is_err() {
             return;
         }
@@ -242,10 +251,10 @@ fn decode_worker(
 }
 
 fn decode_chunk(
-    decoder: &mut Decoder,
+    decoder: &mut RecordDecoder<'_>,
     catalog: &DataCatalogTable,
     chunk: &Chunk,
-) -> anyhow::Result<Decoded> {
+) -> Result<Decoded> {
     let mut out = Decoded {
         seq: chunk.seq,
         batches: Vec::new(),
@@ -255,40 +264,41 @@ fn decode_chunk(
         rows: 0,
         bytes: chunk.data.len() as u64,
     };
+    let now = now_ms();
+    let mut refused = BTreeMap::new();
     // Validate the chunk's UTF-8 once; records start and end on ASCII bytes, so each is a
     // `str` slice of it. A chunk with invalid bytes falls back to per-record checks.
     // simdutf8 picks its SIMD width at run time (AVX2 here, SSE4.2 or scalar elsewhere).
     let text = simdutf8::basic::from_utf8(&chunk.data).ok();
-    for r in &chunk.records {
+    for (index, r) in chunk.records.iter().enumerate() {
         let record = &chunk.data[r.clone()];
         out.records += 1;
-        let decoded = match text.and_then(|t| t.get(r.clone())) {
-            Some(s) => decoder.decode_str(s),
-            None => decoder.decode(record),
-        };
-        match decoded {
-            Ok(rows) => out.rows += rows as u64,
+        match decoder.decode(index, record, text.and_then(|t| t.get(r.clone()))) {
+            Ok(_) => {}
             Err(e) => {
                 out.rejected += 1;
-                push_error(&mut out.errors, record, &e, chunk.arrival_ms, catalog);
+                decode::rejected(&mut out.errors, record, &e, chunk.arrival_ms, now, catalog);
             }
         }
         if decoder.is_full() {
-            out.batches.extend(decoder.flush()?);
+            out.batches.extend(decoder.flush(&mut refused)?);
         }
     }
-    out.batches.extend(decoder.flush()?);
+    out.batches.extend(decoder.flush(&mut refused)?);
+    // Records holding a value the writer cannot store (ORC-763 timestamps; rare): their
+    // documents follow the chunk's rejects.
+    for (index, why) in refused {
+        let record = &chunk.data[chunk.records[index].clone()];
+        out.rejected += 1;
+        decode::refused(
+            &mut out.errors,
+            record,
+            &why,
+            chunk.arrival_ms,
+            now,
+            catalog,
+        );
+    }
+    out.rows = out.batches.iter().map(|b| b.num_rows() as u64).sum();
     Ok(out)
-}
-
-fn push_error(
-    out: &mut Vec<u8>,
-    record: &[u8],
-    e: &RecordError,
-    arrival_ms: i64,
-    catalog: &DataCatalogTable,
-) {
-    ErrorDocument::conversion_failed(record, e, arrival_ms, now_ms())
-        .with_table(catalog.clone())
-        .write_ndjson(out);
 }
