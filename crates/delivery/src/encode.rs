@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use object_store::path::Path;
 use sluice_convert::Converter;
 
 use crate::config::CompressionFormat;
@@ -24,10 +25,10 @@ pub enum ObjectKind {
     Backup,
 }
 
-/// One object body ready to upload.
+/// One object body ready to upload, under a key object storage accepts.
 #[derive(Debug)]
 pub(crate) struct EncodedObject {
-    pub(crate) key: String,
+    pub(crate) key: Path,
     pub(crate) body: Bytes,
     pub(crate) content_encoding: Option<&'static str>,
     pub(crate) kind: ObjectKind,
@@ -39,6 +40,14 @@ pub(crate) struct EncodedObject {
 pub(crate) struct Encoder {
     pub(crate) conversion: Option<Converter>,
     pub(crate) counters: Arc<Counters>,
+}
+
+/// The key as object storage takes it. Keys are checked when partitions are opened, so a
+/// refusal here is a bug: the job fails, its records stay unacknowledged (their receipts fail
+/// and the source redelivers them) instead of being counted as delivered.
+fn object_key(key: &str) -> Result<Path> {
+    Path::parse(key)
+        .map_err(|e| DeliveryError::internal(format!("invalid object key {key:?}: {e}")))
 }
 
 fn compressed(format: CompressionFormat, data: &[u8]) -> Result<Bytes> {
@@ -55,7 +64,7 @@ impl Encoder {
         fault::maybe_abort(&data);
         match job.kind {
             JobKind::Raw(format) => Ok(vec![EncodedObject {
-                key: job.key.clone(),
+                key: object_key(&job.key)?,
                 body: if format == CompressionFormat::Uncompressed {
                     Bytes::from(data)
                 } else {
@@ -66,7 +75,7 @@ impl Encoder {
                 records: job.records,
             }]),
             JobKind::Backup(format) => Ok(vec![EncodedObject {
-                key: job.key.clone(),
+                key: object_key(&job.key)?,
                 body: if format == CompressionFormat::Uncompressed {
                     Bytes::from(data)
                 } else {
@@ -77,7 +86,7 @@ impl Encoder {
                 records: job.records,
             }]),
             JobKind::Errors(kind, format) => Ok(vec![EncodedObject {
-                key: job.key.clone(),
+                key: object_key(&job.key)?,
                 body: if format == CompressionFormat::Uncompressed {
                     Bytes::from(data)
                 } else {
@@ -132,7 +141,7 @@ impl Encoder {
         let mut objects = Vec::with_capacity(2);
         if let Some(body) = converted.body {
             objects.push(EncodedObject {
-                key: job.key.clone(),
+                key: object_key(&job.key)?,
                 body: Bytes::from(body),
                 content_encoding: None,
                 kind: ObjectKind::Data,
@@ -145,7 +154,7 @@ impl Encoder {
                 .clone()
                 .ok_or_else(|| DeliveryError::internal("conversion job without an error key"))?;
             objects.push(EncodedObject {
-                key,
+                key: object_key(&key)?,
                 body: Bytes::from(converted.errors),
                 content_encoding: None,
                 kind: ObjectKind::Error(ErrorOutputType::FormatConversionFailed),

@@ -56,6 +56,7 @@ mod prefix;
 mod settings;
 mod store;
 mod stream;
+mod target;
 mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -96,3 +97,4 @@ pub use stream::{
     DEFAULT_QUEUE_CAPACITY, DEFAULT_TICK_INTERVAL, DEFAULT_UPLOAD_CONCURRENCY, DeliveredObject,
     DeliveryStream, DeliveryStreamBuilder, PutOutcome, PutReceipt, StreamLimits,
 };
+pub use target::{StreamTarget, put_to};

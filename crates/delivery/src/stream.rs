@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use object_store::ObjectStore;
-use object_store::path::Path;
 use sluice_convert::{Converter, TableSource};
 use sluice_schema::Table;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
@@ -712,7 +711,7 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
             }
             let _ = ctx.shared.objects.send(DeliveredObject {
                 bucket: bucket.clone(),
-                key: object.key,
+                key: object.key.to_string(),
                 kind: object.kind,
                 records: object.records,
                 bytes,
@@ -736,11 +735,7 @@ async fn upload_with_retry(
     object: &EncodedObject,
     retry_duration: Duration,
 ) {
-    let Ok(path) = Path::parse(&object.key) else {
-        // Keys are validated when partitions are opened; this is a bug.
-        tracing::error!(bucket, key = %object.key, "invalid object key; object skipped");
-        return;
-    };
+    let path = &object.key;
     let start = Instant::now();
     let mut backoff = ctx.upload.initial_backoff;
     let mut reported = false;
@@ -748,7 +743,7 @@ async fn upload_with_retry(
         Counters::add(&ctx.shared.counters.upload_attempts, 1);
         match put_object(
             store,
-            &path,
+            path,
             object.body.clone(),
             object.content_encoding,
             ctx.attributes,

@@ -28,8 +28,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::json;
 use sluice_delivery::{
-    CreateDeliveryStreamInput, DeliveryError, Diversion, ErrorOutputType, QUARANTINED, Record,
-    Storage, StreamLimits,
+    CreateDeliveryStreamInput, DeliveryError, DeliveryStream, Diversion, ErrorOutputType,
+    QUARANTINED, Record, Storage, StreamLimits, StreamTarget,
 };
 
 use crate::auth::Credentials;
@@ -289,6 +289,24 @@ enum Redo {
     Quarantine(Diversion),
 }
 
+/// A stream of the registry, looked up by name at every put.
+#[derive(Debug)]
+struct RegistryTarget {
+    inner: Arc<Inner>,
+    name: String,
+}
+
+impl StreamTarget for RegistryTarget {
+    fn current(&self) -> sluice_delivery::Result<Arc<DeliveryStream>> {
+        self.inner
+            .registry
+            .stream(&self.name)
+            .map_err(|_| DeliveryError::InvalidArgument {
+                message: format!("delivery stream `{}` no longer exists", self.name),
+            })
+    }
+}
+
 /// A running Firehose-compatible API.
 #[derive(Debug)]
 pub struct Firehose {
@@ -305,6 +323,16 @@ impl Firehose {
     /// Requests replayed from the write-ahead log at start.
     pub fn replayed(&self) -> usize {
         self.replayed
+    }
+
+    /// The stream `name` for a source that feeds it (the JetStream source's at-least-once
+    /// mode): looked up at every put, so it follows `UpdateDestination` and table reloads.
+    pub fn stream_target(&self, name: &str) -> Result<Arc<dyn StreamTarget>> {
+        self.inner.registry.stream(name)?;
+        Ok(Arc::new(RegistryTarget {
+            inner: self.inner(),
+            name: name.to_owned(),
+        }))
     }
 
     /// Names of the running streams.

@@ -1,4 +1,6 @@
-//! `mode: at_least_once`: JetStream messages through the stream's own delivery engine.
+//! `mode: at_least_once`: JetStream messages through the stream's delivery engine — the one the
+//! HTTP API runs for that stream when there is one ([`crate::JetStreamSourceBuilder::with_target`]),
+//! so `UpdateDestination` and table reloads reach the source.
 //!
 //! ```text
 //!  shared durable consumer <durable> (AckExplicit)            every worker pulls from it
@@ -21,7 +23,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{self, AckKind, Message};
 use futures::StreamExt as _;
-use sluice_delivery::{DeliveryStream, Record};
+use sluice_delivery::{Record, StreamTarget, put_to};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -36,7 +38,11 @@ const FETCH_WAIT: Duration = Duration::from_secs(1);
 pub(crate) struct Ctx {
     pub(crate) settings: JetStreamSettings,
     pub(crate) js: jetstream::Context,
-    pub(crate) delivery: Arc<DeliveryStream>,
+    /// The stream the records go to: the API's (looked up at every put, so an
+    /// `UpdateDestination` reaches the source) or one the source runs itself (`owned`).
+    pub(crate) target: Arc<dyn StreamTarget>,
+    /// Whether the source runs the stream (and so stops it, and reports its objects).
+    pub(crate) owned: bool,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -101,7 +107,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) -> Result<()>
                 }
                 records.push(Record::new(message.payload.clone(), published_ms(&info)));
             } else {
-                records.push(Record::new(message.payload.clone(), ctx.delivery.now_ms()));
+                records.push(Record::new(message.payload.clone(), crate::lease::now_ms()));
             }
             fetched.push(message);
         }
@@ -109,7 +115,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) -> Result<()>
             continue;
         }
         // Waits while the engine is saturated: a slow destination stops the fetching.
-        let receipt = match ctx.delivery.put(records).await {
+        let receipt = match put_to(ctx.target.as_ref(), records).await {
             Ok(r) => r,
             Err(e) => {
                 result = Err(e.into());
@@ -161,19 +167,33 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) -> Result<()>
             }
         });
     }
-    // Graceful stop: write every buffer, then ack what was written.
-    if let Err(e) = ctx.delivery.shutdown().await {
-        result = result.and(Err(e.into()));
+    // Graceful stop: write every buffer, then ack what was written. A stream the API runs is
+    // flushed by the API's own shutdown.
+    if ctx.owned {
+        let stopped = match ctx.target.current() {
+            Ok(stream) => stream.shutdown().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stopped {
+            result = result.and(Err(e.into()));
+        }
     }
     while acks.join_next().await.is_some() {}
     mirror(&ctx);
     result
 }
 
-/// Copy the engine's object and error counts into the source counters.
+/// Copy the engine's object and error counts into the source counters (only for a stream the
+/// source runs: the API's stream also counts what arrived over HTTP).
 fn mirror(ctx: &Ctx) {
     use std::sync::atomic::Ordering::Relaxed;
-    let m = ctx.delivery.metrics();
+    if !ctx.owned {
+        return;
+    }
+    let Ok(stream) = ctx.target.current() else {
+        return;
+    };
+    let m = stream.metrics();
     ctx.counters
         .objects_written
         .store(m.delivered_objects + m.error_objects, Relaxed);

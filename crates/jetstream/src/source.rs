@@ -24,7 +24,7 @@ use futures::StreamExt as _;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use sluice_convert::{Table, TableSource};
-use sluice_delivery::{DeliveryStreamBuilder, Storage, StreamSettings};
+use sluice_delivery::{DeliveryStreamBuilder, Storage, StreamSettings, StreamTarget};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -45,6 +45,7 @@ pub struct JetStreamSourceBuilder {
     storage: Storage,
     tables: TableSource,
     worker_id: Option<String>,
+    target: Option<Arc<dyn StreamTarget>>,
 }
 
 impl JetStreamSourceBuilder {
@@ -56,6 +57,7 @@ impl JetStreamSourceBuilder {
             storage: Storage::memory(),
             tables: TableSource::None,
             worker_id: None,
+            target: None,
         }
     }
 
@@ -77,6 +79,15 @@ impl JetStreamSourceBuilder {
     #[must_use]
     pub fn with_schema_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.tables = TableSource::Dir(dir.into());
+        self
+    }
+
+    /// `mode: at_least_once`: put the records into this running stream (the HTTP API's stream
+    /// of that name) instead of running a delivery engine of its own. Exactly-once mode writes
+    /// its own objects and ignores it.
+    #[must_use]
+    pub fn with_target(mut self, target: Arc<dyn StreamTarget>) -> Self {
+        self.target = Some(target);
         self
     }
 
@@ -131,14 +142,19 @@ impl JetStreamSourceBuilder {
 impl JetStreamSourceBuilder {
     /// `mode: at_least_once`: the stream's own delivery engine, fed from a shared consumer.
     async fn build_at_least_once(self) -> Result<JetStreamSource> {
-        let mut delivery =
-            DeliveryStreamBuilder::new(self.stream).with_storage(self.storage.clone());
-        delivery = match self.tables {
-            TableSource::None => delivery,
-            TableSource::Table(t) => delivery.with_table(Arc::unwrap_or_clone(t)),
-            TableSource::Dir(d) => delivery.with_schema_dir(d),
+        let (target, owned): (Arc<dyn StreamTarget>, bool) = match self.target {
+            Some(target) => (target, false),
+            None => {
+                let mut delivery =
+                    DeliveryStreamBuilder::new(self.stream).with_storage(self.storage.clone());
+                delivery = match self.tables {
+                    TableSource::None => delivery,
+                    TableSource::Table(t) => delivery.with_table(Arc::unwrap_or_clone(t)),
+                    TableSource::Dir(d) => delivery.with_schema_dir(d),
+                };
+                (Arc::new(Arc::new(delivery.build()?)), true)
+            }
         };
-        let delivery = Arc::new(delivery.build()?);
         let client = connect(&self.settings).await?;
         let js = jetstream::new(client);
         js.get_stream(&self.settings.stream)
@@ -151,7 +167,8 @@ impl JetStreamSourceBuilder {
         let ctx = at_least_once::Ctx {
             settings: self.settings,
             js,
-            delivery,
+            target,
+            owned,
             counters: Arc::clone(&counters),
         };
         let (stop, stop_rx) = watch::channel(false);

@@ -215,11 +215,13 @@ mod tests {
 
     #[test]
     fn stored_timestamp_matches_the_orc_763_gap() {
-        // Whole seconds and sub-millisecond fractions below zero are fine; (-1 s, 0) with a
-        // fraction of 1 ms or more is not.
+        // In (-1 s, 0) the nanoseconds (t + 1 s) exceed 999,999 from -999 ms up: no encoding.
+        // Below that, and at whole seconds, there is one.
         assert!(stored_timestamp(-1_000_000_000).is_some());
-        assert!(stored_timestamp(-999_999).is_some());
-        assert!(stored_timestamp(-1_000_000).is_none());
+        assert!(stored_timestamp(-999_000_001).is_some());
+        assert!(stored_timestamp(-999_000_000).is_none());
+        assert!(stored_timestamp(-999_999).is_none());
+        assert!(stored_timestamp(-1).is_none());
         assert!(stored_timestamp(-500_000_000).is_none());
         assert!(stored_timestamp(-1_500_000_000).is_some());
         assert!(stored_timestamp(0).is_some());

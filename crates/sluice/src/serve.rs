@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
-use sluice_firehose::{Buckets, Credentials, FirehoseBuilder, HttpLimits, WalOptions};
+use sluice_firehose::{Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimits, WalOptions};
 use sluice_jetstream::{
-    JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder,
+    JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder, Mode,
 };
 
 /// Print one status line; a closed stdout must not take the server down.
@@ -438,6 +438,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         );
     }
     let sources = start_sources(
+        &server,
         &settings.sources,
         &settings.buckets,
         &settings.data_dir,
@@ -470,6 +471,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 /// started: by then every stream it runs — created through it earlier, or predefined in the
 /// file — is persisted under `data_dir`, in the definition it actually runs.
 async fn start_sources(
+    server: &Firehose,
     sources: &[(String, JetStreamSettings)],
     buckets: &Buckets,
     data_dir: &Path,
@@ -493,14 +495,20 @@ async fn start_sources(
             .validate()
             .with_context(|| format!("sources[{i}]: stream `{name}`"))?;
         let storage = buckets.storage(&stream.destination.bucket);
-        let source = JetStreamSourceBuilder::new(js.clone(), stream)
+        let mut builder = JetStreamSourceBuilder::new(js.clone(), stream)
             .with_storage(storage)
-            .with_schema_dir(schemas)
-            .build()
-            .await
-            .with_context(|| {
-                format!("sources[{i}]: cannot start the JetStream source for `{name}`")
-            })?;
+            .with_schema_dir(schemas);
+        if js.mode == Mode::AtLeastOnce {
+            // Into the stream the API runs, so UpdateDestination and table reloads reach it.
+            builder = builder.with_target(
+                server
+                    .stream_target(name)
+                    .with_context(|| format!("sources[{i}]: stream `{name}`"))?,
+            );
+        }
+        let source = builder.build().await.with_context(|| {
+            format!("sources[{i}]: cannot start the JetStream source for `{name}`")
+        })?;
         say!(
             "sluice serve: source jetstream {} ({}, {} shard(s), {:?}) → stream {name}; worker {}",
             js.stream,
