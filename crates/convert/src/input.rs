@@ -48,7 +48,7 @@ impl Source {
     }
 
     /// Size on disk, when known (for the progress bar).
-    pub fn len(&self) -> Option<u64> {
+    pub fn byte_len(&self) -> Option<u64> {
         match self {
             Source::Stdin => None,
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),

@@ -95,7 +95,7 @@ fn an_unrepresentable_orc_value_fails_only_its_record() {
         docs[1]["errorMessage"]
             .as_str()
             .expect("message")
-            .contains("column `tags.item`"),
+            .contains("column `tags.element`"),
         "{}",
         docs[1]
     );

@@ -134,9 +134,9 @@ impl Failure {
 /// Which buffers a job came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum SinkId {
-    Main = 0,
-    Error = 1,
-    Backup = 2,
+    Main,
+    Error,
+    Backup,
 }
 
 /// What a flushed buffer holds and how it becomes objects.
@@ -324,6 +324,71 @@ struct Scratch {
     doc: Vec<u8>,
 }
 
+/// The buffers of the three destinations, indexed by [`SinkId`].
+#[derive(Debug)]
+struct Sinks {
+    main: Sink,
+    errors: Sink,
+    backup: Sink,
+}
+
+impl Sinks {
+    fn iter(&self) -> impl Iterator<Item = &Sink> {
+        self.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Sinks {
+    type Item = &'a Sink;
+    type IntoIter = std::array::IntoIter<&'a Sink, 3>;
+    fn into_iter(self) -> Self::IntoIter {
+        [&self.main, &self.errors, &self.backup].into_iter()
+    }
+}
+
+impl std::ops::Index<SinkId> for Sinks {
+    type Output = Sink;
+    fn index(&self, id: SinkId) -> &Sink {
+        match id {
+            SinkId::Main => &self.main,
+            SinkId::Error => &self.errors,
+            SinkId::Backup => &self.backup,
+        }
+    }
+}
+
+impl std::ops::IndexMut<SinkId> for Sinks {
+    fn index_mut(&mut self, id: SinkId) -> &mut Sink {
+        match id {
+            SinkId::Main => &mut self.main,
+            SinkId::Error => &mut self.errors,
+            SinkId::Backup => &mut self.backup,
+        }
+    }
+}
+
+/// What every record of one `ingest` call shares.
+struct Put<'a> {
+    tracker: &'a Arc<Tracker>,
+    now_ms: i64,
+    jobs: &'a mut Vec<FlushJob>,
+}
+
+/// One record (or de-aggregated sub-record) being placed in a buffer.
+#[derive(Clone, Copy)]
+struct Item<'a> {
+    data: &'a [u8],
+    arrival_ms: i64,
+}
+
+/// Why a record goes to the error output: the prefix's error type, the document's code and
+/// message.
+struct Rejection<'a> {
+    kind: ErrorOutputType,
+    code: &'a str,
+    message: String,
+}
+
 /// The routing and buffering state of one stream.
 #[derive(Debug)]
 pub(crate) struct Engine {
@@ -335,7 +400,7 @@ pub(crate) struct Engine {
     converting: bool,
     counters: Arc<Counters>,
     limits: EngineLimits,
-    sinks: [Sink; 3],
+    sinks: Sinks,
     buffered: usize,
     inflight: usize,
     oldest: BTreeMap<i64, usize>,
@@ -404,7 +469,11 @@ impl Engine {
             converting,
             counters,
             limits,
-            sinks: [main, errors, backup],
+            sinks: Sinks {
+                main,
+                errors,
+                backup,
+            },
             buffered: 0,
             inflight: 0,
             oldest: BTreeMap::new(),
@@ -427,7 +496,7 @@ impl Engine {
     fn publish_gauges(&self) {
         let c = &self.counters;
         c.active_partitions
-            .store(self.sinks[SinkId::Main as usize].active as u64, Relaxed);
+            .store(self.sinks[SinkId::Main].active as u64, Relaxed);
         c.buffered_bytes.store(self.buffered as u64, Relaxed);
         c.inflight_bytes.store(self.inflight as u64, Relaxed);
         c.oldest_undelivered_ms.store(
@@ -459,35 +528,30 @@ impl Engine {
         jobs: &mut Vec<FlushJob>,
     ) {
         let mut scratch = std::mem::take(&mut self.scratch);
+        let mut put = Put {
+            tracker,
+            now_ms,
+            jobs,
+        };
         let (mut partitioning_failed, mut limit_exceeded) = (0u64, 0u64);
         let dp = self.settings.dynamic_partitioning;
         let deagg = self.settings.processing.deaggregation.clone();
         for record in records {
+            let whole = Item {
+                data: &record.data,
+                arrival_ms: record.arrival_ms,
+            };
             if let Route::Divert(d) = route {
-                self.fail(
-                    d.kind,
-                    &d.code,
-                    d.message.clone(),
-                    &record.data,
-                    record.arrival_ms,
-                    tracker,
-                    now_ms,
-                    &mut scratch.doc,
-                    jobs,
-                );
+                let why = Rejection {
+                    kind: d.kind,
+                    code: &d.code,
+                    message: d.message.clone(),
+                };
+                self.fail(&mut put, whole, why, &mut scratch.doc);
                 continue;
             }
             if self.settings.backup.is_some() {
-                self.append(
-                    SinkId::Backup,
-                    0,
-                    &record.data,
-                    record.arrival_ms,
-                    tracker,
-                    now_ms,
-                    false,
-                    jobs,
-                );
+                self.append(&mut put, SinkId::Backup, 0, whole, false);
             }
             let data = &record.data[..];
             let split = catch_unwind(AssertUnwindSafe(|| {
@@ -498,17 +562,12 @@ impl Engine {
             let split = match split {
                 Ok(split) => split,
                 Err(panic) => {
-                    self.fail(
-                        ErrorOutputType::ProcessingFailed,
-                        output::INTERNAL_ERROR,
-                        fault::bug_message("record de-aggregation", &*panic),
-                        data,
-                        record.arrival_ms,
-                        tracker,
-                        now_ms,
-                        &mut scratch.doc,
-                        jobs,
-                    );
+                    let why = Rejection {
+                        kind: ErrorOutputType::ProcessingFailed,
+                        code: output::INTERNAL_ERROR,
+                        message: fault::bug_message("record de-aggregation", &*panic),
+                    };
+                    self.fail(&mut put, whole, why, &mut scratch.doc);
                     continue;
                 }
             };
@@ -519,6 +578,10 @@ impl Engine {
             let subs = std::mem::take(&mut scratch.subs);
             for sub in &subs {
                 let sub_data = &data[sub.clone()];
+                let item = Item {
+                    data: sub_data,
+                    arrival_ms: record.arrival_ms,
+                };
                 let slot = if dp {
                     let partition = catch_unwind(AssertUnwindSafe(|| {
                         self.partition_for(sub_data, record.arrival_ms, &mut scratch)
@@ -532,28 +595,25 @@ impl Engine {
                     match partition {
                         Ok(group_ready) => {
                             debug_assert!(group_ready);
-                            match self.sinks[0].lookup(&scratch.group) {
+                            match self.sinks[SinkId::Main].lookup(&scratch.group) {
                                 Some(slot) => slot,
-                                None if self.sinks[0].active >= self.limits.active_partitions => {
+                                None if self.sinks[SinkId::Main].active
+                                    >= self.limits.active_partitions =>
+                                {
                                     limit_exceeded += 1;
                                     let message = format!(
                                         "The record would open partition `{}`, beyond the limit of {} active partitions",
                                         scratch.group, self.limits.active_partitions
                                     );
-                                    self.fail(
-                                        ErrorOutputType::ActivePartitionExceeded,
-                                        output::ACTIVE_PARTITIONS_LIMIT_EXCEEDED,
+                                    let why = Rejection {
+                                        kind: ErrorOutputType::ActivePartitionExceeded,
+                                        code: output::ACTIVE_PARTITIONS_LIMIT_EXCEEDED,
                                         message,
-                                        sub_data,
-                                        record.arrival_ms,
-                                        tracker,
-                                        now_ms,
-                                        &mut scratch.doc,
-                                        jobs,
-                                    );
+                                    };
+                                    self.fail(&mut put, item, why, &mut scratch.doc);
                                     continue;
                                 }
-                                None => self.sinks[0].open(
+                                None => self.sinks[SinkId::Main].open(
                                     &scratch.group,
                                     &scratch.keys_buf,
                                     &scratch.key_ranges,
@@ -562,37 +622,23 @@ impl Engine {
                         }
                         Err(Failure { code, message }) => {
                             partitioning_failed += 1;
-                            self.fail(
-                                ErrorOutputType::PartitioningFailed,
+                            let why = Rejection {
+                                kind: ErrorOutputType::PartitioningFailed,
                                 code,
                                 message,
-                                sub_data,
-                                record.arrival_ms,
-                                tracker,
-                                now_ms,
-                                &mut scratch.doc,
-                                jobs,
-                            );
+                            };
+                            self.fail(&mut put, item, why, &mut scratch.doc);
                             continue;
                         }
                     }
                 } else {
-                    match self.sinks[0].lookup("") {
+                    match self.sinks[SinkId::Main].lookup("") {
                         Some(slot) => slot,
-                        None => self.sinks[0].open("", "", &[]),
+                        None => self.sinks[SinkId::Main].open("", "", &[]),
                     }
                 };
                 let delimiter = self.settings.processing.append_delimiter && !self.converting;
-                self.append(
-                    SinkId::Main,
-                    slot,
-                    sub_data,
-                    record.arrival_ms,
-                    tracker,
-                    now_ms,
-                    delimiter,
-                    jobs,
-                );
+                self.append(&mut put, SinkId::Main, slot, item, delimiter);
             }
             scratch.subs = subs;
         }
@@ -691,66 +737,58 @@ impl Engine {
         Ok(true)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn fail(
-        &mut self,
-        kind: ErrorOutputType,
-        code: &str,
-        message: String,
-        raw: &[u8],
-        arrival_ms: i64,
-        tracker: &Arc<Tracker>,
-        now_ms: i64,
-        doc: &mut Vec<u8>,
-        jobs: &mut Vec<FlushJob>,
-    ) {
-        tracker.had_errors.store(true, Relaxed);
+    /// Put `item`'s error document (built in `doc`, a reused buffer) in the error output.
+    fn fail(&mut self, put: &mut Put<'_>, item: Item<'_>, why: Rejection<'_>, doc: &mut Vec<u8>) {
+        put.tracker.had_errors.store(true, Relaxed);
         doc.clear();
-        output::failed_record(raw, code, message, arrival_ms, now_ms).write_ndjson(doc);
-        let slot = match self.sinks[1].lookup(kind.as_str()) {
+        output::failed_record(
+            item.data,
+            why.code,
+            why.message,
+            item.arrival_ms,
+            put.now_ms,
+        )
+        .write_ndjson(doc);
+        let kind = why.kind.as_str();
+        let slot = match self.sinks[SinkId::Error].lookup(kind) {
             Some(slot) => slot,
-            None => self.sinks[1].open(kind.as_str(), "", &[]),
+            None => self.sinks[SinkId::Error].open(kind, "", &[]),
         };
-        let doc = std::mem::take(doc);
-        self.append(
-            SinkId::Error,
-            slot,
-            &doc,
-            arrival_ms,
-            tracker,
-            now_ms,
-            false,
-            jobs,
-        );
+        let taken = std::mem::take(doc);
+        let document = Item {
+            data: &taken,
+            arrival_ms: item.arrival_ms,
+        };
+        self.append(put, SinkId::Error, slot, document, false);
+        *doc = taken;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Buffer `item` in a sink's slot, cutting jobs when the size hint is reached.
     fn append(
         &mut self,
+        put: &mut Put<'_>,
         sink: SinkId,
         slot: u32,
-        data: &[u8],
-        arrival_ms: i64,
-        tracker: &Arc<Tracker>,
-        now_ms: i64,
+        item: Item<'_>,
         delimiter: bool,
-        jobs: &mut Vec<FlushJob>,
     ) {
-        let sink_index = sink as usize;
-        if sink == SinkId::Backup && self.sinks[sink_index].lookup("").is_none() {
-            self.sinks[sink_index].open("", "", &[]);
+        let Item { data, arrival_ms } = item;
+        let (tracker, now_ms) = (put.tracker, put.now_ms);
+        let jobs = &mut *put.jobs;
+        if sink == SinkId::Backup && self.sinks[sink].lookup("").is_none() {
+            self.sinks[sink].open("", "", &[]);
         }
         let len = data.len() + usize::from(delimiter);
-        let size_limit = self.sinks[sink_index].size_limit;
+        let size_limit = self.sinks[sink].size_limit;
         // Flush first if this record would push the buffer past the size hint.
-        let full = self.sinks[sink_index]
+        let full = self.sinks[sink]
             .slot_mut(slot)
             .is_some_and(|s| s.buffer.records > 0 && s.buffer.data.len() + len > size_limit);
         if full && let Some(job) = self.take_job(sink, slot) {
             jobs.push(job);
         }
-        let keep_records = self.sinks[sink_index].keep_records;
-        let Some(s) = self.sinks[sink_index].slot_mut(slot) else {
+        let keep_records = self.sinks[sink].keep_records;
+        let Some(s) = self.sinks[sink].slot_mut(slot) else {
             return;
         };
         let buffer = &mut s.buffer;
@@ -800,7 +838,7 @@ impl Engine {
             SinkId::Backup => settings.backup.as_ref()?,
             _ => &settings.destination,
         };
-        let s = self.sinks[sink as usize].slot_mut(slot)?;
+        let s = self.sinks[sink].slot_mut(slot)?;
         if s.buffer.records == 0 {
             return None;
         }
@@ -997,7 +1035,7 @@ impl Engine {
     pub(crate) fn complete(&mut self, done: JobDone) {
         self.inflight = self.inflight.saturating_sub(done.accounted);
         self.oldest_remove(done.oldest_arrival);
-        let sink = &mut self.sinks[done.sink as usize];
+        let sink = &mut self.sinks[done.sink];
         if let Some(s) = sink.slot_mut(done.slot) {
             s.inflight = s.inflight.saturating_sub(1);
         }

@@ -423,51 +423,96 @@ impl Column {
             return Ok(());
         }
         let hive = ctx.serde.is_hive();
-        match &mut self.kind {
-            Kind::Boolean(b) => {
-                let v = match first {
-                    b't' => {
-                        p.parse_literal("rue")?;
-                        true
-                    }
-                    b'f' => {
-                        p.parse_literal("alse")?;
-                        false
-                    }
-                    b'"' if !hive => {
-                        let s = p.parse_str(&mut ctx.scratch)?;
-                        let s: &str = match s {
-                            Reference::Borrowed(s) | Reference::Copied(s) => s,
-                        };
-                        if s.eq_ignore_ascii_case("true") {
-                            true
-                        } else if s.eq_ignore_ascii_case("false") {
-                            false
-                        } else {
-                            let msg = format!("{s:?} is not a boolean");
-                            return Err(self.malformed(msg));
-                        }
-                    }
-                    _ => return Err(self.wrong_kind(first)),
-                };
-                b.append(v);
-            }
+        match &self.kind {
+            Kind::Boolean(_) => self.decode_boolean(p, first, ctx, hive)?,
             Kind::Int8(_) | Kind::Int16(_) | Kind::Int32(_) | Kind::Int64(_) => {
-                let v = self.integer(p, first, ctx)?;
-                let ok = match &mut self.kind {
-                    Kind::Int8(vals) => i8::try_from(v).map(|x| vals.push(x)).is_ok(),
-                    Kind::Int16(vals) => i16::try_from(v).map(|x| vals.push(x)).is_ok(),
-                    Kind::Int32(vals) => i32::try_from(v).map(|x| vals.push(x)).is_ok(),
-                    Kind::Int64(vals) => {
-                        vals.push(v);
-                        true
-                    }
-                    _ => unreachable_kind(),
+                self.decode_integer(p, first, ctx, hive)?;
+            }
+            Kind::Float32(_) | Kind::Float64(_) => self.decode_float(p, first, ctx, hive)?,
+            Kind::Decimal { .. } => self.decode_decimal(p, first, ctx, hive)?,
+            Kind::Utf8 { .. } => self.decode_string(p, first, ctx, hive)?,
+            Kind::Binary { .. } => self.decode_binary(p, first, ctx, hive)?,
+            Kind::Date(_) => self.decode_date(p, first, ctx, hive)?,
+            Kind::Timestamp(_) => self.decode_timestamp(p, first, ctx, hive)?,
+            Kind::List { .. } => self.decode_list(p, first, ctx, hive)?,
+            Kind::Map { .. } => self.decode_map(p, first, ctx, hive)?,
+            Kind::Struct(_) => self.decode_struct(p, first, ctx, hive)?,
+        }
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    /// A `boolean`: JSON `true`/`false`; OpenX also takes the strings `"true"`/`"false"` in any case.
+    #[inline]
+    fn decode_boolean(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        hive: bool,
+    ) -> DResult {
+        let Kind::Boolean(b) = &mut self.kind else {
+            unreachable_kind()
+        };
+        let v = match first {
+            b't' => {
+                p.parse_literal("rue")?;
+                true
+            }
+            b'f' => {
+                p.parse_literal("alse")?;
+                false
+            }
+            b'"' if !hive => {
+                let s = p.parse_str(&mut ctx.scratch)?;
+                let s: &str = match s {
+                    Reference::Borrowed(s) | Reference::Copied(s) => s,
                 };
-                if !ok {
-                    return Err(self.malformed(format_args!("{v} is out of range")));
+                if s.eq_ignore_ascii_case("true") {
+                    true
+                } else if s.eq_ignore_ascii_case("false") {
+                    false
+                } else {
+                    let msg = format!("{s:?} is not a boolean");
+                    return Err(self.malformed(msg));
                 }
             }
+            _ => return Err(self.wrong_kind(first)),
+        };
+        b.append(v);
+        Ok(())
+    }
+
+    /// A `tinyint`…`bigint`, range-checked for the column.
+    #[inline]
+    fn decode_integer(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        _hive: bool,
+    ) -> DResult {
+        let v = self.integer(p, first, ctx)?;
+        let ok = match &mut self.kind {
+            Kind::Int8(vals) => i8::try_from(v).map(|x| vals.push(x)).is_ok(),
+            Kind::Int16(vals) => i16::try_from(v).map(|x| vals.push(x)).is_ok(),
+            Kind::Int32(vals) => i32::try_from(v).map(|x| vals.push(x)).is_ok(),
+            Kind::Int64(vals) => {
+                vals.push(v);
+                true
+            }
+            _ => unreachable_kind(),
+        };
+        if !ok {
+            return Err(self.malformed(format_args!("{v} is out of range")));
+        }
+        Ok(())
+    }
+
+    /// A `float`/`double`: JSON numbers through sonic-rs; other shapes through the text parser.
+    #[inline]
+    fn decode_float(&mut self, p: &mut P<'_>, first: u8, ctx: &mut Ctx<'_>, hive: bool) -> DResult {
+        match &mut self.kind {
             Kind::Float32(vals) if matches!(first, b'-' | b'0'..=b'9') => {
                 // JSON numbers go through sonic-rs's correctly rounded float parser.
                 vals.push(p.parse_float32(first)?);
@@ -482,7 +527,7 @@ impl Column {
                 // or an unsigned zero); Java's `Double.parseDouble` keeps the sign.
                 vals.push(if first == b'-' && x == 0.0 { -0.0 } else { x });
             }
-            Kind::Float32(_) | Kind::Float64(_) => {
+            _ => {
                 let text = number_text(p, first, hive, &mut ctx.scratch)?;
                 let Some(text) = text.as_str() else {
                     return Err(self.wrong_kind(first));
@@ -496,216 +541,295 @@ impl Column {
                     return Err(self.number_error(NumberError::Syntax, text.as_bytes()));
                 }
             }
-            Kind::Decimal {
-                precision, scale, ..
-            } => {
-                let (p_, s_) = (*precision, *scale);
-                let text = number_text(p, first, hive, &mut ctx.scratch)?;
-                let Some(text) = text.as_str() else {
-                    return Err(self.wrong_kind(first));
-                };
-                let v = number::parse_decimal(text.as_bytes(), p_, s_).map_err(|e| {
-                    if e == NumberError::OutOfRange {
-                        self.malformed(format_args!("{text} does not fit decimal({p_},{s_})"))
-                    } else {
-                        self.number_error(e, text.as_bytes())
-                    }
-                })?;
-                let Kind::Decimal { values, .. } = &mut self.kind else {
-                    unreachable_kind()
-                };
-                values.push(v);
+        }
+        Ok(())
+    }
+
+    /// A `decimal(p,s)`, exact.
+    #[inline]
+    fn decode_decimal(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        hive: bool,
+    ) -> DResult {
+        let Kind::Decimal {
+            precision, scale, ..
+        } = &mut self.kind
+        else {
+            unreachable_kind()
+        };
+        let (p_, s_) = (*precision, *scale);
+        let text = number_text(p, first, hive, &mut ctx.scratch)?;
+        let Some(text) = text.as_str() else {
+            return Err(self.wrong_kind(first));
+        };
+        let v = number::parse_decimal(text.as_bytes(), p_, s_).map_err(|e| {
+            if e == NumberError::OutOfRange {
+                self.malformed(format_args!("{text} does not fit decimal({p_},{s_})"))
+            } else {
+                self.number_error(e, text.as_bytes())
             }
-            Kind::Utf8 {
-                offsets,
-                data,
-                limit,
-            } => {
-                match first {
-                    b'"' => {
-                        let s = p.parse_str(&mut ctx.scratch)?;
-                        let s: &str = match s {
-                            Reference::Borrowed(s) | Reference::Copied(s) => s,
-                        };
-                        append_limited(data, s, *limit);
-                    }
-                    b'-' | b'0'..=b'9' => {
-                        let s = p.skip_number(first)?;
-                        append_limited(data, s, *limit);
-                    }
-                    b't' => {
-                        p.parse_literal("rue")?;
-                        append_limited(data, "true", *limit);
-                    }
-                    b'f' => {
-                        p.parse_literal("alse")?;
-                        append_limited(data, "false", *limit);
-                    }
-                    b'{' | b'[' if !hive => {
-                        // OpenX keeps a nested value in a string column as its JSON text.
-                        let start = p.offset() - 1;
-                        crate::skip::skip_value(p, first)?;
-                        let raw = &p.read.as_u8_slice()[start..p.offset()];
-                        let Ok(s) = std::str::from_utf8(raw) else {
-                            return Err(DecodeFailure::Parse("invalid UTF-8 in JSON text".into()));
-                        };
-                        append_limited(data, s, *limit);
-                    }
-                    _ => return Err(self.wrong_kind(first)),
-                }
-                let n = data.len();
-                push_offset(offsets, n, &self.path)?;
-            }
-            Kind::Binary { offsets, data } => {
-                if first != b'"' {
-                    return Err(self.wrong_kind(first));
-                }
+        })?;
+        let Kind::Decimal { values, .. } = &mut self.kind else {
+            unreachable_kind()
+        };
+        values.push(v);
+        Ok(())
+    }
+
+    /// A `string`/`char`/`varchar`: strings, numbers and booleans as their text; OpenX keeps nested JSON as text.
+    #[inline]
+    fn decode_string(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        hive: bool,
+    ) -> DResult {
+        let Kind::Utf8 {
+            offsets,
+            data,
+            limit,
+        } = &mut self.kind
+        else {
+            unreachable_kind()
+        };
+        match first {
+            b'"' => {
                 let s = p.parse_str(&mut ctx.scratch)?;
                 let s: &str = match s {
                     Reference::Borrowed(s) | Reference::Copied(s) => s,
                 };
-                let before = data.len();
-                if BASE64.decode_vec(s.trim_end_matches('='), data).is_err() {
-                    data.truncate(before);
-                    let msg = "value is not base64".to_owned();
-                    return Err(self.malformed(msg));
-                }
-                let n = data.len();
-                push_offset(offsets, n, &self.path)?;
+                append_limited(data, s, *limit);
             }
-            Kind::Date(_) => {
-                let v = match first {
-                    b'"' => {
-                        let s = p.parse_str(&mut ctx.scratch)?;
-                        let s: &str = match s {
-                            Reference::Borrowed(s) | Reference::Copied(s) => s,
-                        };
-                        match time::parse_date(s.as_bytes()) {
-                            Some(d) => d,
-                            None => {
-                                let msg = format!("{s:?} is not a date (yyyy-MM-dd)");
-                                return Err(self.malformed(msg));
-                            }
-                        }
-                    }
-                    b'-' | b'0'..=b'9' if !hive => {
-                        let s = p.skip_number(first)?;
-                        match number::parse_i64(s.as_bytes())
-                            .ok()
-                            .and_then(|d| i32::try_from(d).ok())
-                        {
-                            Some(d) => d,
-                            None => {
-                                return Err(
-                                    self.number_error(NumberError::OutOfRange, s.as_bytes())
-                                );
-                            }
-                        }
-                    }
-                    _ => return Err(self.wrong_kind(first)),
+            b'-' | b'0'..=b'9' => {
+                let s = p.skip_number(first)?;
+                append_limited(data, s, *limit);
+            }
+            b't' => {
+                p.parse_literal("rue")?;
+                append_limited(data, "true", *limit);
+            }
+            b'f' => {
+                p.parse_literal("alse")?;
+                append_limited(data, "false", *limit);
+            }
+            b'{' | b'[' if !hive => {
+                // OpenX keeps a nested value in a string column as its JSON text.
+                let start = p.offset() - 1;
+                crate::skip::skip_value(p, first)?;
+                let raw = &p.read.as_u8_slice()[start..p.offset()];
+                let Ok(s) = std::str::from_utf8(raw) else {
+                    return Err(DecodeFailure::Parse("invalid UTF-8 in JSON text".into()));
                 };
-                let Kind::Date(vals) = &mut self.kind else {
-                    unreachable_kind()
+                append_limited(data, s, *limit);
+            }
+            _ => return Err(self.wrong_kind(first)),
+        }
+        let n = data.len();
+        push_offset(offsets, n, &self.path)?;
+        Ok(())
+    }
+
+    /// A `binary`: base64 text.
+    #[inline]
+    fn decode_binary(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        _hive: bool,
+    ) -> DResult {
+        let Kind::Binary { offsets, data } = &mut self.kind else {
+            unreachable_kind()
+        };
+        if first != b'"' {
+            return Err(self.wrong_kind(first));
+        }
+        let s = p.parse_str(&mut ctx.scratch)?;
+        let s: &str = match s {
+            Reference::Borrowed(s) | Reference::Copied(s) => s,
+        };
+        let before = data.len();
+        if BASE64.decode_vec(s.trim_end_matches('='), data).is_err() {
+            data.truncate(before);
+            let msg = "value is not base64".to_owned();
+            return Err(self.malformed(msg));
+        }
+        let n = data.len();
+        push_offset(offsets, n, &self.path)?;
+        Ok(())
+    }
+
+    /// A `date`: `yyyy-MM-dd`, or (OpenX) days since 1970.
+    #[inline]
+    fn decode_date(&mut self, p: &mut P<'_>, first: u8, ctx: &mut Ctx<'_>, hive: bool) -> DResult {
+        let v = match first {
+            b'"' => {
+                let s = p.parse_str(&mut ctx.scratch)?;
+                let s: &str = match s {
+                    Reference::Borrowed(s) | Reference::Copied(s) => s,
                 };
-                vals.push(v);
+                match time::parse_date(s.as_bytes()) {
+                    Some(d) => d,
+                    None => {
+                        let msg = format!("{s:?} is not a date (yyyy-MM-dd)");
+                        return Err(self.malformed(msg));
+                    }
+                }
             }
-            Kind::Timestamp(_) => {
-                let v = match first {
-                    b'"' => {
-                        let s = p.parse_str(&mut ctx.scratch)?;
-                        let s: &str = match s {
-                            Reference::Borrowed(s) | Reference::Copied(s) => s,
-                        };
-                        match parse_timestamp(ctx.serde, s.as_bytes(), false) {
-                            Some(t) => t,
-                            None => {
-                                let msg = format!(
-                                    "{s:?} is not a timestamp in a format the deserializer accepts"
-                                );
-                                return Err(self.malformed(msg));
-                            }
-                        }
+            b'-' | b'0'..=b'9' if !hive => {
+                let s = p.skip_number(first)?;
+                match number::parse_i64(s.as_bytes())
+                    .ok()
+                    .and_then(|d| i32::try_from(d).ok())
+                {
+                    Some(d) => d,
+                    None => {
+                        return Err(self.number_error(NumberError::OutOfRange, s.as_bytes()));
                     }
-                    b'-' | b'0'..=b'9' => {
-                        let s = p.skip_number(first)?;
-                        match parse_timestamp(ctx.serde, s.as_bytes(), true) {
-                            Some(t) => t,
-                            None => {
-                                let msg =
-                                    format!("{s} is not a timestamp the deserializer accepts");
-                                return Err(self.malformed(msg));
-                            }
-                        }
-                    }
-                    _ => return Err(self.wrong_kind(first)),
+                }
+            }
+            _ => return Err(self.wrong_kind(first)),
+        };
+        let Kind::Date(vals) = &mut self.kind else {
+            unreachable_kind()
+        };
+        vals.push(v);
+        Ok(())
+    }
+
+    /// A `timestamp`, in a format the deserializer accepts.
+    #[inline]
+    fn decode_timestamp(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        _hive: bool,
+    ) -> DResult {
+        let v = match first {
+            b'"' => {
+                let s = p.parse_str(&mut ctx.scratch)?;
+                let s: &str = match s {
+                    Reference::Borrowed(s) | Reference::Copied(s) => s,
                 };
-                let Kind::Timestamp(vals) = &mut self.kind else {
-                    unreachable_kind()
-                };
-                vals.push(v);
-            }
-            Kind::List { offsets, child, .. } => {
-                if first != b'[' {
-                    return Err(self.wrong_kind(first));
-                }
-                let mut ch = next(p)?;
-                if ch != b']' {
-                    loop {
-                        child.decode(p, ch, ctx)?;
-                        match next(p)? {
-                            b',' => ch = next(p)?,
-                            b']' => break,
-                            c => return Err(unexpected(p, c, "',' or ']'")),
-                        }
+                match parse_timestamp(ctx.serde, s.as_bytes(), false) {
+                    Some(t) => t,
+                    None => {
+                        let msg = format!(
+                            "{s:?} is not a timestamp in a format the deserializer accepts"
+                        );
+                        return Err(self.malformed(msg));
                     }
                 }
-                let n = child.len();
-                push_offset(offsets, n, &self.path)?;
             }
-            Kind::Map {
-                offsets,
-                keys,
-                values,
-                ..
-            } => {
-                if first != b'{' {
-                    return Err(self.wrong_kind(first));
-                }
-                let mut ch = next(p)?;
-                if ch != b'}' {
-                    loop {
-                        if ch != b'"' {
-                            return Err(unexpected(p, ch, "a key"));
-                        }
-                        let k = p.parse_str(&mut ctx.key_scratch)?;
-                        let k: &str = match k {
-                            Reference::Borrowed(s) | Reference::Copied(s) => s,
-                        };
-                        keys.decode_key(k, ctx.serde)?;
-                        let c = next(p)?;
-                        if c != b':' {
-                            return Err(unexpected(p, c, "':'"));
-                        }
-                        let v = next(p)?;
-                        values.decode(p, v, ctx)?;
-                        match next(p)? {
-                            b',' => ch = next(p)?,
-                            b'}' => break,
-                            c => return Err(unexpected(p, c, "',' or '}'")),
-                        }
+            b'-' | b'0'..=b'9' => {
+                let s = p.skip_number(first)?;
+                match parse_timestamp(ctx.serde, s.as_bytes(), true) {
+                    Some(t) => t,
+                    None => {
+                        let msg = format!("{s} is not a timestamp the deserializer accepts");
+                        return Err(self.malformed(msg));
                     }
                 }
-                let n = keys.len();
-                push_offset(offsets, n, &self.path)?;
             }
-            Kind::Struct(obj) => {
-                if first != b'{' {
-                    return Err(self.wrong_kind(first));
+            _ => return Err(self.wrong_kind(first)),
+        };
+        let Kind::Timestamp(vals) = &mut self.kind else {
+            unreachable_kind()
+        };
+        vals.push(v);
+        Ok(())
+    }
+
+    /// An `array<…>`.
+    #[inline]
+    fn decode_list(&mut self, p: &mut P<'_>, first: u8, ctx: &mut Ctx<'_>, _hive: bool) -> DResult {
+        let Kind::List { offsets, child, .. } = &mut self.kind else {
+            unreachable_kind()
+        };
+        if first != b'[' {
+            return Err(self.wrong_kind(first));
+        }
+        let mut ch = next(p)?;
+        if ch != b']' {
+            loop {
+                child.decode(p, ch, ctx)?;
+                match next(p)? {
+                    b',' => ch = next(p)?,
+                    b']' => break,
+                    c => return Err(unexpected(p, c, "',' or ']'")),
                 }
-                obj.decode_object(p, ctx)?;
             }
         }
-        self.nulls.append_non_null();
+        let n = child.len();
+        push_offset(offsets, n, &self.path)?;
+        Ok(())
+    }
+
+    /// A `map<…>`: a JSON object whose keys decode into the key column.
+    #[inline]
+    fn decode_map(&mut self, p: &mut P<'_>, first: u8, ctx: &mut Ctx<'_>, _hive: bool) -> DResult {
+        let Kind::Map {
+            offsets,
+            keys,
+            values,
+            ..
+        } = &mut self.kind
+        else {
+            unreachable_kind()
+        };
+        if first != b'{' {
+            return Err(self.wrong_kind(first));
+        }
+        let mut ch = next(p)?;
+        if ch != b'}' {
+            loop {
+                if ch != b'"' {
+                    return Err(unexpected(p, ch, "a key"));
+                }
+                let k = p.parse_str(&mut ctx.key_scratch)?;
+                let k: &str = match k {
+                    Reference::Borrowed(s) | Reference::Copied(s) => s,
+                };
+                keys.decode_key(k, ctx.serde)?;
+                let c = next(p)?;
+                if c != b':' {
+                    return Err(unexpected(p, c, "':'"));
+                }
+                let v = next(p)?;
+                values.decode(p, v, ctx)?;
+                match next(p)? {
+                    b',' => ch = next(p)?,
+                    b'}' => break,
+                    c => return Err(unexpected(p, c, "',' or '}'")),
+                }
+            }
+        }
+        let n = keys.len();
+        push_offset(offsets, n, &self.path)?;
+        Ok(())
+    }
+
+    /// A `struct<…>`.
+    #[inline]
+    fn decode_struct(
+        &mut self,
+        p: &mut P<'_>,
+        first: u8,
+        ctx: &mut Ctx<'_>,
+        _hive: bool,
+    ) -> DResult {
+        let Kind::Struct(obj) = &mut self.kind else {
+            unreachable_kind()
+        };
+        if first != b'{' {
+            return Err(self.wrong_kind(first));
+        }
+        obj.decode_object(p, ctx)?;
         Ok(())
     }
 

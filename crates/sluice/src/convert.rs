@@ -308,7 +308,7 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
             bail!("cannot read input {}: not a file", p.display());
         }
     }
-    let total_bytes: Option<u64> = sources.iter().map(Source::len).sum();
+    let total_bytes: Option<u64> = sources.iter().map(Source::byte_len).sum();
     let progress = progress_bar(
         args.quiet,
         total_bytes,
