@@ -264,3 +264,108 @@ fn bad_sources_fail_at_startup_naming_the_field() {
     let err = run(&source("      fetch_btach: 5\n"));
     assert!(err.contains("fetch_btach"), "{err}");
 }
+
+/// Ids of the raw records under `dir` (JSON objects, concatenated as Firehose writes them).
+fn raw_ids(dir: &Path) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for file in files_under(dir) {
+        let text = std::fs::read_to_string(&file).expect("read object");
+        for v in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {
+            ids.push(v.expect("a landed record")["id"].as_u64().expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    ids
+}
+
+/// `mode: at_least_once` feeds the stream the API runs: an `UpdateDestination` through the API
+/// moves what the source delivers next, without restarting `sluice serve`.
+#[test]
+fn at_least_once_source_follows_update_destination() {
+    use crate::serve::{call, op};
+    let rt = runtime();
+    let name = format!("sluice_alo_update_{}", std::process::id());
+    let js = rt.block_on(async {
+        let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
+            panic!(
+                "no NATS server at {} ({e}): run scripts/test, which starts one",
+                nats_url()
+            )
+        });
+        let js = jetstream::new(client);
+        let _ = js.delete_stream(&name).await;
+        js.create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.>")],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        js
+    });
+    let publish = |range: std::ops::Range<u64>| {
+        rt.block_on(async {
+            let mut acks = Vec::new();
+            for i in range {
+                acks.push(
+                    js.publish(format!("{name}.m"), format!(r#"{{"id":{i}}}"#).into())
+                        .await
+                        .expect("publish"),
+                );
+            }
+            for ack in acks {
+                ack.await.expect("publish ack");
+            }
+        });
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let lake = work.path().join("lake");
+    let config = work.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "buckets:\n  lake:\n    local: {lake}\n\
+             streams:\n  - DeliveryStreamName: events\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: v1/\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n\
+             sources:\n  - delivery_stream: events\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
+            lake = lake.display(),
+            url = nats_url(),
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        &work.path().join("state"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
+    let wait_for = |dir: &Path, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while raw_ids(dir).len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} records under {}",
+                raw_ids(dir).len(),
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    publish(0..50);
+    wait_for(&lake.join("v1"), 50);
+    let update = serde_json::json!({
+        "DeliveryStreamName": "events", "CurrentDeliveryStreamVersionId": "1",
+        "DestinationId": "destinationId-000000000001",
+        "ExtendedS3DestinationUpdate": {"Prefix": "v2/"}
+    })
+    .to_string();
+    let (status, body) = call(&server.addr, &op("UpdateDestination"), update.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    publish(50..100);
+    wait_for(&lake.join("v2"), 50);
+    let printed = server.stop();
+    assert!(printed.contains("source for events stopped"), "{printed}");
+    assert_eq!(raw_ids(&lake.join("v1")), (0..50).collect::<Vec<_>>());
+    assert_eq!(raw_ids(&lake.join("v2")), (50..100).collect::<Vec<_>>());
+    rt.block_on(async {
+        let _ = js.delete_stream(&name).await;
+    });
+}
