@@ -25,7 +25,8 @@ use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
-use crate::prefix::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts};
+use crate::partition::{PartitionScratch, Partitioner};
+use crate::prefix::{KeyValues, PrefixTemplate};
 use crate::settings::{DestinationSettings, StreamSettings};
 use crate::timefmt::{JavaPattern, zoned};
 
@@ -317,10 +318,7 @@ pub(crate) struct EngineLimits {
 #[derive(Debug, Default)]
 struct Scratch {
     subs: Vec<Range<usize>>,
-    keys_buf: String,
-    key_ranges: Vec<Range<usize>>,
-    group: String,
-    time_cache: Option<(i64, TimeParts)>,
+    partition: PartitionScratch,
     doc: Vec<u8>,
 }
 
@@ -395,8 +393,7 @@ pub(crate) struct Engine {
     settings: Arc<StreamSettings>,
     name: String,
     version: u64,
-    jq: Option<Arc<JqQuery>>,
-    query_keys: Vec<String>,
+    partitioner: Partitioner,
     converting: bool,
     counters: Arc<Counters>,
     limits: EngineLimits,
@@ -409,32 +406,6 @@ pub(crate) struct Engine {
     scratch: Scratch,
 }
 
-fn prefix_len_ok(s: &str) -> bool {
-    s.chars().count() <= MAX_EVALUATED_PREFIX_LEN
-}
-
-/// Why a partition key value is unsafe as part of an object key, if it is.
-pub(crate) fn unsafe_key_value(value: &str) -> Option<&'static str> {
-    if value.is_empty() {
-        return Some("is empty");
-    }
-    if value.chars().any(char::is_control) {
-        return Some("contains a control character");
-    }
-    if value.contains('\\') {
-        return Some("contains a backslash");
-    }
-    for segment in value.split('/') {
-        if segment.is_empty() {
-            return Some("would make an empty path segment (leading, trailing or doubled `/`)");
-        }
-        if segment == "." || segment == ".." {
-            return Some("would escape its prefix (`.` or `..` path segment)");
-        }
-    }
-    None
-}
-
 impl Engine {
     pub(crate) fn new(
         settings: Arc<StreamSettings>,
@@ -444,13 +415,7 @@ impl Engine {
         limits: EngineLimits,
     ) -> Result<Self, DeliveryError> {
         let converting = settings.conversion.is_some();
-        let query_keys = settings
-            .destination
-            .prefix
-            .keys()
-            .iter()
-            .map(|(_, k)| k.clone())
-            .collect();
+        let partitioner = Partitioner::new(&settings, jq);
         let main = Sink::new(SinkId::Main, &settings.destination, converting);
         let errors = Sink::new(SinkId::Error, &settings.destination, false);
         let backup = Sink::new(
@@ -464,8 +429,7 @@ impl Engine {
             name: settings.name.clone(),
             settings,
             version,
-            jq,
-            query_keys,
+            partitioner,
             converting,
             counters,
             limits,
@@ -595,7 +559,7 @@ impl Engine {
                     match partition {
                         Ok(group_ready) => {
                             debug_assert!(group_ready);
-                            match self.sinks[SinkId::Main].lookup(&scratch.group) {
+                            match self.sinks[SinkId::Main].lookup(&scratch.partition.group) {
                                 Some(slot) => slot,
                                 None if self.sinks[SinkId::Main].active
                                     >= self.limits.active_partitions =>
@@ -603,7 +567,7 @@ impl Engine {
                                     limit_exceeded += 1;
                                     let message = format!(
                                         "The record would open partition `{}`, beyond the limit of {} active partitions",
-                                        scratch.group, self.limits.active_partitions
+                                        scratch.partition.group, self.limits.active_partitions
                                     );
                                     let why = Rejection {
                                         kind: ErrorOutputType::ActivePartitionExceeded,
@@ -614,9 +578,9 @@ impl Engine {
                                     continue;
                                 }
                                 None => self.sinks[SinkId::Main].open(
-                                    &scratch.group,
-                                    &scratch.keys_buf,
-                                    &scratch.key_ranges,
+                                    &scratch.partition.group,
+                                    &scratch.partition.keys_buf,
+                                    &scratch.partition.key_ranges,
                                 ),
                             }
                         }
@@ -662,79 +626,18 @@ impl Engine {
         self.publish_gauges();
     }
 
-    /// Extract keys, check them, and render the partition identity into `scratch.group`.
+    /// Extract keys, check them, and render the partition identity into
+    /// `scratch.partition.group`.
     fn partition_for(
         &self,
         sub: &[u8],
         arrival_ms: i64,
         scratch: &mut Scratch,
     ) -> Result<bool, Failure> {
-        self.partition_keys(sub, arrival_ms, scratch)
+        self.partitioner
+            .partition(sub, arrival_ms, &mut scratch.partition)
+            .map(|_| true)
             .map_err(Failure::extraction)
-    }
-
-    fn partition_keys(
-        &self,
-        sub: &[u8],
-        arrival_ms: i64,
-        scratch: &mut Scratch,
-    ) -> Result<bool, String> {
-        let jq = self
-            .jq
-            .as_ref()
-            .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())?;
-        jq.extract(
-            sub,
-            &self.query_keys,
-            &mut scratch.keys_buf,
-            &mut scratch.key_ranges,
-        )
-        .map_err(|e| e.0)?;
-        for (key, range) in self.query_keys.iter().zip(&scratch.key_ranges) {
-            let value = &scratch.keys_buf[range.clone()];
-            if let Some(problem) = unsafe_key_value(value) {
-                return Err(format!("partition key `{key}` value {value:?} {problem}"));
-            }
-        }
-        let dest = &self.settings.destination;
-        let second = arrival_ms.div_euclid(1000);
-        let cached = scratch
-            .time_cache
-            .as_ref()
-            .is_some_and(|(s, _)| *s == second)
-            && !dest.prefix.is_sub_second();
-        if !cached {
-            let t = zoned(arrival_ms, dest.time_zone);
-            scratch.time_cache = Some((second, dest.prefix.timestamps(&t)));
-        }
-        let time = scratch
-            .time_cache
-            .as_ref()
-            .map(|(_, t)| t)
-            .ok_or_else(|| "time cache".to_owned())?;
-        scratch.group.clear();
-        dest.prefix.render(
-            &mut scratch.group,
-            time,
-            KeyValues {
-                buf: &scratch.keys_buf,
-                ranges: &scratch.key_ranges,
-            },
-            None,
-            false,
-        );
-        if !prefix_len_ok(&scratch.group) {
-            return Err("Length of evaluated prefix cannot be greater than 512".to_owned());
-        }
-        if object_store::path::Path::parse(&scratch.group).is_err()
-            || scratch.group.starts_with('/')
-        {
-            return Err(format!(
-                "evaluated prefix {:?} is not a valid object key prefix",
-                scratch.group
-            ));
-        }
-        Ok(true)
     }
 
     /// Put `item`'s error document (built in `doc`, a reused buffer) in the error output.
@@ -1057,22 +960,4 @@ fn render_error_prefix(
         Some(kind.as_str()),
         true,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unsafe_values() {
-        for bad in [
-            "", "..", ".", "../x", "a/../b", "a//b", "/etc", "a/", "a\u{0}b", "a\nb", "a\\..\\b",
-            "\u{7f}",
-        ] {
-            assert!(unsafe_key_value(bad).is_some(), "{bad:?}");
-        }
-        for good in ["a", "a/b", "a.b", "..a", "a..", "héllo", "a b", "1=2"] {
-            assert!(unsafe_key_value(good).is_none(), "{good:?}");
-        }
-    }
 }

@@ -8,8 +8,8 @@ use std::ops::Range;
 use chrono::TimeZone as _;
 use chrono_tz::Tz;
 
-use crate::engine::unsafe_key_value;
 use crate::jq::JqQuery;
+use crate::partition::unsafe_key_value;
 use crate::prefix::{KeyValues, PrefixKind, PrefixTemplate};
 use crate::settings::DeAggregation;
 use crate::timefmt::JavaPattern;

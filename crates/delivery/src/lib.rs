@@ -52,6 +52,7 @@ pub mod fuzz;
 mod jq;
 mod metrics;
 mod output;
+mod partition;
 mod prefix;
 mod settings;
 mod store;
@@ -78,6 +79,7 @@ pub use output::{
     ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
     METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,
 };
+pub use partition::{PartitionScratch, Partitioner, unsafe_key_value};
 pub use prefix::{
     DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
     RANDOM_STRING_LEN,
