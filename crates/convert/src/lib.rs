@@ -51,6 +51,7 @@ pub use error::{ConvertError, Result};
 pub use format::{ColumnarWriter, FileSummary, Format};
 pub use input::Source;
 pub use pipeline::{CHUNK_BYTES, Pipeline, Stats};
+pub use sluice_json::ErrorDocument;
 pub use sluice_schema::Table;
 pub use table::{TableFile, TableSource, table_path};
 

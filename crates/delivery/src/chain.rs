@@ -9,6 +9,14 @@ use std::ops::Range;
 
 use crate::settings::{DeAggregation, MAX_SUB_RECORDS};
 
+impl DeAggregation {
+    /// Split `data` into sub-records (ranges into it); `false` (and `out` cleared) when it must
+    /// be passed on whole: not an aggregate, or more than [`MAX_SUB_RECORDS`] of them.
+    pub fn split(&self, data: &[u8], out: &mut Vec<Range<usize>>) -> bool {
+        split(self, data, out)
+    }
+}
+
 /// Split `data`; `false` (and `out` cleared) when it must be passed on whole.
 pub(crate) fn split(mode: &DeAggregation, data: &[u8], out: &mut Vec<Range<usize>>) -> bool {
     out.clear();

@@ -65,17 +65,23 @@ impl Partitioner {
         arrival_ms: i64,
         scratch: &'s mut PartitionScratch,
     ) -> Result<&'s str, String> {
-        let jq = self
-            .jq
-            .as_ref()
-            .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())?;
-        jq.extract(
-            record,
-            &self.query_keys,
-            &mut scratch.keys_buf,
-            &mut scratch.key_ranges,
-        )
-        .map_err(|e| e.0)?;
+        if self.query_keys.is_empty() {
+            // A prefix of timestamps only: nothing to extract.
+            scratch.keys_buf.clear();
+            scratch.key_ranges.clear();
+        } else {
+            let jq = self
+                .jq
+                .as_ref()
+                .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())?;
+            jq.extract(
+                record,
+                &self.query_keys,
+                &mut scratch.keys_buf,
+                &mut scratch.key_ranges,
+            )
+            .map_err(|e| e.0)?;
+        }
         for (key, range) in self.query_keys.iter().zip(&scratch.key_ranges) {
             let value = &scratch.keys_buf[range.clone()];
             if let Some(problem) = unsafe_key_value(value) {

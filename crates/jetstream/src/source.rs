@@ -107,6 +107,13 @@ impl JetStreamSourceBuilder {
         let store = self
             .storage
             .bucket_with_kms(&layout.bucket, layout.kms_key.as_deref())?;
+        let backup_store = match &layout.backup {
+            Some(b) => Some(
+                self.storage
+                    .bucket_with_kms(&b.bucket, b.kms_key.as_deref())?,
+            ),
+            None => None,
+        };
         let client = connect(&self.settings).await?;
         let js = jetstream::new(client);
         js.get_stream(&self.settings.stream)
@@ -123,6 +130,7 @@ impl JetStreamSourceBuilder {
             settings: self.settings,
             layout,
             store,
+            backup_store,
             js,
             kv,
             worker_id: worker_id.clone(),
@@ -270,6 +278,7 @@ struct Ctx {
     settings: JetStreamSettings,
     layout: Layout,
     store: Arc<dyn ObjectStore>,
+    backup_store: Option<Arc<dyn ObjectStore>>,
     js: jetstream::Context,
     kv: kv::Store,
     worker_id: String,
@@ -592,20 +601,20 @@ async fn commit(
             invariant: "the encoder does not panic",
         })??;
     let stream = &ctx.settings.stream;
-    if let Some(errors) = encoded.errors {
-        // Poison messages reach the error output before anything is acked.
-        let key = keys::error_key(&ctx.layout.error_prefix, stream, shard, first);
-        put_create(ctx, lease, &key, errors).await?;
+    // Poison messages reach the error output before anything is acked.
+    for (prefix, body) in encoded.errors {
+        let key = keys::error_key(&prefix, stream, shard, first);
+        put_create(ctx, &ctx.store, lease, &key, body).await?;
     }
-    if let Some(data) = encoded.data {
-        let key = keys::data_key(
-            &ctx.layout.data_prefix,
-            stream,
-            shard,
-            first,
-            &ctx.layout.extension,
-        );
-        put_create(ctx, lease, &key, data).await?;
+    for (prefix, body) in encoded.data {
+        let key = keys::data_key(&prefix, stream, shard, first, &ctx.layout.extension);
+        put_create(ctx, &ctx.store, lease, &key, body).await?;
+    }
+    if let (Some(body), Some(backup), Some(store)) =
+        (encoded.backup, &ctx.layout.backup, &ctx.backup_store)
+    {
+        let key = keys::data_key(&backup.prefix, stream, shard, first, &backup.extension);
+        put_create(ctx, store, lease, &key, body).await?;
     }
     if let Some(message) = open.last_message.take() {
         // AckAll: acknowledges every message of the range at once, after the puts returned.
@@ -626,7 +635,13 @@ async fn commit(
 
 /// Create-only put, retried for the stream's retry duration. An existing object is the same
 /// range written before (by us before a crash, or by a previous owner): skip forward.
-async fn put_create(ctx: &Ctx, lease: &mut Lease, key: &str, body: Bytes) -> Result<()> {
+async fn put_create(
+    ctx: &Ctx,
+    store: &Arc<dyn ObjectStore>,
+    lease: &mut Lease,
+    key: &str,
+    body: Bytes,
+) -> Result<()> {
     let path = object_store::path::Path::from(key);
     let started = Instant::now();
     let mut backoff = Duration::from_millis(100);
@@ -635,8 +650,7 @@ async fn put_create(ctx: &Ctx, lease: &mut Lease, key: &str, body: Bytes) -> Res
             mode: PutMode::Create,
             ..Default::default()
         };
-        match ctx
-            .store
+        match store
             .put_opts(&path, PutPayload::from(body.clone()), options)
             .await
         {

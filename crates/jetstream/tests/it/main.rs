@@ -5,4 +5,5 @@
 mod at_least_once;
 mod common;
 mod exactly_once;
+mod partitioned;
 mod restart;
