@@ -114,7 +114,7 @@ pub(crate) fn refused(
     ErrorDocument::failed(
         raw,
         UNREPRESENTABLE_VALUE,
-        format!("not written: {why}"),
+        why.to_owned(),
         arrival_ms,
         now_ms,
     )

@@ -159,11 +159,12 @@ async fn at_least_once_mode_uses_firehose_naming_and_dynamic_partitions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn exactly_once_refuses_dynamic_partitioning_and_points_to_at_least_once() {
+async fn exactly_once_refuses_random_prefixes_and_points_to_at_least_once() {
     let fx = Fixture::new("alo_refuse", 1).await;
+    // A random string would give a replayed range a new key: exactly-once cannot allow it.
     let stream = CreateDeliveryStreamInput::from_json(
         br#"{"DeliveryStreamName":"events","ExtendedS3DestinationConfiguration":{
-            "BucketARN":"arn:aws:s3:::lake","Prefix":"data/!{timestamp:yyyy}/",
+            "BucketARN":"arn:aws:s3:::lake","Prefix":"data/!{firehose:random-string}/",
             "ErrorOutputPrefix":"errors/"}}"#,
     )
     .and_then(|i| i.validate())
@@ -173,5 +174,6 @@ async fn exactly_once_refuses_dynamic_partitioning_and_points_to_at_least_once()
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("mode: at_least_once"), "{err}");
+    assert!(err.to_string().contains("random-string"), "{err}");
     fx.cleanup().await;
 }

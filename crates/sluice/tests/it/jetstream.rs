@@ -327,7 +327,7 @@ fn at_least_once_source_follows_update_destination() {
             "buckets:\n  lake:\n    local: {lake}\n\
              streams:\n  - DeliveryStreamName: events\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: v1/\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n\
              sources:\n  - delivery_stream: events\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
-            lake = lake.display(),
+            lake = work.path().display(),
             url = nats_url(),
         ),
     )
