@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::DateTime;
 use chrono_tz::Tz;
+use sluice_layout::{
+    JavaPattern, KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts, zoned,
+};
 use tokio::sync::oneshot;
 
 use crate::chain;
@@ -25,9 +28,7 @@ use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
-use crate::prefix::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts};
 use crate::settings::{DestinationSettings, StreamSettings};
-use crate::timefmt::{JavaPattern, zoned};
 
 /// One record as a source hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -52,11 +52,9 @@ pub mod fuzz;
 mod jq;
 mod metrics;
 mod output;
-mod prefix;
 mod settings;
 mod store;
 mod stream;
-mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{HADOOP_SNAPPY_BLOCK_SIZE, SNAPPY_JAVA_BLOCK_SIZE, SNAPPY_JAVA_MAGIC};
@@ -77,15 +75,15 @@ pub use output::{
     ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
     METADATA_EXTRACTION_FAILED, QUARANTINED,
 };
-pub use prefix::{
-    DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
-    RANDOM_STRING_LEN,
-};
 pub use settings::{
     ConversionSettings, DEFAULT_CONVERSION_SIZE_IN_MBS, DEFAULT_INTERVAL_IN_SECONDS,
     DEFAULT_RETRY_DURATION_SECONDS, DEFAULT_SIZE_IN_MBS, DeAggregation, DestinationSettings,
     MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION, ProcessingSettings, SerializerSettings,
     StreamSettings,
+};
+pub use sluice_layout::{
+    DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
+    RANDOM_STRING_LEN,
 };
 pub use store::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3Options, Storage, UploadSettings,
