@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::DateTime;
 use chrono_tz::Tz;
+use sluice_layout::{JavaPattern, KeyValues, PrefixTemplate, zoned};
 use tokio::sync::oneshot;
 
 use crate::chain;
@@ -26,9 +27,7 @@ use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
 use crate::partition::{PartitionScratch, Partitioner};
-use crate::prefix::{KeyValues, PrefixTemplate};
 use crate::settings::{DestinationSettings, StreamSettings};
-use crate::timefmt::{JavaPattern, zoned};
 
 /// One record as a source hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]

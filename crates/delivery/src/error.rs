@@ -10,6 +10,8 @@
 //! Per-record failures are never errors of this type: they become error documents in the
 //! stream's error output (see `docs/delivery.md`).
 
+use sluice_layout::{LayoutError, PrefixKind, TemplateProblem};
+
 /// `Result` with [`DeliveryError`] as the default error type.
 pub type Result<T, E = DeliveryError> = std::result::Result<T, E>;
 
@@ -111,6 +113,35 @@ impl DeliveryError {
         }
     }
 
+    /// A `Prefix` / `ErrorOutputPrefix` that sluice-layout rejected, with Firehose's message.
+    pub(crate) fn prefix(e: &LayoutError, kind: PrefixKind) -> Self {
+        let invalid_conversion = || {
+            format!(
+                "Invalid conversion character used in the value of the expression in {}",
+                kind.name()
+            )
+        };
+        let message = match e {
+            LayoutError::Template { problem, .. } => match problem {
+                TemplateProblem::UnterminatedExpression
+                | TemplateProblem::MissingColon { .. }
+                | TemplateProblem::MalformedExpression { .. } => {
+                    "Invalid expression usage".to_owned()
+                }
+                TemplateProblem::UnknownNamespace { namespace, .. } => {
+                    format!("Namespace to the left of colon ({namespace}) is an invalid keyword!")
+                }
+                TemplateProblem::UnknownFirehoseValue { .. } => invalid_conversion(),
+                // A layout's problems; PrefixTemplate::parse does not report them.
+                TemplateProblem::EmptyKey { .. }
+                | TemplateProblem::Unmappable { .. }
+                | TemplateProblem::DuplicateColumn { .. } => e.to_string(),
+            },
+            LayoutError::Pattern { .. } => invalid_conversion(),
+        };
+        Self::invalid(message)
+    }
+
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {
         Self::NotSupported {
             feature: feature.into(),
@@ -145,5 +176,57 @@ impl DeliveryError {
                 "ServiceUnavailableException"
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_layout::{MIN_ERROR_OUTPUT_TYPE_LEN, PrefixTemplate};
+
+    use super::*;
+    use crate::ErrorOutputType;
+
+    #[test]
+    fn firehose_prefix_messages() {
+        let msg = |s: &str, k| {
+            PrefixTemplate::parse(s, k)
+                .map_err(|e| DeliveryError::prefix(&e, k))
+                .expect_err(s)
+                .to_string()
+        };
+        assert_eq!(msg("a!{b", PrefixKind::Prefix), "Invalid expression usage");
+        assert_eq!(
+            msg("!{timestamp}", PrefixKind::Prefix),
+            "Invalid expression usage"
+        );
+        for malformed in ["!{:x}", "!{timestamp:}", "!{a!{timestamp:x}"] {
+            assert_eq!(
+                msg(malformed, PrefixKind::Prefix),
+                "Invalid expression usage"
+            );
+        }
+        assert_eq!(
+            msg("!{foo:bar}", PrefixKind::Prefix),
+            "Namespace to the left of colon (foo) is an invalid keyword!"
+        );
+        // The first problem wins.
+        assert_eq!(
+            msg("!{foo:bar}/!{x", PrefixKind::Prefix),
+            "Namespace to the left of colon (foo) is an invalid keyword!"
+        );
+        assert_eq!(
+            msg("!{firehose:uuid}", PrefixKind::Prefix),
+            "Invalid conversion character used in the value of the expression in Prefix"
+        );
+        assert_eq!(
+            msg("!{timestamp:yyyy-T}", PrefixKind::ErrorOutputPrefix),
+            "Invalid conversion character used in the value of the expression in ErrorOutputPrefix"
+        );
+    }
+
+    #[test]
+    fn shortest_error_output_type() {
+        let shortest = ErrorOutputType::ALL.map(|t| t.as_str().len());
+        assert_eq!(shortest.iter().min(), Some(&MIN_ERROR_OUTPUT_TYPE_LEN));
     }
 }

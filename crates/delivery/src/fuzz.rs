@@ -8,12 +8,12 @@ use std::ops::Range;
 use chrono::TimeZone as _;
 use chrono_tz::Tz;
 
+use sluice_layout::{JavaPattern, KeyValues, PrefixKind, PrefixTemplate, zoned};
+
+use crate::chain;
 use crate::jq::JqQuery;
 use crate::partition::unsafe_key_value;
-use crate::prefix::{KeyValues, PrefixKind, PrefixTemplate};
 use crate::settings::DeAggregation;
-use crate::timefmt::JavaPattern;
-use crate::{chain, timefmt};
 
 /// Queries the jq target runs, chosen by the input's first byte: key extraction, a walk of
 /// the whole value, string conversion and a fallback (the shapes users write).
@@ -73,7 +73,7 @@ pub fn jq_metadata(data: &[u8]) {
 }
 
 fn render(template: &PrefixTemplate, buf: &str, ranges: &[Range<usize>], epoch_ms: i64) -> String {
-    let t = timefmt::zoned(epoch_ms, Tz::UTC);
+    let t = zoned(epoch_ms, Tz::UTC);
     let time = template.timestamps(&t);
     let mut out = String::new();
     template.render(
@@ -87,6 +87,8 @@ fn render(template: &PrefixTemplate, buf: &str, ranges: &[Range<usize>], epoch_m
 }
 
 /// Prefix templates (first byte: `Prefix` or `ErrorOutputPrefix`), rendered when they parse.
+/// Invariant: no rendering is shorter than [`PrefixTemplate::min_evaluated_len`] (the
+/// create-time length check relies on it being a lower bound).
 pub fn prefix_template(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
         return;
@@ -104,13 +106,18 @@ pub fn prefix_template(data: &[u8]) {
         let ranges: Vec<Range<usize>> = (0..template.keys().len()).map(|i| i..i + 1).collect();
         for epoch_ms in [0, -1, 1_709_633_229_123, 253_402_300_799_999] {
             let out = render(&template, &values, &ranges, epoch_ms);
-            assert!(out.len() >= template.min_evaluated_len().min(out.len()));
+            assert!(
+                out.chars().count() >= template.min_evaluated_len(),
+                "{source:?} at {epoch_ms}: {out:?} is shorter than {}",
+                template.min_evaluated_len()
+            );
         }
     }
 }
 
 /// Java date patterns (`!{timestamp:…}`), formatted at instants across the supported range
-/// and in a zone with a non-hour offset.
+/// and in a zone with a non-hour offset. Invariant: no output is shorter than
+/// [`JavaPattern::min_len`].
 pub fn java_date_pattern(data: &[u8]) {
     let Ok(source) = std::str::from_utf8(data) else {
         return;
@@ -127,6 +134,11 @@ pub fn java_date_pattern(data: &[u8]) {
                 if let Some(t) = tz.timestamp_millis_opt(epoch_ms).single() {
                     let mut out = String::new();
                     pattern.format(&t, &mut out);
+                    assert!(
+                        out.chars().count() >= pattern.min_len(),
+                        "{source:?} at {epoch_ms} in {tz}: {out:?} is shorter than {}",
+                        pattern.min_len()
+                    );
                 }
             }
         }
@@ -160,5 +172,32 @@ pub fn deaggregation(data: &[u8]) {
         }
     } else {
         assert!(out.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed corpora of the two prefix targets pass their invariants (the full replay
+    /// of every target is `crates/sluice/tests/it/fuzz_corpus.rs`).
+    #[test]
+    fn prefix_corpora_replay() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 2] = [
+            ("prefix_template", super::prefix_template),
+            ("java_date_pattern", super::java_date_pattern),
+        ];
+        for (name, body) in targets {
+            let mut files: Vec<_> = std::fs::read_dir(corpus.join(name))
+                .expect("corpus dir")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            assert!(!files.is_empty(), "{name}");
+            for file in files {
+                body(&std::fs::read(&file).expect("corpus file"));
+            }
+        }
     }
 }

@@ -53,12 +53,10 @@ mod jq;
 mod metrics;
 mod output;
 mod partition;
-mod prefix;
 mod settings;
 mod store;
 mod stream;
 mod target;
-mod timefmt;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{HADOOP_SNAPPY_BLOCK_SIZE, SNAPPY_JAVA_BLOCK_SIZE, SNAPPY_JAVA_MAGIC};
@@ -80,16 +78,16 @@ pub use output::{
     METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,
 };
 pub use partition::{PartitionScratch, Partitioner, unsafe_key_value};
-pub use prefix::{
-    DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
-    RANDOM_STRING_LEN,
-};
 pub use settings::{
     ConversionSettings, DEFAULT_CONVERSION_SIZE_IN_MBS, DEFAULT_INTERVAL_IN_SECONDS,
     DEFAULT_RETRY_DURATION_SECONDS, DEFAULT_SIZE_IN_MBS, DeAggregation, DestinationSettings,
     MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION, ProcessingSettings, StreamSettings,
 };
 pub use sluice_convert::{Format, TableFile, TableSource, table_path};
+pub use sluice_layout::{
+    DEFAULT_TIME_PREFIX, KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate,
+    RANDOM_STRING_LEN,
+};
 pub use sluice_schema::{Violation, Violations};
 pub use store::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3Options, Storage, UploadSettings,

@@ -10,9 +10,9 @@ use chrono_tz::Tz;
 
 use crate::error::{DeliveryError, Result};
 use crate::jq::JqQuery;
-use crate::prefix::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts};
+use sluice_layout::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts, zoned};
+
 use crate::settings::StreamSettings;
-use crate::timefmt::zoned;
 
 /// Renders records' evaluated prefixes for one stream.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use sluice_convert::Format;
 use sluice_json::{DataCatalogTable, JsonSerDe};
+use sluice_layout::{KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate};
 use sluice_schema::Violation;
 
 use crate::config::{
@@ -16,7 +17,6 @@ use crate::config::{
 };
 use crate::error::{DeliveryError, Result};
 use crate::jq::{JqQuery, static_keys};
-use crate::prefix::{KeySource, MAX_EVALUATED_PREFIX_LEN, PrefixKind, PrefixTemplate};
 
 /// Default `SizeInMBs`.
 pub const DEFAULT_SIZE_IN_MBS: u64 = 5;
@@ -512,16 +512,14 @@ fn parse_prefix(source: &str, kind: PrefixKind, path: &str) -> Result<PrefixTemp
             "Member must have length less than or equal to 1024",
         ));
     }
-    let template = PrefixTemplate::parse(source, kind)?;
+    let template =
+        PrefixTemplate::parse(source, kind).map_err(|e| DeliveryError::prefix(&e, kind))?;
     // object_store keys have no empty segments: `a//b` or a leading `/` could never be written.
     let literal_problem = source.starts_with('/') || source.contains("//");
     if literal_problem {
         return Err(DeliveryError::invalid(format!(
             "{} `{source}` would produce object keys with an empty path segment (a leading `/` or `//`), which Sluice cannot write",
-            match kind {
-                PrefixKind::Prefix => "Prefix",
-                PrefixKind::ErrorOutputPrefix => "ErrorOutputPrefix",
-            }
+            kind.name()
         )));
     }
     Ok(template)

@@ -12,10 +12,10 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
+use sluice_layout::{ColumnSource, Field, TimePattern};
+
 use crate::error::{QueryError, Result};
-use crate::layout::ColumnSource;
 use crate::stream::{Format, StreamTable};
-use crate::timefmt::{Field, TimePattern};
 
 /// Default first instant of date projections.
 pub const DEFAULT_PROJECTION_START_YEAR: i32 = 2020;
@@ -108,7 +108,7 @@ pub fn athena_ddl(stream: &StreamTable, options: &DdlOptions) -> Result<String> 
                         "only numeric fields can be projected by Athena",
                     ));
                 }
-                match (fields.as_slice(), compiled.items.len()) {
+                match (fields.as_slice(), compiled.tokens().len()) {
                     ([field], 1) => {
                         let (lo, hi) = integer_range(*field, start);
                         properties.push((p("type"), "integer".into()));

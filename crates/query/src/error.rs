@@ -114,6 +114,23 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
+/// A template or pattern error keeps its structure's wording ([`QueryError::Template`],
+/// [`QueryError::Pattern`]).
+impl From<sluice_layout::LayoutError> for QueryError {
+    fn from(e: sluice_layout::LayoutError) -> Self {
+        match e {
+            sluice_layout::LayoutError::Template { template, problem } => Self::Template {
+                template,
+                reason: problem.to_string(),
+            },
+            sluice_layout::LayoutError::Pattern { pattern, problem } => Self::Pattern {
+                pattern,
+                reason: problem.to_string(),
+            },
+        }
+    }
+}
+
 impl QueryError {
     pub(crate) fn template(template: &str, reason: impl Into<String>) -> Self {
         Self::Template {

@@ -30,29 +30,26 @@ mod counting;
 mod ddl;
 mod engine;
 mod error;
-mod layout;
 mod listing;
 mod orc;
 mod output;
 mod provider;
 mod shell;
 mod stream;
-mod timefmt;
 mod verify;
 
 pub use counting::{CountingStore, RequestCounts};
 pub use ddl::{DEFAULT_PROJECTION_START_YEAR, DdlOptions, YEAR_PROJECTION_SPAN, athena_ddl};
 pub use engine::{QueryEngine, QueryOptions};
 pub use error::{QueryError, Result};
-pub use layout::{
-    ColumnSource, DEFAULT_TIME_COLUMN, DEFAULT_TIME_PATTERN, KeyNamespace, Layout, LayoutColumn,
-    Matched, RANDOM_STRING_LEN,
-};
 pub use output::{OutputFormat, ResultWriter, write_batches};
 pub use provider::StreamTableProvider;
 pub use shell::{Shell, ShellOptions};
+pub use sluice_layout::{
+    ColumnSource, DEFAULT_TIME_COLUMN, DEFAULT_TIME_PATTERN, KeySource as KeyNamespace, Layout,
+    LayoutColumn, Matched, RANDOM_STRING_LEN, TimeUnit,
+};
 pub use stream::{Format, PARTITION_SUFFIX, ResolvedStream, StreamTable};
-pub use timefmt::TimeUnit;
 pub use verify::{
     Check, DuplicateKey, Duplicates, MAX_DUPLICATE_EXAMPLES, MAX_MISSING_LISTED, PartitionReport,
     UnreadableFile, VerifyOptions, VerifyReport, verify,

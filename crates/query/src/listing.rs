@@ -22,11 +22,11 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
+use sluice_layout::{Atom, Layout, match_level};
 
 use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{QueryError, Result};
-use crate::layout::{Atom, Layout, match_level};
 
 /// LIST requests in flight at once.
 const LIST_CONCURRENCY: usize = 16;

@@ -9,10 +9,10 @@ use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use object_store::ObjectStore;
 use object_store::path::Path;
+use sluice_layout::Layout;
 use sluice_schema::Table;
 
 use crate::error::{QueryError, Result};
-use crate::layout::Layout;
 
 /// Suffix added to a partition column whose natural name is also a data column.
 pub const PARTITION_SUFFIX: &str = "_partition";

@@ -36,13 +36,13 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path;
 use serde::Serialize;
+use sluice_layout::TimeUnit;
 
 use crate::engine::{QueryEngine, QueryOptions};
 use crate::error::{QueryError, Result};
 use crate::orc::StoreReader;
 use crate::provider::{StreamFile, StreamTableProvider};
 use crate::stream::{Format, ResolvedStream, StreamTable};
-use crate::timefmt::TimeUnit;
 
 /// Most duplicate key values listed in a report.
 pub const MAX_DUPLICATE_EXAMPLES: usize = 20;
@@ -536,7 +536,7 @@ fn gaps(
     let (Some(first), Some(last)) = (present.first().copied(), present.last().copied()) else {
         return (Vec::new(), 0);
     };
-    let time_columns: Vec<(String, &crate::timefmt::TimePattern)> = stream
+    let time_columns: Vec<(String, &sluice_layout::TimePattern)> = stream
         .partition_names()
         .into_iter()
         .enumerate()

@@ -110,7 +110,7 @@ async fn deliver(dir: &Path, prefix: &str, format: Format) {
 }
 
 /// Every object file under `dir`, relative to it, sorted.
-fn landed(dir: &Path) -> Vec<String> {
+pub(crate) fn landed(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let path = e.unwrap().path();

@@ -7,5 +7,6 @@ mod common;
 mod ddl;
 mod delivered;
 mod duckdb;
+mod layout_roundtrip;
 mod pruning;
 mod verify;

@@ -1,31 +1,17 @@
-//! The numeric subset of Java `DateTimeFormatter` patterns used in `!{timestamp:...}`
-//! (FIREHOSE.md §4.6), compiled once so a formatted path segment can be both rendered and
-//! parsed back into date-time fields.
+//! Reading `!{timestamp:...}` values back (FIREHOSE.md §4.6): the numeric subset of Java
+//! `DateTimeFormatter` patterns, tokenized by [`crate::pattern_tokens`] like the formatter's,
+//! so a formatted path segment can be both rendered and parsed back into date-time fields.
 //!
 //! Numeric fields (`y u M L d H m s S`) render and parse. Any other letter (`MMM`, `E`, `a`, ...)
 //! is kept as an *opaque* field: it still matches a path segment (any run of characters up to
 //! the next literal) so the stream can be queried, but a pattern holding one cannot be rendered,
 //! so `verify` skips the gap check and `ddl` cannot emit a date projection for it.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone as _, Timelike};
+use chrono_tz::Tz;
 
-use crate::error::{QueryError, Result};
-
-/// One item of a compiled pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Item {
-    /// Literal text (from quotes or non-letter characters).
-    Literal(String),
-    /// A pattern letter repeated `count` times.
-    Field(Field),
-}
-
-/// A pattern field such as `yyyy` or `HH`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Field {
-    pub letter: char,
-    pub count: usize,
-}
+use crate::error::LayoutError;
+use crate::pattern::{Field, PatternToken, pattern_tokens};
 
 /// Calendar units, finest last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -59,7 +45,7 @@ impl TimeUnit {
     }
 
     /// Truncates `t` to this unit.
-    pub(crate) fn truncate(self, t: NaiveDateTime) -> NaiveDateTime {
+    pub fn truncate(self, t: NaiveDateTime) -> NaiveDateTime {
         let d = t.date();
         let (y, mo, day) = (d.year(), d.month(), d.day());
         let (h, mi, s) = (t.hour(), t.minute(), t.second());
@@ -77,7 +63,7 @@ impl TimeUnit {
     }
 
     /// `t` plus one unit (`None` on overflow).
-    pub(crate) fn step(self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+    pub fn step(self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         match self {
             Self::Years => t.checked_add_months(chrono::Months::new(12)),
             Self::Months => t.checked_add_months(chrono::Months::new(1)),
@@ -90,8 +76,9 @@ impl TimeUnit {
 }
 
 impl Field {
-    /// Numeric fields render as digits and parse back; everything else is opaque.
-    pub(crate) fn is_numeric(self) -> bool {
+    /// Numeric fields (`y u M L d H m s S`, `M`/`L` as numbers) render as digits and parse
+    /// back; everything else is opaque.
+    pub fn is_numeric(self) -> bool {
         match self.letter {
             'y' | 'u' | 'd' | 'H' | 'm' | 's' | 'S' => true,
             'M' | 'L' => self.count <= 2,
@@ -100,7 +87,7 @@ impl Field {
     }
 
     /// `(min, max)` digits this field occupies in a rendered path.
-    pub(crate) fn digits(self) -> (usize, usize) {
+    pub fn digits(self) -> (usize, usize) {
         match (self.letter, self.count) {
             ('y' | 'u', 2) => (2, 2),
             ('y' | 'u', n) => (n, 9),
@@ -110,7 +97,8 @@ impl Field {
         }
     }
 
-    pub(crate) fn unit(self) -> Option<TimeUnit> {
+    /// The calendar unit a numeric field counts.
+    pub fn unit(self) -> Option<TimeUnit> {
         Some(match self.letter {
             'y' | 'u' => TimeUnit::Years,
             'M' | 'L' => TimeUnit::Months,
@@ -122,125 +110,74 @@ impl Field {
         })
     }
 
-    fn render(self, t: NaiveDateTime) -> Option<String> {
+    /// This numeric field of `t` (already in the stream's time zone), formatted as
+    /// [`crate::JavaPattern`] formats it; `None` for an opaque field.
+    pub fn render_numeric(self, t: NaiveDateTime) -> Option<String> {
         if !self.is_numeric() {
             return None;
         }
-        let value = match self.letter {
-            'y' | 'u' if self.count == 2 => i64::from(t.year().rem_euclid(100)),
-            'y' | 'u' => i64::from(t.year()),
-            'M' | 'L' => i64::from(t.month()),
-            'd' => i64::from(t.day()),
-            'H' => i64::from(t.hour()),
-            'm' => i64::from(t.minute()),
-            's' => i64::from(t.second()),
-            'S' => {
-                let nanos = format!("{:09}", t.and_utc().timestamp_subsec_nanos());
-                return Some(
-                    nanos
-                        .chars()
-                        .chain(std::iter::repeat('0'))
-                        .take(self.count)
-                        .collect(),
-                );
-            }
-            _ => return None,
-        };
-        let width = if self.count == 1 { 1 } else { self.count };
-        Some(format!("{value:0width$}"))
+        let mut out = String::new();
+        self.format(&Tz::UTC.from_utc_datetime(&t), &mut out);
+        Some(out)
     }
 }
 
-/// A compiled `!{timestamp:...}` pattern.
+/// A compiled `!{timestamp:...}` pattern, for matching and parsing (the query side). Unlike
+/// [`crate::JavaPattern`] it accepts any letter, keeping the ones it cannot read as opaque
+/// fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TimePattern {
-    pub source: String,
-    pub items: Vec<Item>,
+pub struct TimePattern {
+    source: String,
+    tokens: Vec<PatternToken>,
 }
 
 impl TimePattern {
-    pub(crate) fn parse(source: &str) -> Result<Self> {
-        let mut items: Vec<Item> = Vec::new();
-        let mut literal = String::new();
-        let chars: Vec<char> = source.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == '\'' {
-                // 'text' is literal; '' is a single quote.
-                if chars.get(i + 1) == Some(&'\'') {
-                    literal.push('\'');
-                    i += 2;
-                    continue;
-                }
-                let mut j = i + 1;
-                loop {
-                    match chars.get(j) {
-                        None => return Err(QueryError::pattern(source, "unterminated quote")),
-                        Some('\'') if chars.get(j + 1) == Some(&'\'') => {
-                            literal.push('\'');
-                            j += 2;
-                        }
-                        Some('\'') => break,
-                        Some(&ch) => {
-                            literal.push(ch);
-                            j += 1;
-                        }
-                    }
-                }
-                i = j + 1;
-            } else if c.is_ascii_alphabetic() {
-                let mut count = 1;
-                while chars.get(i + count) == Some(&c) {
-                    count += 1;
-                }
-                if !literal.is_empty() {
-                    items.push(Item::Literal(std::mem::take(&mut literal)));
-                }
-                items.push(Item::Field(Field { letter: c, count }));
-                i += count;
-            } else if matches!(c, '[' | ']' | '{' | '}' | '#') {
-                return Err(QueryError::pattern(source, format!("`{c}` is reserved")));
-            } else {
-                literal.push(c);
-                i += 1;
-            }
-        }
-        if !literal.is_empty() {
-            items.push(Item::Literal(literal));
-        }
+    /// Compiles a pattern: `Err` for an unterminated quote or a reserved character.
+    pub fn parse(source: &str) -> Result<Self, LayoutError> {
+        let tokens = pattern_tokens(source).map_err(|p| LayoutError::pattern(source, p))?;
         Ok(Self {
             source: source.to_owned(),
-            items,
+            tokens,
         })
     }
 
+    /// The pattern as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Its tokens.
+    pub fn tokens(&self) -> &[PatternToken] {
+        &self.tokens
+    }
+
     /// Renders `t` (already in the stream's time zone), or `None` when an opaque field is present.
-    pub(crate) fn render(&self, t: NaiveDateTime) -> Option<String> {
+    pub fn render(&self, t: NaiveDateTime) -> Option<String> {
         let mut out = String::new();
-        for item in &self.items {
-            match item {
-                Item::Literal(s) => out.push_str(s),
-                Item::Field(f) => out.push_str(&f.render(t)?),
+        for token in &self.tokens {
+            match token {
+                PatternToken::Literal(s) => out.push_str(s),
+                PatternToken::Field(f) => out.push_str(&f.render_numeric(t)?),
             }
         }
         Some(out)
     }
 
     /// The finest calendar unit among the numeric fields.
-    pub(crate) fn finest_unit(&self) -> Option<TimeUnit> {
+    pub fn finest_unit(&self) -> Option<TimeUnit> {
         self.fields().filter_map(Field::unit).max()
     }
 
     /// True when every field renders and parses back.
-    pub(crate) fn is_numeric(&self) -> bool {
+    pub fn is_numeric(&self) -> bool {
         self.fields().all(Field::is_numeric)
     }
 
-    pub(crate) fn fields(&self) -> impl Iterator<Item = Field> + '_ {
-        self.items.iter().filter_map(|i| match i {
-            Item::Field(f) => Some(*f),
-            Item::Literal(_) => None,
+    /// Its fields, in order.
+    pub fn fields(&self) -> impl Iterator<Item = Field> + '_ {
+        self.tokens.iter().filter_map(|t| match t {
+            PatternToken::Field(f) => Some(*f),
+            PatternToken::Literal(_) => None,
         })
     }
 }

@@ -15,39 +15,36 @@
 //! of its path segment (Hive style) is called `name`; otherwise a key is called after the key
 //! and a timestamp `datehour` (pattern with hours) or `dt`. A prefix without a timestamp
 //! expression gets `yyyy/MM/dd/HH/` appended, by plain concatenation, as Firehose does.
+//!
+//! The template is tokenized by [`crate::template_tokens`], the tokenizer
+//! [`crate::PrefixTemplate`] renders with, and its patterns by [`crate::pattern_tokens`]; a
+//! layout is more lenient than Firehose's create-time rules (it maps what it can).
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
+use serde::Serialize;
 
-use crate::error::{QueryError, Result};
-use crate::timefmt::{Field, Item, TimeFields, TimePattern, TimeUnit};
+use crate::error::{LayoutError, TemplateProblem};
+use crate::pattern::{Field, PatternToken};
+use crate::template::{
+    DEFAULT_TIME_PATTERN, ExpressionKind, KeySource, RANDOM_STRING_LEN, TemplateToken,
+    template_tokens,
+};
+use crate::time::{TimeFields, TimePattern, TimeUnit};
 
-/// The pattern Firehose appends to a prefix that has no `timestamp` expression.
-pub const DEFAULT_TIME_PATTERN: &str = "yyyy/MM/dd/HH";
-/// Length of `!{firehose:random-string}`'s output.
-pub const RANDOM_STRING_LEN: usize = 11;
 /// Name of the partition column for the appended default time path (as in AWS's Firehose +
 /// Athena partition projection example).
 pub const DEFAULT_TIME_COLUMN: &str = "datehour";
 
-/// Which namespace a partition key expression uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum KeyNamespace {
-    /// `!{partitionKeyFromQuery:k}` (jq `MetadataExtraction`).
-    Query,
-    /// `!{partitionKeyFromLambda:k}`.
-    Lambda,
-}
-
 /// Where a partition column's value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnSource {
     /// A dynamic-partitioning key.
     Key {
         /// The expression's namespace.
-        namespace: KeyNamespace,
+        namespace: KeySource,
         /// The key name inside the expression.
         key: String,
     },
@@ -61,9 +58,9 @@ pub enum ColumnSource {
 }
 
 /// One partition column a layout defines.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayoutColumn {
-    /// The column name (before any renaming by the stream; see [`crate::StreamTable`]).
+    /// The column name (before any renaming by the stream; see `sluice_query::StreamTable`).
     pub name: String,
     /// Where its value comes from.
     pub source: ColumnSource,
@@ -71,29 +68,40 @@ pub struct LayoutColumn {
     pub hive: bool,
 }
 
+/// The smallest unit of a compiled layout: what one piece of a key must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Atom {
+pub enum Atom {
     /// Text without `/`; `col` is set when it is part of a timestamp column's value.
     Lit {
+        /// The text.
         text: String,
+        /// The column whose value it is part of.
         col: Option<usize>,
     },
     /// A level separator; `col` is set when the `/` is inside a timestamp column's value.
     Slash {
+        /// The column whose value it is part of.
         col: Option<usize>,
     },
+    /// A partition key's value: any non-empty text without `/`.
     Key {
+        /// The key's column.
         col: usize,
     },
+    /// One field of a timestamp pattern.
     Time {
+        /// The timestamp's column.
         col: usize,
+        /// The pattern field.
         field: Field,
     },
+    /// `!{firehose:random-string}`: [`RANDOM_STRING_LEN`] bytes.
     Random,
 }
 
 impl Atom {
-    fn col(&self) -> Option<usize> {
+    /// The column whose value this atom is part of, if any.
+    pub fn col(&self) -> Option<usize> {
         match self {
             Self::Lit { col, .. } | Self::Slash { col } => *col,
             Self::Key { col } | Self::Time { col, .. } => Some(*col),
@@ -127,107 +135,92 @@ pub struct Matched {
 
 impl Layout {
     /// Compiles a Firehose `Prefix`. An empty template is Firehose's default `yyyy/MM/dd/HH/`.
-    pub fn parse(template: &str) -> Result<Self> {
+    pub fn parse(template: &str) -> Result<Self, LayoutError> {
         let mut atoms: Vec<Atom> = Vec::new();
         let mut columns: Vec<LayoutColumn> = Vec::new();
         let mut patterns: Vec<Option<TimePattern>> = Vec::new();
-        let mut has_timestamp = false;
-        let mut rest = template;
-        while !rest.is_empty() {
-            if let Some(start) = rest.find("!{") {
-                push_literal(&mut atoms, &rest[..start], None);
-                let body_start = start + 2;
-                let end = rest[body_start..]
-                    .find('}')
-                    .map(|e| body_start + e)
-                    .ok_or_else(|| QueryError::template(template, "unterminated `!{`"))?;
-                let body = &rest[body_start..end];
-                let (ns, value) = body.split_once(':').ok_or_else(|| {
-                    QueryError::template(template, format!("`!{{{body}}}` has no `:`"))
-                })?;
-                match ns {
-                    "timestamp" => {
-                        has_timestamp = true;
-                        let trimmed = value.trim_end_matches('/');
-                        let col = columns.len();
-                        let name = hive_name(&atoms).unwrap_or_default();
-                        columns.push(LayoutColumn {
-                            hive: !name.is_empty(),
-                            name,
-                            source: ColumnSource::Timestamp {
-                                pattern: trimmed.to_owned(),
-                                appended: false,
-                            },
-                        });
-                        let pattern = TimePattern::parse(trimmed)?;
-                        push_pattern(&mut atoms, &pattern, col);
-                        patterns.push(Some(pattern));
-                        for _ in trimmed.len()..value.len() {
-                            atoms.push(Atom::Slash { col: None });
-                        }
-                    }
-                    "partitionKeyFromQuery" | "partitionKeyFromLambda" => {
-                        if value.is_empty() {
-                            return Err(QueryError::template(
-                                template,
-                                format!("`!{{{body}}}` has an empty key"),
-                            ));
-                        }
-                        let namespace = if ns == "partitionKeyFromQuery" {
-                            KeyNamespace::Query
-                        } else {
-                            KeyNamespace::Lambda
-                        };
-                        let col = columns.len();
-                        let hive = hive_name(&atoms);
-                        columns.push(LayoutColumn {
-                            name: hive.clone().unwrap_or_else(|| value.to_owned()),
-                            hive: hive.is_some(),
-                            source: ColumnSource::Key {
-                                namespace,
-                                key: value.to_owned(),
-                            },
-                        });
-                        patterns.push(None);
-                        atoms.push(Atom::Key { col });
-                    }
-                    "firehose" if value == "random-string" => atoms.push(Atom::Random),
-                    _ => {
-                        return Err(QueryError::template(
-                            template,
-                            format!("`!{{{body}}}` is not a Prefix expression a query can map"),
-                        ));
+        let problem = |p| LayoutError::template(template, p);
+        for token in template_tokens(template) {
+            let expr = match token? {
+                TemplateToken::Literal(text) => {
+                    push_literal(&mut atoms, text, None);
+                    continue;
+                }
+                TemplateToken::DefaultTime => {
+                    let col = columns.len();
+                    columns.push(LayoutColumn {
+                        name: String::new(),
+                        hive: false,
+                        source: ColumnSource::Timestamp {
+                            pattern: DEFAULT_TIME_PATTERN.to_owned(),
+                            appended: true,
+                        },
+                    });
+                    let pattern = TimePattern::parse(DEFAULT_TIME_PATTERN)?;
+                    push_pattern(&mut atoms, &pattern, col);
+                    patterns.push(Some(pattern));
+                    atoms.push(Atom::Slash { col: None });
+                    continue;
+                }
+                TemplateToken::Expression(expr) => expr,
+            };
+            let body = expr.body;
+            match expr.kind() {
+                ExpressionKind::Timestamp(value) => {
+                    let trimmed = value.trim_end_matches('/');
+                    let col = columns.len();
+                    let name = hive_name(&atoms).unwrap_or_default();
+                    columns.push(LayoutColumn {
+                        hive: !name.is_empty(),
+                        name,
+                        source: ColumnSource::Timestamp {
+                            pattern: trimmed.to_owned(),
+                            appended: false,
+                        },
+                    });
+                    let pattern = TimePattern::parse(trimmed)?;
+                    push_pattern(&mut atoms, &pattern, col);
+                    patterns.push(Some(pattern));
+                    for _ in trimmed.len()..value.len() {
+                        atoms.push(Atom::Slash { col: None });
                     }
                 }
-                rest = &rest[end + 1..];
-            } else {
-                push_literal(&mut atoms, rest, None);
-                rest = "";
+                ExpressionKind::Key(namespace, key) => {
+                    if key.is_empty() {
+                        return Err(problem(TemplateProblem::EmptyKey {
+                            body: body.to_owned(),
+                        }));
+                    }
+                    let col = columns.len();
+                    let hive = hive_name(&atoms);
+                    columns.push(LayoutColumn {
+                        name: hive.clone().unwrap_or_else(|| key.to_owned()),
+                        hive: hive.is_some(),
+                        source: ColumnSource::Key {
+                            namespace,
+                            key: key.to_owned(),
+                        },
+                    });
+                    patterns.push(None);
+                    atoms.push(Atom::Key { col });
+                }
+                ExpressionKind::RandomString => atoms.push(Atom::Random),
+                ExpressionKind::ErrorOutputType
+                | ExpressionKind::UnknownFirehoseValue
+                | ExpressionKind::UnknownNamespace => {
+                    return Err(problem(TemplateProblem::Unmappable {
+                        body: body.to_owned(),
+                    }));
+                }
             }
-        }
-        if !has_timestamp {
-            let col = columns.len();
-            columns.push(LayoutColumn {
-                name: String::new(),
-                hive: false,
-                source: ColumnSource::Timestamp {
-                    pattern: DEFAULT_TIME_PATTERN.to_owned(),
-                    appended: true,
-                },
-            });
-            let pattern = TimePattern::parse(DEFAULT_TIME_PATTERN)?;
-            push_pattern(&mut atoms, &pattern, col);
-            patterns.push(Some(pattern));
-            atoms.push(Atom::Slash { col: None });
         }
         name_time_columns(&mut columns);
         let mut seen = std::collections::HashSet::new();
         for c in &columns {
             if !seen.insert(c.name.to_ascii_lowercase()) {
-                return Err(QueryError::template(
-                    template,
-                    format!("partition column `{}` appears twice", c.name),
-                ));
+                return Err(problem(TemplateProblem::DuplicateColumn {
+                    name: c.name.clone(),
+                }));
             }
         }
 
@@ -277,15 +270,18 @@ impl Layout {
             .any(|a| matches!(a, Atom::Random))
     }
 
-    pub(crate) fn levels(&self) -> &[Vec<Atom>] {
+    /// The atoms of each directory level; the last level is the start of the object name.
+    pub fn levels(&self) -> &[Vec<Atom>] {
         &self.levels
     }
 
-    pub(crate) fn last_level(&self, col: usize) -> usize {
+    /// The level holding column `col`'s last atom (its value is complete after it).
+    pub fn last_level(&self, col: usize) -> usize {
         self.last_level[col]
     }
 
-    pub(crate) fn pattern(&self, col: usize) -> Option<&TimePattern> {
+    /// Column `col`'s timestamp pattern (`None` for a key column).
+    pub fn pattern(&self, col: usize) -> Option<&TimePattern> {
         self.patterns.get(col).and_then(Option::as_ref)
     }
 
@@ -320,7 +316,7 @@ impl Layout {
 
     /// Adds the texts level `level` matched (`ranges` from [`match_level`]) to `values`,
     /// including the `/` that ends the level when it is inside a column's value.
-    pub(crate) fn apply(
+    pub fn apply(
         &self,
         level: usize,
         text: &str,
@@ -340,13 +336,9 @@ impl Layout {
         }
     }
 
-    /// Per-atom texts of level `level` when column `col` has the complete value `value`:
-    /// `None` if the value does not have the column's shape.
-    pub(crate) fn split_value(
-        &self,
-        col: usize,
-        value: &str,
-    ) -> Option<BTreeMap<(usize, usize), String>> {
+    /// The texts of column `col`'s atoms, by `(level, atom index)`, when the column has the
+    /// complete value `value`: `None` if the value does not have the column's shape.
+    pub fn split_value(&self, col: usize, value: &str) -> Option<BTreeMap<(usize, usize), String>> {
         // The column's atoms, in order, across levels; slashes inside the value included.
         let mut seq: Vec<(Option<(usize, usize)>, Atom)> = Vec::new();
         for (li, level) in self.levels.iter().enumerate() {
@@ -397,13 +389,7 @@ impl Layout {
                         ColumnSource::Key { key, .. } => out.push_str(&keys(key)?),
                         ColumnSource::Timestamp { .. } => return None,
                     },
-                    Atom::Time { field, .. } => {
-                        let pattern = TimePattern {
-                            source: String::new(),
-                            items: vec![Item::Field(*field)],
-                        };
-                        out.push_str(&pattern.render(time)?);
-                    }
+                    Atom::Time { field, .. } => out.push_str(&field.render_numeric(time)?),
                     Atom::Random => out.push_str(&random()),
                 }
             }
@@ -416,7 +402,7 @@ impl Layout {
 
     /// Parses the timestamp columns of a matched key back into the partition's start instant
     /// (in the stream's time zone). `None` if the layout has an opaque pattern.
-    pub(crate) fn partition_time(&self, values: &[String]) -> Option<NaiveDateTime> {
+    pub fn partition_time(&self, values: &[String]) -> Option<NaiveDateTime> {
         let mut fields = TimeFields::default();
         let mut any = false;
         for (col, value) in values.iter().enumerate() {
@@ -484,23 +470,23 @@ fn push_literal(atoms: &mut Vec<Atom>, text: &str, col: Option<usize>) {
 }
 
 fn push_pattern(atoms: &mut Vec<Atom>, pattern: &TimePattern, col: usize) {
-    for item in &pattern.items {
-        match item {
-            Item::Literal(s) => push_literal(atoms, s, Some(col)),
-            Item::Field(f) => atoms.push(Atom::Time { col, field: *f }),
+    for token in pattern.tokens() {
+        match token {
+            PatternToken::Literal(s) => push_literal(atoms, s, Some(col)),
+            PatternToken::Field(f) => atoms.push(Atom::Time { col, field: *f }),
         }
     }
 }
 
 fn pattern_atoms(pattern: &TimePattern, col: usize) -> Vec<Atom> {
     let mut atoms = Vec::new();
-    for item in &pattern.items {
-        match item {
-            Item::Literal(s) => atoms.push(Atom::Lit {
+    for token in pattern.tokens() {
+        match token {
+            PatternToken::Literal(s) => atoms.push(Atom::Lit {
                 text: s.clone(),
                 col: Some(col),
             }),
-            Item::Field(f) => atoms.push(Atom::Time { col, field: *f }),
+            PatternToken::Field(f) => atoms.push(Atom::Time { col, field: *f }),
         }
     }
     atoms
@@ -544,7 +530,7 @@ fn name_time_columns(columns: &mut [LayoutColumn]) {
 
 /// Matches one level (no `/` inside `text`). Returns each atom's byte range. The last level
 /// matches a prefix of the object name (`rest` allowed).
-pub(crate) fn match_level(atoms: &[Atom], text: &str, last: bool) -> Option<Vec<(usize, usize)>> {
+pub fn match_level(atoms: &[Atom], text: &str, last: bool) -> Option<Vec<(usize, usize)>> {
     match_atoms(atoms, text, last, last)
 }
 

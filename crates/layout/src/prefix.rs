@@ -11,21 +11,28 @@
 //!
 //! A prefix without any `timestamp` expression gets `yyyy/MM/dd/HH/` appended, by plain
 //! concatenation (`raw` → `raw2024/03/05/10/`), as Firehose does.
+//!
+//! Parsing uses the shared tokenizer ([`crate::template_tokens`]) plus Firehose's create-time
+//! rules; the errors are structural ([`LayoutError`]) and `sluice-delivery` turns them into
+//! Firehose's messages.
 
 use std::ops::Range;
 
 use chrono::DateTime;
 use chrono_tz::Tz;
 
-use crate::error::{DeliveryError, Result};
-use crate::timefmt::JavaPattern;
+use crate::error::{LayoutError, TemplateProblem};
+use crate::format::JavaPattern;
+use crate::template::{
+    DEFAULT_TIME_PREFIX, ExpressionKind, KeySource, RANDOM_STRING_LEN, TemplateToken,
+    template_tokens,
+};
 
-/// The pattern appended to a prefix that has no `timestamp` expression.
-pub const DEFAULT_TIME_PREFIX: &str = "yyyy/MM/dd/HH/";
-/// Length of `!{firehose:random-string}`'s output.
-pub const RANDOM_STRING_LEN: usize = 11;
 /// Firehose's limit on an evaluated prefix.
 pub const MAX_EVALUATED_PREFIX_LEN: usize = 512;
+/// The length of the shortest `!{firehose:error-output-type}` value (`processing-failed`);
+/// `sluice-delivery` checks that it is the shortest of its types.
+pub const MIN_ERROR_OUTPUT_TYPE_LEN: usize = "processing-failed".len();
 
 /// Which member a template came from (Firehose names it in its messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,21 +44,13 @@ pub enum PrefixKind {
 }
 
 impl PrefixKind {
-    fn name(self) -> &'static str {
+    /// The member's name, as Firehose's messages spell it.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Prefix => "Prefix",
             Self::ErrorOutputPrefix => "ErrorOutputPrefix",
         }
     }
-}
-
-/// Where a partition key comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeySource {
-    /// `partitionKeyFromQuery`: the `MetadataExtraction` jq query.
-    Query,
-    /// `partitionKeyFromLambda`: a Lambda processor's `partitionKeys`.
-    Lambda,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,17 +79,21 @@ pub struct PrefixTemplate {
 
 /// The timestamp strings of one template for one instant (see [`PrefixTemplate::timestamps`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TimeParts(Vec<String>);
+pub struct TimeParts(Vec<String>);
 
-/// Partition key values, by the template's key slots.
+/// Partition key values, by the template's key slots ([`PrefixTemplate::keys`]): slot `i` is
+/// `buf[ranges[i]]` (an empty string when missing).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct KeyValues<'a> {
-    pub(crate) buf: &'a str,
-    pub(crate) ranges: &'a [Range<usize>],
+pub struct KeyValues<'a> {
+    /// The values, one after the other.
+    pub buf: &'a str,
+    /// Each slot's range in `buf`.
+    pub ranges: &'a [Range<usize>],
 }
 
 impl KeyValues<'_> {
-    pub(crate) const EMPTY: KeyValues<'static> = KeyValues {
+    /// No key values (for templates without keys).
+    pub const EMPTY: KeyValues<'static> = KeyValues {
         buf: "",
         ranges: &[],
     };
@@ -103,64 +106,50 @@ impl KeyValues<'_> {
     }
 }
 
-fn invalid_conversion(kind: PrefixKind) -> DeliveryError {
-    DeliveryError::invalid(format!(
-        "Invalid conversion character used in the value of the expression in {}",
-        kind.name()
-    ))
-}
-
 impl PrefixTemplate {
-    /// Parse a prefix, with Firehose's messages for malformed expressions.
-    pub fn parse(source: &str, kind: PrefixKind) -> Result<Self> {
+    /// Parse a prefix with Firehose's create-time rules: every expression well formed (see
+    /// [`crate::Expression::is_well_formed`]), a known namespace and `firehose` value, and
+    /// timestamp patterns Firehose accepts. `kind` is kept for the caller's messages.
+    pub fn parse(source: &str, kind: PrefixKind) -> Result<Self, LayoutError> {
         let mut parts = Vec::new();
         let mut patterns = Vec::new();
         let mut keys: Vec<(KeySource, String)> = Vec::new();
         let (mut has_expressions, mut has_error_type, mut has_random) = (false, false, false);
-        let mut literal = String::new();
-        let mut rest = source;
-        while let Some(start) = rest.find("!{") {
-            literal.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
-            let body = &after[..end];
-            rest = &after[end + 1..];
-            let (namespace, value) = body
-                .split_once(':')
-                .ok_or_else(|| DeliveryError::invalid("Invalid expression usage"))?;
-            if namespace.is_empty() || value.is_empty() || body.contains("!{") {
-                return Err(DeliveryError::invalid("Invalid expression usage"));
-            }
-            if !literal.is_empty() {
-                parts.push(Part::Literal(std::mem::take(&mut literal)));
+        let mut default_time = None;
+        let problem = |p| LayoutError::template(source, p);
+        for token in template_tokens(source) {
+            let expr = match token? {
+                TemplateToken::Literal(s) => {
+                    parts.push(Part::Literal(s.to_owned()));
+                    continue;
+                }
+                TemplateToken::DefaultTime => {
+                    patterns.push(JavaPattern::parse(DEFAULT_TIME_PREFIX)?);
+                    default_time = Some(patterns.len() - 1);
+                    continue;
+                }
+                TemplateToken::Expression(expr) => expr,
+            };
+            if !expr.is_well_formed() {
+                return Err(problem(TemplateProblem::MalformedExpression {
+                    body: expr.body.to_owned(),
+                }));
             }
             has_expressions = true;
-            match namespace {
-                "timestamp" => {
-                    let pattern =
-                        JavaPattern::parse(value).map_err(|_| invalid_conversion(kind))?;
-                    patterns.push(pattern);
+            match expr.kind() {
+                ExpressionKind::Timestamp(pattern) => {
+                    patterns.push(JavaPattern::parse(pattern)?);
                     parts.push(Part::Timestamp(patterns.len() - 1));
                 }
-                "firehose" => match value {
-                    "random-string" => {
-                        has_random = true;
-                        parts.push(Part::RandomString);
-                    }
-                    "error-output-type" => {
-                        has_error_type = true;
-                        parts.push(Part::ErrorOutputType);
-                    }
-                    _ => return Err(invalid_conversion(kind)),
-                },
-                "partitionKeyFromQuery" | "partitionKeyFromLambda" => {
-                    let source = if namespace == "partitionKeyFromQuery" {
-                        KeySource::Query
-                    } else {
-                        KeySource::Lambda
-                    };
+                ExpressionKind::RandomString => {
+                    has_random = true;
+                    parts.push(Part::RandomString);
+                }
+                ExpressionKind::ErrorOutputType => {
+                    has_error_type = true;
+                    parts.push(Part::ErrorOutputType);
+                }
+                ExpressionKind::Key(source, value) => {
                     let slot = match keys.iter().position(|(s, k)| *s == source && k == value) {
                         Some(slot) => slot,
                         None => {
@@ -170,26 +159,19 @@ impl PrefixTemplate {
                     };
                     parts.push(Part::Key(slot));
                 }
-                other => {
-                    return Err(DeliveryError::invalid(format!(
-                        "Namespace to the left of colon ({other}) is an invalid keyword!"
-                    )));
+                ExpressionKind::UnknownFirehoseValue => {
+                    return Err(problem(TemplateProblem::UnknownFirehoseValue {
+                        body: expr.body.to_owned(),
+                    }));
+                }
+                ExpressionKind::UnknownNamespace => {
+                    return Err(problem(TemplateProblem::UnknownNamespace {
+                        namespace: expr.namespace.to_owned(),
+                        body: expr.body.to_owned(),
+                    }));
                 }
             }
         }
-        literal.push_str(rest);
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
-        }
-        let default_time = if patterns.is_empty() {
-            patterns.push(
-                JavaPattern::parse(DEFAULT_TIME_PREFIX)
-                    .map_err(|_| DeliveryError::internal("default time pattern"))?,
-            );
-            Some(0)
-        } else {
-            None
-        };
         Ok(Self {
             source: source.to_owned(),
             kind,
@@ -206,6 +188,11 @@ impl PrefixTemplate {
     /// The prefix as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Which member it came from.
+    pub fn kind(&self) -> PrefixKind {
+        self.kind
     }
 
     /// Whether it holds any `!{...}` expression.
@@ -233,12 +220,15 @@ impl PrefixTemplate {
         &self.keys
     }
 
-    /// Whether any timestamp pattern changes within a second.
-    pub(crate) fn is_sub_second(&self) -> bool {
+    /// Whether any timestamp pattern changes within a second (so rendered timestamps cannot
+    /// be cached per second).
+    pub fn is_sub_second(&self) -> bool {
         self.patterns.iter().any(JavaPattern::is_sub_second)
     }
 
-    /// The shortest possible evaluated length (Firehose's create-time estimate).
+    /// A lower bound on the evaluated length in characters (Firehose's create-time estimate):
+    /// no instant, zone or accepted key values (at least one character each) render shorter,
+    /// given an error-output type when the template has one.
     pub fn min_evaluated_len(&self) -> usize {
         let mut n = 0;
         for part in &self.parts {
@@ -246,7 +236,7 @@ impl PrefixTemplate {
                 Part::Literal(s) => s.chars().count(),
                 Part::Timestamp(i) => self.patterns[*i].min_len(),
                 Part::RandomString => RANDOM_STRING_LEN,
-                Part::ErrorOutputType => crate::ErrorOutputType::ProcessingFailed.as_str().len(),
+                Part::ErrorOutputType => MIN_ERROR_OUTPUT_TYPE_LEN,
                 Part::Key(_) => 1,
             };
         }
@@ -257,7 +247,7 @@ impl PrefixTemplate {
     }
 
     /// Format every timestamp pattern (and the appended default) for `t`.
-    pub(crate) fn timestamps(&self, t: &DateTime<Tz>) -> TimeParts {
+    pub fn timestamps(&self, t: &DateTime<Tz>) -> TimeParts {
         TimeParts(
             self.patterns
                 .iter()
@@ -270,9 +260,10 @@ impl PrefixTemplate {
         )
     }
 
-    /// Render into `out`. `random` = `false` renders random strings as a fixed placeholder (the
-    /// partition identity).
-    pub(crate) fn render(
+    /// Render into `out`. `time` comes from [`Self::timestamps`], `error_type` fills
+    /// `!{firehose:error-output-type}`. `random` = `false` renders random strings as a fixed
+    /// placeholder of the same length (the partition identity).
+    pub fn render(
         &self,
         out: &mut String,
         time: &TimeParts,
@@ -304,7 +295,7 @@ impl PrefixTemplate {
 
 /// `!{firehose:random-string}`: the first 11 characters of a random UUID, like the examples in
 /// Firehose's documentation (`046b6c7f-0b`).
-pub(crate) fn random_string() -> String {
+pub fn random_string() -> String {
     let mut s = uuid::Uuid::new_v4().hyphenated().to_string();
     s.truncate(RANDOM_STRING_LEN);
     s
@@ -313,7 +304,7 @@ pub(crate) fn random_string() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timefmt::zoned;
+    use crate::format::zoned;
 
     const T: i64 = 1_709_633_229_123; // 2024-03-05T10:07:09.123Z
 
@@ -390,25 +381,55 @@ mod tests {
     }
 
     #[test]
-    fn firehose_messages() {
-        let msg = |s: &str, k| PrefixTemplate::parse(s, k).expect_err(s).to_string();
-        assert_eq!(msg("a!{b", PrefixKind::Prefix), "Invalid expression usage");
+    fn firehose_rules() {
+        let problem = |s: &str, k| PrefixTemplate::parse(s, k).expect_err(s);
+        let template = |p| LayoutError::Template {
+            template: String::new(),
+            problem: p,
+        };
+        let strip = |e: LayoutError| match e {
+            LayoutError::Template { problem, .. } => template(problem),
+            other => other,
+        };
         assert_eq!(
-            msg("!{timestamp}", PrefixKind::Prefix),
-            "Invalid expression usage"
+            strip(problem("a!{b", PrefixKind::Prefix)),
+            template(TemplateProblem::UnterminatedExpression)
         );
         assert_eq!(
-            msg("!{foo:bar}", PrefixKind::Prefix),
-            "Namespace to the left of colon (foo) is an invalid keyword!"
+            strip(problem("!{timestamp}", PrefixKind::Prefix)),
+            template(TemplateProblem::MissingColon {
+                body: "timestamp".into()
+            })
+        );
+        for bad in ["!{:x}", "!{timestamp:}", "!{a!{timestamp:x}"] {
+            assert!(
+                matches!(
+                    problem(bad, PrefixKind::Prefix),
+                    LayoutError::Template {
+                        problem: TemplateProblem::MalformedExpression { .. },
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            strip(problem("!{foo:bar}/!{x", PrefixKind::Prefix)),
+            template(TemplateProblem::UnknownNamespace {
+                namespace: "foo".into(),
+                body: "foo:bar".into()
+            })
         );
         assert_eq!(
-            msg("!{firehose:uuid}", PrefixKind::Prefix),
-            "Invalid conversion character used in the value of the expression in Prefix"
+            strip(problem("!{firehose:uuid}", PrefixKind::Prefix)),
+            template(TemplateProblem::UnknownFirehoseValue {
+                body: "firehose:uuid".into()
+            })
         );
-        assert_eq!(
-            msg("!{timestamp:yyyy-T}", PrefixKind::ErrorOutputPrefix),
-            "Invalid conversion character used in the value of the expression in ErrorOutputPrefix"
-        );
+        assert!(matches!(
+            problem("!{timestamp:yyyy-T}", PrefixKind::ErrorOutputPrefix),
+            LayoutError::Pattern { pattern, .. } if pattern == "yyyy-T"
+        ));
     }
 
     #[test]
@@ -416,5 +437,14 @@ mod tests {
         let t =
             PrefixTemplate::parse("x/!{partitionKeyFromQuery:a}/", PrefixKind::Prefix).expect("t");
         assert_eq!(t.min_evaluated_len(), 2 + 1 + 1 + 14);
+        let t = PrefixTemplate::parse(
+            "!{timestamp:MMMMM QQQ y G}/!{firehose:random-string}/",
+            PrefixKind::Prefix,
+        )
+        .expect("t");
+        assert_eq!(
+            t.min_evaluated_len(),
+            1 + 1 + 2 + 1 + 1 + 1 + 3 + 1 + 11 + 1
+        );
     }
 }

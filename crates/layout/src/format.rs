@@ -1,9 +1,10 @@
-//! Java `DateTimeFormatter` patterns, as used inside `!{timestamp:...}` (FIREHOSE.md §4.6).
+//! Rendering Java `DateTimeFormatter` patterns, as used inside `!{timestamp:...}` (FIREHOSE.md
+//! §4.6).
 //!
-//! A pattern is compiled once into tokens and formatted without re-parsing. Text fields use the
-//! English (US) locale, as Firehose's JVM does; week-based fields (`Y`, `w`, `W`, `e`, `c`)
-//! follow `WeekFields.of(Locale.US)`: weeks start on Sunday and week 1 is the week holding
-//! January 1st.
+//! A pattern is compiled once into tokens ([`crate::pattern_tokens`]) and formatted without
+//! re-parsing. Text fields use the English (US) locale, as Firehose's JVM does; week-based
+//! fields (`Y`, `w`, `W`, `e`, `c`) follow `WeekFields.of(Locale.US)`: weeks start on Sunday and
+//! week 1 is the week holding January 1st.
 //!
 //! Letters Java does not define, the letters Firehose rejects (`C I J P R T U V b f i j l o p r
 //! t`), optional sections (`[`, `]`) and the reserved `# { }` are rejected at create time.
@@ -13,22 +14,138 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Offset as _, Timelike};
 use chrono_tz::{OffsetName as _, Tz};
 
-/// A compiled pattern.
+use crate::error::LayoutError;
+use crate::pattern::{Field, PatternToken, pattern_tokens};
+
+/// A compiled pattern that renders instants (the delivery side).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct JavaPattern {
-    tokens: Vec<Token>,
+pub struct JavaPattern {
+    tokens: Vec<PatternToken>,
     sub_second: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Literal(String),
-    Field { letter: char, count: usize },
+impl JavaPattern {
+    /// Compile a pattern; `Err` ([`LayoutError::Pattern`]) for anything Java or Firehose would
+    /// reject.
+    pub fn parse(pattern: &str) -> Result<Self, LayoutError> {
+        let tokens = pattern_tokens(pattern).map_err(|p| LayoutError::pattern(pattern, p))?;
+        for token in &tokens {
+            if let PatternToken::Field(f) = token {
+                f.check().map_err(|p| LayoutError::pattern(pattern, p))?;
+            }
+        }
+        let sub_second = tokens
+            .iter()
+            .any(|t| matches!(t, PatternToken::Field(f) if f.is_sub_second()));
+        Ok(Self { tokens, sub_second })
+    }
+
+    /// Whether the output changes within one second (so it cannot be cached per second).
+    pub fn is_sub_second(&self) -> bool {
+        self.sub_second
+    }
+
+    /// A lower bound on the length, in characters, of any output of this pattern: for every
+    /// instant chrono represents and every time zone (Firehose's create-time length check).
+    pub fn min_len(&self) -> usize {
+        self.tokens
+            .iter()
+            .map(|t| match t {
+                PatternToken::Literal(s) => s.chars().count(),
+                PatternToken::Field(f) => f.min_len(),
+            })
+            .sum()
+    }
+
+    /// Append `t` formatted by this pattern to `out`.
+    pub fn format(&self, t: &DateTime<Tz>, out: &mut String) {
+        for token in &self.tokens {
+            match token {
+                PatternToken::Literal(s) => out.push_str(s),
+                PatternToken::Field(f) => f.format(t, out),
+            }
+        }
+    }
+
+    /// Format into a new string.
+    pub fn render(&self, t: &DateTime<Tz>) -> String {
+        let mut s = String::new();
+        self.format(t, &mut s);
+        s
+    }
 }
 
-/// Why a pattern was rejected (the caller turns it into Firehose's message).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PatternError;
+/// The shortest time zone name `zzzz` can print (`GB`, `NZ`).
+const SHORTEST_ZONE_NAME: usize = 2;
+/// The shortest zone abbreviation `z` can print (`UTC`, `IST`, `-03`).
+const SHORTEST_ZONE_ABBREVIATION: usize = 3;
+
+impl Field {
+    /// A lower bound on this field's rendered length in characters, over every instant and
+    /// zone: text fields count their shortest name (`May`, `Monday`), narrow forms one
+    /// character, `Z`/`X` the `Z` or `GMT` they print at offset zero, years the single digit
+    /// of `y`/`yyy`.
+    pub fn min_len(self) -> usize {
+        let count = self.count;
+        match self.letter {
+            // "Ann" / "Anno Domini" / "A" (see `text`).
+            'G' => match count {
+                4 => "Anno Domini".len(),
+                5 => 1,
+                _ => 3,
+            },
+            // `y` and `yyy` do not pad; `yy` is two digits; `yyyy+` pads (a sign only adds).
+            'u' | 'y' | 'Y' => match count {
+                1 | 3 => 1,
+                n => n,
+            },
+            'M' | 'L' => match count {
+                1..=3 => count,
+                4 => "May".len(),
+                _ => 1,
+            },
+            'E' => match count {
+                4 => "Monday".len(),
+                5 => 1,
+                _ => 3,
+            },
+            'e' | 'c' => match count {
+                1..=3 => count,
+                4 => "Monday".len(),
+                _ => 1,
+            },
+            'Q' | 'q' => match count {
+                1 | 2 => count,
+                3 => "Q1".len(),
+                4 => "1st quarter".len(),
+                _ => 1,
+            },
+            'a' => "AM".len(),
+            'W' | 'F' => 1,
+            'z' if count == 4 => SHORTEST_ZONE_NAME,
+            'z' => SHORTEST_ZONE_ABBREVIATION,
+            'O' => "GMT".len(),
+            'X' => "Z".len(),
+            'x' => match count {
+                1 => "+00".len(),
+                2 | 4 => "+0000".len(),
+                _ => "+00:00".len(),
+            },
+            'Z' => match count {
+                1..=3 => "+0000".len(),
+                4 => "GMT".len(),
+                _ => "Z".len(),
+            },
+            // Zero-padded numbers: D d h H k K m s w S A n N.
+            _ => count,
+        }
+    }
+
+    /// Append this field of `t` to `out` (nothing for a letter the formatter does not know).
+    pub fn format(self, t: &DateTime<Tz>, out: &mut String) {
+        format_field(self.letter, self.count, t, out);
+    }
+}
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -53,131 +170,6 @@ const DAYS: [&str; 7] = [
     "Saturday",
     "Sunday",
 ];
-
-fn max_count(letter: char) -> Option<usize> {
-    Some(match letter {
-        'G' | 'E' | 'M' | 'L' | 'Q' | 'q' | 'e' | 'c' => 5,
-        'u' | 'y' | 'Y' | 'n' | 'N' | 'A' | 'S' => 19,
-        'D' => 3,
-        'd' | 'h' | 'H' | 'k' | 'K' | 'm' | 's' | 'w' => 2,
-        'W' | 'F' | 'a' => 1,
-        'z' | 'Z' | 'X' | 'x' => 5,
-        'O' => 4,
-        _ => return None,
-    })
-}
-
-impl JavaPattern {
-    /// Compile a pattern; `Err` for anything Java or Firehose would reject.
-    pub(crate) fn parse(pattern: &str) -> Result<Self, PatternError> {
-        let chars: Vec<char> = pattern.chars().collect();
-        let mut tokens = Vec::new();
-        let mut literal = String::new();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            if c == '\'' {
-                // '' is a quote; 'text' is literal text.
-                if chars.get(i + 1) == Some(&'\'') {
-                    literal.push('\'');
-                    i += 2;
-                    continue;
-                }
-                let mut j = i + 1;
-                loop {
-                    match chars.get(j) {
-                        None => return Err(PatternError),
-                        Some('\'') if chars.get(j + 1) == Some(&'\'') => {
-                            literal.push('\'');
-                            j += 2;
-                        }
-                        Some('\'') => break,
-                        Some(&ch) => {
-                            literal.push(ch);
-                            j += 1;
-                        }
-                    }
-                }
-                i = j + 1;
-            } else if c.is_ascii_alphabetic() {
-                let max = max_count(c).ok_or(PatternError)?;
-                let mut count = 1;
-                while chars.get(i + count) == Some(&c) {
-                    count += 1;
-                }
-                if count > max || (c == 'O' && count != 1 && count != 4) {
-                    return Err(PatternError);
-                }
-                if !literal.is_empty() {
-                    tokens.push(Token::Literal(std::mem::take(&mut literal)));
-                }
-                tokens.push(Token::Field { letter: c, count });
-                i += count;
-            } else if matches!(c, '[' | ']' | '#' | '{' | '}') {
-                return Err(PatternError);
-            } else {
-                literal.push(c);
-                i += 1;
-            }
-        }
-        if !literal.is_empty() {
-            tokens.push(Token::Literal(literal));
-        }
-        let sub_second = tokens.iter().any(|t| {
-            matches!(
-                t,
-                Token::Field {
-                    letter: 'S' | 'n' | 'N' | 'A',
-                    ..
-                }
-            )
-        });
-        Ok(Self { tokens, sub_second })
-    }
-
-    /// Whether the output changes within one second (so it cannot be cached per second).
-    pub(crate) fn is_sub_second(&self) -> bool {
-        self.sub_second
-    }
-
-    /// The shortest output this pattern can produce (for Firehose's create-time length check).
-    pub(crate) fn min_len(&self) -> usize {
-        self.tokens
-            .iter()
-            .map(|t| match t {
-                Token::Literal(s) => s.chars().count(),
-                Token::Field {
-                    letter: 'y' | 'u' | 'Y',
-                    count: 2,
-                } => 2,
-                Token::Field {
-                    letter: 'M' | 'L' | 'E' | 'G',
-                    count: 4,
-                } => 3,
-                Token::Field { letter: 'a', .. } => 2,
-                Token::Field { count, .. } => *count,
-            })
-            .sum()
-    }
-
-    /// Append `t` formatted by this pattern to `out`.
-    pub(crate) fn format(&self, t: &DateTime<Tz>, out: &mut String) {
-        for token in &self.tokens {
-            match token {
-                Token::Literal(s) => out.push_str(s),
-                Token::Field { letter, count } => format_field(*letter, *count, t, out),
-            }
-        }
-    }
-
-    /// Format into a new string.
-    #[cfg(test)]
-    pub(crate) fn render(&self, t: &DateTime<Tz>) -> String {
-        let mut s = String::new();
-        self.format(t, &mut s);
-        s
-    }
-}
 
 fn pad(out: &mut String, value: i64, width: usize) {
     if value < 0 {
@@ -366,8 +358,8 @@ fn offset(out: &mut String, secs: i32, colon: bool, short_hours: bool, hours_onl
     let _ = write!(out, "{m:02}");
 }
 
-/// `t` as a zoned date-time.
-pub(crate) fn zoned(epoch_ms: i64, tz: Tz) -> DateTime<Tz> {
+/// `epoch_ms` as a date-time in `tz` (the Unix epoch if out of chrono's range).
+pub fn zoned(epoch_ms: i64, tz: Tz) -> DateTime<Tz> {
     DateTime::<chrono::Utc>::from_timestamp_millis(epoch_ms)
         .unwrap_or(DateTime::UNIX_EPOCH)
         .with_timezone(&tz)
@@ -449,5 +441,105 @@ mod tests {
             assert!(JavaPattern::parse(bad).is_err(), "{bad}");
         }
         assert!(JavaPattern::parse("yyyy-MM-dd'T'HH").is_ok());
+    }
+
+    /// Instants across chrono's everyday range: around year 1, the epoch, a leap day, the
+    /// four-digit year limit, with every weekday, month and AM/PM.
+    fn instants() -> Vec<i64> {
+        let mut out = vec![
+            -62_135_596_800_000, // 0001-01-01T00:00Z
+            -62_104_060_800_001,
+            -1,
+            0,
+            951_782_400_000, // 2000-02-29
+            1_709_633_229_123,
+            253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+        ];
+        // Every month, weekday and hour of 2024.
+        out.extend((0..400).map(|i| 1_704_067_200_000 + i * 22 * 3_600_000 + i * 61_000));
+        out
+    }
+
+    fn test_zones() -> Vec<Tz> {
+        [
+            "UTC",
+            "Asia/Kolkata",
+            "America/St_Johns",
+            "GB",
+            "NZ",
+            "Pacific/Chatham",
+            "Asia/Tokyo",
+        ]
+        .iter()
+        .map(|z| z.parse().expect("zone"))
+        .collect()
+    }
+
+    #[test]
+    fn min_len_is_a_lower_bound_for_every_field() {
+        let instants = instants();
+        for letter in ('A'..='Z').chain('a'..='z') {
+            for count in 1..=19 {
+                let field = Field { letter, count };
+                if field.check().is_err() {
+                    continue;
+                }
+                let min = field.min_len();
+                for tz in test_zones() {
+                    for &ms in &instants {
+                        let mut out = String::new();
+                        field.format(&zoned(ms, tz), &mut out);
+                        assert!(
+                            out.chars().count() >= min,
+                            "{letter}x{count} at {ms} in {tz}: {out:?} is shorter than {min}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn min_len_examples() {
+        let min = |p: &str| JavaPattern::parse(p).expect(p).min_len();
+        assert_eq!(min("yyyy/MM/dd/HH/"), 14);
+        assert_eq!(min("MMMMM EEEEE GGGGG QQQQQ"), 7);
+        assert_eq!(min("QQQ a yyy y"), 2 + 1 + 2 + 1 + 1 + 1 + 1);
+        assert_eq!(
+            min("XX XXX Z ZZZZ ZZZZZ OOOO"),
+            1 + 1 + 1 + 1 + 5 + 1 + 3 + 1 + 1 + 1 + 3
+        );
+        assert_eq!(min("MMMM EEEE zzzz z"), 3 + 1 + 6 + 1 + 2 + 1 + 3);
+        // Tight where the shortest output is reachable.
+        let t = at(-62_135_596_800_000 + 4 * 86_400_000, Tz::UTC); // 0001-01-05
+        assert_eq!(JavaPattern::parse("y").expect("y").render(&t), "1");
+    }
+
+    /// `z` and `zzzz` print chrono-tz's abbreviations and names: none is shorter than the
+    /// bounds `Field::min_len` assumes, in any zone, at instants across two centuries.
+    #[test]
+    fn zone_texts_are_not_shorter_than_assumed() {
+        let (short, long) = (
+            Field {
+                letter: 'z',
+                count: 1,
+            },
+            Field {
+                letter: 'z',
+                count: 4,
+            },
+        );
+        for tz in chrono_tz::TZ_VARIANTS {
+            let mut ms = -2_208_988_800_000_i64; // 1900
+            while ms < 2_240_524_800_000 {
+                let t = zoned(ms, tz);
+                for f in [short, long] {
+                    let mut out = String::new();
+                    f.format(&t, &mut out);
+                    assert!(out.chars().count() >= f.min_len(), "{tz} at {ms}: {out:?}");
+                }
+                ms += 53 * 86_400_000 + 7_200_000;
+            }
+        }
     }
 }
