@@ -6,7 +6,7 @@
 //! Buffers are grouped by sink: the main destination (one buffer per evaluated prefix), the
 //! error output (one buffer per error-output type) and the backup destination (one buffer).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,20 +14,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chrono::DateTime;
-use chrono_tz::Tz;
-use sluice_layout::{JavaPattern, KeyValues, PrefixTemplate, zoned};
+use sluice_layout::JavaPattern;
 use tokio::sync::oneshot;
 
 use crate::chain;
-use crate::config::CompressionFormat;
 use crate::error::DeliveryError;
 use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
 use crate::partition::{PartitionScratch, Partitioner};
-use crate::settings::{DestinationSettings, StreamSettings};
+use crate::settings::StreamSettings;
+
+mod job;
+mod sink;
+
+pub(crate) use job::{FlushJob, JobDone, JobKind};
+pub(crate) use sink::SinkId;
+use sink::{Sink, Sinks};
 
 /// One record as a source hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,181 +135,6 @@ impl Failure {
     }
 }
 
-/// Which buffers a job came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum SinkId {
-    Main,
-    Error,
-    Backup,
-}
-
-/// What a flushed buffer holds and how it becomes objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JobKind {
-    /// Record bytes, compressed as configured.
-    Raw(CompressionFormat),
-    /// JSON records to convert; failures go to `error_key`.
-    Convert,
-    /// NDJSON error documents of this type.
-    Errors(ErrorOutputType, CompressionFormat),
-    /// Source records for the backup destination.
-    Backup(CompressionFormat),
-}
-
-/// A flushed buffer on its way to becoming objects.
-#[derive(Debug)]
-pub(crate) struct FlushJob {
-    pub(crate) sink: SinkId,
-    pub(crate) slot: u32,
-    pub(crate) kind: JobKind,
-    pub(crate) key: String,
-    /// For conversion jobs: where records that fail conversion go.
-    pub(crate) error_key: Option<String>,
-    pub(crate) data: Vec<u8>,
-    /// Record end offsets into `data` (conversion jobs only).
-    pub(crate) ends: Vec<usize>,
-    /// Record arrival times (conversion jobs only).
-    pub(crate) arrivals: Vec<i64>,
-    pub(crate) records: u64,
-    /// Bytes this job holds against the memory accounting.
-    pub(crate) accounted: usize,
-    pub(crate) oldest_arrival: i64,
-    pub(crate) trackers: Vec<(Arc<Tracker>, usize)>,
-    /// Indices of records that failed conversion (set by the encoder).
-    pub(crate) failed: Vec<usize>,
-}
-
-impl FlushJob {
-    /// Mark the puts whose records are in `failed` as having errors.
-    pub(crate) fn mark_failed_puts(&self) {
-        let mut failed = self.failed.iter().copied().peekable();
-        let mut start = 0;
-        for (tracker, n) in &self.trackers {
-            let end = start + n;
-            let mut hit = false;
-            while let Some(&i) = failed.peek() {
-                if i >= end {
-                    break;
-                }
-                hit = true;
-                failed.next();
-            }
-            if hit {
-                tracker.had_errors.store(true, Relaxed);
-            }
-            start = end;
-        }
-    }
-}
-
-/// What the driver reports back when a job's objects are all written.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JobDone {
-    pub(crate) sink: SinkId,
-    pub(crate) slot: u32,
-    pub(crate) accounted: usize,
-    pub(crate) oldest_arrival: i64,
-}
-
-#[derive(Debug, Default)]
-struct Buffer {
-    data: Vec<u8>,
-    ends: Vec<usize>,
-    arrivals: Vec<i64>,
-    records: u64,
-    opened_ms: i64,
-    oldest_arrival: i64,
-    trackers: Vec<(Arc<Tracker>, usize)>,
-}
-
-impl Buffer {
-    fn capacity_bytes(&self) -> usize {
-        self.data.capacity()
-            + self.ends.capacity() * 8
-            + self.arrivals.capacity() * 8
-            + self.trackers.capacity() * 16
-    }
-}
-
-#[derive(Debug)]
-struct Slot {
-    group: Box<str>,
-    keys_buf: String,
-    key_ranges: Vec<Range<usize>>,
-    buffer: Buffer,
-    inflight: u32,
-}
-
-#[derive(Debug)]
-struct Sink {
-    id: SinkId,
-    map: HashMap<Box<str>, u32>,
-    slots: Vec<Option<Slot>>,
-    free: Vec<u32>,
-    active: usize,
-    size_limit: usize,
-    interval_ms: i64,
-    /// Keep record boundaries (conversion needs them).
-    keep_records: bool,
-}
-
-impl Sink {
-    fn new(id: SinkId, dest: &DestinationSettings, keep_records: bool) -> Self {
-        Self {
-            id,
-            map: HashMap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            active: 0,
-            size_limit: usize::try_from(dest.buffer_size_bytes).unwrap_or(usize::MAX),
-            interval_ms: i64::try_from(dest.buffer_interval.as_millis()).unwrap_or(i64::MAX),
-            keep_records,
-        }
-    }
-
-    fn slot_mut(&mut self, slot: u32) -> Option<&mut Slot> {
-        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
-    }
-
-    fn lookup(&self, group: &str) -> Option<u32> {
-        self.map.get(group).copied()
-    }
-
-    fn open(&mut self, group: &str, keys_buf: &str, key_ranges: &[Range<usize>]) -> u32 {
-        let slot = Slot {
-            group: group.into(),
-            keys_buf: keys_buf.to_owned(),
-            key_ranges: key_ranges.to_vec(),
-            buffer: Buffer::default(),
-            inflight: 0,
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(slot);
-                id
-            }
-            None => {
-                self.slots.push(Some(slot));
-                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        self.map.insert(group.into(), id);
-        self.active += 1;
-        id
-    }
-
-    fn close_if_idle(&mut self, slot: u32) {
-        let idle = self
-            .slot_mut(slot)
-            .is_some_and(|s| s.inflight == 0 && s.buffer.records == 0);
-        if idle && let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) {
-            self.map.remove(&s.group);
-            self.free.push(slot);
-            self.active -= 1;
-        }
-    }
-}
-
 /// Limits the engine enforces.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EngineLimits {
@@ -319,49 +148,6 @@ struct Scratch {
     subs: Vec<Range<usize>>,
     partition: PartitionScratch,
     doc: Vec<u8>,
-}
-
-/// The buffers of the three destinations, indexed by [`SinkId`].
-#[derive(Debug)]
-struct Sinks {
-    main: Sink,
-    errors: Sink,
-    backup: Sink,
-}
-
-impl Sinks {
-    fn iter(&self) -> impl Iterator<Item = &Sink> {
-        self.into_iter()
-    }
-}
-
-impl<'a> IntoIterator for &'a Sinks {
-    type Item = &'a Sink;
-    type IntoIter = std::array::IntoIter<&'a Sink, 3>;
-    fn into_iter(self) -> Self::IntoIter {
-        [&self.main, &self.errors, &self.backup].into_iter()
-    }
-}
-
-impl std::ops::Index<SinkId> for Sinks {
-    type Output = Sink;
-    fn index(&self, id: SinkId) -> &Sink {
-        match id {
-            SinkId::Main => &self.main,
-            SinkId::Error => &self.errors,
-            SinkId::Backup => &self.backup,
-        }
-    }
-}
-
-impl std::ops::IndexMut<SinkId> for Sinks {
-    fn index_mut(&mut self, id: SinkId) -> &mut Sink {
-        match id {
-            SinkId::Main => &mut self.main,
-            SinkId::Error => &mut self.errors,
-            SinkId::Backup => &mut self.backup,
-        }
-    }
 }
 
 /// What every record of one `ingest` call shares.
@@ -731,232 +517,4 @@ impl Engine {
             jobs.push(job);
         }
     }
-
-    /// Cut a job from a slot's buffer (which becomes empty; the slot stays active until the
-    /// job is written).
-    fn take_job(&mut self, sink: SinkId, slot: u32) -> Option<FlushJob> {
-        let settings = Arc::clone(&self.settings);
-        let dest = match sink {
-            SinkId::Backup => settings.backup.as_ref()?,
-            _ => &settings.destination,
-        };
-        let s = self.sinks[sink].slot_mut(slot)?;
-        if s.buffer.records == 0 {
-            return None;
-        }
-        let buffer = std::mem::take(&mut s.buffer);
-        s.inflight += 1;
-        let keys_buf = s.keys_buf.clone();
-        let key_ranges = s.key_ranges.clone();
-        let group = s.group.clone();
-        let accounted = buffer.capacity_bytes();
-        self.buffered = self.buffered.saturating_sub(accounted);
-        self.inflight += accounted;
-        let t = zoned(buffer.oldest_arrival, dest.time_zone);
-        let (kind, key, error_key) = match sink {
-            SinkId::Main => {
-                let mut key = String::new();
-                dest.prefix.render(
-                    &mut key,
-                    &dest.prefix.timestamps(&t),
-                    KeyValues {
-                        buf: &keys_buf,
-                        ranges: &key_ranges,
-                    },
-                    None,
-                    true,
-                );
-                let ext = match (&dest.file_extension, &settings.conversion) {
-                    (Some(e), _) => e.clone(),
-                    (None, Some(c)) => c.serializer.extension().to_owned(),
-                    (None, None) => dest.compression.extension().to_owned(),
-                };
-                self.object_name(&mut key, &t, &ext);
-                if self.converting {
-                    (
-                        JobKind::Convert,
-                        key,
-                        Some(self.error_key(dest, ErrorOutputType::FormatConversionFailed, &t)),
-                    )
-                } else {
-                    (JobKind::Raw(dest.compression), key, None)
-                }
-            }
-            SinkId::Error => {
-                let kind = ErrorOutputType::ALL
-                    .into_iter()
-                    .find(|k| *k.as_str() == *group)
-                    .unwrap_or(ErrorOutputType::ProcessingFailed);
-                (
-                    JobKind::Errors(kind, dest.compression),
-                    self.error_key(dest, kind, &t),
-                    None,
-                )
-            }
-            SinkId::Backup => {
-                let mut key = String::new();
-                dest.prefix.render(
-                    &mut key,
-                    &dest.prefix.timestamps(&t),
-                    KeyValues::EMPTY,
-                    None,
-                    true,
-                );
-                self.object_name(&mut key, &t, dest.compression.extension());
-                (JobKind::Backup(dest.compression), key, None)
-            }
-        };
-        Some(FlushJob {
-            sink,
-            slot,
-            kind,
-            key,
-            error_key,
-            data: buffer.data,
-            ends: buffer.ends,
-            arrivals: buffer.arrivals,
-            records: buffer.records,
-            accounted,
-            oldest_arrival: buffer.oldest_arrival,
-            trackers: buffer.trackers,
-            failed: Vec::new(),
-        })
-    }
-
-    /// `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><ext>` appended to `key`.
-    fn object_name(&self, key: &mut String, t: &DateTime<Tz>, ext: &str) {
-        key.push_str(&self.name);
-        key.push('-');
-        key.push_str(&self.version.to_string());
-        key.push('-');
-        self.name_pattern.format(t, key);
-        key.push('-');
-        key.push_str(&uuid::Uuid::new_v4().hyphenated().to_string());
-        key.push_str(ext);
-    }
-
-    /// The full key of an error object of type `kind` for records whose oldest arrived at `t`.
-    fn error_key(
-        &self,
-        dest: &DestinationSettings,
-        kind: ErrorOutputType,
-        t: &DateTime<Tz>,
-    ) -> String {
-        let mut key = String::new();
-        match &dest.error_output_prefix {
-            Some(template) => render_error_prefix(template, &mut key, t, kind),
-            None => {
-                // §6.3: `<Prefix><error-output-type>/yyyy/MM/dd/HH/` (Prefix is static here).
-                key.push_str(dest.prefix.source());
-                key.push_str(kind.as_str());
-                key.push('/');
-                self.hour_pattern.format(t, &mut key);
-            }
-        }
-        // Error objects keep the compression extension only: `FileExtension` and
-        // `.parquet`/`.orc` describe data objects, not NDJSON error documents.
-        self.object_name(&mut key, t, dest.compression.extension());
-        key
-    }
-
-    /// Flush buffers whose interval has passed.
-    pub(crate) fn due(&mut self, now_ms: i64, jobs: &mut Vec<FlushJob>) {
-        let mut due = Vec::new();
-        for sink in &self.sinks {
-            for (i, slot) in sink.slots.iter().enumerate() {
-                if let Some(s) = slot
-                    && s.buffer.records > 0
-                    && now_ms.saturating_sub(s.buffer.opened_ms) >= sink.interval_ms
-                {
-                    due.push((sink.id, u32::try_from(i).unwrap_or(u32::MAX)));
-                }
-            }
-        }
-        for (sink, slot) in due {
-            if let Some(job) = self.take_job(sink, slot) {
-                jobs.push(job);
-            }
-        }
-        self.publish_gauges();
-    }
-
-    /// Flush every buffer (shutdown, explicit flush, zero buffering).
-    pub(crate) fn flush_all(&mut self, jobs: &mut Vec<FlushJob>) {
-        let mut all = Vec::new();
-        for sink in &self.sinks {
-            for (i, slot) in sink.slots.iter().enumerate() {
-                if slot.as_ref().is_some_and(|s| s.buffer.records > 0) {
-                    all.push((sink.id, u32::try_from(i).unwrap_or(u32::MAX)));
-                }
-            }
-        }
-        for (sink, slot) in all {
-            if let Some(job) = self.take_job(sink, slot) {
-                jobs.push(job);
-            }
-        }
-        self.publish_gauges();
-    }
-
-    /// Over the memory budget: flush the largest buffers until at most 3/4 of it is used.
-    /// Largest-first keeps early objects as big as possible: no flood of tiny files.
-    fn enforce_budget(&mut self, jobs: &mut Vec<FlushJob>) {
-        if self.buffered <= self.limits.memory_budget {
-            return;
-        }
-        let target = self.limits.memory_budget / 4 * 3;
-        let mut sizes: Vec<(usize, SinkId, u32)> = Vec::new();
-        for sink in &self.sinks {
-            for (i, slot) in sink.slots.iter().enumerate() {
-                if let Some(s) = slot
-                    && s.buffer.records > 0
-                {
-                    sizes.push((
-                        s.buffer.capacity_bytes(),
-                        sink.id,
-                        u32::try_from(i).unwrap_or(u32::MAX),
-                    ));
-                }
-            }
-        }
-        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
-        let mut flushed = 0u64;
-        for (_, sink, slot) in sizes {
-            if self.buffered <= target {
-                break;
-            }
-            if let Some(job) = self.take_job(sink, slot) {
-                jobs.push(job);
-                flushed += 1;
-            }
-        }
-        Counters::add(&self.counters.early_flushes, flushed);
-    }
-
-    /// A job's objects are written: release its accounting and maybe its partition.
-    pub(crate) fn complete(&mut self, done: JobDone) {
-        self.inflight = self.inflight.saturating_sub(done.accounted);
-        self.oldest_remove(done.oldest_arrival);
-        let sink = &mut self.sinks[done.sink];
-        if let Some(s) = sink.slot_mut(done.slot) {
-            s.inflight = s.inflight.saturating_sub(1);
-        }
-        sink.close_if_idle(done.slot);
-        self.publish_gauges();
-    }
-}
-
-fn render_error_prefix(
-    template: &PrefixTemplate,
-    out: &mut String,
-    t: &DateTime<Tz>,
-    kind: ErrorOutputType,
-) {
-    template.render(
-        out,
-        &template.timestamps(t),
-        KeyValues::EMPTY,
-        Some(kind.as_str()),
-        true,
-    );
 }
