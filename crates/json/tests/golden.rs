@@ -4,18 +4,16 @@
 //!
 //! A case is a directory with `case.json` (`{"table": <path under the repo or a Glue table
 //! object>, "deserializer": <Firehose Deserializer>}`), `input.json` (the byte stream) and
-//! `expected.txt`. Regenerate expectations with `UPDATE_GOLDEN=1 cargo test -p sluice-json --test golden`.
+//! `expected.txt`. Regenerate expectations with `SLUICE_BLESS=1 cargo test -p sluice-json --test golden`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use sluice_json::{DecoderBuilder, DeserializerConfig, JsonSerDe, RecordSplitter};
 use sluice_schema::Table;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use sluice_test_support::golden;
+use sluice_test_support::paths::repo_root;
 
 struct Case {
     name: String,
@@ -151,24 +149,19 @@ fn render(case: &Case, batches: &[RecordBatch], rejected: &[String]) -> String {
 
 #[test]
 fn golden_cases() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for case in load_cases() {
         let (batches, rejected) = run(&case, 8192, usize::MAX);
         let actual = render(&case, &batches, &rejected);
-        if update {
-            std::fs::write(&case.expected_path, &actual).expect("write expected");
-        } else {
-            let expected = std::fs::read_to_string(&case.expected_path).unwrap_or_default();
-            if expected != actual {
-                failures.push(format!(
-                    "case {} differs from {}:\n{}",
-                    case.name,
-                    case.expected_path.display(),
-                    similar_asserts::SimpleDiff::from_str(&expected, &actual, "expected", "actual")
-                ));
-                continue;
-            }
+        // Under SLUICE_BLESS=1 this rewrites expected.txt instead of comparing.
+        if let Err(m) = golden::check(&case.expected_path, &actual) {
+            failures.push(format!(
+                "case {} differs from {} (rerun with SLUICE_BLESS=1 to rewrite it):\n{}",
+                case.name,
+                case.expected_path.display(),
+                similar_asserts::SimpleDiff::from_str(&m.expected, &m.actual, "expected", "actual")
+            ));
+            continue;
         }
         // The same rows and rejections whatever the batch size and input chunking.
         for batch_size in [1, 3, 100] {

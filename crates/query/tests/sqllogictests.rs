@@ -18,11 +18,11 @@
 //! Results: NULL is `NULL`, an empty string `(empty)`; a multi-line value (an `EXPLAIN` plan)
 //! becomes one row per line, indentation shown as `-`, and the scratch path as `SCRATCH`.
 //!
-//! Arguments other than `--complete` are file-name filters, and each must match a file.
+//! Arguments are file-name filters, and each must match a file.
 //!
 //! Regenerate expected results with
-//! `cargo test -p sluice-query --test sqllogictests -- --complete` (optionally followed by file
-//! name filters).
+//! `SLUICE_BLESS=1 cargo test -p sluice-query --test sqllogictests` (optionally followed by
+//! `--` and file name filters).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/mod.rs"]
@@ -36,9 +36,11 @@ use async_trait::async_trait;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::TryStreamExt;
 use sluice_query::{Format, QueryEngine, QueryError, QueryOptions};
+use sluice_test_support::golden;
+use sluice_test_support::paths::repo_root;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
-use common::{Landing, repo_root, schema};
+use common::{Landing, schema};
 
 struct SltDb {
     engine: QueryEngine,
@@ -307,7 +309,12 @@ async fn run_file(path: &Path, complete: bool) -> Result<(), String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let complete = args.iter().any(|a| a == "--complete");
+    // The workspace's one regenerate switch (`--complete` was this runner's own).
+    assert!(
+        !args.iter().any(|a| a == "--complete"),
+        "--complete is gone: regenerate with SLUICE_BLESS=1 cargo test -p sluice-query --test sqllogictests"
+    );
+    let complete = golden::bless_enabled();
     let filters: Vec<String> = args
         .iter()
         .filter(|a| !a.starts_with("--"))

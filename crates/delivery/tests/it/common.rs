@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 
 use std::path::Path as FsPath;
-use std::process::Command;
 use std::sync::Arc;
 
 use futures::TryStreamExt as _;
@@ -73,29 +72,6 @@ pub async fn objects(storage: &Storage, bucket: &str) -> Vec<(String, Vec<u8>)> 
     }
     out.sort();
     out
-}
-
-/// The independent Python interpreter (with pyarrow, python-snappy, zstandard).
-pub fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        panic!("SLUICE_PYTHON is not set: run scripts/test (it installs the independent decoders)")
-    })
-}
-
-/// Run a Python script with arguments; return stdout, panic with stderr on failure.
-pub fn run_python(script: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
 }
 
 /// Every regular file under `dir`, recursively.

@@ -3,6 +3,7 @@
 //! zstandard.
 
 use sluice_delivery::{Storage, StreamLimits};
+use sluice_test_support::python;
 
 use crate::common::*;
 
@@ -47,8 +48,7 @@ open(out, 'wb').write(raw)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_format_decodes_with_an_independent_implementation() {
-    let python = python();
-    let _ = python;
+    let _ = python::interpreter();
     // ~1.5 MiB of varied JSON lines: several snappy-java (32 KiB) and Hadoop (256 KiB) blocks.
     let lines: Vec<String> = (0..20_000)
         .map(|i| format!("{{\"i\":{i},\"s\":\"{}\"}}\n", "ab".repeat(i % 37)))
@@ -80,7 +80,7 @@ async fn every_format_decodes_with_an_independent_implementation() {
             .to_owned();
         assert!(name.ends_with(ext), "{format}: {name}");
         let out = dir.path().join("decoded");
-        run_python(
+        python::run(
             DECODE,
             &[
                 format,

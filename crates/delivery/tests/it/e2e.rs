@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sluice_delivery::{DeliveryError, Record, Storage, StreamLimits};
+use sluice_test_support::python;
 
 use crate::common::*;
 
@@ -512,7 +513,7 @@ async fn conversion_to_parquet_and_unset_error_prefix_layout() {
     );
     // Read the Parquet file with an independent reader.
     let path = dir.path().join("b").join(data_key);
-    let out = run_python(
+    let out = python::run(
         "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).to_pylist())",
         &[path.to_str().expect("path")],
     );
@@ -615,7 +616,7 @@ async fn conversion_to_orc() {
         "orc/2024/03/05/10/"
     );
     let path = dir.path().join("b").join(&objs[0].0);
-    let out = run_python(
+    let out = python::run(
         "import sys, pyarrow.orc as orc; print(orc.read_table(sys.argv[1]).to_pylist())",
         &[path.to_str().expect("path")],
     );

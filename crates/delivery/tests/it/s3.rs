@@ -7,23 +7,11 @@ use std::time::Duration;
 
 use futures::TryStreamExt as _;
 use sluice_delivery::{DeliveryError, S3Options, Storage, StreamLimits, UploadSettings};
+use sluice_test_support::services::{create_bucket, s3_endpoint};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::*;
-
-fn endpoint() -> String {
-    std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)")
-    })
-}
-
-fn create_bucket(bucket: &str) {
-    run_python(
-        "import sys, boto3\nboto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
-        &[&endpoint(), bucket],
-    );
-}
 
 fn s3(endpoint: &str) -> Storage {
     Storage::s3(
@@ -75,8 +63,8 @@ fn build(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_multipart_and_list() {
     let bucket = unique("sluice-put");
-    create_bucket(&bucket);
-    let storage = s3(&endpoint());
+    create_bucket(&s3_endpoint(), &bucket);
+    let storage = s3(&s3_endpoint());
     let upload = UploadSettings::default().with_multipart(5 << 20, 5 << 20);
     let (stream, clock) = build(
         &bucket,
@@ -202,8 +190,8 @@ async fn failing_proxy(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_is_retried_and_loses_nothing() {
     let bucket = unique("sluice-outage");
-    create_bucket(&bucket);
-    let upstream = endpoint()
+    create_bucket(&s3_endpoint(), &bucket);
+    let upstream = s3_endpoint()
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
@@ -273,7 +261,7 @@ async fn outage_is_retried_and_loses_nothing() {
     assert!(refused.load(Ordering::SeqCst) >= 3);
     assert!(m.upload_retries >= 3);
 
-    let direct = s3(&endpoint());
+    let direct = s3(&s3_endpoint());
     let store = direct.bucket(&bucket).expect("store");
     let listed: Vec<_> = store.list(None).try_collect().await.expect("list");
     let mut bodies = Vec::new();
@@ -412,8 +400,8 @@ async fn chaos_proxy(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_s3_faults_lose_nothing() {
     let bucket = unique("sluice-chaos");
-    create_bucket(&bucket);
-    let upstream = endpoint()
+    create_bucket(&s3_endpoint(), &bucket);
+    let upstream = s3_endpoint()
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
@@ -467,7 +455,7 @@ async fn injected_s3_faults_lose_nothing() {
         "{m:?}"
     );
 
-    let listed = objects(&s3(&endpoint()), &bucket).await;
+    let listed = objects(&s3(&s3_endpoint()), &bucket).await;
     let mut lines: Vec<String> = listed
         .iter()
         .flat_map(|(_, body)| {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use sluice_delivery::{CreateDeliveryStreamInput, Storage};
 use sluice_jetstream::{JetStreamConfig, JetStreamSourceBuilder, Mode};
+use sluice_test_support::services::nats_url;
 
 use crate::common::*;
 

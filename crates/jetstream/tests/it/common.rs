@@ -9,10 +9,7 @@ use sluice_delivery::{Storage, StreamSettings};
 use sluice_jetstream::{
     JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder,
 };
-
-pub fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
+use sluice_test_support::services::nats_url;
 
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);

@@ -1,31 +1,12 @@
 use std::time::{Duration, Instant};
 
 use sluice_delivery::{S3Options, Storage};
+use sluice_test_support::python;
+use sluice_test_support::services::{create_bucket, s3_endpoint};
 
 use crate::common::*;
 
 const N: u64 = 100_000;
-
-fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        panic!("SLUICE_PYTHON is not set: run scripts/test (it installs DuckDB)")
-    })
-}
-
-fn run_python(script: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Start `workers` workers, wait until every one of them holds a shard lease, publish N
 /// records, check every id landed once and every worker landed some.
@@ -86,7 +67,7 @@ async fn run(prefix: &str, workers: usize) {
     assert_exactly_once(&mut landed_ids(&objs), N);
     // Independent reader: DuckDB over the files on disk.
     let glob = format!("{}/lake/data/**/*.parquet", dir.path().display());
-    let out = run_python(
+    let out = python::run(
         "import sys, duckdb; print(duckdb.sql(f\"select count(*), count(distinct id), min(id), max(id) from read_parquet('{sys.argv[1]}')\").fetchall()[0])",
         &[&glob],
     );
@@ -202,14 +183,9 @@ async fn replay_skips_existing_objects_on_local_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replay_skips_existing_objects_on_s3() {
-    let endpoint = std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)")
-    });
+    let endpoint = s3_endpoint();
     let bucket = unique("js-replay").replace('_', "-").to_lowercase();
-    run_python(
-        "import sys, boto3\nboto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
-        &[&endpoint, &bucket],
-    );
+    create_bucket(&endpoint, &bucket);
     let storage = Storage::s3(
         S3Options::default()
             .with_endpoint(endpoint)

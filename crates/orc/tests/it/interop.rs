@@ -11,18 +11,11 @@ use std::process::Command;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use sluice_orc::{OrcCompression, OrcFormatVersion, OrcSettings};
+use sluice_test_support::paths::repo_root;
+use sluice_test_support::{canon, python};
 
 use crate::roundtrip::edge_batch_with;
-use crate::{canon_rows, golden, repo_root, write_orc};
-
-fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "SLUICE_PYTHON is not set: run scripts/test, which installs pyarrow and pyorc \
-             (testdata/interop/requirements.txt) and points SLUICE_PYTHON at them"
-        )
-    })
-}
+use crate::{golden, write_orc};
 
 fn check_with_python(
     name: &str,
@@ -34,14 +27,14 @@ fn check_with_python(
     let file = dir.join(format!("{name}.orc"));
     std::fs::write(&file, write_orc(schema, batches, settings)).expect("write orc");
     let mut expected = String::new();
-    for row in canon_rows(batches) {
+    for row in canon::rows(batches) {
         expected.push_str(&row.to_string());
         expected.push('\n');
     }
     let expected_path = dir.join(format!("{name}.jsonl"));
     std::fs::write(&expected_path, expected).expect("write expected");
 
-    let mut command = Command::new(python());
+    let mut command = Command::new(python::interpreter());
     command
         .arg(repo_root().join("testdata/interop/check_orc.py"))
         .arg(&file)

@@ -6,32 +6,23 @@
 //!   read back with orc-rust's metadata API.
 //! * `proptests`: random nested schemas (struct/list/map of primitives, with nulls).
 //! * `interop`: pyarrow.orc (Apache ORC C++) and pyorc read our files
-//!   (`testdata/interop/check_orc.py`, Python from `SLUICE_PYTHON`).
+//!   (`testdata/interop/check_orc.py`, Python from `SLUICE_PYTHON`), compared with the
+//!   canonical values of `sluice_test_support::canon`.
 
 mod interop;
 mod proptests;
 mod roundtrip;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimestampMicrosecondType, TimestampNanosecondType,
-};
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use arrow_schema::SchemaRef;
+use serde_json::Value;
 use sluice_json::{DecoderBuilder, DeserializerConfig};
 use sluice_orc::{OrcSettings, OrcWriter};
 use sluice_schema::Table;
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use sluice_test_support::canon;
+use sluice_test_support::paths::repo_root;
 
 /// Decodes `testdata/golden/<case>/input.json` (one record per line) with the case's table and
 /// deserializer; rejected records are skipped.
@@ -88,100 +79,10 @@ pub fn read_orc(bytes: &[u8]) -> Vec<RecordBatch> {
         .expect("orc-rust reads the file")
 }
 
-/// Canonical JSON for one value (the form testdata/interop/check_orc.py compares): integers
-/// as numbers, floats as numbers (non-finite as strings), decimals as exact strings, binary as
-/// base64, dates as ISO strings, timestamps as integer microseconds since the epoch, lists as
-/// lists, structs as objects, maps as lists of [key, value] pairs.
-pub fn canon(array: &dyn Array, i: usize) -> Value {
-    if array.is_null(i) {
-        return Value::Null;
-    }
-    match array.data_type() {
-        DataType::Boolean => json!(array.as_boolean().value(i)),
-        DataType::Int8 => json!(array.as_primitive::<Int8Type>().value(i)),
-        DataType::Int16 => json!(array.as_primitive::<Int16Type>().value(i)),
-        DataType::Int32 => json!(array.as_primitive::<Int32Type>().value(i)),
-        DataType::Int64 => json!(array.as_primitive::<Int64Type>().value(i)),
-        DataType::Float32 => float(f64::from(array.as_primitive::<Float32Type>().value(i))),
-        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
-        DataType::Decimal128(_, _) => {
-            json!(array.as_primitive::<Decimal128Type>().value_as_string(i))
-        }
-        DataType::Utf8 => json!(array.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => json!(array.as_string::<i64>().value(i)),
-        DataType::Binary => json!(
-            base64::engine::general_purpose::STANDARD.encode(array.as_binary::<i32>().value(i))
-        ),
-        DataType::Date32 => {
-            let d = array
-                .as_primitive::<Date32Type>()
-                .value_as_date(i)
-                .expect("date in range");
-            json!(d.format("%Y-%m-%d").to_string())
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            json!(array.as_primitive::<TimestampMicrosecondType>().value(i))
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => json!(
-            array
-                .as_primitive::<TimestampNanosecondType>()
-                .value(i)
-                .div_euclid(1000)
-        ),
-        DataType::List(_) => {
-            let v = array.as_list::<i32>().value(i);
-            Value::Array((0..v.len()).map(|j| canon(v.as_ref(), j)).collect())
-        }
-        DataType::Map(_, _) => {
-            let entries = array.as_map().value(i);
-            let (k, v) = (entries.column(0), entries.column(1));
-            Value::Array(
-                (0..entries.len())
-                    .map(|j| json!([canon(k.as_ref(), j), canon(v.as_ref(), j)]))
-                    .collect(),
-            )
-        }
-        DataType::Struct(fields) => {
-            let s = array.as_struct();
-            let mut m = Map::new();
-            for (f, c) in fields.iter().zip(s.columns()) {
-                m.insert(f.name().clone(), canon(c.as_ref(), i));
-            }
-            Value::Object(m)
-        }
-        other => panic!("no canonical form for {other}"),
-    }
-}
-
-fn float(f: f64) -> Value {
-    if f.is_nan() {
-        json!("NaN")
-    } else if f.is_infinite() {
-        json!(if f > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        json!(f)
-    }
-}
-
-/// Canonical rows of `batches`, keyed by column name.
-pub fn canon_rows(batches: &[RecordBatch]) -> Vec<Value> {
-    let mut rows = Vec::new();
-    for b in batches {
-        for r in 0..b.num_rows() {
-            let mut m = Map::new();
-            for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-                m.insert(f.name().clone(), canon(c.as_ref(), r));
-            }
-            rows.push(Value::Object(m));
-        }
-    }
-    rows
-}
-
 /// Asserts orc-rust reads back exactly the values of `batches`.
 pub fn assert_round_trip(bytes: &[u8], batches: &[RecordBatch], what: &str) {
     let read = read_orc(bytes);
-    let (got, want) = (canon_rows(&read), canon_rows(batches));
+    let (got, want) = (canon::rows(&read), canon::rows(batches));
     assert_eq!(got.len(), want.len(), "{what}: row count");
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "{what}: row {i} differs");

@@ -17,8 +17,9 @@ use orc_rust::statistics::TypeStatistics;
 use sluice_orc::{
     HIVE_TYPE_METADATA_KEY, OrcCompression, OrcFormatVersion, OrcSettings, OrcSinkError, OrcWriter,
 };
+use sluice_test_support::paths::repo_root;
 
-use crate::{arc, assert_round_trip, golden, repo_root, write_orc};
+use crate::{arc, assert_round_trip, golden, write_orc};
 
 const CODECS: [OrcCompression; 4] = [
     OrcCompression::None,

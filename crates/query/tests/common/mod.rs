@@ -16,18 +16,11 @@ use chrono_tz::Tz;
 use serde_json::Value;
 use sluice_query::{Format, Layout, StreamTable};
 use sluice_schema::Table;
-
-/// The workspace root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use sluice_test_support::paths::schemas_dir;
 
 /// A Glue table from `schemas/<name>.json`.
 pub fn schema(name: &str) -> Table {
-    Table::from_path(repo_root().join("schemas").join(format!("{name}.json"))).unwrap()
+    Table::from_path(schemas_dir().join(format!("{name}.json"))).unwrap()
 }
 
 /// What to land and how.
@@ -160,10 +153,4 @@ fn parse_time(v: &Value) -> DateTime<Utc> {
             NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").map(|t| Utc.from_utc_datetime(&t))
         })
         .unwrap()
-}
-
-/// Python for cross-checks: `SLUICE_PYTHON`, which `scripts/test` sets.
-pub fn python() -> String {
-    std::env::var("SLUICE_PYTHON")
-        .expect("SLUICE_PYTHON is not set: run scripts/test, which installs pyarrow and DuckDB and points SLUICE_PYTHON at them")
 }

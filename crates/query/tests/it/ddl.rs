@@ -12,8 +12,9 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::HiveDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use sluice_query::{DdlOptions, Format, StreamTable, athena_ddl};
+use sluice_test_support::paths::repo_root;
 
-use crate::common::{Landing, repo_root, schema};
+use crate::common::{Landing, schema};
 
 /// The parts of a `CREATE EXTERNAL TABLE` these tests check.
 #[derive(Debug)]

@@ -9,8 +9,10 @@ use std::process::Command;
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use sluice_query::{Format, QueryEngine, QueryOptions};
+use sluice_test_support::paths::repo_root;
+use sluice_test_support::python;
 
-use crate::common::{Landing, python, repo_root, schema};
+use crate::common::{Landing, schema};
 
 pub(crate) type Rows = Vec<Vec<Option<String>>>;
 
@@ -42,7 +44,7 @@ pub(crate) async fn ours(engine: &QueryEngine, sql: &str) -> Rows {
 
 pub(crate) fn duckdb(queries: &BTreeMap<&str, String>) -> BTreeMap<String, Rows> {
     let script = repo_root().join("testdata/query/duckdb_query.py");
-    let out = Command::new(python())
+    let out = Command::new(python::interpreter())
         .arg(&script)
         .arg(serde_json::to_string(queries).unwrap())
         .output()

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use sluice_query::{CountingStore, Format, QueryEngine, QueryOptions};
+use sluice_test_support::paths::repo_root;
 
-use crate::common::{Landing, repo_root, schema};
+use crate::common::{Landing, schema};
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use sluice_query::{Format, StreamTable, VerifyOptions, VerifyReport, verify};
+use sluice_test_support::paths::repo_root;
 
-use crate::common::{Landing, repo_root, schema};
+use crate::common::{Landing, schema};
 
 /// The `llm_events` records that arrived in the given UTC hours (`2024-03-05T10`, ...).
 fn records(hours: &[&str]) -> String {

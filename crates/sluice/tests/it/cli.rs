@@ -6,8 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use arrow_array::RecordBatch;
 use base64::Engine as _;
-
-use crate::repo_root;
+use sluice_test_support::paths::repo_root;
 
 fn sluice(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))

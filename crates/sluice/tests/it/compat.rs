@@ -40,8 +40,8 @@ use arrow_schema::{DataType, TimeUnit};
 use serde_json::{Map, Value, json};
 use sluice_query::{Format, QueryEngine, QueryOptions, StreamTable};
 use sluice_schema::{HiveType, Table};
-
-use crate::repo_root;
+use sluice_test_support::paths::repo_root;
+use sluice_test_support::{golden, python};
 
 /// One Glue type and the values written for it.
 #[derive(Debug)]
@@ -591,17 +591,6 @@ fn code(text: &str) -> String {
     format!("`{}`", text.replace('`', "'").replace('|', "\\|"))
 }
 
-fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        let venv = repo_root().join(".venv/bin/python");
-        assert!(
-            venv.exists(),
-            "SLUICE_PYTHON is not set and ./.venv does not exist: run the test suite with scripts/test, which installs pyarrow, DuckDB and pyorc"
-        );
-        venv.display().to_string()
-    })
-}
-
 /// `name==version` pins from `testdata/interop/requirements.txt`.
 fn pinned_versions() -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(repo_root().join("testdata/interop/requirements.txt"))
@@ -754,7 +743,7 @@ fn compare_reads(
     });
     let manifest_path = root.join("manifest.json");
     std::fs::write(&manifest_path, manifest.to_string()).expect("manifest");
-    let out = Command::new(python())
+    let out = Command::new(python::interpreter())
         .arg(repo_root().join("testdata/interop/compat.py"))
         .arg(&manifest_path)
         .output()
@@ -1130,36 +1119,6 @@ fn label(text: &str) -> String {
     }
 }
 
-/// A line diff (longest common subsequence), for the failure message.
-fn diff(old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        } else {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn compatibility_matrix() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -1217,12 +1176,8 @@ fn compatibility_matrix() {
     }
 
     let doc = render(&cells, &versions);
-    let path = repo_root().join("docs/compatibility.md");
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let bless = std::env::var("SLUICE_BLESS").is_ok_and(|v| v == "1");
-    if bless && committed != doc {
-        std::fs::write(&path, &doc).expect("write docs/compatibility.md");
-    }
+    // Under SLUICE_BLESS=1 this rewrites the file now, before the checks below.
+    let up_to_date = golden::check(repo_root().join("docs/compatibility.md"), &doc);
 
     let is_known = |label: &str, format: &str, reader: Reader| {
         KNOWN
@@ -1258,9 +1213,7 @@ fn compatibility_matrix() {
         "known limitations that no longer fail (remove them from KNOWN):\n{}",
         stale.join("\n")
     );
-    assert!(
-        bless || committed == doc,
-        "docs/compatibility.md is out of date (rerun with SLUICE_BLESS=1 to rewrite it):\n{}",
-        diff(&committed, &doc)
-    );
+    if let Err(mismatch) = up_to_date {
+        panic!("{mismatch}");
+    }
 }

@@ -7,7 +7,7 @@ mod targets;
 
 #[test]
 fn every_corpus_input_passes_its_target() {
-    let corpus = super::repo_root().join("fuzz/corpus");
+    let corpus = sluice_test_support::paths::repo_root().join("fuzz/corpus");
     let mut total = 0;
     for (name, body) in targets::TARGETS {
         let dir = corpus.join(name);

@@ -13,103 +13,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimestampMicrosecondType, TimestampNanosecondType,
-};
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
-use base64::Engine as _;
+use arrow_array::RecordBatch;
 use serde_json::{Map, Value, json};
 use sluice_schema::{HiveType, Table};
-
-use crate::repo_root;
-
-fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        let venv = repo_root().join(".venv/bin/python");
-        assert!(
-            venv.exists(),
-            "SLUICE_PYTHON is not set and ./.venv does not exist: run the test suite with scripts/test, which installs pyarrow and DuckDB"
-        );
-        venv.display().to_string()
-    })
-}
-
-/// Canonical JSON for one value (see testdata/interop/check_parquet.py).
-fn canon(array: &dyn Array, i: usize) -> Value {
-    if array.is_null(i) {
-        return Value::Null;
-    }
-    match array.data_type() {
-        DataType::Boolean => json!(array.as_boolean().value(i)),
-        DataType::Int8 => json!(array.as_primitive::<Int8Type>().value(i)),
-        DataType::Int16 => json!(array.as_primitive::<Int16Type>().value(i)),
-        DataType::Int32 => json!(array.as_primitive::<Int32Type>().value(i)),
-        DataType::Int64 => json!(array.as_primitive::<Int64Type>().value(i)),
-        DataType::Float32 => float(f64::from(array.as_primitive::<Float32Type>().value(i))),
-        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
-        DataType::Decimal128(_, _) => {
-            json!(array.as_primitive::<Decimal128Type>().value_as_string(i))
-        }
-        DataType::Utf8 => json!(array.as_string::<i32>().value(i)),
-        DataType::Binary => json!(
-            base64::engine::general_purpose::STANDARD.encode(array.as_binary::<i32>().value(i))
-        ),
-        DataType::Date32 => {
-            let d = array
-                .as_primitive::<Date32Type>()
-                .value_as_date(i)
-                .expect("date in range");
-            json!(d.format("%Y-%m-%d").to_string())
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, None) => {
-            json!(array.as_primitive::<TimestampMicrosecondType>().value(i))
-        }
-        // INT96 files read back at nanosecond precision.
-        DataType::Timestamp(TimeUnit::Nanosecond, None) => json!(
-            array
-                .as_primitive::<TimestampNanosecondType>()
-                .value(i)
-                .div_euclid(1000)
-        ),
-        DataType::List(_) => {
-            let l = array.as_list::<i32>();
-            let v = l.value(i);
-            Value::Array((0..v.len()).map(|j| canon(v.as_ref(), j)).collect())
-        }
-        DataType::Map(_, _) => {
-            let m = array.as_map();
-            let entries = m.value(i);
-            let (k, v) = (entries.column(0), entries.column(1));
-            Value::Array(
-                (0..entries.len())
-                    .map(|j| json!([canon(k.as_ref(), j), canon(v.as_ref(), j)]))
-                    .collect(),
-            )
-        }
-        DataType::Struct(fields) => {
-            let s = array.as_struct();
-            let mut m = Map::new();
-            for (f, c) in fields.iter().zip(s.columns()) {
-                m.insert(f.name().clone(), canon(c.as_ref(), i));
-            }
-            Value::Object(m)
-        }
-        other => panic!("no canonical form for {other}"),
-    }
-}
-
-fn float(f: f64) -> Value {
-    if f.is_nan() {
-        json!("NaN")
-    } else if f.is_infinite() {
-        json!(if f > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        json!(f)
-    }
-}
+use sluice_test_support::paths::repo_root;
+use sluice_test_support::{canon, python};
 
 /// [pyarrow type prefix, DuckDB type prefix] for a Glue type.
 fn reader_types(t: &HiveType) -> [&'static str; 2] {
@@ -162,18 +70,13 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
             .expect("reader")
             .collect::<Result<_, _>>()
             .expect("read");
+    // Canonical values: the form testdata/interop/check_parquet.py compares.
     let mut expected = String::new();
     let mut rows = 0;
-    for b in &batches {
-        for r in 0..b.num_rows() {
-            let mut m = Map::new();
-            for (f, c) in b.schema().fields().iter().zip(b.columns()) {
-                m.insert(f.name().clone(), canon(c.as_ref(), r));
-            }
-            expected.push_str(&Value::Object(m).to_string());
-            expected.push('\n');
-            rows += 1;
-        }
+    for row in canon::rows(&batches) {
+        expected.push_str(&row.to_string());
+        expected.push('\n');
+        rows += 1;
     }
     assert!(rows > 0, "{} produced rows", input.display());
     let expected_path = dir.join("expected.jsonl");
@@ -186,7 +89,7 @@ fn check_with_python(table_path: &Path, input: &Path, extra_args: &[&str], dir: 
     let types_path = dir.join("types.json");
     std::fs::write(&types_path, Value::Object(types).to_string()).expect("write types");
 
-    let output = Command::new(python())
+    let output = Command::new(python::interpreter())
         .arg(repo_root().join("testdata/interop/check_parquet.py"))
         .arg(&out)
         .arg(&expected_path)

@@ -11,12 +11,9 @@ use std::time::{Duration, Instant};
 use arrow_array::cast::AsArray as _;
 use async_nats::jetstream::{self, stream};
 use base64::Engine as _;
+use sluice_test_support::services::nats_url;
 
 use crate::serve::Server;
-
-fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

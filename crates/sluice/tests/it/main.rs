@@ -9,10 +9,3 @@ mod query;
 mod reliability;
 mod roundtrip;
 mod serve;
-
-use std::path::{Path, PathBuf};
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}

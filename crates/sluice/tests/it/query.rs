@@ -3,7 +3,8 @@
 
 use std::process::Command;
 
-use crate::repo_root;
+use sluice_test_support::paths::repo_root;
+use sluice_test_support::{python, services};
 
 fn sluice(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -166,11 +167,8 @@ fn query_ddl_and_verify_find_streams_from_the_config() {
 /// a `buckets:` mapping in the serve config.
 #[test]
 fn query_and_verify_read_an_s3_destination() {
-    let endpoint = std::env::var("SLUICE_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!("SLUICE_S3_ENDPOINT is not set: run scripts/test (it starts moto's S3 server)")
-    });
-    let python = std::env::var("SLUICE_PYTHON")
-        .unwrap_or_else(|_| panic!("SLUICE_PYTHON is not set: run scripts/test"));
+    let endpoint = services::s3_endpoint();
+    let interpreter = python::interpreter();
     let dir = tempfile::tempdir().expect("tmp");
     let bucket = format!("query-{}", std::process::id());
     // Land two hours of Parquet with `sluice convert`, then upload them in Firehose's layout.
@@ -206,7 +204,7 @@ fn query_and_verify_read_an_s3_destination() {
             file.to_str().expect("utf8")
         ));
     }
-    let o = Command::new(&python)
+    let o = Command::new(&interpreter)
         .arg("-c")
         .arg(&script)
         .arg(&endpoint)

@@ -14,12 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-
-fn python() -> String {
-    std::env::var("SLUICE_PYTHON").unwrap_or_else(|_| {
-        panic!("SLUICE_PYTHON is not set: run the test suite with scripts/test, which installs boto3, the AWS CLI and DuckDB")
-    })
-}
+use sluice_test_support::python;
 
 /// `sluice serve` on a free port with these directories.
 pub(crate) fn serve_command(data_dir: &Path, schemas: &Path, config: Option<&Path>) -> Command {
@@ -512,7 +507,7 @@ elif mode == "check":
 "#;
 
 fn run_client(mode: &str, url: &str, work: &Path) -> String {
-    let out = Command::new(python())
+    let out = Command::new(python::interpreter())
         .arg("-c")
         .arg(CLIENT)
         .arg(mode)
