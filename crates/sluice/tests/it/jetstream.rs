@@ -101,6 +101,29 @@ fn payload(i: u64) -> String {
     }
 }
 
+/// A JetStream stream `name` taking `<name>.>`, created anew (with no lease bucket left over).
+fn fresh_stream(rt: &tokio::runtime::Runtime, name: &str) -> jetstream::Context {
+    rt.block_on(async {
+        let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
+            panic!(
+                "no NATS server at {} ({e}): run scripts/test, which starts one",
+                nats_url()
+            )
+        });
+        let js = jetstream::new(client);
+        let _ = js.delete_stream(name).await;
+        let _ = js.delete_key_value(format!("{name}_leases")).await;
+        js.create_stream(stream::Config {
+            name: name.to_owned(),
+            subjects: vec![format!("{name}.>")],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        js
+    })
+}
+
 /// Three `sluice serve` processes consume one stream (6 subject partitions); 20 times one of
 /// them is killed with SIGKILL at a random moment and restarted while messages keep arriving.
 /// After a graceful stop every message is in the bucket exactly once: good ones as Parquet
@@ -109,25 +132,7 @@ fn payload(i: u64) -> String {
 fn serve_workers_survive_kill_9_with_exactly_once_delivery() {
     let rt = runtime();
     let name = format!("sluice_serve_kill_{}", std::process::id());
-    let js = rt.block_on(async {
-        let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
-            panic!(
-                "no NATS server at {} ({e}): run scripts/test, which starts one",
-                nats_url()
-            )
-        });
-        let js = jetstream::new(client);
-        let _ = js.delete_stream(&name).await;
-        let _ = js.delete_key_value(format!("{name}_leases")).await;
-        js.create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![format!("{name}.>")],
-            ..Default::default()
-        })
-        .await
-        .expect("create stream");
-        js
-    });
+    let js = fresh_stream(&rt, &name);
     let work = tempfile::tempdir().expect("tempdir");
     let lake = work.path().join("lake");
     let schemas = work.path().join("schemas");
@@ -282,24 +287,7 @@ fn at_least_once_source_follows_update_destination() {
     use crate::serve::{call, op};
     let rt = runtime();
     let name = format!("sluice_alo_update_{}", std::process::id());
-    let js = rt.block_on(async {
-        let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
-            panic!(
-                "no NATS server at {} ({e}): run scripts/test, which starts one",
-                nats_url()
-            )
-        });
-        let js = jetstream::new(client);
-        let _ = js.delete_stream(&name).await;
-        js.create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![format!("{name}.>")],
-            ..Default::default()
-        })
-        .await
-        .expect("create stream");
-        js
-    });
+    let js = fresh_stream(&rt, &name);
     let publish = |range: std::ops::Range<u64>| {
         rt.block_on(async {
             let mut acks = Vec::new();
