@@ -14,8 +14,10 @@ use arrow_array::types::{
 use arrow_array::{Array, OffsetSizeTrait, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 
-use crate::column::ORC_TIMESTAMP_BASE_SECONDS;
 use crate::error::OrcSinkError;
+
+/// Seconds from the Unix epoch to ORC's timestamp base, 2015-01-01 00:00:00 UTC.
+const ORC_TIMESTAMP_BASE_SECONDS: i64 = 1_420_070_400;
 
 /// How ORC stores a timestamp `total` nanoseconds after the Unix epoch: (seconds relative to
 /// ORC's 2015 base, nanoseconds), or `None` when it cannot.

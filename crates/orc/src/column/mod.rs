@@ -57,9 +57,6 @@ use strings::{StringBuffer, finish_strings};
 /// `sluice-schema`).
 pub const HIVE_TYPE_METADATA_KEY: &str = "hive.type";
 
-/// Seconds from the Unix epoch to ORC's timestamp base, 2015-01-01 00:00:00 UTC.
-pub(crate) const ORC_TIMESTAMP_BASE_SECONDS: i64 = 1_420_070_400;
-
 /// ORC's bloom filter encoding id for UTF-8 filters with UTC timestamps
 /// (`BloomFilterIO.Encoding.UTF8_UTC`).
 const BLOOM_ENCODING_UTF8: u32 = 1;
