@@ -166,20 +166,57 @@ impl Lease {
 
     async fn write(&mut self, next: ShardState) -> Result<()> {
         let body = encode(&next)?;
-        match self.kv.update(self.key.as_str(), body, self.revision).await {
-            Ok(revision) => {
-                self.revision = revision;
-                self.state = next;
-                Ok(())
+        let lost = || JetStreamError::LeaseLost {
+            stream: self.stream.clone(),
+            shard: self.shard,
+        };
+        let mut backoff = Duration::from_millis(50);
+        let deadline = tokio::time::Instant::now() + self.ttl / 2;
+        loop {
+            match self
+                .kv
+                .update(self.key.as_str(), body.clone(), self.revision)
+                .await
+            {
+                Ok(revision) => {
+                    self.revision = revision;
+                    self.state = next;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    // Our own earlier attempt may have landed with its reply lost (the server
+                    // went away mid-request): then the entry is exactly what we wrote.
+                    return match self.read_back().await {
+                        Some((revision, state)) if state == next => {
+                            self.revision = revision;
+                            self.state = next;
+                            Ok(())
+                        }
+                        _ => Err(lost()),
+                    };
+                }
+                // The server is unreachable: the write may or may not have landed. Retry
+                // within half the lease's TTL (the lease is still ours until it expires).
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(JetStreamError::nats("write lease", e));
+                }
+                Err(e) => {
+                    tracing::debug!(shard = self.shard, error = %e, "lease write failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
             }
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                Err(JetStreamError::LeaseLost {
-                    stream: self.stream.clone(),
-                    shard: self.shard,
-                })
-            }
-            Err(e) => Err(JetStreamError::nats("write lease", e)),
         }
+    }
+
+    /// The entry as the server holds it now, when it can be read.
+    async fn read_back(&self) -> Option<(u64, ShardState)> {
+        let entry = self.kv.entry(self.key.as_str()).await.ok()??;
+        if entry.operation != kv::Operation::Put {
+            return None;
+        }
+        let state = serde_json::from_slice(&entry.value).ok()?;
+        Some((entry.revision, state))
     }
 
     fn renewed(&self, now: i64) -> ShardState {
