@@ -7,10 +7,9 @@
 //! ([`OrcSinkError::UnrepresentableTimestamp`]) and I/O failures of the sink.
 //! [`OrcSinkError::Internal`] is reserved for broken invariants: it is a bug in this crate.
 
-use std::fmt;
-
 use arrow_schema::{ArrowError, DataType};
-use sluice_schema::{Violation, Violations};
+use sluice_schema::Violations;
+pub use sluice_schema::{Constraint, ConstraintViolation, Number};
 
 /// `Result` with [`OrcSinkError`] as the default error type.
 pub type Result<T, E = OrcSinkError> = std::result::Result<T, E>;
@@ -93,65 +92,6 @@ pub enum OrcSinkError {
         /// The invariant that did not hold.
         invariant: &'static str,
     },
-}
-
-/// One violated constraint on an `OrcSerDe` member.
-///
-/// Displays as Firehose does, e.g. `Value '1' at 'StripeSizeBytes' failed to satisfy
-/// constraint: Member must have value greater than or equal to 8388608`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConstraintViolation {
-    /// Member name as written in the configuration JSON, e.g. `StripeSizeBytes`.
-    pub field: &'static str,
-    /// The rejected value.
-    pub value: Number,
-    /// The bound it broke.
-    pub constraint: Constraint,
-}
-
-/// A numeric configuration value: the integer members are sizes, the fractional ones
-/// probabilities and ratios.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Number {
-    /// An integer member (`StripeSizeBytes`, `BlockSizeBytes`, `RowIndexStride`).
-    Int(i64),
-    /// A fractional member (`PaddingTolerance`, `BloomFilterFalsePositiveProbability`,
-    /// `DictionaryKeyThreshold`).
-    Float(f64),
-}
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Int(v) => write!(f, "{v}"),
-            Self::Float(v) => write!(f, "{v}"),
-        }
-    }
-}
-
-/// A numeric bound on a configuration member.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Constraint {
-    /// The value must be at least this.
-    Min(Number),
-    /// The value must be at most this.
-    Max(Number),
-}
-
-impl ConstraintViolation {
-    /// This violation in Firehose's wording.
-    pub fn to_violation(&self) -> Violation {
-        match self.constraint {
-            Constraint::Min(bound) => Violation::at_least(self.value, self.field, bound),
-            Constraint::Max(bound) => Violation::at_most(self.value, self.field, bound),
-        }
-    }
-}
-
-impl fmt::Display for ConstraintViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.to_violation().as_str())
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Constraint, ConstraintViolation, ParquetSinkError, Result};
+use crate::error::{Constraint, ConstraintViolation, Number, ParquetSinkError, Result};
 use crate::settings::{ParquetCompression, ParquetSettings, ParquetWriterVersion, TimestampType};
 
 /// Firehose's minimum `BlockSizeBytes`: 64 MiB.
@@ -117,16 +117,16 @@ fn check(
 ) -> Option<usize> {
     let value = value?;
     let constraint = if value < min {
-        Constraint::Min(min)
+        Constraint::Min(Number::Int(min))
     } else if value > FIREHOSE_MAX_INTEGER {
-        Constraint::Max(FIREHOSE_MAX_INTEGER)
+        Constraint::Max(Number::Int(FIREHOSE_MAX_INTEGER))
     } else {
         // Within 0..=i32::MAX, so it fits usize on every supported target.
         return usize::try_from(value).ok();
     };
     violations.push(ConstraintViolation {
         field,
-        value,
+        value: Number::Int(value),
         constraint,
     });
     None

@@ -6,11 +6,10 @@
 //! failures reported by the `parquet` / `arrow` crates (I/O included). [`ParquetSinkError::Internal`]
 //! is reserved for broken invariants: it is a bug in this crate.
 
-use std::fmt;
-
 use arrow_schema::{ArrowError, DataType};
 use parquet::errors::ParquetError;
-use sluice_schema::{Violation, Violations};
+use sluice_schema::Violations;
+pub use sluice_schema::{Constraint, ConstraintViolation, Number};
 
 /// `Result` with [`ParquetSinkError`] as the default error type.
 pub type Result<T, E = ParquetSinkError> = std::result::Result<T, E>;
@@ -74,45 +73,6 @@ pub enum ParquetSinkError {
     },
 }
 
-/// One violated constraint on a `ParquetSerDe` member.
-///
-/// Displays as Firehose does, e.g. `Value '1' at 'BlockSizeBytes' failed to satisfy constraint:
-/// Member must have value greater than or equal to 67108864`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConstraintViolation {
-    /// Member name as written in the configuration JSON, e.g. `BlockSizeBytes`.
-    pub field: &'static str,
-    /// The rejected value.
-    pub value: i64,
-    /// The bound it broke.
-    pub constraint: Constraint,
-}
-
-/// A numeric bound on a configuration member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Constraint {
-    /// The value must be at least this.
-    Min(i64),
-    /// The value must be at most this.
-    Max(i64),
-}
-
-impl ConstraintViolation {
-    /// This violation in Firehose's wording.
-    pub fn to_violation(&self) -> Violation {
-        match self.constraint {
-            Constraint::Min(bound) => Violation::at_least(self.value, self.field, bound),
-            Constraint::Max(bound) => Violation::at_most(self.value, self.field, bound),
-        }
-    }
-}
-
-impl fmt::Display for ConstraintViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.to_violation().as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,13 +83,13 @@ mod tests {
             violations: vec![
                 ConstraintViolation {
                     field: "BlockSizeBytes",
-                    value: 1,
-                    constraint: Constraint::Min(67_108_864),
+                    value: Number::Int(1),
+                    constraint: Constraint::Min(Number::Int(67_108_864)),
                 },
                 ConstraintViolation {
                     field: "PageSizeBytes",
-                    value: 4_294_967_296,
-                    constraint: Constraint::Max(2_147_483_647),
+                    value: Number::Int(4_294_967_296),
+                    constraint: Constraint::Max(Number::Int(2_147_483_647)),
                 },
             ],
         };

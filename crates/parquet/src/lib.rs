@@ -51,7 +51,7 @@ pub use config::{
     FIREHOSE_MAX_INTEGER, FIREHOSE_MIN_BLOCK_SIZE_BYTES, FIREHOSE_MIN_PAGE_SIZE_BYTES,
     ParquetSerDeConfig,
 };
-pub use error::{Constraint, ConstraintViolation, ParquetSinkError, Result};
+pub use error::{Constraint, ConstraintViolation, Number, ParquetSinkError, Result};
 pub use settings::{
     DEFAULT_BLOCK_SIZE_BYTES, DEFAULT_COMPRESSION, DEFAULT_ENABLE_DICTIONARY_COMPRESSION,
     DEFAULT_MAX_PADDING_BYTES, DEFAULT_MAX_ROW_GROUP_ROWS, DEFAULT_PAGE_SIZE_BYTES,

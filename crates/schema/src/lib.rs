@@ -44,4 +44,4 @@ pub use parse::{
 };
 pub use table::{Column, Table};
 pub use types::{HiveType, StructField};
-pub use violation::{Violation, Violations};
+pub use violation::{Constraint, ConstraintViolation, Number, Violation, Violations};

@@ -169,6 +169,61 @@ impl fmt::Display for Violations {
     }
 }
 
+/// A numeric configuration value: sizes are integers, probabilities and ratios fractions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer member (`BlockSizeBytes`, `StripeSizeBytes`, …).
+    Int(i64),
+    /// A fractional member (`PaddingTolerance`, `BloomFilterFalsePositiveProbability`, …).
+    Float(f64),
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Int(v) => write!(f, "{v}"),
+            Self::Float(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// A numeric bound on a configuration member.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Constraint {
+    /// The value must be at least this.
+    Min(Number),
+    /// The value must be at most this.
+    Max(Number),
+}
+
+/// One violated numeric bound on a serializer member (`ParquetSerDe`, `OrcSerDe`), kept
+/// structured so callers can inspect it; displays as its [`Violation`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstraintViolation {
+    /// Member name as written in the configuration JSON, e.g. `BlockSizeBytes`.
+    pub field: &'static str,
+    /// The rejected value.
+    pub value: Number,
+    /// The bound it broke.
+    pub constraint: Constraint,
+}
+
+impl ConstraintViolation {
+    /// This violation in Firehose's wording.
+    pub fn to_violation(&self) -> Violation {
+        match self.constraint {
+            Constraint::Min(bound) => Violation::at_least(self.value, self.field, bound),
+            Constraint::Max(bound) => Violation::at_most(self.value, self.field, bound),
+        }
+    }
+}
+
+impl fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.to_violation().as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
