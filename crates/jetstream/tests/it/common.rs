@@ -175,9 +175,27 @@ impl Fixture {
         }
     }
 
+    /// Delete the stream and the lease bucket. Best effort and bounded: the test's assertions
+    /// are done, and a broker that never answers a delete (seen once under load, after many
+    /// aborted workers) must not hang the suite.
     pub async fn cleanup(self) {
-        let _ = self.js.delete_stream(&self.name).await;
-        let _ = self.js.delete_key_value(self.lease_bucket()).await;
+        let bound = Duration::from_secs(15);
+        if tokio::time::timeout(bound, self.js.delete_stream(&self.name))
+            .await
+            .is_err()
+        {
+            eprintln!(
+                "cleanup: deleting stream {} did not finish in {bound:?}",
+                self.name
+            );
+        }
+        let bucket = self.lease_bucket();
+        if tokio::time::timeout(bound, self.js.delete_key_value(&bucket))
+            .await
+            .is_err()
+        {
+            eprintln!("cleanup: deleting bucket {bucket} did not finish in {bound:?}");
+        }
     }
 }
 
