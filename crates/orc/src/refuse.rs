@@ -11,7 +11,7 @@ use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
-use arrow_array::{Array, OffsetSizeTrait, RecordBatch};
+use arrow_array::{Array, GenericListArray, OffsetSizeTrait, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 
 use crate::error::OrcSinkError;
@@ -154,24 +154,10 @@ fn scan(path: &str, array: &dyn Array, rows: &Rows, found: &mut Vec<(usize, OrcS
             }
         }
         DataType::List(field) if has_timestamp(field.data_type()) => {
-            let l = array.as_list::<i32>();
-            let child = rows.through_offsets(l.value_offsets(), |i| l.is_valid(i));
-            scan(
-                &format!("{path}.{}", field.name()),
-                l.values().as_ref(),
-                &child,
-                found,
-            );
+            scan_list(path, field.name(), array.as_list::<i32>(), rows, found);
         }
         DataType::LargeList(field) if has_timestamp(field.data_type()) => {
-            let l = array.as_list::<i64>();
-            let child = rows.through_offsets(l.value_offsets(), |i| l.is_valid(i));
-            scan(
-                &format!("{path}.{}", field.name()),
-                l.values().as_ref(),
-                &child,
-                found,
-            );
+            scan_list(path, field.name(), array.as_list::<i64>(), rows, found);
         }
         DataType::Map(entries, _) if has_timestamp(entries.data_type()) => {
             let m = array.as_map();
@@ -188,6 +174,22 @@ fn scan(path: &str, array: &dyn Array, rows: &Rows, found: &mut Vec<(usize, OrcS
         }
         _ => {}
     }
+}
+
+fn scan_list<O: OffsetSizeTrait>(
+    path: &str,
+    item: &str,
+    list: &GenericListArray<O>,
+    rows: &Rows,
+    found: &mut Vec<(usize, OrcSinkError)>,
+) {
+    let child = rows.through_offsets(list.value_offsets(), |i| list.is_valid(i));
+    scan(
+        &format!("{path}.{item}"),
+        list.values().as_ref(),
+        &child,
+        found,
+    );
 }
 
 fn has_timestamp(data_type: &DataType) -> bool {
