@@ -55,17 +55,27 @@ impl<'a> RecordDecoder<'a> {
         refused: &mut BTreeMap<usize, String>,
     ) -> Result<Option<RecordBatch>> {
         let batch = self.decoder.flush()?;
-        let owners = self.owners.as_mut().map(std::mem::take).unwrap_or_default();
-        let Some(batch) = batch else {
-            return Ok(None);
+        let kept = match batch {
+            Some(batch) => self.drop_refused(batch, refused)?,
+            None => None,
         };
+        if let Some(owners) = &mut self.owners {
+            owners.clear();
+        }
+        Ok(kept)
+    }
+
+    /// `batch` without the rows of records holding a value the writer would refuse.
+    fn drop_refused(
+        &self,
+        batch: RecordBatch,
+        refused: &mut BTreeMap<usize, String>,
+    ) -> Result<Option<RecordBatch>> {
         let rows = self.format.refused_rows(&batch);
         if rows.is_empty() {
-            if let Some(o) = &mut self.owners {
-                *o = reuse(owners);
-            }
             return Ok(Some(batch));
         }
+        let owners = self.owners.as_deref().unwrap_or_default();
         let mut bad = BTreeMap::new();
         for (row, why) in rows {
             let owner = *owners.get(row).ok_or_else(|| {
@@ -76,16 +86,8 @@ impl<'a> RecordDecoder<'a> {
         let keep: BooleanArray = owners.iter().map(|o| Some(!bad.contains_key(o))).collect();
         let kept = arrow_select::filter::filter_record_batch(&batch, &keep)?;
         refused.extend(bad);
-        if let Some(o) = &mut self.owners {
-            *o = reuse(owners);
-        }
         Ok((kept.num_rows() > 0).then_some(kept))
     }
-}
-
-fn reuse(mut v: Vec<usize>) -> Vec<usize> {
-    v.clear();
-    v
 }
 
 /// Append the error document of a record the decoder rejected.
