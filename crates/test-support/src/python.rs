@@ -36,7 +36,8 @@ pub fn interpreter() -> String {
 ///
 /// # Panics
 ///
-/// When Python cannot be found or started, exits unsuccessfully (the panic shows its stderr),
+/// When Python cannot be found or started, exits unsuccessfully (the panic shows its
+/// arguments, stdout and stderr),
 /// or prints something that is not UTF-8.
 pub fn run(script: &str, args: &[&str]) -> String {
     let out = Command::new(interpreter())
@@ -47,7 +48,8 @@ pub fn run(script: &str, args: &[&str]) -> String {
         .expect("run python");
     assert!(
         out.status.success(),
-        "python failed: {}",
+        "python failed ({args:?}):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("python's output is UTF-8")

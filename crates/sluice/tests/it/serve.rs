@@ -507,21 +507,8 @@ elif mode == "check":
 "#;
 
 fn run_client(mode: &str, url: &str, work: &Path) -> String {
-    let out = Command::new(python::interpreter())
-        .arg("-c")
-        .arg(CLIENT)
-        .arg(mode)
-        .arg(url)
-        .arg(work)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "client {mode} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let work = work.to_str().expect("a UTF-8 temp path");
+    python::run(CLIENT, &[mode, url, work])
 }
 
 const EVENTS_TABLE: &str = r#"{"Table": {"Name": "events", "DatabaseName": "it", "StorageDescriptor": {"Columns": [
