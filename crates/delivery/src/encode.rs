@@ -33,6 +33,33 @@ pub(crate) struct EncodedObject {
     pub(crate) content_encoding: Option<&'static str>,
     pub(crate) kind: ObjectKind,
     pub(crate) records: u64,
+    /// Body size before compression (what Firehose's dynamic-partitioning meter counts).
+    pub(crate) raw_bytes: u64,
+}
+
+impl EncodedObject {
+    /// A raw, backup or error object: `data` as it is, compressed with `format`.
+    fn plain(
+        key: &str,
+        data: Vec<u8>,
+        format: CompressionFormat,
+        kind: ObjectKind,
+        records: u64,
+    ) -> Result<Self> {
+        let raw_bytes = data.len() as u64;
+        Ok(Self {
+            key: object_key(key)?,
+            body: if format == CompressionFormat::Uncompressed {
+                Bytes::from(data)
+            } else {
+                compressed(format, &data)?
+            },
+            content_encoding: format.content_encoding(),
+            kind,
+            records,
+            raw_bytes,
+        })
+    }
 }
 
 /// Turns jobs into bodies.
@@ -63,39 +90,27 @@ impl Encoder {
         let data = std::mem::take(&mut job.data);
         fault::maybe_abort(&data);
         match job.kind {
-            JobKind::Raw(format) => Ok(vec![EncodedObject {
-                key: object_key(&job.key)?,
-                body: if format == CompressionFormat::Uncompressed {
-                    Bytes::from(data)
-                } else {
-                    compressed(format, &data)?
-                },
-                content_encoding: format.content_encoding(),
-                kind: ObjectKind::Data,
-                records: job.records,
-            }]),
-            JobKind::Backup(format) => Ok(vec![EncodedObject {
-                key: object_key(&job.key)?,
-                body: if format == CompressionFormat::Uncompressed {
-                    Bytes::from(data)
-                } else {
-                    compressed(format, &data)?
-                },
-                content_encoding: format.content_encoding(),
-                kind: ObjectKind::Backup,
-                records: job.records,
-            }]),
-            JobKind::Errors(kind, format) => Ok(vec![EncodedObject {
-                key: object_key(&job.key)?,
-                body: if format == CompressionFormat::Uncompressed {
-                    Bytes::from(data)
-                } else {
-                    compressed(format, &data)?
-                },
-                content_encoding: format.content_encoding(),
-                kind: ObjectKind::Error(kind),
-                records: job.records,
-            }]),
+            JobKind::Raw(format) => Ok(vec![EncodedObject::plain(
+                &job.key,
+                data,
+                format,
+                ObjectKind::Data,
+                job.records,
+            )?]),
+            JobKind::Backup(format) => Ok(vec![EncodedObject::plain(
+                &job.key,
+                data,
+                format,
+                ObjectKind::Backup,
+                job.records,
+            )?]),
+            JobKind::Errors(kind, format) => Ok(vec![EncodedObject::plain(
+                &job.key,
+                data,
+                format,
+                ObjectKind::Error(kind),
+                job.records,
+            )?]),
             JobKind::Convert => {
                 let (objects, failed) = self.convert(job, &data, now_ms)?;
                 job.failed = failed;
@@ -142,6 +157,7 @@ impl Encoder {
         if let Some(body) = converted.body {
             objects.push(EncodedObject {
                 key: object_key(&job.key)?,
+                raw_bytes: body.len() as u64,
                 body: Bytes::from(body),
                 content_encoding: None,
                 kind: ObjectKind::Data,
@@ -155,6 +171,7 @@ impl Encoder {
                 .ok_or_else(|| DeliveryError::internal("conversion job without an error key"))?;
             objects.push(EncodedObject {
                 key: object_key(&key)?,
+                raw_bytes: converted.errors.len() as u64,
                 body: Bytes::from(converted.errors),
                 content_encoding: None,
                 kind: ObjectKind::Error(ErrorOutputType::FormatConversionFailed),

@@ -72,7 +72,9 @@ pub use encode::ObjectKind;
 pub use engine::{Diversion, Record};
 pub use error::{DeliveryError, Result};
 pub use fault::ABORT_ON_ENV;
-pub use metrics::MetricsSnapshot;
+pub use metrics::{
+    BILLING_INCREMENT_BYTES, MetricsSnapshot, RECENT_OBJECTS, billable_record_bytes,
+};
 pub use output::{
     ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
     METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,

@@ -26,6 +26,16 @@ impl ErrorOutputType {
         Self::ActivePartitionExceeded,
     ];
 
+    /// Position in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Self::ProcessingFailed => 0,
+            Self::FormatConversionFailed => 1,
+            Self::PartitioningFailed => 2,
+            Self::ActivePartitionExceeded => 3,
+        }
+    }
+
     /// The value substituted for `!{firehose:error-output-type}`.
     pub fn as_str(self) -> &'static str {
         match self {

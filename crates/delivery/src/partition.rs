@@ -56,6 +56,11 @@ impl Partitioner {
         Ok(Self::new(settings, jq))
     }
 
+    /// Whether [`Self::partition`] evaluates the `MetadataExtraction` jq query.
+    pub fn uses_jq(&self) -> bool {
+        !self.query_keys.is_empty()
+    }
+
     /// The evaluated prefix of `record` (arrived at `arrival_ms`), or why it has none: the
     /// message of its `partitioning-failed` error document (a key missing, null, not a scalar,
     /// unsafe in a path, or a prefix over 512 characters).

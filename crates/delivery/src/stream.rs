@@ -148,6 +148,8 @@ pub struct DeliveredObject {
     pub records: u64,
     /// Object size in bytes.
     pub bytes: u64,
+    /// When it was written (stream clock, epoch ms).
+    pub written_ms: i64,
 }
 
 /// Resolves when every record of one put is durably written — to a data object, the error
@@ -442,6 +444,20 @@ impl DeliveryStream {
             &c.incoming_bytes,
             records.iter().map(|r| r.data.len() as u64).sum(),
         );
+        let billable = records
+            .iter()
+            .map(|r| crate::metrics::billable_record_bytes(r.data.len()))
+            .sum();
+        Counters::add(&c.billable_ingest_bytes, billable);
+        if self.shared.settings.conversion.is_some() {
+            Counters::add(&c.billable_conversion_bytes, billable);
+        }
+    }
+
+    /// The last objects written ([`RECENT_OBJECTS`](crate::RECENT_OBJECTS) at most), oldest
+    /// first.
+    pub fn recent_objects(&self) -> Vec<DeliveredObject> {
+        self.shared.counters.recent()
     }
 
     /// Queue records, waiting while the queue is full (back-pressure). Returns once the
@@ -694,28 +710,39 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
             upload_with_retry(&ctx, store.as_ref(), &bucket, &object, retry_duration).await;
             let c = &ctx.shared.counters;
             let bytes = object.body.len() as u64;
+            let stream = &ctx.shared.name;
             match object.kind {
                 ObjectKind::Data => {
                     Counters::add(&c.delivered_records, object.records);
                     Counters::add(&c.delivered_bytes, bytes);
                     Counters::add(&c.delivered_objects, 1);
+                    if ctx.shared.settings.dynamic_partitioning {
+                        Counters::add(&c.billable_partitioned_bytes, object.raw_bytes);
+                        Counters::add(&c.billable_partitioned_objects, 1);
+                    }
+                    tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "object delivered");
                 }
-                ObjectKind::Error(_) => {
-                    Counters::add(&c.error_records, object.records);
+                ObjectKind::Error(kind) => {
+                    c.add_error_records(kind, object.records);
                     Counters::add(&c.error_objects, 1);
+                    tracing::warn!(%stream, bucket, key = %object.key, records = object.records, bytes, error_output_type = kind.as_str(), "records written to the error output");
                 }
                 ObjectKind::Backup => {
                     Counters::add(&c.backup_records, object.records);
                     Counters::add(&c.backup_objects, 1);
+                    tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "backup object delivered");
                 }
             }
-            let _ = ctx.shared.objects.send(DeliveredObject {
+            let delivered = DeliveredObject {
                 bucket: bucket.clone(),
                 key: object.key.to_string(),
                 kind: object.kind,
                 records: object.records,
                 bytes,
-            });
+                written_ms: ctx.shared.clock.now_ms(),
+            };
+            c.remember(&delivered);
+            let _ = ctx.shared.objects.send(delivered);
         }
         job.mark_failed_puts();
         for (tracker, n) in &job.trackers {

@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod api_metrics;
 mod auth;
 mod errors;
 #[doc(hidden)]
@@ -35,6 +36,7 @@ mod registry;
 mod service;
 mod wal;
 
+pub use api_metrics::ApiMetrics;
 pub use auth::{Credentials, MAX_CLOCK_SKEW_SECS, sign};
 pub use errors::{FirehoseError, Result};
 pub use guard::QUARANTINE_AFTER_CRASHES;
@@ -42,7 +44,7 @@ pub use models::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS}
 pub use registry::{Buckets, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DESTINATION_ID, MAX_STREAMS};
 pub use service::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TABLE_POLL,
-    Firehose, FirehoseBuilder, HttpLimits, MAX_BODY_BYTES, TARGET_PREFIX,
+    Firehose, FirehoseBuilder, FirehoseView, HttpLimits, MAX_BODY_BYTES, TARGET_PREFIX,
 };
 pub use wal::{
     DEFAULT_MAX_WAL_BYTES, DEFAULT_SEGMENT_BYTES, Position, SyncMode, Wal, WalEntry, WalOptions,

@@ -32,6 +32,7 @@ use sluice_delivery::{
     QUARANTINED, Record, Storage, StreamLimits, StreamTarget,
 };
 
+use crate::api_metrics::ApiMetrics;
 use crate::auth::Credentials;
 use crate::errors::{FirehoseError, Result};
 use crate::guard::{CrashGuard, QUARANTINE_AFTER_CRASHES};
@@ -230,6 +231,7 @@ impl FirehoseBuilder {
             wal,
             credentials: self.credentials,
             http: self.http,
+            api: ApiMetrics::default(),
         });
         let replayed = plan.quarantine.len() + plan.isolate.len() + plan.replay.len();
         let settle = !plan.quarantine.is_empty() || !plan.isolate.is_empty();
@@ -277,6 +279,7 @@ pub(crate) struct Inner {
     wal: Wal,
     credentials: Credentials,
     http: HttpLimits,
+    api: ApiMetrics,
 }
 
 /// How a logged request is put again at start.
@@ -352,6 +355,13 @@ impl Firehose {
             .with_state(Arc::clone(&self.inner))
     }
 
+    /// A view of the server for monitoring: it stays valid after [`Self::serve`] returns.
+    pub fn view(&self) -> FirehoseView {
+        FirehoseView {
+            inner: self.inner(),
+        }
+    }
+
     /// Serve on `listener` until `shutdown` resolves, then stop gracefully: stop accepting,
     /// finish in-flight requests, flush every stream, trim the log.
     ///
@@ -364,7 +374,18 @@ impl Firehose {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let router = self.router();
+        self.serve_with(listener, Router::new(), shutdown).await
+    }
+
+    /// [`Self::serve`], with `routes` (which must not set a fallback) answered before the API:
+    /// `GET /metrics` and the status page share the API's listener this way.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        routes: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let router = routes.merge(self.router());
         let limits = self.inner.http;
         let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -435,9 +456,55 @@ impl Firehose {
     }
 }
 
+/// What monitoring reads of a running server: its streams, log and request counters.
+#[derive(Debug, Clone)]
+pub struct FirehoseView {
+    inner: Arc<Inner>,
+}
+
+impl FirehoseView {
+    /// The running streams, by name.
+    pub fn streams(&self) -> Vec<Arc<DeliveryStream>> {
+        self.inner
+            .registry
+            .names()
+            .iter()
+            .filter_map(|n| self.inner.registry.stream(n).ok())
+            .collect()
+    }
+
+    /// Requests, latencies and acknowledged records.
+    pub fn api(&self) -> &ApiMetrics {
+        &self.inner.api
+    }
+
+    /// Requests in the write-ahead log not yet delivered.
+    pub fn wal_pending_entries(&self) -> u64 {
+        self.inner.wal.pending_entries()
+    }
+
+    /// Bytes of log segments that still hold undelivered requests.
+    pub fn wal_live_bytes(&self) -> u64 {
+        self.inner.wal.live_bytes()
+    }
+
+    /// Whether SigV4 is enforced.
+    pub fn authenticates(&self) -> bool {
+        self.inner.credentials.is_enabled()
+    }
+}
+
 pub(crate) async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let started = std::time::Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
+    let operation = ApiMetrics::operation(
+        parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     let body_timeout = inner.http.body_timeout;
     let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES));
     let result = match read.await {
@@ -453,6 +520,13 @@ pub(crate) async fn handle(State(inner): State<Arc<Inner>>, request: Request) ->
             seconds: body_timeout.as_secs(),
         }),
     };
+    inner.api.request(
+        operation,
+        result
+            .as_ref()
+            .map_or_else(|e| e.error_type(), |_| "success"),
+        started.elapsed(),
+    );
     match result {
         Ok(body) => respond(StatusCode::OK, body, &request_id, None),
         Err(e) => {
@@ -566,6 +640,7 @@ impl Inner {
             }
             Err(e) => return Err(registry::from_delivery(e)),
         };
+        let (records, bytes) = (data.len() as u64, data.iter().map(|d| d.len() as u64).sum());
         let position = self
             .wal
             .append(&WalEntry {
@@ -574,6 +649,7 @@ impl Inner {
                 records: data,
             })
             .await?;
+        self.api.acknowledged(name, records, bytes);
         let inner = Arc::clone(self);
         tokio::spawn(async move {
             if receipt.durable().await.is_ok() {

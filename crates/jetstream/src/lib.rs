@@ -54,4 +54,4 @@ pub use config::{
 pub use error::{BoxError, JetStreamError, Result};
 pub use keys::{data_key, error_key};
 pub use metrics::SourceMetrics;
-pub use source::{JetStreamSource, JetStreamSourceBuilder};
+pub use source::{JetStreamSource, JetStreamSourceBuilder, SourceMetricsHandle};

@@ -227,6 +227,19 @@ async fn connect(settings: &JetStreamSettings) -> Result<async_nats::Client> {
         .map_err(|e| JetStreamError::nats("connect", e))
 }
 
+/// Reads one source's counters ([`JetStreamSource::metrics_handle`]).
+#[derive(Debug, Clone)]
+pub struct SourceMetricsHandle {
+    counters: Arc<Counters>,
+}
+
+impl SourceMetricsHandle {
+    /// Current counters.
+    pub fn metrics(&self) -> SourceMetrics {
+        self.counters.snapshot()
+    }
+}
+
 /// A running JetStream worker. Several workers (processes or tasks) may run against the same
 /// stream and lease bucket; each owns a disjoint set of shards at any time.
 #[derive(Debug)]
@@ -246,6 +259,14 @@ impl JetStreamSource {
     /// Current counters.
     pub fn metrics(&self) -> SourceMetrics {
         self.counters.snapshot()
+    }
+
+    /// A handle that reads this source's counters, and keeps reading them after
+    /// [`Self::shutdown`] (monitoring holds it).
+    pub fn metrics_handle(&self) -> SourceMetricsHandle {
+        SourceMetricsHandle {
+            counters: Arc::clone(&self.counters),
+        }
     }
 
     /// Graceful stop: every shard commits its open object, then gives its lease up.

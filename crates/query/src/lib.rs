@@ -51,6 +51,6 @@ pub use sluice_layout::{
 };
 pub use stream::{Format, PARTITION_SUFFIX, ResolvedStream, StreamTable};
 pub use verify::{
-    Check, DuplicateKey, Duplicates, MAX_DUPLICATE_EXAMPLES, MAX_MISSING_LISTED, PartitionReport,
-    UnreadableFile, VerifyOptions, VerifyReport, verify,
+    Acknowledged, Check, DuplicateKey, Duplicates, MAX_DUPLICATE_EXAMPLES, MAX_MISSING_LISTED,
+    PartitionReport, UnreadableFile, VerifyOptions, VerifyReport, verify,
 };

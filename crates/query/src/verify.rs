@@ -10,6 +10,7 @@
 //! | `duplicates` | `key` is set and a non-null key value occurs more than once |
 //! | `contiguous` | between the oldest and newest time partition, a period of the layout's granularity has no object |
 //! | `freshness` | `max_age` is set and the newest arrival is older than that |
+//! | `acknowledged` | `acknowledged` is set and fewer rows landed (plus records in the error output) than the server acknowledged |
 //!
 //! Arrival times come from Firehose object names (`<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid>`,
 //! in `CustomTimeZone`), falling back to the object's last-modified time.
@@ -68,6 +69,27 @@ pub struct VerifyOptions {
     pub deep: bool,
     /// "Now" for the freshness check (default: the clock).
     pub now: Option<DateTime<Utc>>,
+    /// What the server acknowledged (from its usage meter): nothing of it may be missing.
+    pub acknowledged: Option<Acknowledged>,
+}
+
+/// Records a server acknowledged for a stream, to hold the landed rows against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Records acknowledged.
+    pub records: u64,
+    /// Of the stream's records, those written to the error output instead of data objects.
+    pub error_records: u64,
+    /// Count only objects whose (first) arrival is at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Count only objects whose arrival is before this.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Acknowledged {
+    fn covers(&self, arrival: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|s| arrival >= s) && self.until.is_none_or(|u| arrival < u)
+    }
 }
 
 /// One check's outcome.
@@ -265,6 +287,7 @@ impl QueryEngine {
         let mut arrivals = Vec::new();
         let mut times = BTreeSet::new();
         let (mut rows, mut bytes) = (0, 0);
+        let mut rows_in_range = 0;
         for (file, read) in files.iter().zip(reads) {
             let label: Vec<String> = names
                 .iter()
@@ -289,6 +312,9 @@ impl QueryEngine {
                     entry.files += 1;
                     entry.rows += n;
                     rows += n;
+                    if options.acknowledged.is_some_and(|a| a.covers(arrival)) {
+                        rows_in_range += n;
+                    }
                     entry.newest_arrival = entry.newest_arrival.max(Some(arrival));
                     arrivals.push(arrival);
                 }
@@ -323,6 +349,29 @@ impl QueryEngine {
                 name: "row_count",
                 passed: rows == expected,
                 detail: format!("{rows} rows, expected {expected}"),
+            });
+        }
+        if let Some(ack) = options.acknowledged {
+            let accounted = rows_in_range + ack.error_records;
+            let detail = if accounted >= ack.records {
+                format!(
+                    "{rows_in_range} rows landed and {} records went to the error output for {} acknowledged ({} more than acknowledged: redeliveries)",
+                    ack.error_records,
+                    ack.records,
+                    accounted - ack.records
+                )
+            } else {
+                format!(
+                    "{rows_in_range} rows landed and {} records went to the error output for {} acknowledged: {} missing",
+                    ack.error_records,
+                    ack.records,
+                    ack.records - accounted
+                )
+            };
+            checks.push(Check {
+                name: "acknowledged",
+                passed: accounted >= ack.records,
+                detail,
             });
         }
 

@@ -8,6 +8,7 @@
 
 mod bench;
 mod convert;
+mod cost;
 mod query;
 mod serve;
 
@@ -19,8 +20,18 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about, propagate_version = true)]
 struct Cli {
+    /// Log lines as `text` or `json` (one object a line), on stderr; levels come from
+    /// `SLUICE_LOG` (e.g. `info`, `debug`, `sluice_delivery=debug,warn`; default `warn`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,8 +47,12 @@ enum Command {
     Query(query::QueryArgs),
     /// Print the Athena `CREATE EXTERNAL TABLE` (with partition projection) for a stream.
     Ddl(query::DdlArgs),
-    /// Check a stream's landed data: rows per partition, duplicates, freshness, corrupt files.
+    /// Check a stream's landed data: rows per partition, duplicates, freshness, corrupt files,
+    /// and (`--acknowledged`) that everything the server acknowledged landed.
     Verify(query::VerifyArgs),
+    /// What Amazon Data Firehose would have billed for the traffic `sluice serve` metered,
+    /// next to what Sluice used.
+    Cost(cost::CostArgs),
     /// Write the deterministic telemetry data set used by the benches (NDJSON).
     #[command(hide = true)]
     Datagen {
@@ -53,23 +68,44 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Warnings (retries, failed acks, lost leases) go to stderr; `SLUICE_LOG` takes an
-    // EnvFilter directive such as `info` or `sluice_jetstream=debug`.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+/// Warnings (retries, failed uploads, records sent to the error output) and, at `debug`, a
+/// line per object delivered go to stderr. `SLUICE_LOG` takes an EnvFilter directive; one
+/// that does not parse stops the program, naming the variable.
+fn init_logging(format: LogFormat) -> anyhow::Result<()> {
+    let filter = match std::env::var("SLUICE_LOG") {
+        Ok(directive) => tracing_subscriber::EnvFilter::try_new(&directive).map_err(|e| {
+            anyhow::anyhow!("SLUICE_LOG: `{directive}` is not a log filter such as `info` or `sluice_delivery=debug,warn`: {e}")
+        })?,
+        Err(_) => tracing_subscriber::EnvFilter::new("warn"),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(cli.log_format) {
+        eprintln!("sluice: error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Convert(args) => convert::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Query(args) => query::run_query(&args),
         Command::Ddl(args) => query::run_ddl(&args),
+        Command::Cost(args) => cost::run(&args),
         Command::Verify(args) => match query::run_verify(&args) {
             Ok(true) => Ok(()),
             // The report says what failed; exit non-zero without another error line.

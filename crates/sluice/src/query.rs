@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use chrono::{DateTime, DurationRound as _, Utc};
 use futures::TryStreamExt as _;
 use object_store::ObjectStore;
 use sluice_delivery::CreateDeliveryStreamInput;
+use sluice_query::Acknowledged;
 use sluice_query::{
     DdlOptions, Format, OutputFormat, QueryEngine, QueryOptions, ResultWriter, Shell, ShellOptions,
     StreamTable, VerifyOptions, athena_ddl,
@@ -70,9 +72,57 @@ pub(crate) struct VerifyArgs {
     /// The exact number of rows expected.
     #[arg(long)]
     expect_count: Option<u64>,
+    /// Fail unless every record `sluice serve` acknowledged for the stream landed (or went to
+    /// the error output), as its usage meter counted them. Run it once the server has
+    /// stopped or flushed.
+    #[arg(long)]
+    acknowledged: bool,
+    /// With `--acknowledged`: from this time (RFC 3339 or a UTC date); whole hours.
+    #[arg(long, value_parser = crate::cost::parse_time, requires = "acknowledged")]
+    since: Option<DateTime<Utc>>,
+    /// With `--acknowledged`: until this time (exclusive); whole hours.
+    #[arg(long, value_parser = crate::cost::parse_time, requires = "acknowledged")]
+    until: Option<DateTime<Utc>>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Objects are counted by their first record's arrival; one can hold records that arrived up
+/// to a buffer interval (at most 900 s) later, so a range's objects are taken from this much
+/// earlier (the check stays a lower bound: nothing acknowledged missing).
+const LONGEST_BUFFER: chrono::Duration = chrono::Duration::seconds(900);
+
+/// What the server's meter says was acknowledged for `stream` in the range.
+fn acknowledged(args: &VerifyArgs, stream: &str) -> anyhow::Result<Acknowledged> {
+    let dir = crate::cost::data_dir(args.streams.config.as_ref(), args.streams.data_dir.as_ref())?;
+    let meter = sluice_monitor::MeterFile::load(&dir)?;
+    // Hours are the meter's unit: widen the range to whole hours.
+    let floor = |t: DateTime<Utc>| t.duration_trunc(chrono::Duration::hours(1)).unwrap_or(t);
+    let since = args.since.map(floor);
+    let until = args.until.map(|u| {
+        let f = floor(u);
+        if f == u {
+            u
+        } else {
+            f + chrono::Duration::hours(1)
+        }
+    });
+    let usage = meter
+        .usage(Some(stream), since, until)
+        .remove(stream)
+        .with_context(|| {
+            format!(
+                "--acknowledged: `sluice serve` metered nothing for `{stream}` in {}",
+                dir.display()
+            )
+        })?;
+    Ok(Acknowledged {
+        records: usage.acknowledged_records,
+        error_records: usage.error_records,
+        since: since.map(|s| s - LONGEST_BUFFER),
+        until,
+    })
 }
 
 fn bucket_name(arn: &str) -> &str {
@@ -246,6 +296,11 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
         let options = VerifyOptions {
             key: args.key.clone(),
             expect_count: args.expect_count,
+            acknowledged: if args.acknowledged {
+                Some(acknowledged(args, &name)?)
+            } else {
+                None
+            },
             ..VerifyOptions::default()
         };
         let report = engine.verify(&name, &options).await?;

@@ -18,6 +18,7 @@ use sluice_firehose::{Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimit
 use sluice_jetstream::{
     JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder, Mode,
 };
+use sluice_monitor::Monitor;
 
 /// Print one status line; a closed stdout must not take the server down.
 macro_rules! say {
@@ -52,6 +53,9 @@ pub struct ServeArgs {
     /// Glue tables as `<dir>/<database>/<table>.json` (overrides the file; default ./schemas).
     #[arg(long)]
     schemas: Option<PathBuf>,
+    /// Also serve `GET /metrics` on this address (it is always on the API's listener too).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 /// The configuration file.
@@ -61,6 +65,10 @@ pub struct ServeConfig {
     /// Address to listen on, e.g. `0.0.0.0:4573`.
     #[serde(default)]
     listen: Option<String>,
+    /// A second address serving only `GET /metrics` (e.g. `0.0.0.0:9573`); `/metrics` is
+    /// always on the API's listener too.
+    #[serde(default)]
+    metrics_listen: Option<String>,
     /// State directory; buckets not mapped in `buckets` are directories under it.
     #[serde(default)]
     pub(crate) data_dir: Option<PathBuf>,
@@ -239,6 +247,7 @@ struct WalConfig {
 /// Everything checked, ready to start.
 struct ServeSettings {
     listen: String,
+    metrics_listen: Option<String>,
     data_dir: PathBuf,
     schemas: PathBuf,
     builder: FirehoseBuilder,
@@ -266,6 +275,12 @@ impl ServeConfig {
         listen
             .parse::<SocketAddr>()
             .with_context(|| format!("listen: `{listen}` is not an address like 127.0.0.1:4573"))?;
+        let metrics_listen = args.metrics_listen.clone().or(self.metrics_listen);
+        if let Some(m) = &metrics_listen {
+            m.parse::<SocketAddr>().with_context(|| {
+                format!("metrics_listen: `{m}` is not an address like 127.0.0.1:9573")
+            })?;
+        }
         let data_dir = args
             .data_dir
             .clone()
@@ -370,6 +385,7 @@ impl ServeConfig {
         }
         Ok(ServeSettings {
             listen,
+            metrics_listen,
             data_dir,
             schemas,
             builder,
@@ -411,6 +427,8 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .context("cannot start the Firehose API")?;
     let addr = listener.local_addr().context("listener has no address")?;
+    let monitor = Monitor::new(server.view(), Some(&settings.data_dir))
+        .context("cannot open the usage meter")?;
     let data_dir = std::fs::canonicalize(&settings.data_dir).unwrap_or(settings.data_dir.clone());
     say!(
         "sluice serve: data lands in {}/<bucket>/; tables from {}",
@@ -445,22 +463,58 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         &settings.schemas,
     )
     .await?;
+    for (name, source) in &sources {
+        monitor.add_source(name, &source.label, source.source.metrics_handle());
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let metrics_server = match &settings.metrics_listen {
+        Some(address) => {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?;
+            let at = metrics_listener
+                .local_addr()
+                .context("listener has no address")?;
+            say!("sluice serve: metrics on http://{at}/metrics");
+            let router = monitor.metrics_router();
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(metrics_listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let persister = monitor.spawn_persister();
+    say!(
+        "sluice serve: status page on http://{addr}/ui, Prometheus metrics on http://{addr}/metrics"
+    );
     // Last: tests and scripts wait for this line.
     say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
-    // One signal stops both the API and the sources, concurrently.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // One signal stops the API, the sources and the metrics listener, concurrently.
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let (served, sources_stopped) =
-        tokio::join!(server.serve(listener, stopped(stop_rx.clone())), async {
+    let (served, sources_stopped) = tokio::join!(
+        server.serve_with(listener, monitor.router(), stopped(stop_rx.clone())),
+        async {
             stopped(stop_rx).await;
             stop_sources(sources).await
-        });
+        }
+    );
+    // Every buffer is flushed by now: the meter's last sample holds the final counts.
+    persister.abort();
+    if let Err(e) = monitor.persist() {
+        say!("sluice serve: {e}");
+    }
+    if let Some(task) = metrics_server {
+        let _ = task.await;
+    }
     served.context("server failed")?;
     sources_stopped?;
     say!("sluice serve: stopped; every buffer flushed");
@@ -470,13 +524,19 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 /// Connect every configured JetStream source to its delivery stream. Called once the API has
 /// started: by then every stream it runs — created through it earlier, or predefined in the
 /// file — is persisted under `data_dir`, in the definition it actually runs.
+/// A running source and how monitoring names it.
+struct Started {
+    source: JetStreamSource,
+    label: String,
+}
+
 async fn start_sources(
     server: &Firehose,
     sources: &[(String, JetStreamSettings)],
     buckets: &Buckets,
     data_dir: &Path,
     schemas: &Path,
-) -> anyhow::Result<Vec<(String, JetStreamSource)>> {
+) -> anyhow::Result<Vec<(String, Started)>> {
     if sources.is_empty() {
         return Ok(Vec::new());
     }
@@ -517,16 +577,22 @@ async fn start_sources(
             js.mode,
             source.worker_id()
         );
-        started.push((name.clone(), source));
+        started.push((
+            name.clone(),
+            Started {
+                source,
+                label: format!("jetstream:{}", js.stream),
+            },
+        ));
     }
     Ok(started)
 }
 
 /// Graceful stop of every source: open objects are written and acked, leases given back.
-async fn stop_sources(sources: Vec<(String, JetStreamSource)>) -> anyhow::Result<()> {
+async fn stop_sources(sources: Vec<(String, Started)>) -> anyhow::Result<()> {
     let mut first_error = None;
-    for (name, source) in sources {
-        match source.shutdown().await {
+    for (name, started) in sources {
+        match started.source.shutdown().await {
             Ok(m) => say!(
                 "sluice serve: source for {name} stopped: {} fetched, {} acked, {} redelivered",
                 m.fetched,
@@ -577,6 +643,7 @@ mod tests {
             listen: None,
             data_dir: None,
             schemas: None,
+            metrics_listen: None,
         }
     }
 

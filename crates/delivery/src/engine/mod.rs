@@ -419,10 +419,17 @@ impl Engine {
         arrival_ms: i64,
         scratch: &mut Scratch,
     ) -> Result<bool, Failure> {
-        self.partitioner
+        let started = self.partitioner.uses_jq().then(std::time::Instant::now);
+        let result = self
+            .partitioner
             .partition(sub, arrival_ms, &mut scratch.partition)
             .map(|_| true)
-            .map_err(Failure::extraction)
+            .map_err(Failure::extraction);
+        if let Some(started) = started {
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            Counters::add(&self.counters.jq_nanos, nanos);
+        }
+        result
     }
 
     /// Put `item`'s error document (built in `doc`, a reused buffer) in the error output.

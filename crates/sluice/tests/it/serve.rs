@@ -46,10 +46,15 @@ impl Server {
         Self::start_with(serve_command(data_dir, schemas, config))
     }
 
-    pub(crate) fn start_with(mut cmd: Command) -> Self {
+    pub(crate) fn start_with(cmd: Command) -> Self {
+        Self::start_with_stderr(cmd, Stdio::inherit())
+    }
+
+    /// [`Self::start_with`], with the server's stderr (its log) going to `stderr`.
+    pub(crate) fn start_with_stderr(mut cmd: Command, stderr: Stdio) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start sluice serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -82,11 +87,11 @@ impl Server {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn printed(&self) -> String {
+    pub(crate) fn printed(&self) -> String {
         self.output.lock().expect("lock").join("\n")
     }
 
@@ -511,7 +516,7 @@ fn run_client(mode: &str, url: &str, work: &Path) -> String {
     python::run(CLIENT, &[mode, url, work])
 }
 
-const EVENTS_TABLE: &str = r#"{"Table": {"Name": "events", "DatabaseName": "it", "StorageDescriptor": {"Columns": [
+pub(crate) const EVENTS_TABLE: &str = r#"{"Table": {"Name": "events", "DatabaseName": "it", "StorageDescriptor": {"Columns": [
   {"Name": "id", "Type": "bigint"}, {"Name": "tenant", "Type": "string"}, {"Name": "msg", "Type": "string"}]}}}"#;
 
 /// boto3 + the AWS CLI: Parquet conversion and dynamic partitioning, 10,000 records (some
