@@ -346,6 +346,29 @@ fn at_least_once_source_follows_update_destination() {
     assert_eq!(status, 200, "{body}");
     publish(50..100);
     wait_for(&lake.join("v2"), 50);
+    // Monitoring shows the source: its counters on /metrics, and the status page's sources.
+    let source = format!(r#"{{stream="events",source="jetstream:{name}"}}"#);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, text) = crate::observe::get(&server.addr, "/metrics");
+        assert_eq!(status, 200);
+        let value = |family: &str| crate::observe::sample(&text, &format!("{family}{source}"));
+        if value("sluice_source_acked_messages_total") == Some(100.0) {
+            assert!(value("sluice_source_fetched_messages_total").is_some_and(|f| f >= 100.0));
+            assert!(value("sluice_source_lag_messages").is_some(), "{text}");
+            assert!(value("sluice_source_owned_shards").is_some(), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the source's acks never reached 100:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, status) = crate::observe::get(&server.addr, "/ui/status.json");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status.json");
+    assert_eq!(status["sources"][0]["stream"], "events", "{status}");
+    assert_eq!(status["sources"][0]["acked"], 100, "{status}");
     let printed = server.stop();
     assert!(printed.contains("source for events stopped"), "{printed}");
     assert_eq!(raw_ids(&lake.join("v1")), (0..50).collect::<Vec<_>>());

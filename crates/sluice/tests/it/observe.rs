@@ -110,7 +110,7 @@ fn workload(addr: &str) -> u64 {
 const RAW_BILLABLE: u64 = 5 * 5_120 + 5 * 10_240;
 
 /// One plain HTTP GET: (status, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(addr: &str, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -168,7 +168,7 @@ fn encode(value: &str) -> String {
 }
 
 /// A sample's value in a text exposition (`None`: no such sample).
-fn sample(exposition: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(exposition: &str, series: &str) -> Option<f64> {
     exposition.lines().find_map(|l| {
         l.strip_prefix(series)
             .filter(|rest| rest.starts_with(' '))
