@@ -23,6 +23,11 @@ pub const TARGETS: &[(&str, Body)] = &[
         sluice_delivery::fuzz::java_date_pattern,
     ),
     ("deaggregation", sluice_delivery::fuzz::deaggregation),
+    (
+        "cloudwatch_decompression",
+        sluice_delivery::fuzz::cloudwatch_decompression,
+    ),
+    ("lambda_response", sluice_delivery::fuzz::lambda_response),
     ("api_body", sluice_firehose::fuzz::api_body),
     ("sigv4_header", sluice_firehose::fuzz::sigv4_header),
     ("wal_segment", sluice_firehose::fuzz::wal_segment),

@@ -11,8 +11,11 @@ use chrono_tz::Tz;
 use sluice_layout::{JavaPattern, KeyValues, PrefixKind, PrefixTemplate, zoned};
 
 use crate::chain;
+use crate::engine::Tracker;
 use crate::jq::JqQuery;
 use crate::partition::unsafe_key_value;
+use crate::processor::cloudwatch::{self, Decompressed, MAX_DECOMPRESSED_BYTES};
+use crate::processor::lambda::{Event, Outcome, Pending, Tally};
 use crate::settings::DeAggregation;
 
 /// Queries the jq target runs, chosen by the input's first byte: key extraction, a walk of
@@ -173,6 +176,67 @@ pub fn deaggregation(data: &[u8]) {
     } else {
         assert!(out.is_empty());
     }
+}
+
+/// `Decompression` + `CloudWatchLogProcessing` on one record (first byte: extraction on or
+/// off). Invariants: the output stays within [`MAX_DECOMPRESSED_BYTES`]; a failure leaves no
+/// output; extracted data ends in `\n`; a control message under extraction is empty.
+pub fn cloudwatch_decompression(data: &[u8]) {
+    let Some((&selector, record)) = data.split_first() else {
+        return;
+    };
+    let extract = selector & 1 == 1;
+    let mut out = Vec::new();
+    match cloudwatch::decompress(record, extract, &mut out) {
+        Ok(Decompressed::Data) => {
+            assert!(out.len() <= MAX_DECOMPRESSED_BYTES);
+            if extract {
+                assert!(out.is_empty() || out.ends_with(b"\n"));
+            } else {
+                assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&out).is_ok());
+            }
+        }
+        Ok(Decompressed::Control) => assert!(extract && out.is_empty()),
+        Err(_) => assert!(out.is_empty()),
+    }
+}
+
+/// A Lambda function's response applied to a batch of three records (ids
+/// `000000000000000000000000000{0,1,2}`: batch 0, records 0–2). Invariant: every record gets
+/// exactly one outcome, and the tally counts each once.
+pub fn lambda_response(data: &[u8]) {
+    let records: Vec<Pending> = (0..3)
+        .map(|i| {
+            let (tracker, _rx) = Tracker::new();
+            Pending {
+                data: bytes::Bytes::from(vec![b'a' + i; 3]),
+                raw: bytes::Bytes::new(),
+                arrival_ms: 0,
+                tracker,
+            }
+        })
+        .collect();
+    let event = Event::new(
+        0,
+        "arn:aws:firehose:us-east-1:0:deliverystream/s",
+        "us-east-1",
+        &records,
+    );
+    let mut tally = Tally::default();
+    let outcomes = event.outcomes(data, 1, &mut tally);
+    assert_eq!(outcomes.len(), 3);
+    let counted = tally.ok
+        + tally.dropped
+        + tally.processing_failed
+        + tally.missing_id
+        + tally.duplicate_id
+        + tally.invalid;
+    assert_eq!(counted, 3, "{tally:?}");
+    let ok = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Ok { .. }))
+        .count();
+    assert_eq!(ok as u64, tally.ok);
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ mod jq;
 mod metrics;
 mod output;
 mod partition;
+mod processor;
 mod settings;
 mod store;
 mod stream;
@@ -80,10 +81,23 @@ pub use output::{
     METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,
 };
 pub use partition::{PartitionScratch, Partitioner, unsafe_key_value};
+pub use processor::cloudwatch::{DECOMPRESSION_FAILED, MAX_DECOMPRESSED_BYTES, MAX_LOG_EVENTS};
+pub use processor::invoke::{
+    DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_CONCURRENT_INVOCATIONS, DEFAULT_RETRY_BACKOFF,
+    LambdaOptions, MAX_RETRY_BACKOFF,
+};
+pub use processor::lambda::{
+    DUPLICATED_RECORD_ID, FUNCTION_ERROR, INVALID_RETURN_FORMAT, INVOKE_ACCESS_DENIED,
+    INVOKE_LIMIT_EXCEEDED, JSON_PROCESSING_EXCEPTION, LAMBDA_TIMEOUT, LAMBDA_UNREACHABLE,
+    MAX_EVENT_BYTES, MAX_PAYLOAD_BYTES, MISSING_RECORD_ID, PROCESSING_FAILED_STATUS,
+    RESOURCE_NOT_FOUND,
+};
 pub use settings::{
     ConversionSettings, DEFAULT_CONVERSION_SIZE_IN_MBS, DEFAULT_INTERVAL_IN_SECONDS,
-    DEFAULT_RETRY_DURATION_SECONDS, DEFAULT_SIZE_IN_MBS, DeAggregation, DestinationSettings,
-    MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION, ProcessingSettings, StreamSettings,
+    DEFAULT_LAMBDA_BUFFER_INTERVAL_IN_SECONDS, DEFAULT_LAMBDA_BUFFER_SIZE_IN_MBS,
+    DEFAULT_LAMBDA_RETRIES, DEFAULT_RETRY_DURATION_SECONDS, DEFAULT_SIZE_IN_MBS, DeAggregation,
+    DestinationSettings, LambdaSettings, MAX_SUB_RECORDS, NON_PARTITIONED_RETRY_DURATION,
+    ProcessingSettings, StreamSettings,
 };
 pub use sluice_convert::{Format, TableFile, TableSource, table_path};
 pub use sluice_layout::{

@@ -33,7 +33,7 @@ pub(crate) struct Counters {
     pub(crate) delivered_objects: AtomicU64,
     pub(crate) error_records: AtomicU64,
     /// Error-output records by [`ErrorOutputType`], in [`ErrorOutputType::ALL`]'s order.
-    pub(crate) error_records_by_type: [AtomicU64; 4],
+    pub(crate) error_records_by_type: [AtomicU64; ErrorOutputType::ALL.len()],
     pub(crate) error_objects: AtomicU64,
     pub(crate) backup_records: AtomicU64,
     pub(crate) backup_objects: AtomicU64,
@@ -55,6 +55,26 @@ pub(crate) struct Counters {
     pub(crate) billable_partitioned_bytes: AtomicU64,
     pub(crate) billable_partitioned_objects: AtomicU64,
     pub(crate) jq_nanos: AtomicU64,
+    pub(crate) decompression_succeeded_records: AtomicU64,
+    pub(crate) decompression_failed_records: AtomicU64,
+    pub(crate) decompression_control_records: AtomicU64,
+    pub(crate) lambda_invocations_success: AtomicU64,
+    pub(crate) lambda_invocations_function_error: AtomicU64,
+    pub(crate) lambda_invocations_throttled: AtomicU64,
+    pub(crate) lambda_invocations_timeout: AtomicU64,
+    pub(crate) lambda_invocations_access_denied: AtomicU64,
+    pub(crate) lambda_invocations_not_found: AtomicU64,
+    pub(crate) lambda_invocations_other: AtomicU64,
+    pub(crate) lambda_invocation_millis: AtomicU64,
+    pub(crate) lambda_records_ok: AtomicU64,
+    pub(crate) lambda_records_dropped: AtomicU64,
+    pub(crate) lambda_records_processing_failed: AtomicU64,
+    pub(crate) lambda_records_missing_id: AtomicU64,
+    pub(crate) lambda_records_duplicate_id: AtomicU64,
+    pub(crate) lambda_records_invalid: AtomicU64,
+    pub(crate) lambda_records_invocation_failed: AtomicU64,
+    pub(crate) lambda_input_bytes: AtomicU64,
+    pub(crate) lambda_output_bytes: AtomicU64,
     /// Arrival (epoch ms) of the oldest record not yet written; `i64::MAX` when none.
     pub(crate) oldest_undelivered_ms: AtomicI64,
     /// The last [`RECENT_OBJECTS`] objects written, oldest first.
@@ -129,6 +149,26 @@ impl Counters {
             billable_partitioned_bytes: get(&self.billable_partitioned_bytes),
             billable_partitioned_objects: get(&self.billable_partitioned_objects),
             jq_nanos: get(&self.jq_nanos),
+            decompression_succeeded_records: get(&self.decompression_succeeded_records),
+            decompression_failed_records: get(&self.decompression_failed_records),
+            decompression_control_records: get(&self.decompression_control_records),
+            lambda_invocations_success: get(&self.lambda_invocations_success),
+            lambda_invocations_function_error: get(&self.lambda_invocations_function_error),
+            lambda_invocations_throttled: get(&self.lambda_invocations_throttled),
+            lambda_invocations_timeout: get(&self.lambda_invocations_timeout),
+            lambda_invocations_access_denied: get(&self.lambda_invocations_access_denied),
+            lambda_invocations_not_found: get(&self.lambda_invocations_not_found),
+            lambda_invocations_other: get(&self.lambda_invocations_other),
+            lambda_invocation_millis: get(&self.lambda_invocation_millis),
+            lambda_records_ok: get(&self.lambda_records_ok),
+            lambda_records_dropped: get(&self.lambda_records_dropped),
+            lambda_records_processing_failed: get(&self.lambda_records_processing_failed),
+            lambda_records_missing_id: get(&self.lambda_records_missing_id),
+            lambda_records_duplicate_id: get(&self.lambda_records_duplicate_id),
+            lambda_records_invalid: get(&self.lambda_records_invalid),
+            lambda_records_invocation_failed: get(&self.lambda_records_invocation_failed),
+            lambda_input_bytes: get(&self.lambda_input_bytes),
+            lambda_output_bytes: get(&self.lambda_output_bytes),
             data_freshness_ms: if oldest == i64::MAX {
                 0
             } else {
@@ -157,7 +197,7 @@ pub struct MetricsSnapshot {
     /// Records written to the error output.
     pub error_records: u64,
     /// Of those, by type, in [`ErrorOutputType::ALL`]'s order (see [`Self::error_records_of`]).
-    pub error_records_by_type: [u64; 4],
+    pub error_records_by_type: [u64; ErrorOutputType::ALL.len()],
     /// Error-output objects written.
     pub error_objects: u64,
     /// Source records written to the backup destination (`BackupToS3.Records`).
@@ -202,6 +242,47 @@ pub struct MetricsSnapshot {
     pub jq_nanos: u64,
     /// Age of the oldest record not yet written, in ms (`DeliveryToS3.DataFreshness`).
     pub data_freshness_ms: u64,
+    /// Records the `Decompression` processor decompressed (and extracted).
+    pub decompression_succeeded_records: u64,
+    /// Records that failed decompression or extraction (`decompression-failed`).
+    pub decompression_failed_records: u64,
+    /// CloudWatch Logs control messages seen under message extraction.
+    pub decompression_control_records: u64,
+    /// Lambda invocation attempts that returned a response (`ExecuteProcessing.Success`
+    /// numerator; the other `lambda_invocations_*` make the denominator).
+    pub lambda_invocations_success: u64,
+    /// Attempts answered with `X-Amz-Function-Error`.
+    pub lambda_invocations_function_error: u64,
+    /// Attempts throttled (429).
+    pub lambda_invocations_throttled: u64,
+    /// Attempts that timed out.
+    pub lambda_invocations_timeout: u64,
+    /// Attempts refused for access (403, or no credentials).
+    pub lambda_invocations_access_denied: u64,
+    /// Attempts for a function that does not exist (404).
+    pub lambda_invocations_not_found: u64,
+    /// Attempts that failed otherwise (unreachable endpoint, other statuses).
+    pub lambda_invocations_other: u64,
+    /// Total time of all attempts, ms (`ExecuteProcessing.Duration` = this ÷ attempts).
+    pub lambda_invocation_millis: u64,
+    /// Records the function returned `Ok` (`SucceedProcessing.Records`).
+    pub lambda_records_ok: u64,
+    /// Records the function returned `Dropped`: counted, never delivered.
+    pub lambda_records_dropped: u64,
+    /// Records the function returned `ProcessingFailed`.
+    pub lambda_records_processing_failed: u64,
+    /// Records whose id the response left out.
+    pub lambda_records_missing_id: u64,
+    /// Records whose id the response repeated.
+    pub lambda_records_duplicate_id: u64,
+    /// Records with an unusable answer (bad JSON, result or base64; `Ok` without data).
+    pub lambda_records_invalid: u64,
+    /// Records of batches whose every attempt failed (invocation or function errors).
+    pub lambda_records_invocation_failed: u64,
+    /// Record bytes sent to the function (decoded, before base64).
+    pub lambda_input_bytes: u64,
+    /// Record bytes the function returned `Ok` (decoded; `SucceedProcessing.Bytes`).
+    pub lambda_output_bytes: u64,
 }
 
 impl MetricsSnapshot {

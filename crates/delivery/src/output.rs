@@ -5,8 +5,11 @@ use sluice_json::ErrorDocument;
 /// `!{firehose:error-output-type}`: why records went to the error output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorOutputType {
-    /// `processing-failed`: a processor failed (Lambda, in a later issue).
+    /// `processing-failed`: the Lambda processor failed the record.
     ProcessingFailed,
+    /// `decompression-failed`: the `Decompression` processor could not gunzip the record, or
+    /// it is not a CloudWatch Logs document.
+    DecompressionFailed,
     /// `format-conversion-failed`: the record did not convert to Parquet/ORC.
     FormatConversionFailed,
     /// `partitioning-failed`: partition keys could not be extracted, were null/missing/not
@@ -19,8 +22,9 @@ pub enum ErrorOutputType {
 
 impl ErrorOutputType {
     /// Every type, in a fixed order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ProcessingFailed,
+        Self::DecompressionFailed,
         Self::FormatConversionFailed,
         Self::PartitioningFailed,
         Self::ActivePartitionExceeded,
@@ -30,9 +34,10 @@ impl ErrorOutputType {
     pub fn index(self) -> usize {
         match self {
             Self::ProcessingFailed => 0,
-            Self::FormatConversionFailed => 1,
-            Self::PartitioningFailed => 2,
-            Self::ActivePartitionExceeded => 3,
+            Self::DecompressionFailed => 1,
+            Self::FormatConversionFailed => 2,
+            Self::PartitioningFailed => 3,
+            Self::ActivePartitionExceeded => 4,
         }
     }
 
@@ -40,6 +45,7 @@ impl ErrorOutputType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ProcessingFailed => "processing-failed",
+            Self::DecompressionFailed => "decompression-failed",
             Self::FormatConversionFailed => "format-conversion-failed",
             Self::PartitioningFailed => "partitioning-failed",
             Self::ActivePartitionExceeded => "activePartitionExceeded",

@@ -10,7 +10,9 @@ use chrono_tz::Tz;
 
 use crate::error::{DeliveryError, Result};
 use crate::jq::JqQuery;
-use sluice_layout::{KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts, zoned};
+use sluice_layout::{
+    KeySource, KeyValues, MAX_EVALUATED_PREFIX_LEN, PrefixTemplate, TimeParts, zoned,
+};
 
 use crate::settings::StreamSettings;
 
@@ -20,6 +22,9 @@ pub struct Partitioner {
     prefix: PrefixTemplate,
     time_zone: Tz,
     jq: Option<Arc<JqQuery>>,
+    /// Every key of the prefix, in slot order.
+    slots: Vec<(KeySource, String)>,
+    /// The `partitionKeyFromQuery` keys, in slot order.
     query_keys: Vec<String>,
 }
 
@@ -29,17 +34,26 @@ pub struct PartitionScratch {
     pub(crate) keys_buf: String,
     pub(crate) key_ranges: Vec<Range<usize>>,
     pub(crate) group: String,
+    /// jq's values when the prefix also has Lambda keys (then merged into `keys_buf`).
+    query_buf: String,
+    query_ranges: Vec<Range<usize>>,
     time_cache: Option<(i64, TimeParts)>,
 }
 
 impl Partitioner {
     pub(crate) fn new(settings: &StreamSettings, jq: Option<Arc<JqQuery>>) -> Self {
         let prefix = settings.destination.prefix.clone();
-        let query_keys = prefix.keys().iter().map(|(_, k)| k.clone()).collect();
+        let slots = prefix.keys().to_vec();
+        let query_keys = slots
+            .iter()
+            .filter(|(s, _)| *s == KeySource::Query)
+            .map(|(_, k)| k.clone())
+            .collect();
         Self {
             prefix,
             time_zone: settings.destination.time_zone,
             jq,
+            slots,
             query_keys,
         }
     }
@@ -70,24 +84,74 @@ impl Partitioner {
         arrival_ms: i64,
         scratch: &'s mut PartitionScratch,
     ) -> Result<&'s str, String> {
-        if self.query_keys.is_empty() {
+        self.partition_with(record, arrival_ms, None, scratch)
+    }
+
+    /// [`Partitioner::partition`] for a record a Lambda function returned with these
+    /// `metadata.partitionKeys` (they fill `!{partitionKeyFromLambda:…}`; jq runs on the
+    /// transformed record).
+    pub fn partition_with<'s>(
+        &self,
+        record: &[u8],
+        arrival_ms: i64,
+        lambda_keys: Option<&[(String, String)]>,
+        scratch: &'s mut PartitionScratch,
+    ) -> Result<&'s str, String> {
+        let all_query = self.query_keys.len() == self.slots.len();
+        let jq = || {
+            self.jq
+                .as_ref()
+                .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())
+        };
+        if self.slots.is_empty() {
             // A prefix of timestamps only: nothing to extract.
             scratch.keys_buf.clear();
             scratch.key_ranges.clear();
+        } else if all_query {
+            jq()?
+                .extract(
+                    record,
+                    &self.query_keys,
+                    &mut scratch.keys_buf,
+                    &mut scratch.key_ranges,
+                )
+                .map_err(|e| e.0)?;
         } else {
-            let jq = self
-                .jq
-                .as_ref()
-                .ok_or_else(|| "no MetadataExtraction query is configured".to_owned())?;
-            jq.extract(
-                record,
-                &self.query_keys,
-                &mut scratch.keys_buf,
-                &mut scratch.key_ranges,
-            )
-            .map_err(|e| e.0)?;
+            if !self.query_keys.is_empty() {
+                jq()?
+                    .extract(
+                        record,
+                        &self.query_keys,
+                        &mut scratch.query_buf,
+                        &mut scratch.query_ranges,
+                    )
+                    .map_err(|e| e.0)?;
+            }
+            scratch.keys_buf.clear();
+            scratch.key_ranges.clear();
+            let mut next_query = 0;
+            for (source, key) in &self.slots {
+                let value = match source {
+                    KeySource::Query => {
+                        let range = scratch.query_ranges.get(next_query).cloned().unwrap_or(0..0);
+                        next_query += 1;
+                        &scratch.query_buf[range]
+                    }
+                    KeySource::Lambda => lambda_keys
+                        .and_then(|keys| keys.iter().find(|(k, _)| k == key))
+                        .map(|(_, v)| v.as_str())
+                        .ok_or_else(|| {
+                            format!(
+                                "partition key `{key}` is missing from the Lambda function's metadata.partitionKeys"
+                            )
+                        })?,
+                };
+                let start = scratch.keys_buf.len();
+                scratch.keys_buf.push_str(value);
+                scratch.key_ranges.push(start..scratch.keys_buf.len());
+            }
         }
-        for (key, range) in self.query_keys.iter().zip(&scratch.key_ranges) {
+        for ((_, key), range) in self.slots.iter().zip(&scratch.key_ranges) {
             let value = &scratch.keys_buf[range.clone()];
             if let Some(problem) = unsafe_key_value(value) {
                 return Err(format!("partition key `{key}` value {value:?} {problem}"));
@@ -163,6 +227,50 @@ pub fn unsafe_key_value(value: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CreateDeliveryStreamInput;
+
+    #[test]
+    fn lambda_and_jq_keys_fill_their_slots() {
+        let input = CreateDeliveryStreamInput::from_json(
+            br#"{"DeliveryStreamName":"s","ExtendedS3DestinationConfiguration":{"BucketARN":"arn:aws:s3:::b",
+            "Prefix":"a=!{partitionKeyFromLambda:a}/q=!{partitionKeyFromQuery:q}/b=!{partitionKeyFromLambda:b}/",
+            "ErrorOutputPrefix":"e/!{firehose:error-output-type}/","BufferingHints":{"SizeInMBs":64,"IntervalInSeconds":60},
+            "DynamicPartitioningConfiguration":{"Enabled":true},
+            "ProcessingConfiguration":{"Enabled":true,"Processors":[
+              {"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:1:function:f"}]},
+              {"Type":"MetadataExtraction","Parameters":[{"ParameterName":"MetadataExtractionQuery","ParameterValue":"{q:.q}"},{"ParameterName":"JsonParsingEngine","ParameterValue":"JQ-1.6"}]}]}}}"#,
+        )
+        .expect("parse");
+        let p = Partitioner::for_stream(&input.validate().expect("valid")).expect("partitioner");
+        let mut scratch = PartitionScratch::default();
+        let keys = [
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+        ];
+        let prefix = p
+            .partition_with(br#"{"q":"x"}"#, 0, Some(&keys), &mut scratch)
+            .expect("partition");
+        assert_eq!(prefix, "a=1/q=x/b=2/1970/01/01/00/");
+        let missing = p
+            .partition_with(br#"{"q":"x"}"#, 0, Some(&keys[..1]), &mut scratch)
+            .expect_err("key a missing");
+        assert!(
+            missing.contains("`a` is missing from the Lambda function's metadata.partitionKeys"),
+            "{missing}"
+        );
+        let unsafe_value = [
+            ("a".to_owned(), "..".to_owned()),
+            ("b".to_owned(), "2".to_owned()),
+        ];
+        assert!(
+            p.partition_with(br#"{"q":"x"}"#, 0, Some(&unsafe_value), &mut scratch)
+                .is_err()
+        );
+        assert!(
+            p.partition_with(br#"{"q":"x"}"#, 0, None, &mut scratch)
+                .is_err()
+        );
+    }
 
     #[test]
     fn unsafe_values() {

@@ -75,17 +75,51 @@ pub struct DestinationSettings {
     pub retry_duration: Duration,
 }
 
-/// The processors, in Firehose's order (§2.6).
+/// The processors, in Firehose's fixed order (PROCESSORS.md §2.4), whatever order they were
+/// listed in: `Decompression` → `CloudWatchLogProcessing` → `RecordDeAggregation` → `Lambda`
+/// → `MetadataExtraction` → (format conversion) → `AppendDelimiterToRecord`.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ProcessingSettings {
+    /// `Decompression` (`CompressionFormat: GZIP`): gunzip every record.
+    pub decompression: bool,
+    /// `CloudWatchLogProcessing` with `DataMessageExtraction: true`: keep only the log events'
+    /// messages, one output record per envelope.
+    pub data_message_extraction: bool,
     /// `RecordDeAggregation`.
     pub deaggregation: Option<DeAggregation>,
+    /// `Lambda`.
+    pub lambda: Option<LambdaSettings>,
     /// `MetadataExtraction` query.
     pub metadata_extraction: Option<String>,
     /// `AppendDelimiterToRecord`.
     pub append_delimiter: bool,
 }
+
+/// The `Lambda` processor (PROCESSORS.md §1.5).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LambdaSettings {
+    /// `LambdaArn`, as given; passed whole as the Invoke call's `FunctionName`.
+    pub arn: String,
+    /// The region in the ARN (used for the regional endpoint and the event's `region`).
+    pub region: String,
+    /// `NumberOfRetries` (0–300): attempts after the first on invocation and function errors.
+    pub retries: u32,
+    /// `RoleArn`, when given (accepted; Sluice signs with its own credentials).
+    pub role_arn: Option<String>,
+    /// `BufferSizeInMBs` (0.2–3) in bytes of record data per invocation.
+    pub buffer_size_bytes: usize,
+    /// `BufferIntervalInSeconds` (0–900).
+    pub buffer_interval: Duration,
+}
+
+/// Default `NumberOfRetries`.
+pub const DEFAULT_LAMBDA_RETRIES: u32 = 3;
+/// Default Lambda `BufferSizeInMBs`.
+pub const DEFAULT_LAMBDA_BUFFER_SIZE_IN_MBS: f64 = 1.0;
+/// Default Lambda `BufferIntervalInSeconds`.
+pub const DEFAULT_LAMBDA_BUFFER_INTERVAL_IN_SECONDS: u64 = 60;
 
 /// How `RecordDeAggregation` splits records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,6 +573,7 @@ fn validate_processing(
         .collect();
     let lambda_keys = prefix.keys().iter().any(|(s, _)| *s == KeySource::Lambda);
     let processors = config.and_then(|c| c.processors.as_deref()).unwrap_or(&[]);
+    let mut cloudwatch_processing = false;
     let enabled = config.is_some_and(|c| c.enabled.unwrap_or(!processors.is_empty()));
     if enabled {
         if processors.is_empty() || processors.len() > 5 {
@@ -631,15 +666,38 @@ fn validate_processing(
                 }
                 "AppendDelimiterToRecord" => settings.append_delimiter = true,
                 "Lambda" => {
-                    return Err(DeliveryError::not_supported(
-                        "The Lambda processor (data transformation with Lambda)",
-                    ));
+                    if settings.lambda.is_some() {
+                        return Err(invalid("Cannot have more than 1 Lambda processor."));
+                    }
+                    settings.lambda = Some(lambda(&get)?);
                 }
-                "Decompression" | "CloudWatchLogProcessing" => {
-                    return Err(DeliveryError::not_supported(format!(
-                        "The {} processor (CloudWatch Logs sources)",
-                        p.processor_type
-                    )));
+                "Decompression" => {
+                    match get("CompressionFormat") {
+                        Some("GZIP") => {}
+                        None => {
+                            return Err(invalid(
+                                "CompressionFormat is required when Decompression processor is used.",
+                            ));
+                        }
+                        Some(other) => {
+                            return Err(DeliveryError::invalid(format!(
+                                "CompressionFormat {other} is not supported for Decompression processor; it has to be GZIP"
+                            )));
+                        }
+                    }
+                    settings.decompression = true;
+                }
+                "CloudWatchLogProcessing" => {
+                    cloudwatch_processing = true;
+                    settings.data_message_extraction = match get("DataMessageExtraction") {
+                        Some("true") => true,
+                        Some("false") => false,
+                        _ => {
+                            return Err(invalid(
+                                "DataMessageExtraction has to be one of true, false",
+                            ));
+                        }
+                    };
                 }
                 other => {
                     return Err(constraint(
@@ -651,9 +709,14 @@ fn validate_processing(
             }
         }
     }
-    if lambda_keys {
-        return Err(DeliveryError::not_supported(
-            "!{partitionKeyFromLambda:...} (it needs the Lambda processor, which)",
+    if cloudwatch_processing && !settings.decompression {
+        return Err(invalid(
+            "CloudWatchLogProcessingProcessor can only be enabled with DecompressionProcessor",
+        ));
+    }
+    if lambda_keys && settings.lambda.is_none() {
+        return Err(invalid(
+            "!{partitionKeyFromLambda:...} requires a Lambda processor whose function returns metadata.partitionKeys",
         ));
     }
     if !query_keys.is_empty() && settings.metadata_extraction.is_none() {
@@ -662,6 +725,87 @@ fn validate_processing(
         ));
     }
     Ok(settings)
+}
+
+/// The `Lambda` processor's parameters, with Firehose's messages (PROCESSORS.md §1.5).
+fn lambda<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<LambdaSettings> {
+    let arn = get("LambdaArn")
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| invalid("LambdaArn is required when Lambda processor is used."))?;
+    let region = lambda_arn_region(arn).ok_or_else(|| {
+        DeliveryError::invalid(format!(
+            "LambdaArn {arn} is not a Lambda function ARN (arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>])"
+        ))
+    })?;
+    let retries = match get("NumberOfRetries") {
+        None => DEFAULT_LAMBDA_RETRIES,
+        Some(n) => n
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 300)
+            .ok_or_else(|| invalid("Number of retries for lambda must be between 0 and 300."))?,
+    };
+    let (size_mb, interval) = match (get("BufferSizeInMBs"), get("BufferIntervalInSeconds")) {
+        (None, None) => (
+            DEFAULT_LAMBDA_BUFFER_SIZE_IN_MBS,
+            DEFAULT_LAMBDA_BUFFER_INTERVAL_IN_SECONDS,
+        ),
+        (Some(size), Some(interval)) => {
+            let size = size
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.2..=3.0).contains(s))
+                .ok_or_else(|| {
+                    invalid("BufferSizeInMBs for lambda processor must be between 0.2 and 3.")
+                })?;
+            let interval = interval
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|i| *i <= 900)
+                .ok_or_else(|| {
+                    invalid(
+                        "BufferIntervalInSeconds for lambda processor must be between 0 and 900.",
+                    )
+                })?;
+            (size, interval)
+        }
+        _ => {
+            return Err(invalid(
+                "Both BufferSizeInMBs and BufferIntervalInSeconds are required to configure buffering for lambda processor.",
+            ));
+        }
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let buffer_size_bytes = (size_mb * f64::from(1u32 << 20)) as usize;
+    Ok(LambdaSettings {
+        arn: arn.to_owned(),
+        region: region.to_owned(),
+        retries,
+        role_arn: get("RoleArn").filter(|r| !r.is_empty()).map(str::to_owned),
+        buffer_size_bytes,
+        buffer_interval: Duration::from_secs(interval),
+    })
+}
+
+/// The region of `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+fn lambda_arn_region(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let well_formed = (7..=8).contains(&parts.len())
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "lambda"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && parts[5] == "function"
+        && !parts[6].is_empty()
+        && parts[6]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        && parts.get(7).is_none_or(|q| !q.is_empty());
+    well_formed.then_some(parts[3])
 }
 
 fn validate_conversion(c: &DataFormatConversionConfiguration) -> Result<ConversionSettings> {
@@ -957,12 +1101,17 @@ mod tests {
             message(r#","ProcessingConfiguration":{"Enabled":true,"Processors":[]}"#),
             "A maximum of 5 and a minimum of 1 processor needs to be supplied when processing is enabled."
         );
-        assert_eq!(
-            message(
-                r#","ProcessingConfiguration":{"Enabled":true,"Processors":[{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:1:function:f"}]}]}"#
-            ),
-            "The Lambda processor (data transformation with Lambda) is not supported yet"
-        );
+        let lambda = check(
+            r#","ProcessingConfiguration":{"Enabled":true,"Processors":[{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:eu-west-1:123456789012:function:f"}]}]}"#,
+        )
+        .expect("valid lambda")
+        .processing
+        .lambda
+        .expect("lambda");
+        assert_eq!(lambda.region, "eu-west-1");
+        assert_eq!(lambda.retries, DEFAULT_LAMBDA_RETRIES);
+        assert_eq!(lambda.buffer_size_bytes, 1 << 20);
+        assert_eq!(lambda.buffer_interval, Duration::from_secs(60));
         assert_eq!(
             message(
                 r#","ProcessingConfiguration":{"Enabled":true,"Processors":[{"Type":"RecordDeAggregation","Parameters":[{"ParameterName":"SubRecordType","ParameterValue":"JSON"}]}]}"#
@@ -992,6 +1141,130 @@ mod tests {
             s.processing.deaggregation,
             Some(DeAggregation::Delimited(b"####".to_vec()))
         );
+    }
+
+    fn processors(list: &str) -> String {
+        format!(r#","ProcessingConfiguration":{{"Enabled":true,"Processors":[{list}]}}"#)
+    }
+
+    fn lambda_with(params: &str) -> String {
+        processors(&format!(
+            r#"{{"Type":"Lambda","Parameters":[{{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:123456789012:function:f:live"}}{params}]}}"#
+        ))
+    }
+
+    fn param(name: &str, value: &str) -> String {
+        format!(r#",{{"ParameterName":"{name}","ParameterValue":"{value}"}}"#)
+    }
+
+    #[test]
+    fn lambda_rules() {
+        let s = check(&lambda_with(&format!(
+            "{}{}{}{}",
+            param("NumberOfRetries", "0"),
+            param("BufferSizeInMBs", "0.2"),
+            param("BufferIntervalInSeconds", "0"),
+            param("RoleArn", "arn:aws:iam::1:role/r")
+        )))
+        .expect("valid");
+        let l = s.processing.lambda.expect("lambda");
+        assert_eq!(
+            l.arn,
+            "arn:aws:lambda:us-east-1:123456789012:function:f:live"
+        );
+        assert_eq!((l.retries, l.buffer_interval), (0, Duration::ZERO));
+        assert_eq!(l.buffer_size_bytes, 209_715);
+        for (params, expected) in [
+            (
+                param("NumberOfRetries", "301"),
+                "Number of retries for lambda must be between 0 and 300.",
+            ),
+            (
+                param("NumberOfRetries", "x"),
+                "Number of retries for lambda must be between 0 and 300.",
+            ),
+            (
+                param("BufferSizeInMBs", "1"),
+                "Both BufferSizeInMBs and BufferIntervalInSeconds are required to configure buffering for lambda processor.",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    param("BufferSizeInMBs", "3.5"),
+                    param("BufferIntervalInSeconds", "60")
+                ),
+                "BufferSizeInMBs for lambda processor must be between 0.2 and 3.",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    param("BufferSizeInMBs", "0.1"),
+                    param("BufferIntervalInSeconds", "60")
+                ),
+                "BufferSizeInMBs for lambda processor must be between 0.2 and 3.",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    param("BufferSizeInMBs", "1"),
+                    param("BufferIntervalInSeconds", "901")
+                ),
+                "BufferIntervalInSeconds for lambda processor must be between 0 and 900.",
+            ),
+        ] {
+            assert_eq!(message(&lambda_with(&params)), expected, "{params}");
+        }
+        assert_eq!(
+            message(&processors(
+                r#"{"Type":"Lambda","Parameters":[{"ParameterName":"NumberOfRetries","ParameterValue":"1"}]}"#
+            )),
+            "LambdaArn is required when Lambda processor is used."
+        );
+        assert!(
+            message(&processors(r#"{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:s3:::b"}]}"#))
+                .contains("is not a Lambda function ARN")
+        );
+        let one = r#"{"Type":"Lambda","Parameters":[{"ParameterName":"LambdaArn","ParameterValue":"arn:aws:lambda:us-east-1:1:function:f"}]}"#;
+        assert_eq!(
+            message(&processors(&format!("{one},{one}"))),
+            "Cannot have more than 1 Lambda processor."
+        );
+        // Lambda keys need the Lambda processor; with it, no jq query is needed.
+        let prefix = r#","Prefix":"c=!{partitionKeyFromLambda:c}/","ErrorOutputPrefix":"e/!{firehose:error-output-type}/""#;
+        assert_eq!(
+            message(&format!("{DP}{prefix}")),
+            "!{partitionKeyFromLambda:...} requires a Lambda processor whose function returns metadata.partitionKeys"
+        );
+        assert!(check(&format!("{DP}{prefix}{}", processors(one))).is_ok());
+    }
+
+    #[test]
+    fn cloudwatch_rules() {
+        let decompression = r#"{"Type":"Decompression","Parameters":[{"ParameterName":"CompressionFormat","ParameterValue":"GZIP"}]}"#;
+        let extraction = r#"{"Type":"CloudWatchLogProcessing","Parameters":[{"ParameterName":"DataMessageExtraction","ParameterValue":"true"}]}"#;
+        // Listed in any order, they run in Firehose's order.
+        let s = check(&processors(&format!("{extraction},{decompression}"))).expect("valid");
+        assert!(s.processing.decompression && s.processing.data_message_extraction);
+        assert_eq!(
+            message(&processors(extraction)),
+            "CloudWatchLogProcessingProcessor can only be enabled with DecompressionProcessor"
+        );
+        assert!(
+            message(&processors(&decompression.replace("GZIP", "ZSTD"))).contains("has to be GZIP")
+        );
+        assert!(
+            message(&processors(&format!(
+                "{decompression},{}",
+                extraction.replace("true", "yes")
+            )))
+            .contains("DataMessageExtraction has to be one of true, false")
+        );
+        let off = check(&processors(&format!(
+            "{decompression},{}",
+            extraction.replace("true", "false")
+        )))
+        .expect("valid");
+        assert!(off.processing.decompression && !off.processing.data_message_extraction);
     }
 
     #[test]

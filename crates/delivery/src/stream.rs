@@ -47,6 +47,9 @@ use crate::error::{DeliveryError, Result};
 use crate::fault;
 use crate::jq::JqQuery;
 use crate::metrics::{Counters, MetricsSnapshot};
+use crate::processor::batch::Batcher;
+use crate::processor::invoke::{LambdaOptions, LambdaRuntime};
+use crate::processor::lambda::{Event, Outcome, Pending, Tally};
 use crate::settings::StreamSettings;
 use crate::store::{Storage, UploadSettings, put_object};
 
@@ -228,6 +231,8 @@ pub struct DeliveryStreamBuilder {
     tables: TableSource,
     limits: StreamLimits,
     upload: UploadSettings,
+    lambda: LambdaOptions,
+    arn: Option<String>,
 }
 
 impl DeliveryStreamBuilder {
@@ -241,6 +246,8 @@ impl DeliveryStreamBuilder {
             tables: TableSource::None,
             limits: StreamLimits::default(),
             upload: UploadSettings::default(),
+            lambda: LambdaOptions::default(),
+            arn: None,
         }
     }
 
@@ -298,6 +305,21 @@ impl DeliveryStreamBuilder {
         self
     }
 
+    /// How the `Lambda` processor reaches its function (endpoint, concurrency, timeouts).
+    #[must_use]
+    pub fn with_lambda_options(mut self, options: LambdaOptions) -> Self {
+        self.lambda = options;
+        self
+    }
+
+    /// The stream's ARN, as Lambda events carry it (`deliveryStreamArn`). Default:
+    /// `arn:aws:firehose:<the function's region>:000000000000:deliverystream/<name>`.
+    #[must_use]
+    pub fn with_arn(mut self, arn: impl Into<String>) -> Self {
+        self.arn = Some(arn.into());
+        self
+    }
+
     fn conversion(&self) -> Result<Option<Converter>> {
         let Some(c) = &self.settings.conversion else {
             return Ok(None);
@@ -346,6 +368,20 @@ impl DeliveryStreamBuilder {
                 memory_budget: self.limits.memory_budget_bytes,
             },
         )?;
+        let lambda = settings.processing.lambda.as_ref().map(|l| {
+            let arn = self.arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:aws:firehose:{}:000000000000:deliverystream/{}",
+                    l.region, settings.name
+                )
+            });
+            Arc::new(LambdaRuntime::new(
+                l.clone(),
+                self.lambda.clone(),
+                arn,
+                Arc::clone(&counters),
+            ))
+        });
         let (objects, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             name: settings.name.clone(),
@@ -367,6 +403,7 @@ impl DeliveryStreamBuilder {
             upload: self.upload,
             permits: Arc::new(Semaphore::new(self.limits.upload_concurrency)),
             limits: self.limits,
+            lambda,
         });
         let (tx, rx) = mpsc::channel(self.limits.queue_capacity);
         let driver = runtime.spawn(drive(engine, rx, ctx));
@@ -565,53 +602,128 @@ struct DriverCtx {
     upload: UploadSettings,
     permits: Arc<Semaphore>,
     limits: StreamLimits,
+    lambda: Option<Arc<LambdaRuntime>>,
+}
+
+/// One Lambda invocation's records and what became of them.
+struct Processed {
+    items: Vec<Pending>,
+    outcomes: Vec<Outcome>,
+}
+
+/// Run `f` on the engine on the blocking pool (jq and prefix rendering are CPU work); `None`
+/// when it panicked (the stream stops: its state is unknown).
+async fn on_engine<T: Send + 'static>(
+    slot: &mut Option<Engine>,
+    name: &str,
+    f: impl FnOnce(&mut Engine) -> T + Send + 'static,
+) -> Option<T> {
+    let mut owned = slot.take()?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let out = f(&mut owned);
+        (owned, out)
+    })
+    .await;
+    match joined {
+        Ok((owned, out)) => {
+            *slot = Some(owned);
+            Some(out)
+        }
+        Err(e) => {
+            tracing::error!(stream = %name, error = %e, "routing panicked; the stream stops");
+            None
+        }
+    }
 }
 
 async fn drive(engine: Engine, mut rx: mpsc::Receiver<Command>, ctx: Arc<DriverCtx>) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<JobDone>();
+    // Invocation results; at most `max_concurrent_invocations` are outstanding.
+    let (processed_tx, mut processed_rx) = mpsc::unbounded_channel::<Processed>();
+    let mut batcher = ctx.lambda.as_ref().map(|l| {
+        Batcher::new(
+            l.settings.buffer_size_bytes,
+            i64::try_from(l.settings.buffer_interval.as_millis()).unwrap_or(i64::MAX),
+            l.options.max_concurrent_invocations,
+        )
+    });
+    let mut batch_seq = 0u64;
     let mut ticker = tokio::time::interval(ctx.limits.tick_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut settle_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    // `tick()` waiters: settled once nothing flushed or invoked is outstanding.
+    let mut tick_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    // `flush()` waiters: settled once the Lambda stage is empty too and its output written.
+    let mut flush_waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop_waiter: Option<oneshot::Sender<()>> = None;
     // `closed`: the queue is closed and drained; everything left is flushed.
     let mut closed = false;
     let mut engine = Some(engine);
     let mut jobs = Vec::new();
+    let name = ctx.shared.name.clone();
     while let Some(eng) = engine.as_mut() {
-        let can_take = !closed && eng.inflight_bytes() < ctx.limits.max_inflight_bytes;
+        let lambda_open = batcher.as_ref().is_none_or(|b| !b.saturated());
+        let can_take =
+            !closed && eng.inflight_bytes() < ctx.limits.max_inflight_bytes && lambda_open;
         tokio::select! {
             biased;
             Some(done) = done_rx.recv() => eng.complete(done),
-            _ = ticker.tick() => eng.due(ctx.shared.clock.now_ms(), &mut jobs),
+            Some(Processed { items, outcomes }) = processed_rx.recv() => {
+                let now = ctx.shared.clock.now_ms();
+                let flush = closed || !flush_waiters.is_empty();
+                let routed = on_engine(&mut engine, &name, move |eng| {
+                    let mut jobs = Vec::new();
+                    eng.ingest_processed(items, outcomes, now, &mut jobs);
+                    if flush {
+                        eng.flush_all(&mut jobs);
+                    }
+                    jobs
+                })
+                .await;
+                let Some(new_jobs) = routed else { break };
+                jobs.extend(new_jobs);
+                if let Some(b) = batcher.as_mut() {
+                    b.finished();
+                }
+            }
+            _ = ticker.tick() => {
+                let now = ctx.shared.clock.now_ms();
+                eng.due(now, &mut jobs);
+                if let Some(b) = batcher.as_mut() {
+                    b.due(now);
+                }
+            }
             command = rx.recv(), if can_take => match command {
                 Some(Command::Put { records, route, tracker }) => {
-                    let Some(mut owned) = engine.take() else { break };
                     let now = ctx.shared.clock.now_ms();
-                    let joined = tokio::task::spawn_blocking(move || {
+                    let routed = on_engine(&mut engine, &name, move |eng| {
                         let mut jobs = Vec::new();
-                        owned.ingest(&records, &route, &tracker, now, &mut jobs);
+                        eng.ingest(&records, &route, &tracker, now, &mut jobs);
                         tracker.done(1);
-                        (owned, jobs)
+                        (jobs, eng.take_lambda())
                     })
                     .await;
-                    match joined {
-                        Ok((owned, new_jobs)) => {
-                            engine = Some(owned);
-                            jobs.extend(new_jobs);
-                        }
-                        Err(e) => {
-                            tracing::error!(stream = %ctx.shared.name, error = %e, "routing panicked; the stream stops");
-                            break;
+                    let Some((new_jobs, to_lambda)) = routed else { break };
+                    jobs.extend(new_jobs);
+                    if let Some(b) = batcher.as_mut() {
+                        for item in to_lambda {
+                            b.push(item, now);
                         }
                     }
                 }
                 Some(Command::Tick(ack)) => {
-                    eng.due(ctx.shared.clock.now_ms(), &mut jobs);
-                    settle_waiters.push(ack);
+                    let now = ctx.shared.clock.now_ms();
+                    eng.due(now, &mut jobs);
+                    if let Some(b) = batcher.as_mut() {
+                        b.due(now);
+                    }
+                    tick_waiters.push(ack);
                 }
                 Some(Command::Flush(ack)) => {
                     eng.flush_all(&mut jobs);
-                    settle_waiters.push(ack);
+                    if let Some(b) = batcher.as_mut() {
+                        b.cut();
+                    }
+                    flush_waiters.push(ack);
                 }
                 Some(Command::Shutdown(ack)) => {
                     // Refuse new commands; the puts already queued are still routed, then
@@ -621,6 +733,9 @@ async fn drive(engine: Engine, mut rx: mpsc::Receiver<Command>, ctx: Arc<DriverC
                 }
                 None => {
                     eng.flush_all(&mut jobs);
+                    if let Some(b) = batcher.as_mut() {
+                        b.cut();
+                    }
                     closed = true;
                 }
             },
@@ -628,22 +743,98 @@ async fn drive(engine: Engine, mut rx: mpsc::Receiver<Command>, ctx: Arc<DriverC
         for job in jobs.drain(..) {
             dispatch(job, &ctx, &done_tx);
         }
+        if let (Some(b), Some(runtime)) = (batcher.as_mut(), ctx.lambda.as_ref()) {
+            while let Some(batch) = b.next() {
+                batch_seq += 1;
+                invoke(
+                    batch_seq,
+                    batch,
+                    runtime,
+                    &ctx.shared.counters,
+                    &processed_tx,
+                );
+            }
+        }
         let Some(eng) = engine.as_ref() else { break };
-        if eng.inflight_bytes() == 0 {
-            for w in settle_waiters.drain(..) {
+        let lambda_settled = batcher.as_ref().is_none_or(Batcher::settled);
+        let lambda_idle = batcher.as_ref().is_none_or(Batcher::is_idle);
+        if eng.inflight_bytes() == 0 && lambda_settled {
+            for w in tick_waiters.drain(..) {
                 let _ = w.send(());
             }
         }
-        if closed && eng.is_idle() {
+        if eng.inflight_bytes() == 0 && lambda_idle {
+            for w in flush_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        }
+        if closed && eng.is_idle() && lambda_idle {
             break;
         }
     }
-    for w in settle_waiters.drain(..) {
+    for w in tick_waiters.drain(..).chain(flush_waiters.drain(..)) {
         let _ = w.send(());
     }
     if let Some(w) = stop_waiter {
         let _ = w.send(());
     }
+}
+
+/// Start one Lambda invocation (with its retries). Its outcomes come back through `tx`
+/// whatever happens: a panic in the call fails the batch's records as an internal error
+/// instead of losing them.
+fn invoke(
+    seq: u64,
+    items: Vec<Pending>,
+    runtime: &Arc<LambdaRuntime>,
+    counters: &Arc<Counters>,
+    tx: &mpsc::UnboundedSender<Processed>,
+) {
+    let runtime = Arc::clone(runtime);
+    let counters = Arc::clone(counters);
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let event = Arc::new(Event::new(
+            seq,
+            &runtime.stream_arn,
+            &runtime.settings.region,
+            &items,
+        ));
+        Counters::add(
+            &counters.lambda_input_bytes,
+            items.iter().map(|i| i.data.len() as u64).sum(),
+        );
+        let call = {
+            let (runtime, event) = (Arc::clone(&runtime), Arc::clone(&event));
+            tokio::spawn(async move { runtime.process(&event).await })
+        };
+        let (outcomes, tally) = match call.await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(function = %runtime.settings.arn, error = %e, "the Lambda invocation task failed; its records go to the error output");
+                let outcomes = (0..items.len())
+                    .map(|_| {
+                        Outcome::failed(
+                            crate::output::INTERNAL_ERROR,
+                            format!("the Lambda invocation failed inside Sluice: {e}"),
+                            1,
+                        )
+                    })
+                    .collect();
+                (outcomes, Tally::default())
+            }
+        };
+        let c = &counters;
+        Counters::add(&c.lambda_records_ok, tally.ok);
+        Counters::add(&c.lambda_records_dropped, tally.dropped);
+        Counters::add(&c.lambda_records_processing_failed, tally.processing_failed);
+        Counters::add(&c.lambda_records_missing_id, tally.missing_id);
+        Counters::add(&c.lambda_records_duplicate_id, tally.duplicate_id);
+        Counters::add(&c.lambda_records_invalid, tally.invalid);
+        Counters::add(&c.lambda_records_invocation_failed, tally.invocation_failed);
+        Counters::add(&c.lambda_output_bytes, tally.bytes_out);
+        let _ = tx.send(Processed { items, outcomes });
+    });
 }
 
 fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSender<JobDone>) {

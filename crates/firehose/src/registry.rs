@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_delivery::{
     CreateDeliveryStreamInput, DeliveryError, DeliveryStream, DeliveryStreamBuilder,
-    ExtendedS3DestinationConfiguration, Storage, StreamLimits, TableFile, TableSource, Tag,
+    ExtendedS3DestinationConfiguration, LambdaOptions, Storage, StreamLimits, TableFile,
+    TableSource, Tag,
 };
 
 use crate::errors::{FirehoseError, Result};
@@ -78,6 +79,8 @@ pub struct RegistryOptions {
     pub account_id: String,
     /// Per-stream engine limits.
     pub limits: StreamLimits,
+    /// How streams with a `Lambda` processor reach their function.
+    pub lambda: LambdaOptions,
 }
 
 /// A stream as persisted.
@@ -247,6 +250,8 @@ impl Registry {
             .with_schema_dir(&self.options.schemas_dir)
             .with_version(state.version_id)
             .with_limits(self.options.limits)
+            .with_lambda_options(self.options.lambda.clone())
+            .with_arn(self.arn(&input.delivery_stream_name))
             .build()
             .map_err(from_delivery)?;
         Ok(Entry {

@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde_json::json;
 use sluice_delivery::{
     CreateDeliveryStreamInput, DeliveryError, DeliveryStream, Diversion, ErrorOutputType,
-    QUARANTINED, Record, Storage, StreamLimits, StreamTarget,
+    LambdaOptions, QUARANTINED, Record, Storage, StreamLimits, StreamTarget,
 };
 
 use crate::api_metrics::ApiMetrics;
@@ -89,6 +89,7 @@ pub struct FirehoseBuilder {
     region: String,
     account_id: String,
     limits: StreamLimits,
+    lambda: LambdaOptions,
     wal: Option<WalOptions>,
     streams: Vec<CreateDeliveryStreamInput>,
     table_poll: Duration,
@@ -108,6 +109,7 @@ impl FirehoseBuilder {
             region: registry::DEFAULT_REGION.to_owned(),
             account_id: registry::DEFAULT_ACCOUNT_ID.to_owned(),
             limits: StreamLimits::default(),
+            lambda: LambdaOptions::default(),
             wal: None,
             streams: Vec::new(),
             table_poll: DEFAULT_TABLE_POLL,
@@ -173,6 +175,14 @@ impl FirehoseBuilder {
         self
     }
 
+    /// How streams with a `Lambda` processor reach their function (endpoint fallback,
+    /// concurrency, timeouts).
+    #[must_use]
+    pub fn with_lambda_options(mut self, options: LambdaOptions) -> Self {
+        self.lambda = options;
+        self
+    }
+
     /// Write-ahead log options (default: `<data-dir>/.sluice/wal`, group commit).
     #[must_use]
     pub fn with_wal(mut self, options: WalOptions) -> Self {
@@ -210,6 +220,7 @@ impl FirehoseBuilder {
             region: self.region,
             account_id: self.account_id,
             limits: self.limits,
+            lambda: self.lambda,
         })?;
         for input in self.streams {
             let name = input.delivery_stream_name.clone();

@@ -105,6 +105,18 @@ impl Layout {
                 "!{partitionKeyFromLambda:...} needs the Lambda processor, which the exactly-once JetStream source does not run",
             ));
         }
+        if settings.processing.lambda.is_some() {
+            return Err(unsupported(
+                settings,
+                "the Lambda processor runs in at-least-once mode only (mode: at_least_once): a function's output is not a function of the messages, so exactly-once keys cannot be derived from it",
+            ));
+        }
+        if settings.processing.decompression {
+            return Err(unsupported(
+                settings,
+                "the Decompression processor runs in at-least-once mode only (mode: at_least_once)",
+            ));
+        }
         let partitioner = if dest.prefix.has_expressions() {
             Some(Partitioner::for_stream(settings)?)
         } else {

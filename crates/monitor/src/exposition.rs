@@ -71,6 +71,19 @@ fn sample(kind: MetricType, value: Value, to: MetricEncoder<'_>) -> Result<(), s
     }
 }
 
+/// Families looked up by name while the samples are added.
+struct Families(Vec<Family>);
+
+impl Families {
+    fn push(&mut self, name: &str, labels: Labels, value: Value) {
+        match self.0.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.push(labels, value),
+            // Names are literals in this file; a typo is caught by the tests' exposition checks.
+            None => debug_assert!(false, "no family {name}"),
+        }
+    }
+}
+
 /// The collector registered with the monitor's registry.
 #[derive(Debug)]
 pub(crate) struct StreamsCollector(pub(crate) Arc<Shared>);
@@ -88,7 +101,8 @@ impl Collector for StreamsCollector {
         use MetricType::{Counter, Gauge};
         let shared = &self.0;
         let streams = shared.view.streams();
-        let mut fams: Vec<Family> = vec![
+        use Value::{Float, Int};
+        let mut fams = Families(vec![
             Family::new(
                 "incoming_records",
                 "Records the stream accepted (IncomingRecords)",
@@ -184,59 +198,151 @@ impl Collector for StreamsCollector {
                 "Time spent evaluating MetadataExtraction jq queries (JQProcessing.Duration)",
                 Counter,
             ),
-        ];
+            Family::new(
+                "lambda_invocations",
+                "Lambda invocation attempts by result (ExecuteProcessing.Success)",
+                Counter,
+            ),
+            Family::new(
+                "lambda_invocation_seconds",
+                "Time spent in Lambda invocation attempts (ExecuteProcessing.Duration = this / invocations)",
+                Counter,
+            ),
+            Family::new(
+                "lambda_records",
+                "Records by the outcome the Lambda function gave them (SucceedProcessing.Records)",
+                Counter,
+            ),
+            Family::new(
+                "lambda_input_bytes",
+                "Record bytes sent to the Lambda function",
+                Counter,
+            ),
+            Family::new(
+                "lambda_output_bytes",
+                "Record bytes the Lambda function returned Ok (SucceedProcessing.Bytes)",
+                Counter,
+            ),
+            Family::new(
+                "decompression_records",
+                "Records through the Decompression processor by result",
+                Counter,
+            ),
+        ]);
         for s in &streams {
             let name = s.name();
             let m = s.metrics();
-            let mut row = |i: usize, labels: Labels, v: u64| fams[i].push(labels, Value::Int(v));
-            row(0, stream(name), m.incoming_records);
-            row(1, stream(name), m.incoming_bytes);
-            row(2, with(name, "destination", "primary"), m.delivered_records);
-            row(2, with(name, "destination", "backup"), m.backup_records);
-            row(3, with(name, "destination", "primary"), m.delivered_bytes);
-            row(4, with(name, "destination", "primary"), m.delivered_objects);
-            row(4, with(name, "destination", "backup"), m.backup_objects);
-            row(4, with(name, "destination", "error"), m.error_objects);
-            fams[5].push(
-                with(name, "destination", "primary"),
-                Value::Float(m.data_freshness_ms as f64 / 1000.0),
+            let dest = |d: &str| with(name, "destination", d);
+            let result = |r: &str| with(name, "result", r);
+            fams.push("incoming_records", stream(name), Int(m.incoming_records));
+            fams.push("incoming_bytes", stream(name), Int(m.incoming_bytes));
+            fams.push(
+                "delivered_records",
+                dest("primary"),
+                Int(m.delivered_records),
             );
-            let mut row = |i: usize, labels: Labels, v: u64| fams[i].push(labels, Value::Int(v));
-            row(
-                6,
-                with(name, "result", "succeeded"),
-                m.conversion_succeeded_records,
+            fams.push("delivered_records", dest("backup"), Int(m.backup_records));
+            fams.push("delivered_bytes", dest("primary"), Int(m.delivered_bytes));
+            fams.push(
+                "delivered_objects",
+                dest("primary"),
+                Int(m.delivered_objects),
             );
-            row(
-                6,
-                with(name, "result", "failed"),
-                m.conversion_failed_records,
+            fams.push("delivered_objects", dest("backup"), Int(m.backup_objects));
+            fams.push("delivered_objects", dest("error"), Int(m.error_objects));
+            let freshness = Float(m.data_freshness_ms as f64 / 1000.0);
+            fams.push("data_freshness_seconds", dest("primary"), freshness);
+            fams.push(
+                "conversion_records",
+                result("succeeded"),
+                Int(m.conversion_succeeded_records),
             );
-            row(
-                7,
-                with(name, "result", "succeeded"),
-                m.conversion_succeeded_bytes,
+            fams.push(
+                "conversion_records",
+                result("failed"),
+                Int(m.conversion_failed_records),
             );
-            row(7, with(name, "result", "failed"), m.conversion_failed_bytes);
+            fams.push(
+                "conversion_bytes",
+                result("succeeded"),
+                Int(m.conversion_succeeded_bytes),
+            );
+            fams.push(
+                "conversion_bytes",
+                result("failed"),
+                Int(m.conversion_failed_bytes),
+            );
             for kind in ErrorOutputType::ALL {
-                row(
-                    8,
-                    with(name, "type", kind.as_str()),
-                    m.error_records_of(kind),
+                let labels = with(name, "type", kind.as_str());
+                fams.push(
+                    "error_output_records",
+                    labels,
+                    Int(m.error_records_of(kind)),
                 );
             }
-            row(9, stream(name), m.active_partitions);
-            row(10, stream(name), u64::from(m.partition_count_exceeded));
-            row(11, stream(name), m.partition_limit_exceeded_records);
-            row(12, stream(name), m.throttled_puts);
-            row(13, stream(name), m.buffered_bytes);
-            row(14, stream(name), m.inflight_bytes);
-            row(15, stream(name), m.upload_attempts);
-            row(16, stream(name), m.upload_retries);
-            row(17, stream(name), m.early_flushes);
-            fams[18].push(stream(name), Value::Float(m.jq_nanos as f64 / 1e9));
+            fams.push("active_partitions", stream(name), Int(m.active_partitions));
+            let exceeded = Int(u64::from(m.partition_count_exceeded));
+            fams.push("active_partitions_limit_exceeded", stream(name), exceeded);
+            let rejected = Int(m.partition_limit_exceeded_records);
+            fams.push("partition_limit_rejected_records", stream(name), rejected);
+            fams.push("throttled_puts", stream(name), Int(m.throttled_puts));
+            fams.push("buffered_bytes", stream(name), Int(m.buffered_bytes));
+            fams.push("inflight_bytes", stream(name), Int(m.inflight_bytes));
+            fams.push("upload_attempts", stream(name), Int(m.upload_attempts));
+            fams.push("upload_retries", stream(name), Int(m.upload_retries));
+            fams.push("early_flushes", stream(name), Int(m.early_flushes));
+            fams.push("jq_seconds", stream(name), Float(m.jq_nanos as f64 / 1e9));
+            for (r, v) in [
+                ("success", m.lambda_invocations_success),
+                ("function_error", m.lambda_invocations_function_error),
+                ("throttled", m.lambda_invocations_throttled),
+                ("timeout", m.lambda_invocations_timeout),
+                ("access_denied", m.lambda_invocations_access_denied),
+                ("not_found", m.lambda_invocations_not_found),
+                ("other", m.lambda_invocations_other),
+            ] {
+                fams.push("lambda_invocations", result(r), Int(v));
+            }
+            let seconds = Float(m.lambda_invocation_millis as f64 / 1000.0);
+            fams.push("lambda_invocation_seconds", stream(name), seconds);
+            for (r, v) in [
+                ("ok", m.lambda_records_ok),
+                ("dropped", m.lambda_records_dropped),
+                ("processing_failed", m.lambda_records_processing_failed),
+                ("missing_id", m.lambda_records_missing_id),
+                ("duplicate_id", m.lambda_records_duplicate_id),
+                ("invalid", m.lambda_records_invalid),
+                ("invocation_failed", m.lambda_records_invocation_failed),
+            ] {
+                fams.push("lambda_records", result(r), Int(v));
+            }
+            fams.push(
+                "lambda_input_bytes",
+                stream(name),
+                Int(m.lambda_input_bytes),
+            );
+            fams.push(
+                "lambda_output_bytes",
+                stream(name),
+                Int(m.lambda_output_bytes),
+            );
+            fams.push(
+                "decompression_records",
+                result("ok"),
+                Int(m.decompression_succeeded_records),
+            );
+            fams.push(
+                "decompression_records",
+                result("failed"),
+                Int(m.decompression_failed_records),
+            );
+            fams.push(
+                "decompression_records",
+                result("control"),
+                Int(m.decompression_control_records),
+            );
         }
-        for f in fams {
+        for f in fams.0 {
             f.encode(&mut encoder)?;
         }
         // The meter: persisted totals, so they survive restarts.

@@ -54,6 +54,8 @@ pub struct Usage {
     pub delivered_bytes: u64,
     /// Records written to the error output.
     pub error_records: u64,
+    /// Records a Lambda function returned `Dropped` (counted, never delivered).
+    pub dropped_records: u64,
 }
 
 macro_rules! usage_fields {
@@ -71,7 +73,8 @@ macro_rules! usage_fields {
             delivered_records,
             delivered_objects,
             delivered_bytes,
-            error_records
+            error_records,
+            dropped_records
         )
     };
 }

@@ -66,6 +66,7 @@ impl Shared {
                     delivered_objects: m.delivered_objects,
                     delivered_bytes: m.delivered_bytes,
                     error_records: m.error_records,
+                    dropped_records: m.lambda_records_dropped,
                 };
                 (s.name().to_owned(), usage)
             })

@@ -80,6 +80,8 @@ pub struct Acknowledged {
     pub records: u64,
     /// Of the stream's records, those written to the error output instead of data objects.
     pub error_records: u64,
+    /// Records a Lambda function dropped (acknowledged, counted, never delivered).
+    pub dropped_records: u64,
     /// Count only objects whose (first) arrival is at or after this.
     pub since: Option<DateTime<Utc>>,
     /// Count only objects whose arrival is before this.
@@ -352,21 +354,18 @@ impl QueryEngine {
             });
         }
         if let Some(ack) = options.acknowledged {
-            let accounted = rows_in_range + ack.error_records;
+            let accounted = rows_in_range + ack.error_records + ack.dropped_records;
+            let landed = format!(
+                "{rows_in_range} rows landed, {} records went to the error output and {} were dropped by Lambda, for {} acknowledged",
+                ack.error_records, ack.dropped_records, ack.records
+            );
             let detail = if accounted >= ack.records {
                 format!(
-                    "{rows_in_range} rows landed and {} records went to the error output for {} acknowledged ({} more than acknowledged: redeliveries)",
-                    ack.error_records,
-                    ack.records,
+                    "{landed} ({} more than acknowledged: de-aggregation, extraction or redeliveries)",
                     accounted - ack.records
                 )
             } else {
-                format!(
-                    "{rows_in_range} rows landed and {} records went to the error output for {} acknowledged: {} missing",
-                    ack.error_records,
-                    ack.records,
-                    ack.records - accounted
-                )
+                format!("{landed}: {} missing", ack.records - accounted)
             };
             checks.push(Check {
                 name: "acknowledged",

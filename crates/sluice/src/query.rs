@@ -120,6 +120,7 @@ fn acknowledged(args: &VerifyArgs, stream: &str) -> anyhow::Result<Acknowledged>
     Ok(Acknowledged {
         records: usage.acknowledged_records,
         error_records: usage.error_records,
+        dropped_records: usage.dropped_records,
         since: since.map(|s| s - LONGEST_BUFFER),
         until,
     })

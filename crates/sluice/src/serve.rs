@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use sluice_delivery::{CreateDeliveryStreamInput, S3Options, Storage};
+use sluice_delivery::{CreateDeliveryStreamInput, LambdaOptions, S3Options, Storage};
 use sluice_firehose::{Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimits, WalOptions};
 use sluice_jetstream::{
     JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder, Mode,
@@ -99,6 +99,28 @@ pub struct ServeConfig {
     /// Queues feeding streams: each entry attaches a NATS JetStream consumer to a stream.
     #[serde(default)]
     sources: Vec<SourceConfig>,
+    /// How streams with a `Lambda` processor reach their function.
+    #[serde(default)]
+    lambda: Option<LambdaConfig>,
+}
+
+/// The `Lambda` processor's connection (docs/processing.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LambdaConfig {
+    /// Endpoint used when neither `AWS_ENDPOINT_URL_LAMBDA` nor `AWS_ENDPOINT_URL` is set,
+    /// e.g. `http://localhost:4566` (LocalStack). Default: the regional AWS endpoint.
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    /// Invocations of one stream in flight at once (default 4).
+    #[serde(default)]
+    max_concurrent_invocations: Option<usize>,
+    /// How long one invocation may take (default 310 s: Firehose's 5-minute limit and margin).
+    #[serde(default)]
+    invoke_timeout_seconds: Option<u64>,
+    /// Wait before the first retry, doubling per attempt (default 1000 ms).
+    #[serde(default)]
+    retry_backoff_ms: Option<u64>,
 }
 
 /// A JetStream source attached to a delivery stream.
@@ -372,6 +394,34 @@ impl ServeConfig {
                 }
             }
             builder = builder.with_http_limits(limits);
+        }
+        if let Some(lambda) = self.lambda {
+            let mut options = LambdaOptions::default();
+            if let Some(url) = lambda.endpoint_url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("lambda.endpoint_url: `{url}` is not an http:// or https:// URL");
+                }
+                options = options.with_endpoint_url(url);
+            }
+            if let Some(n) = lambda.max_concurrent_invocations {
+                if !(1..=256).contains(&n) {
+                    bail!("lambda.max_concurrent_invocations: {n} is not between 1 and 256");
+                }
+                options = options.with_max_concurrent_invocations(n);
+            }
+            if let Some(secs) = lambda.invoke_timeout_seconds {
+                if !(1..=900).contains(&secs) {
+                    bail!("lambda.invoke_timeout_seconds: {secs} is not between 1 and 900");
+                }
+                options = options.with_invoke_timeout(std::time::Duration::from_secs(secs));
+            }
+            if let Some(ms) = lambda.retry_backoff_ms {
+                if ms > 60_000 {
+                    bail!("lambda.retry_backoff_ms: {ms} is more than 60000");
+                }
+                options = options.with_retry_backoff(std::time::Duration::from_millis(ms));
+            }
+            builder = builder.with_lambda_options(options);
         }
         if let Some(wal) = self.wal {
             let mut options = WalOptions::new(data_dir.join(".sluice").join("wal"));
@@ -660,6 +710,33 @@ mod tests {
         let settings = config.validate(&args()).expect("valid");
         assert!(settings.authenticates);
         assert_eq!(settings.mapped.len(), 2);
+    }
+
+    #[test]
+    fn lambda_section_is_checked() {
+        let ok: ServeConfig = serde_norway::from_str(
+            "lambda:\n  endpoint_url: http://127.0.0.1:4566\n  max_concurrent_invocations: 2\n  invoke_timeout_seconds: 30\n  retry_backoff_ms: 10\n",
+        )
+        .expect("parses");
+        ok.validate(&args()).expect("valid");
+        for (yaml, problem) in [
+            ("lambda:\n  endpoint_url: localhost:4566\n", "endpoint_url"),
+            (
+                "lambda:\n  max_concurrent_invocations: 0\n",
+                "max_concurrent_invocations",
+            ),
+            (
+                "lambda:\n  invoke_timeout_seconds: 901\n",
+                "invoke_timeout_seconds",
+            ),
+        ] {
+            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+            let err = config.validate(&args()).err().expect("invalid");
+            assert!(err.to_string().contains(problem), "{err}");
+        }
+        let err =
+            serde_norway::from_str::<ServeConfig>("lambda:\n  endpoint: x\n").expect_err("typo");
+        assert!(err.to_string().contains("endpoint"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   (`SLUICE_S3_ENDPOINT`) `scripts/test` provides;
 //! * `canon` (feature `arrow`) — Arrow values in the canonical JSON form that
 //!   `testdata/interop/check_parquet.py` and `check_orc.py` compare;
+//! * [`lambda`] — a Lambda-compatible Invoke endpoint running Python handlers;
 //! * [`golden`] — golden files, compared or rewritten under the workspace's one switch,
 //!   `SLUICE_BLESS=1`.
 //!
@@ -17,6 +18,7 @@
 #[cfg(feature = "arrow")]
 pub mod canon;
 pub mod golden;
+pub mod lambda;
 pub mod paths;
 pub mod python;
 pub mod services;

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use sluice_layout::JavaPattern;
 use tokio::sync::oneshot;
@@ -24,6 +25,8 @@ use crate::jq::JqQuery;
 use crate::metrics::Counters;
 use crate::output::{self, ErrorOutputType};
 use crate::partition::{PartitionScratch, Partitioner};
+use crate::processor::cloudwatch::{self, Decompressed};
+use crate::processor::lambda::{self, LambdaErrorDocument, Outcome, Pending};
 use crate::settings::StreamSettings;
 
 mod job;
@@ -75,7 +78,7 @@ impl Tracker {
         )
     }
 
-    fn add(&self, n: usize) {
+    pub(crate) fn add(&self, n: usize) {
         self.pending.fetch_add(n, Ordering::AcqRel);
     }
 
@@ -148,6 +151,8 @@ struct Scratch {
     subs: Vec<Range<usize>>,
     partition: PartitionScratch,
     doc: Vec<u8>,
+    /// Decompressed record bytes.
+    unpacked: Vec<u8>,
 }
 
 /// What every record of one `ingest` call shares.
@@ -160,8 +165,28 @@ struct Put<'a> {
 /// One record (or de-aggregated sub-record) being placed in a buffer.
 #[derive(Clone, Copy)]
 struct Item<'a> {
+    /// The bytes to buffer.
     data: &'a [u8],
+    /// What an error document about it carries as `rawData`.
+    raw: &'a [u8],
     arrival_ms: i64,
+}
+
+impl Item<'_> {
+    /// The item an error document is written for (its `rawData`).
+    fn for_error(self) -> Self {
+        Self {
+            data: self.raw,
+            ..self
+        }
+    }
+}
+
+/// Per-record failures of one routing pass, counted once at its end.
+#[derive(Debug, Default, Clone, Copy)]
+struct PlaceTally {
+    partitioning_failed: u64,
+    limit_exceeded: u64,
 }
 
 /// Why a record goes to the error output: the prefix's error type, the document's code and
@@ -170,6 +195,9 @@ struct Rejection<'a> {
     kind: ErrorOutputType,
     code: &'a str,
     message: String,
+    /// A Lambda failure after this many invocation attempts (the document names the
+    /// function).
+    lambda_attempts: Option<u32>,
 }
 
 /// The routing and buffering state of one stream.
@@ -189,6 +217,10 @@ pub(crate) struct Engine {
     name_pattern: JavaPattern,
     hour_pattern: JavaPattern,
     scratch: Scratch,
+    /// Records for the Lambda processor, taken by the driver after each put.
+    to_lambda: Vec<Pending>,
+    /// The function's ARN as error documents carry it.
+    lambda_arn: String,
 }
 
 impl Engine {
@@ -200,6 +232,12 @@ impl Engine {
         limits: EngineLimits,
     ) -> Result<Self, DeliveryError> {
         let converting = settings.conversion.is_some();
+        let settings_lambda_arn = settings
+            .processing
+            .lambda
+            .as_ref()
+            .map(|l| lambda::document_arn(&l.arn))
+            .unwrap_or_default();
         let partitioner = Partitioner::new(&settings, jq);
         let main = Sink::new(SinkId::Main, &settings.destination, converting);
         let errors = Sink::new(SinkId::Error, &settings.destination, false);
@@ -229,6 +267,8 @@ impl Engine {
             name_pattern: pattern("yyyy-MM-dd-HH-mm-ss")?,
             hour_pattern: pattern("yyyy/MM/dd/HH/")?,
             scratch: Scratch::default(),
+            to_lambda: Vec::new(),
+            lambda_arn: settings_lambda_arn,
         })
     }
 
@@ -267,7 +307,8 @@ impl Engine {
         }
     }
 
-    /// Route one put. Jobs for buffers that filled up are appended to `jobs`.
+    /// Route one put. Jobs for buffers that filled up are appended to `jobs`; with a Lambda
+    /// processor the records go to [`Engine::take_lambda`] instead of the buffers.
     pub(crate) fn ingest(
         &mut self,
         records: &[Record],
@@ -277,17 +318,22 @@ impl Engine {
         jobs: &mut Vec<FlushJob>,
     ) {
         let mut scratch = std::mem::take(&mut self.scratch);
+        let mut unpacked = std::mem::take(&mut scratch.unpacked);
         let mut put = Put {
             tracker,
             now_ms,
             jobs,
         };
-        let (mut partitioning_failed, mut limit_exceeded) = (0u64, 0u64);
-        let dp = self.settings.dynamic_partitioning;
+        let mut tally = PlaceTally::default();
         let deagg = self.settings.processing.deaggregation.clone();
+        let decompress = self.settings.processing.decompression;
+        let extract = self.settings.processing.data_message_extraction;
+        let lambda = self.settings.processing.lambda.is_some();
+        let (mut unpacked_ok, mut unpacked_failed, mut control) = (0u64, 0u64, 0u64);
         for record in records {
             let whole = Item {
                 data: &record.data,
+                raw: &record.data,
                 arrival_ms: record.arrival_ms,
             };
             if let Route::Divert(d) = route {
@@ -295,6 +341,7 @@ impl Engine {
                     kind: d.kind,
                     code: &d.code,
                     message: d.message.clone(),
+                    lambda_attempts: None,
                 };
                 self.fail(&mut put, whole, why, &mut scratch.doc);
                 continue;
@@ -302,7 +349,50 @@ impl Engine {
             if self.settings.backup.is_some() {
                 self.append(&mut put, SinkId::Backup, 0, whole, false);
             }
-            let data = &record.data[..];
+            // Decompression and message extraction (PROCESSORS.md §2): a record that fails
+            // goes to the error output as it arrived (still compressed).
+            let data: &[u8] = if decompress {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    cloudwatch::decompress(&record.data, extract, &mut unpacked)
+                }));
+                match result {
+                    Ok(Ok(Decompressed::Data)) => {
+                        unpacked_ok += 1;
+                        &unpacked
+                    }
+                    Ok(Ok(Decompressed::Control)) => {
+                        control += 1;
+                        if !lambda {
+                            // An empty record: without a function to see it, it adds nothing.
+                            continue;
+                        }
+                        &unpacked
+                    }
+                    Ok(Err(failure)) => {
+                        unpacked_failed += 1;
+                        let why = Rejection {
+                            kind: ErrorOutputType::DecompressionFailed,
+                            code: cloudwatch::DECOMPRESSION_FAILED,
+                            message: failure.0,
+                            lambda_attempts: None,
+                        };
+                        self.fail(&mut put, whole, why, &mut scratch.doc);
+                        continue;
+                    }
+                    Err(panic) => {
+                        let why = Rejection {
+                            kind: ErrorOutputType::DecompressionFailed,
+                            code: output::INTERNAL_ERROR,
+                            message: fault::bug_message("decompression", &*panic),
+                            lambda_attempts: None,
+                        };
+                        self.fail(&mut put, whole, why, &mut scratch.doc);
+                        continue;
+                    }
+                }
+            } else {
+                &record.data
+            };
             let split = catch_unwind(AssertUnwindSafe(|| {
                 deagg
                     .as_ref()
@@ -315,6 +405,7 @@ impl Engine {
                         kind: ErrorOutputType::ProcessingFailed,
                         code: output::INTERNAL_ERROR,
                         message: fault::bug_message("record de-aggregation", &*panic),
+                        lambda_attempts: None,
                     };
                     self.fail(&mut put, whole, why, &mut scratch.doc);
                     continue;
@@ -327,82 +418,121 @@ impl Engine {
             let subs = std::mem::take(&mut scratch.subs);
             for sub in &subs {
                 let sub_data = &data[sub.clone()];
+                // Error documents carry the record as it arrived once it was decompressed
+                // (PROCESSORS.md §2.2), else the (sub-)record the stage saw.
+                let raw = if decompress {
+                    &record.data[..]
+                } else {
+                    sub_data
+                };
+                if lambda {
+                    tracker.add(1);
+                    self.to_lambda.push(Pending {
+                        data: if decompress {
+                            Bytes::copy_from_slice(sub_data)
+                        } else {
+                            record.data.slice(sub.clone())
+                        },
+                        raw: if decompress {
+                            record.data.clone()
+                        } else {
+                            record.data.slice(sub.clone())
+                        },
+                        arrival_ms: record.arrival_ms,
+                        tracker: Arc::clone(tracker),
+                    });
+                    continue;
+                }
                 let item = Item {
                     data: sub_data,
+                    raw,
                     arrival_ms: record.arrival_ms,
                 };
-                let slot = if dp {
-                    let partition = catch_unwind(AssertUnwindSafe(|| {
-                        self.partition_for(sub_data, record.arrival_ms, &mut scratch)
-                    }))
-                    .unwrap_or_else(|panic| {
-                        Err(Failure::bug(fault::bug_message(
-                            "metadata extraction",
-                            &*panic,
-                        )))
-                    });
-                    match partition {
-                        Ok(group_ready) => {
-                            debug_assert!(group_ready);
-                            match self.sinks[SinkId::Main].lookup(&scratch.partition.group) {
-                                Some(slot) => slot,
-                                None if self.sinks[SinkId::Main].active
-                                    >= self.limits.active_partitions =>
-                                {
-                                    limit_exceeded += 1;
-                                    let message = format!(
-                                        "The record would open partition `{}`, beyond the limit of {} active partitions",
-                                        scratch.partition.group, self.limits.active_partitions
-                                    );
-                                    let why = Rejection {
-                                        kind: ErrorOutputType::ActivePartitionExceeded,
-                                        code: output::ACTIVE_PARTITIONS_LIMIT_EXCEEDED,
-                                        message,
-                                    };
-                                    self.fail(&mut put, item, why, &mut scratch.doc);
-                                    continue;
-                                }
-                                None => self.sinks[SinkId::Main].open(
-                                    &scratch.partition.group,
-                                    &scratch.partition.keys_buf,
-                                    &scratch.partition.key_ranges,
-                                ),
-                            }
-                        }
-                        Err(Failure { code, message }) => {
-                            partitioning_failed += 1;
-                            let why = Rejection {
-                                kind: ErrorOutputType::PartitioningFailed,
-                                code,
-                                message,
-                            };
-                            self.fail(&mut put, item, why, &mut scratch.doc);
-                            continue;
-                        }
-                    }
-                } else {
-                    match self.sinks[SinkId::Main].lookup("") {
-                        Some(slot) => slot,
-                        None => self.sinks[SinkId::Main].open("", "", &[]),
-                    }
-                };
-                let delimiter = self.settings.processing.append_delimiter && !self.converting;
-                self.append(&mut put, SinkId::Main, slot, item, delimiter);
+                self.place(&mut put, item, None, &mut scratch, &mut tally);
             }
             scratch.subs = subs;
         }
+        scratch.unpacked = unpacked;
         self.scratch = scratch;
+        let c = &self.counters;
+        Counters::add(&c.decompression_succeeded_records, unpacked_ok);
+        Counters::add(&c.decompression_failed_records, unpacked_failed);
+        Counters::add(&c.decompression_control_records, control);
+        self.finish_routing(tally, jobs);
+    }
+
+    /// The records the Lambda processor should send to the function, taken.
+    pub(crate) fn take_lambda(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.to_lambda)
+    }
+
+    /// Route the outcomes of one Lambda invocation: transformed records on to partitioning
+    /// and the buffers, failures to the error output, dropped records nowhere. Each record
+    /// gives back the tracker unit it held since [`Engine::ingest`].
+    pub(crate) fn ingest_processed(
+        &mut self,
+        items: Vec<Pending>,
+        outcomes: Vec<Outcome>,
+        now_ms: i64,
+        jobs: &mut Vec<FlushJob>,
+    ) {
+        debug_assert_eq!(items.len(), outcomes.len());
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut tally = PlaceTally::default();
+        for (item, outcome) in items.into_iter().zip(outcomes) {
+            let mut put = Put {
+                tracker: &item.tracker,
+                now_ms,
+                jobs: &mut *jobs,
+            };
+            match outcome {
+                Outcome::Ok { data, keys } => {
+                    let placed = Item {
+                        data: &data,
+                        raw: &item.raw,
+                        arrival_ms: item.arrival_ms,
+                    };
+                    self.place(&mut put, placed, Some(&keys), &mut scratch, &mut tally);
+                }
+                Outcome::Dropped => {}
+                Outcome::Failed {
+                    code,
+                    message,
+                    attempts,
+                } => {
+                    let failed = Item {
+                        data: &item.raw,
+                        raw: &item.raw,
+                        arrival_ms: item.arrival_ms,
+                    };
+                    let why = Rejection {
+                        kind: ErrorOutputType::ProcessingFailed,
+                        code: &code,
+                        message: message.into_owned(),
+                        lambda_attempts: Some(attempts),
+                    };
+                    self.fail(&mut put, failed, why, &mut scratch.doc);
+                }
+            }
+            item.tracker.done(1);
+        }
+        self.scratch = scratch;
+        self.finish_routing(tally, jobs);
+    }
+
+    /// After a batch of records was routed: counters, zero buffering, the memory budget.
+    fn finish_routing(&mut self, tally: PlaceTally, jobs: &mut Vec<FlushJob>) {
         Counters::add(
             &self.counters.partitioning_failed_records,
-            partitioning_failed,
+            tally.partitioning_failed,
         );
         Counters::add(
             &self.counters.partition_limit_exceeded_records,
-            limit_exceeded,
+            tally.limit_exceeded,
         );
         self.counters
             .partition_count_exceeded
-            .store(u64::from(limit_exceeded > 0), Relaxed);
+            .store(u64::from(tally.limit_exceeded > 0), Relaxed);
         if self.settings.destination.buffer_interval.is_zero() {
             // Zero buffering: every put becomes objects right away.
             self.flush_all(jobs);
@@ -411,18 +541,89 @@ impl Engine {
         self.publish_gauges();
     }
 
+    /// Partition one processed record (with dynamic partitioning) and buffer it.
+    fn place(
+        &mut self,
+        put: &mut Put<'_>,
+        item: Item<'_>,
+        lambda_keys: Option<&[(String, String)]>,
+        scratch: &mut Scratch,
+        tally: &mut PlaceTally,
+    ) {
+        let slot = if self.settings.dynamic_partitioning {
+            let partition = catch_unwind(AssertUnwindSafe(|| {
+                self.partition_for(item.data, item.arrival_ms, lambda_keys, scratch)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(Failure::bug(fault::bug_message(
+                    "metadata extraction",
+                    &*panic,
+                )))
+            });
+            match partition {
+                Ok(group_ready) => {
+                    debug_assert!(group_ready);
+                    match self.sinks[SinkId::Main].lookup(&scratch.partition.group) {
+                        Some(slot) => slot,
+                        None if self.sinks[SinkId::Main].active
+                            >= self.limits.active_partitions =>
+                        {
+                            tally.limit_exceeded += 1;
+                            let message = format!(
+                                "The record would open partition `{}`, beyond the limit of {} active partitions",
+                                scratch.partition.group, self.limits.active_partitions
+                            );
+                            let why = Rejection {
+                                kind: ErrorOutputType::ActivePartitionExceeded,
+                                code: output::ACTIVE_PARTITIONS_LIMIT_EXCEEDED,
+                                message,
+                                lambda_attempts: None,
+                            };
+                            self.fail(put, item.for_error(), why, &mut scratch.doc);
+                            return;
+                        }
+                        None => self.sinks[SinkId::Main].open(
+                            &scratch.partition.group,
+                            &scratch.partition.keys_buf,
+                            &scratch.partition.key_ranges,
+                        ),
+                    }
+                }
+                Err(Failure { code, message }) => {
+                    tally.partitioning_failed += 1;
+                    let why = Rejection {
+                        kind: ErrorOutputType::PartitioningFailed,
+                        code,
+                        message,
+                        lambda_attempts: None,
+                    };
+                    self.fail(put, item.for_error(), why, &mut scratch.doc);
+                    return;
+                }
+            }
+        } else {
+            match self.sinks[SinkId::Main].lookup("") {
+                Some(slot) => slot,
+                None => self.sinks[SinkId::Main].open("", "", &[]),
+            }
+        };
+        let delimiter = self.settings.processing.append_delimiter && !self.converting;
+        self.append(put, SinkId::Main, slot, item, delimiter);
+    }
+
     /// Extract keys, check them, and render the partition identity into
     /// `scratch.partition.group`.
     fn partition_for(
         &self,
         sub: &[u8],
         arrival_ms: i64,
+        lambda_keys: Option<&[(String, String)]>,
         scratch: &mut Scratch,
     ) -> Result<bool, Failure> {
         let started = self.partitioner.uses_jq().then(std::time::Instant::now);
         let result = self
             .partitioner
-            .partition(sub, arrival_ms, &mut scratch.partition)
+            .partition_with(sub, arrival_ms, lambda_keys, &mut scratch.partition)
             .map(|_| true)
             .map_err(Failure::extraction);
         if let Some(started) = started {
@@ -436,14 +637,22 @@ impl Engine {
     fn fail(&mut self, put: &mut Put<'_>, item: Item<'_>, why: Rejection<'_>, doc: &mut Vec<u8>) {
         put.tracker.had_errors.store(true, Relaxed);
         doc.clear();
-        output::failed_record(
-            item.data,
-            why.code,
-            why.message,
-            item.arrival_ms,
-            put.now_ms,
-        )
-        .write_ndjson(doc);
+        match why.lambda_attempts {
+            Some(attempts) => LambdaErrorDocument {
+                raw_data: base64::engine::general_purpose::STANDARD.encode(item.raw),
+                error_code: why.code,
+                error_message: &why.message,
+                attempts_made: attempts,
+                arrival_timestamp: item.arrival_ms,
+                attempt_ending_timestamp: put.now_ms,
+                lambda_arn: &self.lambda_arn,
+            }
+            .write_ndjson(doc),
+            None => {
+                output::failed_record(item.raw, why.code, why.message, item.arrival_ms, put.now_ms)
+                    .write_ndjson(doc)
+            }
+        }
         let kind = why.kind.as_str();
         let slot = match self.sinks[SinkId::Error].lookup(kind) {
             Some(slot) => slot,
@@ -452,6 +661,7 @@ impl Engine {
         let taken = std::mem::take(doc);
         let document = Item {
             data: &taken,
+            raw: &taken,
             arrival_ms: item.arrival_ms,
         };
         self.append(put, SinkId::Error, slot, document, false);
@@ -467,7 +677,9 @@ impl Engine {
         item: Item<'_>,
         delimiter: bool,
     ) {
-        let Item { data, arrival_ms } = item;
+        let Item {
+            data, arrival_ms, ..
+        } = item;
         let (tracker, now_ms) = (put.tracker, put.now_ms);
         let jobs = &mut *put.jobs;
         if sink == SinkId::Backup && self.sinks[sink].lookup("").is_none() {

@@ -531,8 +531,12 @@ async fn unsupported_features_fail_at_build() {
     )
     .expect("parse")
     .validate()
-    .expect_err("lambda keys");
-    assert!(matches!(err, DeliveryError::NotSupported { .. }), "{err}");
+    .expect_err("lambda keys without a Lambda processor");
+    assert!(
+        matches!(err, DeliveryError::InvalidArgument { .. })
+            && err.to_string().contains("requires a Lambda processor"),
+        "{err}"
+    );
     let err = builder(
         r#""DataFormatConversionConfiguration":{"SchemaConfiguration":{"DatabaseName":"d","TableName":"t"},"InputFormatConfiguration":{"Deserializer":{"OpenXJsonSerDe":{}}},"OutputFormatConfiguration":{"Serializer":{"ParquetSerDe":{}}}}"#,
         &Storage::memory(),

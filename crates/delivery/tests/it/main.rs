@@ -3,4 +3,5 @@
 mod common;
 mod compression;
 mod e2e;
+mod lambda;
 mod s3;

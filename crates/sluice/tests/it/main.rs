@@ -5,6 +5,7 @@ mod compat;
 mod fuzz_corpus;
 mod interop;
 mod jetstream;
+mod lambda;
 mod observe;
 mod query;
 mod reliability;

@@ -377,6 +377,10 @@ fn prometheus_scrapes_the_known_workload() {
         r#"sluice_api_request_duration_seconds_count{operation="PutRecordBatch"}"#,
         calls,
     );
+    // Streams without processors export their processing families at zero.
+    p(r#"sluice_lambda_invocations_total{stream="raw",result="success"}"#, 0);
+    p(r#"sluice_lambda_records_total{stream="raw",result="dropped"}"#, 0);
+    p(r#"sluice_decompression_records_total{stream="raw",result="failed"}"#, 0);
     p(r#"sluice_streams"#, 2);
     p(r#"sluice_wal_pending_entries"#, 0);
     p(
