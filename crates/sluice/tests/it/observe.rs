@@ -378,9 +378,18 @@ fn prometheus_scrapes_the_known_workload() {
         calls,
     );
     // Streams without processors export their processing families at zero.
-    p(r#"sluice_lambda_invocations_total{stream="raw",result="success"}"#, 0);
-    p(r#"sluice_lambda_records_total{stream="raw",result="dropped"}"#, 0);
-    p(r#"sluice_decompression_records_total{stream="raw",result="failed"}"#, 0);
+    p(
+        r#"sluice_lambda_invocations_total{stream="raw",result="success"}"#,
+        0,
+    );
+    p(
+        r#"sluice_lambda_records_total{stream="raw",result="dropped"}"#,
+        0,
+    );
+    p(
+        r#"sluice_decompression_records_total{stream="raw",result="failed"}"#,
+        0,
+    );
     p(r#"sluice_streams"#, 2);
     p(r#"sluice_wal_pending_entries"#, 0);
     p(
