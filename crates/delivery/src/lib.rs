@@ -73,9 +73,7 @@ pub use encode::ObjectKind;
 pub use engine::{Diversion, Record};
 pub use error::{DeliveryError, Result};
 pub use fault::ABORT_ON_ENV;
-pub use metrics::{
-    BILLING_INCREMENT_BYTES, MetricsSnapshot, RECENT_OBJECTS, billable_record_bytes,
-};
+pub use metrics::{BILLING_INCREMENT_BYTES, MetricsSnapshot, billable_record_bytes};
 pub use output::{
     ACTIVE_PARTITIONS_LIMIT_EXCEEDED, CONVERSION_WRITE_FAILED, ErrorOutputType, INTERNAL_ERROR,
     METADATA_EXTRACTION_FAILED, QUARANTINED, UNREPRESENTABLE_VALUE,
@@ -111,6 +109,6 @@ pub use store::{
 pub use stream::{
     DEFAULT_ACTIVE_PARTITIONS, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MEMORY_BUDGET_BYTES,
     DEFAULT_QUEUE_CAPACITY, DEFAULT_TICK_INTERVAL, DEFAULT_UPLOAD_CONCURRENCY, DeliveredObject,
-    DeliveryStream, DeliveryStreamBuilder, PutOutcome, PutReceipt, StreamLimits,
+    DeliveryStream, DeliveryStreamBuilder, PutOutcome, PutReceipt, RECENT_OBJECTS, StreamLimits,
 };
 pub use target::{StreamTarget, put_to};

@@ -4,17 +4,12 @@
 //! `sluice-monitor` exports them to Prometheus under PROCESSORS.md §3's names. The
 //! `billable_*` counters meter what Amazon Data Firehose would bill (PROCESSORS.md §4).
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use crate::output::ErrorOutputType;
-use crate::stream::DeliveredObject;
 
 /// Firehose bills ingestion (and format conversion) per record rounded up to this many bytes.
 pub const BILLING_INCREMENT_BYTES: u64 = 5 * 1024;
-/// How many of the last objects written a stream remembers ([`DeliveryStream::recent_objects`](crate::DeliveryStream::recent_objects)).
-pub const RECENT_OBJECTS: usize = 20;
 
 /// The bytes Firehose bills for ingesting one record of `len` bytes: rounded up to the next
 /// multiple of 5 KiB, and an empty record counts one increment (docs/observability.md).
@@ -77,8 +72,6 @@ pub(crate) struct Counters {
     pub(crate) lambda_output_bytes: AtomicU64,
     /// Arrival (epoch ms) of the oldest record not yet written; `i64::MAX` when none.
     pub(crate) oldest_undelivered_ms: AtomicI64,
-    /// The last [`RECENT_OBJECTS`] objects written, oldest first.
-    pub(crate) recent: Mutex<VecDeque<DeliveredObject>>,
 }
 
 impl Counters {
@@ -92,23 +85,6 @@ impl Counters {
         if n > 0 {
             counter.fetch_add(n, Relaxed);
         }
-    }
-
-    /// Remember `object` among the last ones written.
-    pub(crate) fn remember(&self, object: &DeliveredObject) {
-        if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() == RECENT_OBJECTS {
-                recent.pop_front();
-            }
-            recent.push_back(object.clone());
-        }
-    }
-
-    pub(crate) fn recent(&self) -> Vec<DeliveredObject> {
-        self.recent
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
     }
 
     pub(crate) fn add_error_records(&self, kind: ErrorOutputType, n: u64) {

@@ -25,6 +25,7 @@
 //! `max_inflight_bytes` (an outage), so back-pressure reaches the sources instead of memory
 //! growing without bound.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
@@ -389,6 +390,7 @@ impl DeliveryStreamBuilder {
             counters: Arc::clone(&counters),
             clock: Arc::clone(&self.clock),
             objects,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_OBJECTS)),
             closed: AtomicBool::new(false),
         });
         let ctx = Arc::new(DriverCtx {
@@ -422,7 +424,25 @@ struct Shared {
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
     objects: broadcast::Sender<DeliveredObject>,
+    /// The last [`RECENT_OBJECTS`] objects written, oldest first.
+    recent: Mutex<VecDeque<DeliveredObject>>,
     closed: AtomicBool,
+}
+
+/// How many of the last objects written a stream remembers ([`DeliveryStream::recent_objects`]).
+pub const RECENT_OBJECTS: usize = 20;
+
+impl Shared {
+    /// Remember `object` among the last ones written, and tell the subscribers.
+    fn written(&self, object: DeliveredObject) {
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT_OBJECTS {
+                recent.pop_front();
+            }
+            recent.push_back(object.clone());
+        }
+        let _ = self.objects.send(object);
+    }
 }
 
 /// A running delivery stream. Share it behind an `Arc`; every method takes `&self`.
@@ -494,7 +514,11 @@ impl DeliveryStream {
     /// The last objects written ([`RECENT_OBJECTS`](crate::RECENT_OBJECTS) at most), oldest
     /// first.
     pub fn recent_objects(&self) -> Vec<DeliveredObject> {
-        self.shared.counters.recent()
+        self.shared
+            .recent
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Queue records, waiting while the queue is full (back-pressure). Returns once the
@@ -932,8 +956,7 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
                 bytes,
                 written_ms: ctx.shared.clock.now_ms(),
             };
-            c.remember(&delivered);
-            let _ = ctx.shared.objects.send(delivered);
+            ctx.shared.written(delivered);
         }
         job.mark_failed_puts();
         for (tracker, n) in &job.trackers {

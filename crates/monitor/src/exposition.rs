@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use sluice_delivery::ErrorOutputType;
 
-use crate::monitor::Shared;
+use crate::shared::Shared;
 
 type Labels = Vec<(&'static str, String)>;
 

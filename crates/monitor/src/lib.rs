@@ -17,6 +17,7 @@ mod error;
 mod exposition;
 mod meter;
 mod monitor;
+mod shared;
 mod status;
 
 pub use cost::{Bill, DEFAULT_PRICES, Prices, Tier, bills};

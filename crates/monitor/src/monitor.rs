@@ -14,66 +14,12 @@ use sluice_jetstream::SourceMetricsHandle;
 
 use crate::error::Result;
 use crate::exposition::StreamsCollector;
-use crate::meter::{Meter, PERSIST_EVERY, Usage, process_cpu_seconds};
+use crate::meter::{Meter, PERSIST_EVERY};
+use crate::shared::{Shared, SourceView};
 use crate::status::{self, Status};
 
 /// The Prometheus text exposition content type (version 0.0.4).
 pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// One source feeding a stream, as monitoring sees it.
-#[derive(Debug, Clone)]
-pub(crate) struct SourceView {
-    pub(crate) stream: String,
-    pub(crate) name: String,
-    pub(crate) handle: SourceMetricsHandle,
-}
-
-/// What the routes and the collector share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) view: FirehoseView,
-    pub(crate) meter: Option<Meter>,
-    sources: Mutex<Vec<SourceView>>,
-}
-
-impl Shared {
-    pub(crate) fn sources(&self) -> Vec<SourceView> {
-        self.sources.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Feed the meter the live counters.
-    pub(crate) fn sample(&self) {
-        let Some(meter) = &self.meter else { return };
-        let readings: Vec<(String, Usage)> = self
-            .view
-            .streams()
-            .iter()
-            .map(|s| {
-                let m = s.metrics();
-                let (acknowledged_records, acknowledged_bytes) =
-                    self.view.api().acknowledged_by(s.name());
-                let usage = Usage {
-                    acknowledged_records,
-                    acknowledged_bytes,
-                    incoming_records: m.incoming_records,
-                    incoming_bytes: m.incoming_bytes,
-                    billable_ingest_bytes: m.billable_ingest_bytes,
-                    billable_conversion_bytes: m.billable_conversion_bytes,
-                    billable_partitioned_bytes: m.billable_partitioned_bytes,
-                    billable_partitioned_objects: m.billable_partitioned_objects,
-                    jq_nanos: m.jq_nanos,
-                    delivered_records: m.delivered_records,
-                    delivered_objects: m.delivered_objects,
-                    delivered_bytes: m.delivered_bytes,
-                    error_records: m.error_records,
-                    dropped_records: m.lambda_records_dropped,
-                };
-                (s.name().to_owned(), usage)
-            })
-            .collect();
-        meter.sample(chrono::Utc::now(), &readings, process_cpu_seconds());
-    }
-}
 
 /// Monitoring of one running server: `/metrics`, the status page, the usage meter.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sluice_delivery::{ErrorOutputType, ObjectKind};
 
-use crate::monitor::Shared;
+use crate::shared::Shared;
 
 /// The page.
 pub(crate) const PAGE: &str = include_str!("status.html");
