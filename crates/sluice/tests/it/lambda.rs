@@ -197,19 +197,11 @@ fn serve_transforms_with_lambda_converts_and_partitions_by_its_keys() {
 /// Every file under `dir` with its lines.
 fn lines_under(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("under").display().to_string();
-                let bytes = std::fs::read(&p).expect("read");
-                for line in String::from_utf8_lossy(&bytes).lines() {
-                    out.push((rel.clone(), line.to_owned()));
-                }
-            }
+    for p in crate::serve::files_under(dir) {
+        let rel = p.strip_prefix(dir).expect("under").display().to_string();
+        let bytes = std::fs::read(&p).expect("read");
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            out.push((rel.clone(), line.to_owned()));
         }
     }
     out
