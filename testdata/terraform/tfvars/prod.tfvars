@@ -1,0 +1,2 @@
+environment = "prod"
+buffer_mb   = "16"

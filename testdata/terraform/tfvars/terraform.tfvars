@@ -1,0 +1,2 @@
+environment = "staging"
+streams     = ["clicks", "views"]
