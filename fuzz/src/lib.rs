@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("wal_segment", sluice_firehose::fuzz::wal_segment),
     ("hive_type", hive_type),
     ("glue_table", glue_table),
+    ("terraform_hcl", terraform_hcl),
 ];
 
 /// The table with every Glue type (`schemas/testing/all_types.json`).
@@ -119,6 +120,37 @@ pub fn glue_table(data: &[u8]) {
         && let Ok(table) = Table::from_avro_schema(text)
     {
         let _ = table.arrow_schema();
+    }
+}
+
+/// Terraform definitions: the input as one `.tf` file (and, after a NUL byte, as
+/// `terraform.tfvars`). Invariant: a plan or positioned errors, never a panic or a stack
+/// overflow; every planned stream's body carries its name.
+pub fn terraform_hcl(data: &[u8]) {
+    use sluice_terraform::{PlanOptions, Sources, plan_sources};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (tf, tfvars) = text.split_once('\0').unwrap_or((text, ""));
+    let sources = Sources {
+        tf: vec![("main.tf".into(), tf.into())],
+        tfvars: if tfvars.is_empty() {
+            Vec::new()
+        } else {
+            vec![("terraform.tfvars".into(), tfvars.into())]
+        },
+    };
+    match plan_sources(&sources, &PlanOptions::default()) {
+        Ok(plan) => {
+            for s in &plan.streams {
+                assert_eq!(s.input["DeliveryStreamName"], s.name.as_str());
+            }
+        }
+        Err(e) => {
+            for d in e.diagnostics() {
+                assert!(d.line >= 1 && d.column >= 1, "{d}");
+            }
+        }
     }
 }
 

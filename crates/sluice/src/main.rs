@@ -5,12 +5,14 @@
 //! - `bench`: conversion speed on a generated data set, alone or against peers.
 //! - `serve`: the Firehose-compatible HTTP API.
 //! - `query`, `ddl`, `verify`: SQL, Athena DDL and checks over landed data.
+//! - `terraform plan`: the streams Terraform definitions would create (docs/terraform.md).
 
 mod bench;
 mod convert;
 mod cost;
 mod query;
 mod serve;
+mod terraform;
 
 use std::process::ExitCode;
 
@@ -53,6 +55,9 @@ enum Command {
     /// What Amazon Data Firehose would have billed for the traffic `sluice serve` metered,
     /// next to what Sluice used.
     Cost(cost::CostArgs),
+    /// Read Terraform definitions of Firehose delivery streams (docs/terraform.md).
+    #[command(subcommand)]
+    Terraform(terraform::TerraformCommand),
     /// Write the deterministic telemetry data set used by the benches (NDJSON).
     #[command(hide = true)]
     Datagen {
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run_query(&args),
         Command::Ddl(args) => query::run_ddl(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Terraform(command) => terraform::run(&command),
         Command::Verify(args) => match query::run_verify(&args) {
             Ok(true) => Ok(()),
             // The report says what failed; exit non-zero without another error line.

@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Also serve `GET /metrics` on this address (it is always on the API's listener too).
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Streams (and Glue tables) from Terraform definitions: `--terraform`, `--var`, `--var-file`.
+    #[command(flatten)]
+    terraform: crate::terraform::TerraformArgs,
 }
 
 /// The configuration file.
@@ -77,10 +80,10 @@ pub struct ServeConfig {
     pub(crate) schemas: Option<PathBuf>,
     /// Region used in ARNs (default `us-east-1`).
     #[serde(default)]
-    region: Option<String>,
+    pub(crate) region: Option<String>,
     /// 12-digit account id used in ARNs and messages (default `000000000000`).
     #[serde(default)]
-    account_id: Option<String>,
+    pub(crate) account_id: Option<String>,
     /// Access keys callers must sign with (SigV4). None: every caller is accepted.
     #[serde(default)]
     access_keys: Vec<AccessKeyConfig>,
@@ -316,6 +319,13 @@ impl ServeConfig {
         let mut builder = FirehoseBuilder::new(&data_dir)
             .with_schema_dir(&schemas)
             .with_crash_guard(true);
+        let terraform = crate::terraform::streams(
+            &args.terraform,
+            &schemas,
+            &data_dir,
+            self.region.as_deref(),
+            self.account_id.as_deref(),
+        )?;
         if self.region.is_some() || self.account_id.is_some() {
             let account = self
                 .account_id
@@ -364,6 +374,9 @@ impl ServeConfig {
                     stream.delivery_stream_name
                 )
             })?;
+            builder = builder.with_stream(stream);
+        }
+        for stream in terraform {
             builder = builder.with_stream(stream);
         }
         if let Some(http) = self.http {
@@ -694,6 +707,7 @@ mod tests {
             data_dir: None,
             schemas: None,
             metrics_listen: None,
+            terraform: Default::default(),
         }
     }
 

@@ -11,3 +11,4 @@ mod query;
 mod reliability;
 mod roundtrip;
 mod serve;
+mod terraform;
