@@ -75,7 +75,7 @@ pub fn arguments_markdown() -> String {
         out.push_str(&format!(
             "### `{title}`\n\n| argument | type | support |\n|---|---|---|\n"
         ));
-        schema::markdown_rows("", args, &mut out);
+        schema::markdown_rows("", args, false, &mut out);
         out.push('\n');
     }
     out

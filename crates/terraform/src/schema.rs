@@ -40,6 +40,9 @@ pub(crate) enum Support {
     Yes,
     /// Accepted; a warning says it is ignored.
     Ignored,
+    /// Mapped to the API shape (a plan prints it), but `sluice serve` refuses the destination
+    /// at `CreateDeliveryStream`, as for any API caller.
+    PlanOnly,
 }
 
 /// One argument or nested block.
@@ -76,6 +79,14 @@ pub(crate) const fn req(name: &'static str, ty: Ty) -> Arg {
 pub(crate) const fn ignored(name: &'static str, ty: Ty) -> Arg {
     Arg {
         support: Support::Ignored,
+        ..opt(name, ty)
+    }
+}
+
+/// A destination block Sluice maps but does not deliver to.
+pub(crate) const fn plan_only(name: &'static str, ty: Ty) -> Arg {
+    Arg {
+        support: Support::PlanOnly,
         ..opt(name, ty)
     }
 }
@@ -516,8 +527,9 @@ impl Reader<'_, '_> {
     }
 }
 
-/// Markdown rows `| argument | type | support |` for a table (and its nested blocks).
-pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], out: &mut String) {
+/// Markdown rows `| argument | type | support |` for a table (and its nested blocks); rows
+/// under a plan-only block say so.
+pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &mut String) {
     for a in args {
         let path = if prefix.is_empty() {
             a.name.to_owned()
@@ -542,15 +554,18 @@ pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], out: &mut String) {
             Ty::Block(_) | Ty::AnyBlock => "block".into(),
             Ty::Blocks(_) => "blocks (repeatable)".into(),
         };
+        let inner_plan_only = plan_only || a.support == Support::PlanOnly;
         let support = match (a.support, a.required) {
-            (Support::Yes, true) => "supported (required)",
-            (Support::Yes, false) => "supported",
             (Support::Ignored, _) => "accepted, ignored with a warning",
+            (_, true) if inner_plan_only => "mapped, plan only (required)",
+            (_, false) if inner_plan_only => "mapped, plan only",
+            (_, true) => "supported (required)",
+            (_, false) => "supported",
         };
         out.push_str(&format!("| `{path}` | {ty} | {support} |\n"));
         if let Ty::Block(inner) | Ty::Blocks(inner) = a.ty {
-            if a.support == Support::Yes {
-                markdown_rows(&path, inner, out);
+            if a.support != Support::Ignored {
+                markdown_rows(&path, inner, inner_plan_only, out);
             }
         }
     }
