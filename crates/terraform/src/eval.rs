@@ -151,6 +151,21 @@ impl<'m> Evaluator<'m> {
         self.expr(file, expr, scope, 0)
     }
 
+    /// Evaluate an expression that belongs to no file (a `--var` value): constants only.
+    pub(crate) fn eval_detached(&self, expr: &Expression) -> R {
+        if self.module.files.is_empty() {
+            return Err(Diagnostic {
+                file: String::new(),
+                line: 1,
+                column: 1,
+                message: "no module".into(),
+            });
+        }
+        // Spans of a detached expression point into another text: positions are dropped by
+        // the caller, only messages are kept.
+        self.expr(0, expr, &Scope::default(), 0)
+    }
+
     fn err(&self, file: usize, span: Option<Range<usize>>, msg: impl Into<String>) -> Diagnostic {
         self.idx(file).at(span, msg)
     }
@@ -797,10 +812,10 @@ impl<'m> Evaluator<'m> {
     /// The name AWS would give an `aws_s3_bucket` instance without a `bucket` argument.
     pub(crate) fn default_bucket(&self, file: usize, block: &Block, scope: &Scope) -> String {
         let mut attrs = Map::new();
-        if let Some(p) = block.body.get_attribute("bucket_prefix") {
-            if let Ok(Value::String(p)) = self.eval(file, &p.value, scope) {
-                attrs.insert("bucket_prefix".into(), Value::String(p));
-            }
+        if let Some(p) = block.body.get_attribute("bucket_prefix")
+            && let Ok(Value::String(p)) = self.eval(file, &p.value, scope)
+        {
+            attrs.insert("bucket_prefix".into(), Value::String(p));
         }
         let suffix = instance_suffix(scope);
         let name = block.labels.get(1).map_or("", |l| l.as_str());
@@ -1060,10 +1075,10 @@ impl Walker<'_> {
             Expression::Array(a) => a.iter().for_each(|e| self.expr(e, d)),
             Expression::Object(o) => {
                 for (k, v) in o.iter() {
-                    if let ObjectKey::Expression(e) = k {
-                        if !matches!(e, Expression::Variable(_)) {
-                            self.expr(e, d);
-                        }
+                    if let ObjectKey::Expression(e) = k
+                        && !matches!(e, Expression::Variable(_))
+                    {
+                        self.expr(e, d);
                     }
                     self.expr(v.expr(), d);
                 }

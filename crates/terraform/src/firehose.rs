@@ -245,10 +245,13 @@ const SSE: &[Arg] = &[
 
 /// A destination: Terraform's `destination` value, its block, the API member and the mapping
 /// (`None`: accepted by Terraform, not mapped by Sluice; the stream is left out with a warning).
+/// Builds a destination's API configuration from its read block.
+pub(crate) type Mapping = fn(&Read) -> Value;
+
 pub(crate) struct Destination {
     pub(crate) destination: &'static str,
     pub(crate) block: &'static str,
-    pub(crate) mapping: Option<(&'static str, fn(&Read) -> Value)>,
+    pub(crate) mapping: Option<(&'static str, Mapping)>,
 }
 
 /// Every `destination` value the AWS provider accepts.

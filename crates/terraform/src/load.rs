@@ -268,19 +268,19 @@ impl Module {
                             match s {
                                 Structure::Attribute(a) => {
                                     let name = a.key.as_str().to_owned();
-                                    if module.locals.contains_key(&name) {
-                                        errors.push(at(
-                                            a.span(),
-                                            format!("duplicate local value: `local.{name}` is defined twice"),
-                                        ));
-                                    } else {
-                                        module.locals.insert(
-                                            name,
-                                            LocalDecl {
+                                    match module.locals.entry(name) {
+                                        std::collections::btree_map::Entry::Occupied(e) => {
+                                            errors.push(at(
+                                                a.span(),
+                                                format!("duplicate local value: `local.{}` is defined twice", e.key()),
+                                            ));
+                                        }
+                                        std::collections::btree_map::Entry::Vacant(e) => {
+                                            e.insert(LocalDecl {
                                                 file: i,
                                                 attr: a.clone(),
-                                            },
-                                        );
+                                            });
+                                        }
                                     }
                                 }
                                 Structure::Block(b) => errors.push(at(
@@ -293,16 +293,19 @@ impl Module {
                         continue;
                     }
                 };
-                if map.contains_key(&key) {
-                    errors.push(at(
-                        block.span(),
-                        format!("duplicate {what}: `{key}` is declared twice"),
-                    ));
-                    if kind == "resource" {
-                        module.order.pop();
+                match map.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        errors.push(at(
+                            block.span(),
+                            format!("duplicate {what}: `{}` is declared twice", e.key()),
+                        ));
+                        if kind == "resource" {
+                            module.order.pop();
+                        }
                     }
-                } else {
-                    map.insert(key, decl);
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(decl);
+                    }
                 }
             }
         }

@@ -160,6 +160,7 @@ impl Reader<'_, '_> {
 
     /// Read `body` (of the block at `span`, named `path` in messages, e.g.
     /// `extended_s3_configuration`) against `args`. `top` allows the resource meta-arguments.
+    #[allow(clippy::too_many_arguments)] // the block, where it is, what it may hold, and scope
     pub(crate) fn read(
         &self,
         body: &Body,
@@ -277,7 +278,7 @@ impl Reader<'_, '_> {
         read
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one call site per kind of nested block
     fn block(
         &self,
         b: &Block,
@@ -508,8 +509,10 @@ impl Reader<'_, '_> {
             },
             Ty::Block(_) | Ty::Blocks(_) | Ty::AnyBlock => value,
         };
-        if let (false, Some(s)) = (arg.allowed.is_empty(), out.as_str()) {
-            if !arg.allowed.contains(&s) {
+        if let (false, Some(s)) = (arg.allowed.is_empty(), out.as_str())
+            && !arg.allowed.contains(&s)
+        {
+            {
                 return Err(self.at(
                     span,
                     format!(
@@ -563,10 +566,10 @@ pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &m
             (_, false) => "supported",
         };
         out.push_str(&format!("| `{path}` | {ty} | {support} |\n"));
-        if let Ty::Block(inner) | Ty::Blocks(inner) = a.ty {
-            if a.support != Support::Ignored {
-                markdown_rows(&path, inner, inner_plan_only, out);
-            }
+        if let Ty::Block(inner) | Ty::Blocks(inner) = a.ty
+            && a.support != Support::Ignored
+        {
+            markdown_rows(&path, inner, inner_plan_only, out);
         }
     }
 }

@@ -27,8 +27,10 @@ enum Primitive {
     String,
     Number,
     Bool,
-    /// `any` or a collection type: values are taken as written.
+    /// `any`, or no type: values are taken as written (a `--var` is a string).
     Other,
+    /// `list(…)`, `map(…)`, `object({…})` and the like: a `--var` value is an HCL expression.
+    Collection,
 }
 
 /// Every declared variable's value, or errors naming what is missing or invalid.
@@ -138,10 +140,26 @@ pub(crate) fn resolve(
             ));
             continue;
         };
-        let value = if matches!(ty, Primitive::String | Primitive::Other) {
-            Value::String(raw.to_owned())
-        } else {
-            Value::String(raw.trim().to_owned())
+        let value = match ty {
+            Primitive::String | Primitive::Other => Value::String(raw.to_owned()),
+            Primitive::Number | Primitive::Bool => Value::String(raw.trim().to_owned()),
+            Primitive::Collection => {
+                let parsed = hcl_edit::parser::parse_expr(raw)
+                    .map_err(|e| e.message().to_owned())
+                    .and_then(|expr| constants.eval_detached(&expr).map_err(|d| d.message));
+                match parsed {
+                    Ok(v) => v,
+                    Err(msg) => {
+                        errors.push(command_line.at(
+                            None,
+                            format!(
+                                "--var {name}: `{raw}` is not a value of the declared type: {msg}"
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+            }
         };
         values.insert(
             name.to_owned(),
@@ -180,6 +198,7 @@ fn primitive(e: &Expression) -> Primitive {
             "bool" => Primitive::Bool,
             _ => Primitive::Other,
         },
+        Expression::FuncCall(_) => Primitive::Collection,
         _ => Primitive::Other,
     }
 }
@@ -202,7 +221,7 @@ fn convert(ty: Primitive, v: Value) -> Result<Value, String> {
         (Primitive::Bool, Value::String(s)) if s == "true" || s == "false" => {
             Value::Bool(s == "true")
         }
-        (Primitive::Other, v) => v,
+        (Primitive::Other | Primitive::Collection, v) => v,
         (ty, v) => return Err(format!("a {ty:?} is required, not a {}", kind(&v)).to_lowercase()),
     })
 }

@@ -172,7 +172,7 @@ fn tfvars_and_command_line_variables() {
     let var_file = testdata("tfvars").join("prod.tfvars");
     let plan = plan_path(
         &testdata("tfvars"),
-        &[var_file.clone()],
+        std::slice::from_ref(&var_file),
         &PlanOptions::default(),
     )
     .expect("plans");
@@ -203,6 +203,17 @@ fn tfvars_and_command_line_variables() {
     )
     .expect_err("not a number");
     assert!(err.to_string().contains("buffer_mb"), "{err}");
+    // A list variable takes an HCL value on the command line.
+    let plan = plan_path(
+        &testdata("tfvars"),
+        &[],
+        &PlanOptions {
+            vars: vec![r#"streams=["a", "b", "c"]"#.into()],
+            ..PlanOptions::default()
+        },
+    )
+    .expect("plans");
+    assert_eq!(plan.streams.len(), 3);
 }
 
 #[test]
