@@ -177,13 +177,13 @@ pub(crate) fn streams(
     for stream in &plan.streams {
         let input = input(stream)?;
         check_tables(stream, schemas)?;
-        if let Some(existing) = running.get(&input.delivery_stream_name) {
-            if !diff(&normalized(existing)?, &normalized(&input)?).is_empty() {
-                eprintln!(
-                    "warning: {}: stream `{}` exists with another definition and keeps it (`sluice terraform plan` shows the difference; delete the stream to recreate it)",
-                    stream.position, input.delivery_stream_name
-                );
-            }
+        if let Some(existing) = running.get(&input.delivery_stream_name)
+            && !diff(&normalized(existing)?, &normalized(&input)?).is_empty()
+        {
+            eprintln!(
+                "warning: {}: stream `{}` exists with another definition and keeps it (`sluice terraform plan` shows the difference; delete the stream to recreate it)",
+                stream.position, input.delivery_stream_name
+            );
         }
         inputs.push(input);
     }
