@@ -29,6 +29,9 @@ pub const MAX_DEPTH: usize = 128;
 pub const MAX_INSTANCES: usize = 256;
 /// Longest string an expression may build (bytes).
 pub const MAX_STRING: usize = 1 << 20;
+/// Work budget for one evaluator: expressions evaluated plus bytes and elements of the values
+/// references, functions, templates and `for` expressions produce.
+pub const MAX_WORK: u64 = 64 << 20;
 /// Most elements a `for` expression or function may produce.
 const MAX_ELEMENTS: usize = 100_000;
 
@@ -122,6 +125,7 @@ pub(crate) struct Evaluator<'m> {
     locals: RefCell<BTreeMap<String, Result<Value, Diagnostic>>>,
     resources: RefCell<BTreeMap<String, Result<Value, Diagnostic>>>,
     busy: RefCell<BTreeSet<String>>,
+    work: std::cell::Cell<u64>,
 }
 
 type R<T = Value> = Result<T, Diagnostic>;
@@ -139,6 +143,7 @@ impl<'m> Evaluator<'m> {
             locals: RefCell::default(),
             resources: RefCell::default(),
             busy: RefCell::default(),
+            work: std::cell::Cell::new(0),
         }
     }
 
@@ -170,7 +175,40 @@ impl<'m> Evaluator<'m> {
         self.idx(file).at(span, msg)
     }
 
+    /// Evaluate, charging the work budget: one unit per expression, plus the size of every
+    /// value a reference, function, template or `for` produces (each is a copy).
     fn expr(&self, file: usize, expr: &Expression, scope: &Scope, depth: usize) -> R {
+        self.charge(file, expr, 1)?;
+        let v = self.expr_inner(file, expr, scope, depth)?;
+        if matches!(
+            expr,
+            Expression::Traversal(_)
+                | Expression::Variable(_)
+                | Expression::FuncCall(_)
+                | Expression::StringTemplate(_)
+                | Expression::HeredocTemplate(_)
+                | Expression::ForExpr(_)
+        ) {
+            let left = MAX_WORK.saturating_sub(self.work.get());
+            self.charge(file, expr, weight(&v, left))?;
+        }
+        Ok(v)
+    }
+
+    fn charge(&self, file: usize, expr: &Expression, units: u64) -> R<()> {
+        let total = self.work.get().saturating_add(units);
+        self.work.set(total);
+        if total > MAX_WORK {
+            return Err(self.err(
+                file,
+                expr.span(),
+                format!("evaluation takes more than {MAX_WORK} steps and bytes; Sluice stops here"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn expr_inner(&self, file: usize, expr: &Expression, scope: &Scope, depth: usize) -> R {
         if depth > MAX_DEPTH {
             return Err(self.err(
                 file,
@@ -348,6 +386,8 @@ impl<'m> Evaluator<'m> {
         let mut list = Vec::new();
         let mut map = Map::new();
         for (k, v) in items {
+            // Each iteration copies the scope: charge the copied value.
+            self.charge(file, &f.intro.collection_expr, weight(&v, MAX_WORK))?;
             let mut s = scope.with_var(f.intro.value_var.as_str(), v);
             if let Some(kv) = &f.intro.key_var {
                 s = s.with_var(kv.as_str(), k);
@@ -459,6 +499,7 @@ impl<'m> Evaluator<'m> {
                     let fe = &f.for_expr;
                     let c = self.expr(file, &fe.collection_expr, scope, d + 1)?;
                     for (k, v) in self.items(file, fe.collection_expr.span(), &c)? {
+                        self.charge(file, &fe.collection_expr, weight(&v, MAX_WORK))?;
                         let mut s = scope.with_var(fe.value_var.as_str(), v);
                         if let Some(kv) = &fe.key_var {
                             s = s.with_var(kv.as_str(), k);
@@ -956,6 +997,33 @@ impl<'m> Evaluator<'m> {
             )),
         }
     }
+}
+
+/// A value's size in bytes and elements, counted up to `limit` (then `limit + 1`).
+fn weight(v: &Value, limit: u64) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Value::String(s) => s.len() as u64 + 1,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                1
+            }
+            Value::Object(o) => {
+                for (k, v) in o {
+                    total += k.len() as u64;
+                    stack.push(v);
+                }
+                1
+            }
+            _ => 1,
+        };
+        if total > limit {
+            return limit + 1;
+        }
+    }
+    total
 }
 
 /// `-0` or `-key` for an instance of a `count`/`for_each` block, in generated names.

@@ -88,7 +88,12 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             if from.is_empty() {
                 Value::String(s)
             } else {
-                bounded(s.replace(&from, &to))?
+                // Size the result before building it: `to` may be long and `from` frequent.
+                let n = s.matches(from.as_str()).count();
+                if s.len() + n.saturating_mul(to.len()) > MAX_STRING {
+                    return Err(format!("the result is longer than {MAX_STRING} bytes"));
+                }
+                Value::String(s.replace(&from, &to))
             }
         }
         "join" => {

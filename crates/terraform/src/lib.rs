@@ -36,8 +36,9 @@
 //! ```
 //!
 //! Inputs are bounded: [`MAX_FILE_BYTES`] per file, [`MAX_FILES`] files, expressions nested at
-//! most [`MAX_DEPTH`] deep, at most [`MAX_INSTANCES`] instances per `count`/`for_each`.
-//! Past a bound is a positioned error.
+//! most [`MAX_DEPTH`] deep, at most [`MAX_INSTANCES`] instances per `count`/`for_each`,
+//! strings of at most [`MAX_STRING`] bytes, and [`MAX_WORK`] steps and bytes of evaluation per
+//! module. Past a bound is a positioned error.
 
 #![deny(missing_docs)]
 
@@ -55,7 +56,7 @@ mod variables;
 
 pub use diag::{Diagnostic, Diagnostics, Position};
 pub use error::{Result, TerraformError};
-pub use eval::{MAX_DEPTH, MAX_INSTANCES, MAX_STRING};
+pub use eval::{MAX_DEPTH, MAX_INSTANCES, MAX_STRING, MAX_WORK};
 pub use load::{MAX_FILE_BYTES, MAX_FILES, Sources};
 pub use plan::{
     DEFAULT_ACCOUNT_ID, DEFAULT_REGION, GlueTable, Plan, PlanOptions, PlannedStream, plan_path,

@@ -528,6 +528,16 @@ fn bounds_are_positioned_errors_not_panics() {
     let cycle = "locals {\n  a = local.b\n  b = local.a\n}\nresource \"aws_s3_bucket\" \"x\" {\n  bucket = local.a\n}\n";
     let shown = errors(cycle);
     assert!(shown.iter().any(|s| s.contains("cycle")), "{shown:?}");
+    // Copies of a long string, many times over: the work budget stops it, not the memory.
+    let items = vec!["1"; 5000].join(", ");
+    let blowup = format!(
+        "locals {{\n  s = join(\"\", [for i in [{items}] : \"0123456789abcdef\"])\n  l = [for i in [{items}] : local.s]\n  m = [for i in [{items}] : local.l]\n}}\nresource \"aws_s3_bucket\" \"b\" {{\n  bucket = length(local.m)\n}}\n"
+    );
+    let shown = errors(&blowup);
+    assert!(shown.iter().any(|s| s.contains("more than")), "{shown:?}");
+    let replace = "locals {\n  a = join(\"\", [for i in [1, 2, 3, 4, 5, 6, 7, 8] : \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"])\n  b = replace(local.a, \"a\", local.a)\n  c = replace(local.b, \"a\", local.b)\n}\nresource \"aws_s3_bucket\" \"b\" {\n  bucket = local.c\n}\n";
+    let shown = errors(replace);
+    assert!(shown.iter().any(|s| s.contains("longer than")), "{shown:?}");
     let big = "#".repeat(sluice_terraform::MAX_FILE_BYTES + 1);
     assert!(plan_text(&big).is_err());
 }
