@@ -323,8 +323,8 @@ impl ServeConfig {
             &args.terraform,
             &schemas,
             &data_dir,
-            self.region.as_deref(),
-            self.account_id.as_deref(),
+            (self.region.as_deref(), self.account_id.as_deref()),
+            &self.streams,
         )?;
         if self.region.is_some() || self.account_id.is_some() {
             let account = self

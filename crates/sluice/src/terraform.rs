@@ -145,8 +145,8 @@ pub(crate) fn streams(
     args: &TerraformArgs,
     schemas: &Path,
     data_dir: &Path,
-    region: Option<&str>,
-    account: Option<&str>,
+    (region, account): (Option<&str>, Option<&str>),
+    configured: &[CreateDeliveryStreamInput],
 ) -> anyhow::Result<Vec<CreateDeliveryStreamInput>> {
     let Some(path) = &args.terraform else {
         return Ok(Vec::new());
@@ -176,6 +176,17 @@ pub(crate) fn streams(
     let mut inputs = Vec::new();
     for stream in &plan.streams {
         let input = input(stream)?;
+        if configured
+            .iter()
+            .any(|c| c.delivery_stream_name == input.delivery_stream_name)
+        {
+            bail!(
+                "{}: `{}`: stream `{}` is also defined under the config's `streams:`; define it in one place",
+                stream.position,
+                stream.address,
+                input.delivery_stream_name
+            );
+        }
         check_tables(stream, schemas)?;
         if let Some(existing) = running.get(&input.delivery_stream_name)
             && !diff(&normalized(existing)?, &normalized(&input)?).is_empty()
@@ -364,5 +375,30 @@ mod tests {
             ["~ A.B: 1 → 2", "~ A.C[1]: 2 → 3", "- D: \"x\"", "+ E: true"]
         );
         assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_name_in_both_the_config_and_terraform_is_an_error() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let data = tempfile::tempdir().expect("tempdir");
+        let args = TerraformArgs {
+            terraform: Some(root.join("testdata/terraform/basic")),
+            ..TerraformArgs::default()
+        };
+        let schemas = root.join("schemas");
+        let ok = streams(&args, &schemas, data.path(), (None, None), &[]).expect("plans");
+        assert_eq!(ok.len(), 1);
+        let configured = [CreateDeliveryStreamInput {
+            delivery_stream_name: "tf-events".into(),
+            ..CreateDeliveryStreamInput::default()
+        }];
+        let err = streams(&args, &schemas, data.path(), (None, None), &configured)
+            .expect_err("defined twice");
+        assert!(
+            err.to_string()
+                .contains("also defined under the config's `streams:`"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("main.tf:60:1"), "{err}");
     }
 }
