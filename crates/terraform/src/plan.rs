@@ -108,7 +108,7 @@ pub fn plan_sources(sources: &Sources, options: &PlanOptions) -> Result<Plan> {
         &mut warnings,
     );
     if !errors.is_empty() {
-        return Err(TerraformError::Invalid(Diagnostics(errors)));
+        return Err(invalid(errors));
     }
     let ev = Evaluator::new(&module, identity, vars);
     let mut diags = Diags { errors, warnings };
@@ -241,10 +241,16 @@ pub fn plan_sources(sources: &Sources, options: &PlanOptions) -> Result<Plan> {
         }
     }
     if !diags.errors.is_empty() {
-        return Err(TerraformError::Invalid(Diagnostics(diags.errors)));
+        return Err(invalid(diags.errors));
     }
     plan.warnings = diags.warnings;
     Ok(plan)
+}
+
+/// The errors in file, line and column order.
+fn invalid(mut errors: Vec<Diagnostic>) -> TerraformError {
+    errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    TerraformError::Invalid(Diagnostics(errors))
 }
 
 /// A Glue name that is safe as one path segment.
