@@ -62,22 +62,4 @@ pub use plan::{
     DEFAULT_ACCOUNT_ID, DEFAULT_REGION, GlueTable, Plan, PlanOptions, PlannedStream, plan_path,
     plan_sources,
 };
-
-/// `docs/terraform.md`'s argument tables, generated from the tables the reader checks against.
-pub fn arguments_markdown() -> String {
-    let mut out = String::new();
-    for (title, args) in [
-        (
-            "aws_kinesis_firehose_delivery_stream",
-            firehose::DELIVERY_STREAM,
-        ),
-        ("aws_glue_catalog_table", glue::GLUE_TABLE),
-    ] {
-        out.push_str(&format!(
-            "### `{title}`\n\n| argument | type | support |\n|---|---|---|\n"
-        ));
-        schema::markdown_rows("", args, false, &mut out);
-        out.push('\n');
-    }
-    out
-}
+pub use schema::arguments_markdown;

@@ -573,3 +573,22 @@ pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &m
         }
     }
 }
+
+/// `docs/terraform.md`'s argument tables, generated from the tables the reader checks against.
+pub fn arguments_markdown() -> String {
+    let mut out = String::new();
+    for (title, args) in [
+        (
+            "aws_kinesis_firehose_delivery_stream",
+            crate::firehose::DELIVERY_STREAM,
+        ),
+        ("aws_glue_catalog_table", crate::glue::GLUE_TABLE),
+    ] {
+        out.push_str(&format!(
+            "### `{title}`\n\n| argument | type | support |\n|---|---|---|\n"
+        ));
+        markdown_rows("", args, false, &mut out);
+        out.push('\n');
+    }
+    out
+}
