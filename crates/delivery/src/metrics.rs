@@ -44,6 +44,8 @@ pub(crate) struct Counters {
     pub(crate) active_partitions: AtomicU64,
     pub(crate) partition_count_exceeded: AtomicU64,
     pub(crate) buffered_bytes: AtomicU64,
+    pub(crate) spilled_bytes: AtomicU64,
+    pub(crate) spills: AtomicU64,
     pub(crate) inflight_bytes: AtomicU64,
     pub(crate) billable_ingest_bytes: AtomicU64,
     pub(crate) billable_conversion_bytes: AtomicU64,
@@ -119,6 +121,8 @@ impl Counters {
             active_partitions: get(&self.active_partitions),
             partition_count_exceeded: get(&self.partition_count_exceeded) > 0,
             buffered_bytes: get(&self.buffered_bytes),
+            spilled_bytes: get(&self.spilled_bytes),
+            spills: get(&self.spills),
             inflight_bytes: get(&self.inflight_bytes),
             billable_ingest_bytes: get(&self.billable_ingest_bytes),
             billable_conversion_bytes: get(&self.billable_conversion_bytes),
@@ -202,8 +206,12 @@ pub struct MetricsSnapshot {
     pub active_partitions: u64,
     /// Whether the active-partition limit has been hit (`PartitionCountExceeded`).
     pub partition_count_exceeded: bool,
-    /// Bytes waiting in buffers (before compression).
+    /// Bytes waiting in buffers in memory (allocated, before compression).
     pub buffered_bytes: u64,
+    /// Bytes of buffered records moved to the spill directory (docs/partitions.md).
+    pub spilled_bytes: u64,
+    /// Times a buffer was moved to disk because the memory budget was reached.
+    pub spills: u64,
     /// Bytes of flushed buffers being encoded or uploaded.
     pub inflight_bytes: u64,
     /// Accepted source records' bytes, each rounded up to 5 KiB (Firehose's ingestion meter).

@@ -42,7 +42,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::CreateDeliveryStreamInput;
 use crate::encode::{EncodedObject, Encoder, ObjectKind};
 use crate::engine::{
-    Diversion, Engine, EngineLimits, FlushJob, JobDone, Record, Route, SinkId, Tracker,
+    Diversion, Engine, EngineLimits, FlushJob, JobDone, Record, Route, SinkId, Spill, Tracker,
 };
 use crate::error::{DeliveryError, Result};
 use crate::fault;
@@ -58,6 +58,8 @@ use crate::store::{Storage, UploadSettings, put_object};
 pub const DEFAULT_ACTIVE_PARTITIONS: usize = 500;
 /// Default memory budget for buffered records, across all partitions of a stream.
 pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 << 20;
+/// Default disk budget for buffers moved to the spill directory, per stream.
+pub const DEFAULT_SPILL_BUDGET_BYTES: u64 = 4 << 30;
 /// Default cap on flushed-but-unwritten bytes before puts are refused.
 pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 256 << 20;
 /// Default queue capacity, in puts.
@@ -75,8 +77,12 @@ pub struct StreamLimits {
     /// the error output (`activePartitionExceeded`).
     pub active_partitions: usize,
     /// Buffered bytes (allocated capacity) across all buffers; above it the largest buffers
-    /// are flushed early until 3/4 of it is used.
+    /// move to the spill directory (when the stream has one) or are flushed early, until 3/4
+    /// of it is used.
     pub memory_budget_bytes: usize,
+    /// Bytes of buffers in the spill directory; above it the largest spilled buffers are
+    /// flushed early until 3/4 of it is used.
+    pub spill_budget_bytes: u64,
     /// Flushed bytes not yet written; above it the stream stops taking puts.
     pub max_inflight_bytes: usize,
     /// Puts queued before `try_put` answers [`DeliveryError::OverLimits`].
@@ -92,6 +98,7 @@ impl Default for StreamLimits {
         Self {
             active_partitions: DEFAULT_ACTIVE_PARTITIONS,
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            spill_budget_bytes: DEFAULT_SPILL_BUDGET_BYTES,
             max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
@@ -111,6 +118,12 @@ impl StreamLimits {
     #[must_use]
     pub fn with_memory_budget_bytes(mut self, n: usize) -> Self {
         self.memory_budget_bytes = n;
+        self
+    }
+    /// Set the disk budget of the spill directory.
+    #[must_use]
+    pub fn with_spill_budget_bytes(mut self, n: u64) -> Self {
+        self.spill_budget_bytes = n;
         self
     }
     /// Set the in-flight cap.
@@ -234,6 +247,7 @@ pub struct DeliveryStreamBuilder {
     upload: UploadSettings,
     lambda: LambdaOptions,
     arn: Option<String>,
+    spill_dir: Option<PathBuf>,
 }
 
 impl DeliveryStreamBuilder {
@@ -249,6 +263,7 @@ impl DeliveryStreamBuilder {
             upload: UploadSettings::default(),
             lambda: LambdaOptions::default(),
             arn: None,
+            spill_dir: None,
         }
     }
 
@@ -296,6 +311,15 @@ impl DeliveryStreamBuilder {
     #[must_use]
     pub fn with_limits(mut self, limits: StreamLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Move partition buffers to files in `dir` when the memory budget is reached, instead of
+    /// flushing them early (docs/partitions.md). The directory is the stream's own: it is
+    /// emptied when the stream starts. Default: no spilling.
+    #[must_use]
+    pub fn with_spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
         self
     }
 
@@ -359,6 +383,21 @@ impl DeliveryStreamBuilder {
             None => None,
         };
         let counters = Arc::new(Counters::new());
+        let spill = match &self.spill_dir {
+            Some(dir) => Some(
+                Spill::open(dir, self.limits.spill_budget_bytes).map_err(|e| {
+                    DeliveryError::internal(format!(
+                        "cannot prepare the spill directory {}: {e}",
+                        dir.display()
+                    ))
+                })?,
+            ),
+            None => None,
+        };
+        // Spilled jobs read back at most about one memory budget at a time (KiB permits).
+        let load_kib = u32::try_from(self.limits.memory_budget_bytes >> 10)
+            .unwrap_or(u32::MAX)
+            .clamp(1024, 1 << 28);
         let engine = Engine::new(
             Arc::clone(&settings),
             self.version,
@@ -368,6 +407,7 @@ impl DeliveryStreamBuilder {
                 active_partitions: self.limits.active_partitions,
                 memory_budget: self.limits.memory_budget_bytes,
             },
+            spill,
         )?;
         let lambda = settings.processing.lambda.as_ref().map(|l| {
             let arn = self.arn.clone().unwrap_or_else(|| {
@@ -404,6 +444,8 @@ impl DeliveryStreamBuilder {
             attributes: storage.supports_attributes(),
             upload: self.upload,
             permits: Arc::new(Semaphore::new(self.limits.upload_concurrency)),
+            load_permits: Arc::new(Semaphore::new(load_kib.try_into().unwrap_or(1 << 28))),
+            load_kib,
             limits: self.limits,
             lambda,
         });
@@ -625,6 +667,9 @@ struct DriverCtx {
     attributes: bool,
     upload: UploadSettings,
     permits: Arc<Semaphore>,
+    /// KiB of spilled records being read back and encoded; bounds the memory they take.
+    load_permits: Arc<Semaphore>,
+    load_kib: u32,
     limits: StreamLimits,
     lambda: Option<Arc<LambdaRuntime>>,
 }
@@ -868,6 +913,22 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
         let Ok(_permit) = Arc::clone(&ctx.permits).acquire_owned().await else {
             return;
         };
+        let spilled_kib = job.spilled.as_ref().map_or(0, |s| {
+            u32::try_from(s.bytes >> 10)
+                .unwrap_or(u32::MAX)
+                .clamp(1, ctx.load_kib)
+        });
+        let _loading = if spilled_kib > 0 {
+            let Ok(p) = Arc::clone(&ctx.load_permits)
+                .acquire_many_owned(spilled_kib)
+                .await
+            else {
+                return;
+            };
+            Some(p)
+        } else {
+            None
+        };
         let done = JobDone {
             sink: job.sink,
             slot: job.slot,
@@ -882,6 +943,9 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
             // already turns its own panics into error documents (encode.rs); this catches the
             // rest, whose records stay unacknowledged like any other encoding failure.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job.load().map_err(|e| {
+                    DeliveryError::internal(format!("cannot read spilled records back: {e}"))
+                })?;
                 encoder.encode(&mut job, now)
             }))
             .unwrap_or_else(|panic| {

@@ -51,6 +51,7 @@ pub struct ApiMetrics {
     durations: Family<OperationLabels, Histogram, fn() -> Histogram>,
     acknowledged_records: Family<StreamLabels, Counter>,
     acknowledged_bytes: Family<StreamLabels, Counter>,
+    throttled_records: Family<StreamLabels, Counter>,
 }
 
 /// 100 µs … ~52 s: a put waits for the log's fsync; a slow disk shows in the tail.
@@ -65,6 +66,7 @@ impl Default for ApiMetrics {
             durations: Family::new_with_constructor(latency_histogram),
             acknowledged_records: Family::default(),
             acknowledged_bytes: Family::default(),
+            throttled_records: Family::default(),
         }
     }
 }
@@ -102,6 +104,24 @@ impl ApiMetrics {
             .get_or_create(&labels)
             .inc_by(records);
         self.acknowledged_bytes.get_or_create(&labels).inc_by(bytes);
+    }
+
+    /// Count records refused by the stream's ingest quota.
+    pub(crate) fn throttled(&self, stream: &str, records: u64) {
+        self.throttled_records
+            .get_or_create(&StreamLabels {
+                stream: stream.to_owned(),
+            })
+            .inc_by(records);
+    }
+
+    /// Records of `stream` refused by its ingest quota since the server started
+    /// (`ThrottledRecords`).
+    pub fn throttled_by(&self, stream: &str) -> u64 {
+        let labels = StreamLabels {
+            stream: stream.to_owned(),
+        };
+        self.throttled_records.get(&labels).map_or(0, |c| c.get())
     }
 
     /// Records and bytes `stream` acknowledged since the server started.
@@ -147,6 +167,11 @@ impl ApiMetrics {
             "acknowledged_bytes",
             "Bytes of the records the API acknowledged",
             self.acknowledged_bytes.clone(),
+        );
+        registry.register(
+            "throttled_records",
+            "Records refused with ServiceUnavailableException by the stream's ingest quota (ThrottledRecords)",
+            self.throttled_records.clone(),
         );
     }
 }

@@ -32,6 +32,7 @@ mod errors;
 pub mod fuzz;
 mod guard;
 mod models;
+mod quota;
 mod registry;
 mod service;
 mod wal;
@@ -41,6 +42,7 @@ pub use auth::{Credentials, MAX_CLOCK_SKEW_SECS, sign};
 pub use errors::{FirehoseError, Result};
 pub use guard::QUARANTINE_AFTER_CRASHES;
 pub use models::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_TAGS};
+pub use quota::IngestQuota;
 pub use registry::{Buckets, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, DESTINATION_ID, MAX_STREAMS};
 pub use service::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_TABLE_POLL,

@@ -81,6 +81,9 @@ pub struct RegistryOptions {
     pub limits: StreamLimits,
     /// How streams with a `Lambda` processor reach their function.
     pub lambda: LambdaOptions,
+    /// Where streams move partition buffers when their memory budget is reached, one
+    /// directory `<name>-<version>` each (none: buffers are flushed early instead).
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// A stream as persisted.
@@ -135,6 +138,15 @@ impl Registry {
     pub fn open(options: RegistryOptions) -> Result<Self> {
         let dir = &options.state_dir;
         std::fs::create_dir_all(dir).map_err(|e| FirehoseError::io(dir, e))?;
+        if let Some(spill) = &options.spill_dir {
+            // Spilled buffers of a process that is gone: their records are still in the log
+            // (they were never acknowledged as delivered), so they are replayed, not read.
+            match std::fs::remove_dir_all(spill) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FirehoseError::io(spill, e)),
+            }
+        }
         let registry = Self {
             options: options.clone(),
             streams: RwLock::new(BTreeMap::new()),
@@ -244,8 +256,14 @@ impl Registry {
             .map(bucket_of)
             .unwrap_or_default();
         let table_file = self.table_file(input);
-        let stream = DeliveryStreamBuilder::from_input(input)
-            .map_err(from_delivery)?
+        let mut builder = DeliveryStreamBuilder::from_input(input).map_err(from_delivery)?;
+        if let Some(dir) = &self.options.spill_dir {
+            builder = builder.with_spill_dir(dir.join(format!(
+                "{}-{}",
+                input.delivery_stream_name, state.version_id
+            )));
+        }
+        let stream = builder
             .with_storage(self.options.buckets.storage(bucket))
             .with_schema_dir(&self.options.schemas_dir)
             .with_version(state.version_id)

@@ -37,6 +37,7 @@ use crate::auth::Credentials;
 use crate::errors::{FirehoseError, Result};
 use crate::guard::{CrashGuard, QUARANTINE_AFTER_CRASHES};
 use crate::models::{self, Violations};
+use crate::quota::{IngestQuota, Quotas};
 use crate::registry::{self, Buckets, Registry, RegistryOptions};
 use crate::wal::{Position, Wal, WalEntry, WalOptions};
 
@@ -95,6 +96,8 @@ pub struct FirehoseBuilder {
     table_poll: Duration,
     crash_guard: bool,
     http: HttpLimits,
+    spill: bool,
+    quota: Option<IngestQuota>,
 }
 
 impl FirehoseBuilder {
@@ -115,6 +118,8 @@ impl FirehoseBuilder {
             table_poll: DEFAULT_TABLE_POLL,
             crash_guard: false,
             http: HttpLimits::default(),
+            spill: true,
+            quota: None,
         }
     }
 
@@ -175,6 +180,22 @@ impl FirehoseBuilder {
         self
     }
 
+    /// Whether streams move partition buffers to `<data-dir>/.sluice/spill` when their memory
+    /// budget is reached (default), or flush them early (docs/partitions.md).
+    #[must_use]
+    pub fn with_spill(mut self, yes: bool) -> Self {
+        self.spill = yes;
+        self
+    }
+
+    /// Enforce a Direct PUT throughput quota on every stream (default: none). Records over it
+    /// are refused with `ServiceUnavailableException` before they are buffered.
+    #[must_use]
+    pub fn with_ingest_quota(mut self, quota: IngestQuota) -> Self {
+        self.quota = Some(quota);
+        self
+    }
+
     /// How streams with a `Lambda` processor reach their function (endpoint fallback,
     /// concurrency, timeouts).
     #[must_use]
@@ -221,6 +242,7 @@ impl FirehoseBuilder {
             account_id: self.account_id,
             limits: self.limits,
             lambda: self.lambda,
+            spill_dir: self.spill.then(|| state.join("spill")),
         })?;
         for input in self.streams {
             let name = input.delivery_stream_name.clone();
@@ -243,6 +265,7 @@ impl FirehoseBuilder {
             credentials: self.credentials,
             http: self.http,
             api: ApiMetrics::default(),
+            quotas: self.quota.map(Quotas::new),
         });
         let replayed = plan.quarantine.len() + plan.isolate.len() + plan.replay.len();
         let settle = !plan.quarantine.is_empty() || !plan.isolate.is_empty();
@@ -291,6 +314,7 @@ pub(crate) struct Inner {
     credentials: Credentials,
     http: HttpLimits,
     api: ApiMetrics,
+    quotas: Option<Quotas>,
 }
 
 /// How a logged request is put again at start.
@@ -632,12 +656,24 @@ impl Inner {
         v.stream_name(name, "deliveryStreamName").unwrap_or("")
     }
 
-    /// Accept records into a stream: engine first (so back-pressure refuses before anything
-    /// is logged), then the log; the 200 goes out once the log is synced.
-    async fn accept(self: &Arc<Self>, name: &str, data: Vec<Bytes>) -> Result<bool> {
+    /// Accept records into a stream: the ingest quota first, then the engine (so
+    /// back-pressure refuses before anything is logged), then the log; the 200 goes out once
+    /// the log is synced. Returns how many records, from the first, were accepted: all, none,
+    /// or (over the quota) the ones that fit.
+    async fn accept(self: &Arc<Self>, name: &str, mut data: Vec<Bytes>) -> Result<usize> {
         let stream = self.registry.stream(name)?;
         if self.wal.is_over_limit() {
-            return Ok(false);
+            return Ok(0);
+        }
+        if let Some(quotas) = &self.quotas {
+            let admitted = quotas.admit(name, &data);
+            if admitted < data.len() {
+                self.api.throttled(name, (data.len() - admitted) as u64);
+                data.truncate(admitted);
+            }
+            if data.is_empty() {
+                return Ok(0);
+            }
         }
         let arrival_ms = stream.now_ms();
         let records = data
@@ -647,10 +683,11 @@ impl Inner {
         let receipt = match stream.try_put(records) {
             Ok(r) => r,
             Err(DeliveryError::OverLimits | DeliveryError::ShuttingDown { .. }) => {
-                return Ok(false);
+                return Ok(0);
             }
             Err(e) => return Err(registry::from_delivery(e)),
         };
+        let accepted = data.len();
         let (records, bytes) = (data.len() as u64, data.iter().map(|d| d.len() as u64).sum());
         let position = self
             .wal
@@ -667,7 +704,7 @@ impl Inner {
                 inner.wal.release(position);
             }
         });
-        Ok(true)
+        Ok(accepted)
     }
 
     /// Divert a logged request that crashed the process twice to its stream's error output,
@@ -766,7 +803,7 @@ impl Inner {
         v.finish()?;
         let data = data.ok_or_else(|| FirehoseError::internal("validated record has no data"))?;
         let prefix = uuid::Uuid::new_v4().simple().to_string();
-        if !self.accept(name, vec![data]).await? {
+        if self.accept(name, vec![data]).await? == 0 {
             return Err(FirehoseError::ServiceUnavailable);
         }
         to_body(&models::PutRecordOutput {
@@ -824,7 +861,7 @@ impl Inner {
         let accepted = self.accept(name, data).await?;
         let request_responses = (0..n)
             .map(|i| {
-                if accepted {
+                if i < accepted {
                     models::PutRecordBatchResponseEntry {
                         record_id: Some(record_id(&prefix, i)),
                         error_code: None,
@@ -840,7 +877,7 @@ impl Inner {
             })
             .collect();
         to_body(&models::PutRecordBatchOutput {
-            failed_put_count: if accepted { 0 } else { n },
+            failed_put_count: n - accepted,
             encrypted: false,
             request_responses,
         })
@@ -901,6 +938,9 @@ impl Inner {
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         v.finish()?;
         self.registry.delete(name).await?;
+        if let Some(quotas) = &self.quotas {
+            quotas.forget(name);
+        }
         Ok(b"{}".to_vec())
     }
 

@@ -174,6 +174,16 @@ impl Collector for StreamsCollector {
                 Gauge,
             ),
             Family::new(
+                "spilled_bytes",
+                "Bytes of buffered records moved to the spill directory (memory budget reached)",
+                Gauge,
+            ),
+            Family::new(
+                "buffer_spills",
+                "Times a partition buffer was moved to disk because the memory budget was reached",
+                Counter,
+            ),
+            Family::new(
                 "inflight_bytes",
                 "Bytes of flushed buffers being encoded or uploaded",
                 Gauge,
@@ -287,6 +297,8 @@ impl Collector for StreamsCollector {
             fams.push("partition_limit_rejected_records", stream(name), rejected);
             fams.push("throttled_puts", stream(name), Int(m.throttled_puts));
             fams.push("buffered_bytes", stream(name), Int(m.buffered_bytes));
+            fams.push("spilled_bytes", stream(name), Int(m.spilled_bytes));
+            fams.push("buffer_spills", stream(name), Int(m.spills));
             fams.push("inflight_bytes", stream(name), Int(m.inflight_bytes));
             fams.push("upload_attempts", stream(name), Int(m.upload_attempts));
             fams.push("upload_retries", stream(name), Int(m.upload_retries));

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use sluice_delivery::{CreateDeliveryStreamInput, LambdaOptions, S3Options, Storage};
-use sluice_firehose::{Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimits, WalOptions};
+use sluice_delivery::{CreateDeliveryStreamInput, LambdaOptions, S3Options, Storage, StreamLimits};
+use sluice_firehose::{
+    Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimits, IngestQuota, WalOptions,
+};
 use sluice_jetstream::{
     JetStreamConfig, JetStreamSettings, JetStreamSource, JetStreamSourceBuilder, Mode,
 };
@@ -105,6 +107,108 @@ pub struct ServeConfig {
     /// How streams with a `Lambda` processor reach their function.
     #[serde(default)]
     lambda: Option<LambdaConfig>,
+    /// Per-stream quotas: partitions, memory and disk for buffers, ingest rates (docs/api.md).
+    #[serde(default)]
+    limits: Option<LimitsConfig>,
+}
+
+/// Per-stream quotas (docs/api.md, docs/partitions.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsConfig {
+    /// Partitions with buffered or undelivered data (default 500, Firehose's; it raises the
+    /// quota to 5,000 on request; more where the machine allows).
+    #[serde(default)]
+    active_partitions: Option<usize>,
+    /// Memory for partition buffers, MiB (default 256).
+    #[serde(default)]
+    memory_budget_mib: Option<u64>,
+    /// Move buffers to `<data_dir>/.sluice/spill` when the memory budget is reached (default
+    /// true); false flushes them early instead (smaller objects).
+    #[serde(default)]
+    spill: Option<bool>,
+    /// Disk for spilled buffers, MiB (default 4096); beyond it the largest are flushed early.
+    #[serde(default)]
+    spill_budget_mib: Option<u64>,
+    /// Flushed bytes not yet written, MiB (default 256); beyond it puts are refused.
+    #[serde(default)]
+    max_inflight_mib: Option<u64>,
+    /// Direct PUT throughput quota; absent: none. Unset fields take Firehose's default for
+    /// the region.
+    #[serde(default)]
+    ingest: Option<IngestConfig>,
+}
+
+/// Firehose's three Direct PUT quotas.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestConfig {
+    #[serde(default)]
+    records_per_second: Option<u64>,
+    #[serde(default)]
+    mib_per_second: Option<f64>,
+    #[serde(default)]
+    requests_per_second: Option<u64>,
+}
+
+/// Most partitions a stream may be allowed: each costs a buffer, a spill file pair and an
+/// open object at flush time.
+const MAX_ACTIVE_PARTITIONS: usize = 1_000_000;
+
+impl LimitsConfig {
+    fn validate(self, region: &str) -> anyhow::Result<(StreamLimits, bool, Option<IngestQuota>)> {
+        let mut limits = StreamLimits::default();
+        if let Some(n) = self.active_partitions {
+            if !(1..=MAX_ACTIVE_PARTITIONS).contains(&n) {
+                bail!("limits.active_partitions: {n} is not between 1 and {MAX_ACTIVE_PARTITIONS}");
+            }
+            limits = limits.with_active_partitions(n);
+        }
+        let mib = |field: &str, value: u64, max: u64| -> anyhow::Result<u64> {
+            if !(1..=max).contains(&value) {
+                bail!("limits.{field}: {value} is not between 1 and {max}");
+            }
+            Ok(value << 20)
+        };
+        if let Some(v) = self.memory_budget_mib {
+            let bytes = mib("memory_budget_mib", v, 1 << 20)?;
+            limits = limits.with_memory_budget_bytes(usize::try_from(bytes)?);
+        }
+        if let Some(v) = self.spill_budget_mib {
+            limits = limits.with_spill_budget_bytes(mib("spill_budget_mib", v, 1 << 30)?);
+        }
+        if let Some(v) = self.max_inflight_mib {
+            let bytes = mib("max_inflight_mib", v, 1 << 20)?;
+            limits = limits.with_max_inflight_bytes(usize::try_from(bytes)?);
+        }
+        let quota = match self.ingest {
+            None => None,
+            Some(ingest) => {
+                let mut quota = IngestQuota::firehose_default(region);
+                if let Some(n) = ingest.records_per_second {
+                    if n == 0 {
+                        bail!("limits.ingest.records_per_second: must be at least 1");
+                    }
+                    quota.records_per_second = n;
+                }
+                if let Some(n) = ingest.requests_per_second {
+                    if n == 0 {
+                        bail!("limits.ingest.requests_per_second: must be at least 1");
+                    }
+                    quota.requests_per_second = n;
+                }
+                if let Some(m) = ingest.mib_per_second {
+                    if !(m.is_finite() && m > 0.0 && m <= 1e6) {
+                        bail!("limits.ingest.mib_per_second: {m} is not a number of MiB above 0");
+                    }
+                    // Whole bytes; at least one.
+                    quota.bytes_per_second = ((m * 1_048_576.0) as u64).max(1);
+                }
+                Some(quota)
+            }
+        };
+        Ok((limits, self.spill.unwrap_or(true), quota))
+    }
 }
 
 /// The `Lambda` processor's connection (docs/processing.md).
@@ -326,6 +430,17 @@ impl ServeConfig {
             (self.region.as_deref(), self.account_id.as_deref()),
             &self.streams,
         )?;
+        let region = self
+            .region
+            .clone()
+            .unwrap_or_else(|| sluice_firehose::DEFAULT_REGION.to_owned());
+        if let Some(limits) = self.limits {
+            let (limits, spill, quota) = limits.validate(&region)?;
+            builder = builder.with_limits(limits).with_spill(spill);
+            if let Some(quota) = quota {
+                builder = builder.with_ingest_quota(quota);
+            }
+        }
         if self.region.is_some() || self.account_id.is_some() {
             let account = self
                 .account_id
@@ -751,6 +866,57 @@ mod tests {
         let err =
             serde_norway::from_str::<ServeConfig>("lambda:\n  endpoint: x\n").expect_err("typo");
         assert!(err.to_string().contains("endpoint"), "{err}");
+    }
+
+    #[test]
+    fn limits_section_is_checked_and_names_the_field() {
+        let yaml = "limits:\n  active_partitions: 5000\n  memory_budget_mib: 64\n  spill_budget_mib: 1024\n  max_inflight_mib: 128\n  ingest:\n    records_per_second: 1000\n";
+        let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+        let (limits, spill, quota) = config
+            .limits
+            .expect("limits")
+            .validate("us-east-1")
+            .expect("valid");
+        assert_eq!(limits.active_partitions, 5000);
+        assert_eq!(limits.memory_budget_bytes, 64 << 20);
+        assert_eq!(limits.spill_budget_bytes, 1 << 30);
+        assert_eq!(limits.max_inflight_bytes, 128 << 20);
+        assert!(spill, "spilling is on unless turned off");
+        let quota = quota.expect("an ingest section turns the quota on");
+        assert_eq!(quota.records_per_second, 1000);
+        // Unset quotas take Firehose's defaults for the region.
+        assert_eq!(quota.bytes_per_second, 5 << 20);
+        assert_eq!(quota.requests_per_second, 2000);
+        let config: ServeConfig =
+            serde_norway::from_str("limits:\n  spill: false\n").expect("parses");
+        let (_, spill, quota) = config.limits.expect("limits").validate("x").expect("valid");
+        assert!(!spill);
+        assert!(quota.is_none(), "no ingest section, no quota");
+        for (yaml, problem) in [
+            (
+                "limits:\n  active_partitions: 0\n",
+                "limits.active_partitions",
+            ),
+            (
+                "limits:\n  memory_budget_mib: 0\n",
+                "limits.memory_budget_mib",
+            ),
+            (
+                "limits:\n  ingest:\n    mib_per_second: -1\n",
+                "limits.ingest.mib_per_second",
+            ),
+            (
+                "limits:\n  ingest:\n    requests_per_second: 0\n",
+                "limits.ingest.requests_per_second",
+            ),
+        ] {
+            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+            let err = config.validate(&args()).err().expect("invalid");
+            assert!(err.to_string().contains(problem), "{yaml}: {err}");
+        }
+        let err =
+            serde_norway::from_str::<ServeConfig>("limits:\n  partitions: 9\n").expect_err("typo");
+        assert!(err.to_string().contains("partitions"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::output::ErrorOutputType;
 use crate::settings::DestinationSettings;
 
 use super::sink::SinkId;
+use super::spill::Spilled;
 use super::{Engine, Tracker};
 
 /// What a flushed buffer holds and how it becomes objects.
@@ -39,6 +40,8 @@ pub(crate) struct FlushJob {
     /// For conversion jobs: where records that fail conversion go.
     pub(crate) error_key: Option<String>,
     pub(crate) data: Vec<u8>,
+    /// The buffer's records on disk, which come before `data` (see [`FlushJob::load`]).
+    pub(crate) spilled: Option<Spilled>,
     /// Record end offsets into `data` (conversion jobs only).
     pub(crate) ends: Vec<usize>,
     /// Record arrival times (conversion jobs only).
@@ -53,6 +56,18 @@ pub(crate) struct FlushJob {
 }
 
 impl FlushJob {
+    /// Bring spilled records back into memory, in front of the others. Runs where the job is
+    /// encoded (rayon), never on the driver.
+    pub(crate) fn load(&mut self) -> std::io::Result<()> {
+        if let Some(spilled) = self.spilled.take()
+            && let Err(e) = spilled.load(&mut self.data, &mut self.ends, &mut self.arrivals)
+        {
+            self.spilled = Some(spilled);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Mark the puts whose records are in `failed` as having errors.
     pub(crate) fn mark_failed_puts(&self) {
         let mut failed = self.failed.iter().copied().peekable();
@@ -97,13 +112,20 @@ impl Engine {
         if s.buffer.records == 0 {
             return None;
         }
-        let buffer = std::mem::take(&mut s.buffer);
+        let mut buffer = std::mem::take(&mut s.buffer);
         s.inflight += 1;
         let keys_buf = s.keys_buf.clone();
         let key_ranges = s.key_ranges.clone();
         let group = s.group.clone();
-        let accounted = buffer.capacity_bytes();
-        self.buffered = self.buffered.saturating_sub(accounted);
+        let in_memory = buffer.capacity_bytes();
+        self.buffered = self.buffered.saturating_sub(in_memory);
+        let spilled = buffer.spilled.take();
+        if let (Some(spill), Some(part)) = (self.spill.as_mut(), &spilled) {
+            spill.release(part);
+        }
+        // Spilled bytes count as in flight too: they are read back to be encoded, and the
+        // in-flight cap is what stops intake while the store is slow.
+        let accounted = in_memory + spilled.as_ref().map_or(0, |p| p.bytes);
         self.inflight += accounted;
         let t = zoned(buffer.oldest_arrival, dest.time_zone);
         let (kind, key, error_key) = match sink {
@@ -166,6 +188,7 @@ impl Engine {
             key,
             error_key,
             data: buffer.data,
+            spilled,
             ends: buffer.ends,
             arrivals: buffer.arrivals,
             records: buffer.records,
@@ -251,31 +274,84 @@ impl Engine {
         self.publish_gauges();
     }
 
-    /// Over the memory budget: flush the largest buffers until at most 3/4 of it is used.
-    /// Largest-first keeps early objects as big as possible: no flood of tiny files.
+    /// Over the memory budget: move the largest buffers to disk (with a spill directory) or
+    /// flush them early, until at most 3/4 of it is used; over the disk budget, flush the
+    /// largest spilled buffers early. Largest-first keeps early objects as big as possible: no
+    /// flood of tiny files.
     pub(super) fn enforce_budget(&mut self, jobs: &mut Vec<FlushJob>) {
-        if self.buffered <= self.limits.memory_budget {
-            return;
+        if self.buffered > self.limits.memory_budget {
+            let target = self.limits.memory_budget / 4 * 3;
+            let largest = self.largest_buffers(|s| s.buffer.capacity_bytes());
+            if self.spill.is_some() {
+                self.spill_until(target, &largest);
+            }
+            // Without a spill directory, when a write fails, or when what stays in memory
+            // (boundaries of records still to deliver) is itself over budget: flush early.
+            self.flush_until(jobs, &largest, |e| e.buffered <= target);
         }
-        let target = self.limits.memory_budget / 4 * 3;
+        let over_disk = self.spill.as_ref().is_some_and(|s| s.bytes > s.budget);
+        if over_disk {
+            let largest =
+                self.largest_buffers(|s| s.buffer.spilled.as_ref().map_or(0, |p| p.bytes));
+            self.flush_until(jobs, &largest, |e| {
+                e.spill.as_ref().is_none_or(|s| s.bytes <= s.budget / 4 * 3)
+            });
+        }
+    }
+
+    /// Buffers holding records, largest first by `size`.
+    fn largest_buffers(&self, size: impl Fn(&super::sink::Slot) -> usize) -> Vec<(SinkId, u32)> {
         let mut sizes: Vec<(usize, SinkId, u32)> = Vec::new();
         for sink in &self.sinks {
             for (i, slot) in sink.slots.iter().enumerate() {
                 if let Some(s) = slot
                     && s.buffer.records > 0
                 {
-                    sizes.push((
-                        s.buffer.capacity_bytes(),
-                        sink.id,
-                        u32::try_from(i).unwrap_or(u32::MAX),
-                    ));
+                    sizes.push((size(s), sink.id, u32::try_from(i).unwrap_or(u32::MAX)));
                 }
             }
         }
         sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
-        let mut flushed = 0u64;
-        for (_, sink, slot) in sizes {
+        sizes
+            .into_iter()
+            .map(|(_, sink, slot)| (sink, slot))
+            .collect()
+    }
+
+    /// Move buffers to disk, in `order`, until `target` bytes or less stay in memory.
+    fn spill_until(&mut self, target: usize, order: &[(SinkId, u32)]) {
+        let mut spills = 0u64;
+        for &(sink, slot) in order {
             if self.buffered <= target {
+                break;
+            }
+            let keep_records = self.sinks[sink].keep_records;
+            let (Some(spill), Some(s)) = (self.spill.as_mut(), self.sinks[sink].slot_mut(slot))
+            else {
+                continue;
+            };
+            let before = s.buffer.capacity_bytes();
+            if spill.write(&mut s.buffer, keep_records).is_err() {
+                break;
+            }
+            spills += 1;
+            self.buffered = self
+                .buffered
+                .saturating_sub(before.saturating_sub(s.buffer.capacity_bytes()));
+        }
+        Counters::add(&self.counters.spills, spills);
+    }
+
+    /// Flush buffers early, in `order`, until `enough` holds.
+    fn flush_until(
+        &mut self,
+        jobs: &mut Vec<FlushJob>,
+        order: &[(SinkId, u32)],
+        enough: impl Fn(&Self) -> bool,
+    ) {
+        let mut flushed = 0u64;
+        for &(sink, slot) in order {
+            if enough(self) {
                 break;
             }
             if let Some(job) = self.take_job(sink, slot) {

@@ -31,10 +31,12 @@ use crate::settings::StreamSettings;
 
 mod job;
 mod sink;
+mod spill;
 
 pub(crate) use job::{FlushJob, JobDone, JobKind};
 pub(crate) use sink::SinkId;
 use sink::{Sink, Sinks};
+pub(crate) use spill::Spill;
 
 /// One record as a source hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +223,8 @@ pub(crate) struct Engine {
     to_lambda: Vec<Pending>,
     /// The function's ARN as error documents carry it.
     lambda_arn: String,
+    /// Where buffers go when memory is short (none: they are flushed early instead).
+    spill: Option<Spill>,
 }
 
 impl Engine {
@@ -230,6 +234,7 @@ impl Engine {
         jq: Option<Arc<JqQuery>>,
         counters: Arc<Counters>,
         limits: EngineLimits,
+        spill: Option<Spill>,
     ) -> Result<Self, DeliveryError> {
         let converting = settings.conversion.is_some();
         let settings_lambda_arn = settings
@@ -269,6 +274,7 @@ impl Engine {
             scratch: Scratch::default(),
             to_lambda: Vec::new(),
             lambda_arn: settings_lambda_arn,
+            spill,
         })
     }
 
@@ -287,6 +293,8 @@ impl Engine {
         c.active_partitions
             .store(self.sinks[SinkId::Main].active as u64, Relaxed);
         c.buffered_bytes.store(self.buffered as u64, Relaxed);
+        c.spilled_bytes
+            .store(self.spill.as_ref().map_or(0, |s| s.bytes), Relaxed);
         c.inflight_bytes.store(self.inflight as u64, Relaxed);
         c.oldest_undelivered_ms.store(
             self.oldest.keys().next().copied().unwrap_or(i64::MAX),
@@ -690,7 +698,7 @@ impl Engine {
         // Flush first if this record would push the buffer past the size hint.
         let full = self.sinks[sink]
             .slot_mut(slot)
-            .is_some_and(|s| s.buffer.records > 0 && s.buffer.data.len() + len > size_limit);
+            .is_some_and(|s| s.buffer.records > 0 && s.buffer.len() + len > size_limit);
         if full && let Some(job) = self.take_job(sink, slot) {
             jobs.push(job);
         }
@@ -724,7 +732,7 @@ impl Engine {
         }
         let grown = buffer.capacity_bytes().saturating_sub(before);
         let oldest = buffer.oldest_arrival;
-        let reached = buffer.data.len() >= size_limit;
+        let reached = buffer.len() >= size_limit;
         self.buffered += grown;
         if first {
             self.oldest_add(oldest);

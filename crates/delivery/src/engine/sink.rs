@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::settings::DestinationSettings;
 
 use super::Tracker;
+use super::spill::Spilled;
 
 /// Which buffers a job came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,11 +18,15 @@ pub(crate) enum SinkId {
     Backup,
 }
 
+/// One partition's records. With spilling, the oldest part may live on disk (`spilled`);
+/// `data`, `ends` (relative to `data`) and `arrivals` hold the rest.
 #[derive(Debug, Default)]
 pub(super) struct Buffer {
     pub(super) data: Vec<u8>,
     pub(super) ends: Vec<usize>,
     pub(super) arrivals: Vec<i64>,
+    pub(super) spilled: Option<Spilled>,
+    /// Every record, spilled or not.
     pub(super) records: u64,
     pub(super) opened_ms: i64,
     pub(super) oldest_arrival: i64,
@@ -29,6 +34,12 @@ pub(super) struct Buffer {
 }
 
 impl Buffer {
+    /// Record bytes, spilled or not: what the size hint is compared with.
+    pub(super) fn len(&self) -> usize {
+        self.data.len() + self.spilled.as_ref().map_or(0, |s| s.bytes)
+    }
+
+    /// Memory held (not counting what is spilled).
     pub(super) fn capacity_bytes(&self) -> usize {
         self.data.capacity()
             + self.ends.capacity() * 8

@@ -6,6 +6,7 @@ mod fuzz_corpus;
 mod interop;
 mod jetstream;
 mod lambda;
+mod limits;
 mod observe;
 mod query;
 mod reliability;
