@@ -100,17 +100,9 @@ def main() -> int:
         % (max(args.partitions, 500), args.memory_budget_mib, args.spill,
            args.memory_budget_mib, json.dumps(definition(args.output, args.size_mib, args.interval))))
 
-    # Bodies first, so the generator measures the server, not base64.
-    bodies, bytes_by_partition = [], [0] * args.partitions
-    for first in range(0, args.records, BATCH):
-        recs = []
-        for i in range(first, min(first + BATCH, args.records)):
-            r = record(i, args.partitions, args.record_bytes)
-            bytes_by_partition[i % args.partitions] += len(r)
-            recs.append({"Data": base64.b64encode(r).decode()})
-        bodies.append((first, len(recs), json.dumps(
-            {"DeliveryStreamName": "many", "Records": recs}).encode()))
-
+    # The server starts before the bodies are built: a child's ru_maxrss includes what its
+    # parent held when it forked, so forking a Python holding a GiB of bodies would report
+    # a GiB for the server.
     server = subprocess.Popen(
         [args.sluice, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(work / "data"),
          "--schemas", str(work / "schemas"), "--config", str(config)],
@@ -124,6 +116,17 @@ def main() -> int:
         print("sluice serve did not start", file=sys.stderr)
         return 1
     threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+    # Bodies before the clock starts, so the generator measures the server, not base64.
+    bodies, bytes_by_partition = [], [0] * args.partitions
+    for first in range(0, args.records, BATCH):
+        recs = []
+        for i in range(first, min(first + BATCH, args.records)):
+            r = record(i, args.partitions, args.record_bytes)
+            bytes_by_partition[i % args.partitions] += len(r)
+            recs.append({"Data": base64.b64encode(r).decode()})
+        bodies.append((first, len(recs), json.dumps(
+            {"DeliveryStreamName": "many", "Records": recs}).encode()))
+
     host, port = addr.rsplit(":", 1)
 
     acked, lock, cursor = [], threading.Lock(), [0]
