@@ -286,7 +286,7 @@ impl Engine {
                 self.spill_until(target, &largest);
             }
             // Without a spill directory, when a write fails, or when what stays in memory
-            // (boundaries of records still to deliver) is itself over budget: flush early.
+            // anyway (each put's acknowledgement entries) is itself over budget: flush early.
             self.flush_until(jobs, &largest, |e| e.buffered <= target);
         }
         let over_disk = self.spill.as_ref().is_some_and(|s| s.bytes > s.budget);
