@@ -95,9 +95,11 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
     // The clients reconnect by themselves; publish the second half after the restart.
     fx.publish(N / 2..N, record).await;
     fx.wait_committed(Duration::from_secs(120)).await;
-    let m = worker
-        .shutdown()
+    // Bounded: a shutdown that hangs after a broker restart must fail this test with a
+    // message, not hold the whole suite (seen once, 2026-12-03; cause not yet found).
+    let m = tokio::time::timeout(Duration::from_secs(120), worker.shutdown())
         .await
+        .expect("the source shuts down within 120 s after a broker restart")
         .expect("the source survives the restart");
     // Half the messages exist only after the restart: the same source, over reconnected
     // clients, must have consumed and committed them.
