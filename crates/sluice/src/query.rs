@@ -38,6 +38,38 @@ pub(crate) struct StreamsArgs {
     schemas: Option<PathBuf>,
 }
 
+/// The server's configuration file and directories, as `sluice serve` resolves them.
+pub(crate) struct Resolved {
+    pub(crate) config: ServeConfig,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) schemas: PathBuf,
+}
+
+impl StreamsArgs {
+    /// Read the configuration (as strictly as `sluice serve` does); flags override it.
+    pub(crate) fn resolve(&self) -> anyhow::Result<Resolved> {
+        let config = match &self.config {
+            Some(path) => ServeConfig::from_path(path)?,
+            None => ServeConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(config.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::serve::DEFAULT_DATA_DIR));
+        let schemas = self
+            .schemas
+            .clone()
+            .or(config.schemas.clone())
+            .unwrap_or_else(|| PathBuf::from(crate::serve::DEFAULT_SCHEMAS));
+        Ok(Resolved {
+            config,
+            data_dir,
+            schemas,
+        })
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct QueryArgs {
     #[command(flatten)]
@@ -136,20 +168,11 @@ fn bucket_name(arn: &str) -> &str {
 /// and skipped.
 fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
     // The same file `sluice serve` reads, checked as strictly.
-    let config = match &args.config {
-        Some(path) => ServeConfig::from_path(path)?,
-        None => ServeConfig::default(),
-    };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or(config.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./sluice-data"));
-    let schemas = args
-        .schemas
-        .clone()
-        .or(config.schemas.clone())
-        .unwrap_or_else(|| PathBuf::from("./schemas"));
+    let Resolved {
+        config,
+        data_dir,
+        schemas,
+    } = args.resolve()?;
     let mut inputs: BTreeMap<String, CreateDeliveryStreamInput> = BTreeMap::new();
     for input in config.streams {
         inputs.insert(input.delivery_stream_name.clone(), input);

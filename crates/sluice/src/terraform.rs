@@ -15,7 +15,7 @@ use serde_json::Value;
 use sluice_delivery::CreateDeliveryStreamInput;
 use sluice_terraform::{GlueTable, Plan, PlanOptions, PlannedStream};
 
-use crate::serve::{DEFAULT_DATA_DIR, DEFAULT_SCHEMAS, ServeConfig, persisted_streams};
+use crate::serve::persisted_streams;
 
 /// `sluice serve`'s Terraform flags.
 #[derive(Debug, Default, clap::Args)]
@@ -51,15 +51,9 @@ pub struct PlanArgs {
     /// A `.tfvars` file (repeatable).
     #[arg(long = "var-file", value_name = "FILE")]
     var_files: Vec<PathBuf>,
-    /// The server's YAML configuration (data dir, schemas, identity, predefined streams).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The server's data directory (overrides the file; default ./sluice-data).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The server's Glue table directory (overrides the file; default ./schemas).
-    #[arg(long)]
-    schemas: Option<PathBuf>,
+    /// The server's configuration and directories, as for `sluice query`.
+    #[command(flatten)]
+    server: crate::query::StreamsArgs,
 }
 
 /// The region and account ARNs are built with: the server's own.
@@ -204,20 +198,11 @@ pub(crate) fn streams(
 /// `sluice terraform plan`.
 pub fn run(command: &TerraformCommand) -> anyhow::Result<()> {
     let TerraformCommand::Plan(args) = command;
-    let config = match &args.config {
-        Some(path) => ServeConfig::from_path(path)?,
-        None => ServeConfig::default(),
-    };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or(config.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let schemas = args
-        .schemas
-        .clone()
-        .or(config.schemas.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCHEMAS));
+    let crate::query::Resolved {
+        config,
+        data_dir,
+        schemas,
+    } = args.server.resolve()?;
     let options = options(
         &args.vars,
         config.region.as_deref(),
