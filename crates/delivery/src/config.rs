@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 use sluice_json::DeserializerConfig;
 use sluice_parquet::ParquetSerDeConfig;
 
+use crate::destination::http::HttpEndpointDestinationConfiguration;
+use crate::destination::opensearch::AmazonopensearchserviceDestinationConfiguration;
+use crate::destination::redshift::RedshiftDestinationConfiguration;
+use crate::destination::splunk::SplunkDestinationConfiguration;
 use crate::error::{DeliveryError, Result};
 
 /// `CreateDeliveryStream` request body.
@@ -80,15 +84,16 @@ pub struct CreateDeliveryStreamInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub extended_s3_destination_configuration: Option<ExtendedS3DestinationConfiguration>,
-    /// Not supported by Sluice.
+    /// Redshift (or PostgreSQL) through S3 staging and COPY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redshift_destination_configuration: Option<serde_json::Value>,
+    pub redshift_destination_configuration: Option<RedshiftDestinationConfiguration>,
     /// Not supported by Sluice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elasticsearch_destination_configuration: Option<serde_json::Value>,
-    /// Not supported by Sluice.
+    /// OpenSearch `_bulk` indexing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amazonopensearchservice_destination_configuration: Option<serde_json::Value>,
+    pub amazonopensearchservice_destination_configuration:
+        Option<AmazonopensearchserviceDestinationConfiguration>,
     /// Not supported by Sluice.
     #[serde(
         rename = "AmazonOpenSearchServerlessDestinationConfiguration",
@@ -96,12 +101,12 @@ pub struct CreateDeliveryStreamInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub amazon_open_search_serverless_destination_configuration: Option<serde_json::Value>,
-    /// Not supported by Sluice.
+    /// Splunk HEC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub splunk_destination_configuration: Option<serde_json::Value>,
-    /// Not supported by Sluice.
+    pub splunk_destination_configuration: Option<SplunkDestinationConfiguration>,
+    /// An HTTP endpoint speaking Firehose's delivery protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_endpoint_destination_configuration: Option<serde_json::Value>,
+    pub http_endpoint_destination_configuration: Option<HttpEndpointDestinationConfiguration>,
     /// Not supported by Sluice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snowflake_destination_configuration: Option<serde_json::Value>,

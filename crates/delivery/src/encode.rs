@@ -39,7 +39,7 @@ pub(crate) struct EncodedObject {
 
 impl EncodedObject {
     /// A raw, backup or error object: `data` as it is, compressed with `format`.
-    fn plain(
+    pub(crate) fn plain(
         key: &str,
         data: Vec<u8>,
         format: CompressionFormat,
@@ -111,6 +111,9 @@ impl Encoder {
                 ObjectKind::Error(kind),
                 job.records,
             )?]),
+            JobKind::Deliver(_) => Err(DeliveryError::internal(
+                "delivery jobs are sent, not encoded (stream.rs deliver_job)",
+            )),
             JobKind::Convert => {
                 let (objects, failed) = self.convert(job, &data, now_ms)?;
                 job.failed = failed;

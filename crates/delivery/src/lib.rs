@@ -43,6 +43,7 @@ mod chain;
 mod clock;
 mod compress;
 mod config;
+pub mod destination;
 mod encode;
 mod engine;
 mod error;
@@ -69,6 +70,7 @@ pub use config::{
     RetryOptions, S3BackupMode, S3DestinationConfiguration, SchemaConfiguration, SerializerConfig,
     Tag,
 };
+pub use destination::{Backoff, EndpointKind, EndpointSettings};
 pub use encode::ObjectKind;
 pub use engine::{Diversion, Record};
 pub use error::{DeliveryError, Result};

@@ -72,6 +72,13 @@ pub(crate) struct Counters {
     pub(crate) lambda_records_invocation_failed: AtomicU64,
     pub(crate) lambda_input_bytes: AtomicU64,
     pub(crate) lambda_output_bytes: AtomicU64,
+    pub(crate) destination_records: AtomicU64,
+    pub(crate) destination_bytes: AtomicU64,
+    pub(crate) destination_success: AtomicU64,
+    pub(crate) destination_attempts: AtomicU64,
+    pub(crate) destination_processed_records: AtomicU64,
+    pub(crate) destination_processed_bytes: AtomicU64,
+    pub(crate) destination_failed_records: AtomicU64,
     /// Arrival (epoch ms) of the oldest record not yet written; `i64::MAX` when none.
     pub(crate) oldest_undelivered_ms: AtomicI64,
 }
@@ -149,6 +156,14 @@ impl Counters {
             lambda_records_invocation_failed: get(&self.lambda_records_invocation_failed),
             lambda_input_bytes: get(&self.lambda_input_bytes),
             lambda_output_bytes: get(&self.lambda_output_bytes),
+            destination: None,
+            destination_records: get(&self.destination_records),
+            destination_bytes: get(&self.destination_bytes),
+            destination_success: get(&self.destination_success),
+            destination_attempts: get(&self.destination_attempts),
+            destination_processed_records: get(&self.destination_processed_records),
+            destination_processed_bytes: get(&self.destination_processed_bytes),
+            destination_failed_records: get(&self.destination_failed_records),
             data_freshness_ms: if oldest == i64::MAX {
                 0
             } else {
@@ -267,6 +282,25 @@ pub struct MetricsSnapshot {
     pub lambda_input_bytes: u64,
     /// Record bytes the function returned `Ok` (decoded; `SucceedProcessing.Bytes`).
     pub lambda_output_bytes: u64,
+    /// The non-S3 destination's CloudWatch family (`HttpEndpoint`, `Splunk`,
+    /// `AmazonOpenSearchService`, `Redshift`): the `destination_*` counters are
+    /// `DeliveryTo<this>.*`.
+    pub destination: Option<&'static str>,
+    /// Records the destination took (`DeliveryTo….Records`).
+    pub destination_records: u64,
+    /// Their bytes (`DeliveryTo….Bytes`).
+    pub destination_bytes: u64,
+    /// Successful requests, acknowledged batches or COPYs (`DeliveryTo….Success` numerator).
+    pub destination_success: u64,
+    /// Attempts made, retries included (`DeliveryTo….Success` denominator).
+    pub destination_attempts: u64,
+    /// Records sent over all attempts (`DeliveryTo….ProcessedRecords`).
+    pub destination_processed_records: u64,
+    /// Bytes sent over all attempts (`DeliveryTo….ProcessedBytes`).
+    pub destination_processed_bytes: u64,
+    /// Records given up on and written to the backup bucket's error output (or, for
+    /// Redshift, whose batch's manifest went to `errors/manifests/`).
+    pub destination_failed_records: u64,
 }
 
 impl MetricsSnapshot {

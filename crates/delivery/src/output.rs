@@ -18,16 +18,26 @@ pub enum ErrorOutputType {
     /// `activePartitionExceeded`: the record would have opened a partition beyond the
     /// active-partition limit.
     ActivePartitionExceeded,
+    /// `http-endpoint-failed`: the HTTP endpoint did not take the record within the retry
+    /// duration.
+    HttpEndpointFailed,
+    /// `splunk-failed`: Splunk did not index (acknowledge) the record in time.
+    SplunkFailed,
+    /// `AmazonOpenSearchService-failed`: OpenSearch refused the document or was unreachable.
+    AmazonOpenSearchServiceFailed,
 }
 
 impl ErrorOutputType {
     /// Every type, in a fixed order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::ProcessingFailed,
         Self::DecompressionFailed,
         Self::FormatConversionFailed,
         Self::PartitioningFailed,
         Self::ActivePartitionExceeded,
+        Self::HttpEndpointFailed,
+        Self::SplunkFailed,
+        Self::AmazonOpenSearchServiceFailed,
     ];
 
     /// Position in [`Self::ALL`].
@@ -38,6 +48,9 @@ impl ErrorOutputType {
             Self::FormatConversionFailed => 2,
             Self::PartitioningFailed => 3,
             Self::ActivePartitionExceeded => 4,
+            Self::HttpEndpointFailed => 5,
+            Self::SplunkFailed => 6,
+            Self::AmazonOpenSearchServiceFailed => 7,
         }
     }
 
@@ -49,6 +62,9 @@ impl ErrorOutputType {
             Self::FormatConversionFailed => "format-conversion-failed",
             Self::PartitioningFailed => "partitioning-failed",
             Self::ActivePartitionExceeded => "activePartitionExceeded",
+            Self::HttpEndpointFailed => "http-endpoint-failed",
+            Self::SplunkFailed => "splunk-failed",
+            Self::AmazonOpenSearchServiceFailed => "AmazonOpenSearchService-failed",
         }
     }
 }

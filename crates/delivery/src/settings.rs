@@ -15,6 +15,7 @@ use crate::config::{
     DataFormatConversionConfiguration, EncryptionConfiguration, ExtendedS3DestinationConfiguration,
     ProcessingConfiguration, S3BackupMode, S3DestinationConfiguration,
 };
+use crate::destination::{EndpointSettings, Validated};
 use crate::error::{DeliveryError, Result};
 use crate::jq::{JqQuery, static_keys};
 
@@ -47,6 +48,8 @@ pub struct StreamSettings {
     pub conversion: Option<ConversionSettings>,
     /// Whether dynamic partitioning is on.
     pub dynamic_partitioning: bool,
+    /// A destination other than S3 (`destination` is then its `S3Configuration`).
+    pub endpoint: Option<EndpointSettings>,
 }
 
 /// One S3 destination: bucket, prefixes, buffering, compression.
@@ -193,27 +196,13 @@ impl CreateDeliveryStreamInput {
         }
         let others = [
             (
-                "Redshift",
-                self.redshift_destination_configuration.is_some(),
-            ),
-            (
                 "Elasticsearch",
                 self.elasticsearch_destination_configuration.is_some(),
-            ),
-            (
-                "Amazon OpenSearch Service",
-                self.amazonopensearchservice_destination_configuration
-                    .is_some(),
             ),
             (
                 "Amazon OpenSearch Serverless",
                 self.amazon_open_search_serverless_destination_configuration
                     .is_some(),
-            ),
-            ("Splunk", self.splunk_destination_configuration.is_some()),
-            (
-                "HTTP endpoint",
-                self.http_endpoint_destination_configuration.is_some(),
             ),
             (
                 "Snowflake",
@@ -221,7 +210,22 @@ impl CreateDeliveryStreamInput {
             ),
             ("Iceberg", self.iceberg_destination_configuration.is_some()),
         ];
+        let endpoints = [
+            self.http_endpoint_destination_configuration
+                .as_ref()
+                .map(|c| c as &dyn EndpointConfig),
+            self.splunk_destination_configuration
+                .as_ref()
+                .map(|c| c as &dyn EndpointConfig),
+            self.amazonopensearchservice_destination_configuration
+                .as_ref()
+                .map(|c| c as &dyn EndpointConfig),
+            self.redshift_destination_configuration
+                .as_ref()
+                .map(|c| c as &dyn EndpointConfig),
+        ];
         let count = others.iter().filter(|(_, set)| *set).count()
+            + endpoints.iter().flatten().count()
             + usize::from(self.s3_destination_configuration.is_some())
             + usize::from(self.extended_s3_destination_configuration.is_some());
         if count != 1 {
@@ -233,6 +237,9 @@ impl CreateDeliveryStreamInput {
             return Err(DeliveryError::not_supported(format!(
                 "The {kind} destination"
             )));
+        }
+        if let Some(endpoint) = endpoints.into_iter().flatten().next() {
+            return validate_endpoint(name, endpoint.validate()?);
         }
         let extended = match (
             &self.extended_s3_destination_configuration,
@@ -438,6 +445,62 @@ fn validate_extended(name: &str, d: &ExtendedS3DestinationConfiguration) -> Resu
         processing,
         conversion,
         dynamic_partitioning,
+        endpoint: None,
+    })
+}
+
+/// A non-S3 destination's configuration, checked by its module.
+trait EndpointConfig {
+    fn validate(&self) -> Result<Validated<'_>>;
+}
+
+impl EndpointConfig for crate::destination::http::HttpEndpointDestinationConfiguration {
+    fn validate(&self) -> Result<Validated<'_>> {
+        crate::destination::http::validate(self)
+    }
+}
+
+impl EndpointConfig for crate::destination::splunk::SplunkDestinationConfiguration {
+    fn validate(&self) -> Result<Validated<'_>> {
+        crate::destination::splunk::validate(self)
+    }
+}
+
+impl EndpointConfig
+    for crate::destination::opensearch::AmazonopensearchserviceDestinationConfiguration
+{
+    fn validate(&self) -> Result<Validated<'_>> {
+        crate::destination::opensearch::validate(self)
+    }
+}
+
+impl EndpointConfig for crate::destination::redshift::RedshiftDestinationConfiguration {
+    fn validate(&self) -> Result<Validated<'_>> {
+        crate::destination::redshift::validate(self)
+    }
+}
+
+/// A non-S3 destination: the `S3Configuration` bucket becomes `destination` (backup, staging,
+/// error output) and buffers follow the destination's own hints.
+fn validate_endpoint(name: &str, v: Validated<'_>) -> Result<StreamSettings> {
+    let mut destination = validate_plain(v.s3, Tz::UTC, v.s3_path)?;
+    if let Some((size, interval)) = v.buffer {
+        destination.buffer_size_bytes = size;
+        destination.buffer_interval = interval;
+    }
+    let backup = v
+        .source_backup
+        .map(|(b, path)| validate_plain(b, Tz::UTC, path))
+        .transpose()?;
+    let processing = validate_processing(v.processing, false, &destination.prefix)?;
+    Ok(StreamSettings {
+        name: name.to_owned(),
+        destination,
+        backup,
+        processing,
+        conversion: None,
+        dynamic_partitioning: false,
+        endpoint: Some(v.endpoint),
     })
 }
 

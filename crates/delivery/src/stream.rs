@@ -39,10 +39,13 @@ use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
+use crate::config::CompressionFormat;
 use crate::config::CreateDeliveryStreamInput;
+use crate::destination::{self, Backoff, Batch, Sender, SenderContext};
 use crate::encode::{EncodedObject, Encoder, ObjectKind};
 use crate::engine::{
-    Diversion, Engine, EngineLimits, FlushJob, JobDone, Record, Route, SinkId, Spill, Tracker,
+    Diversion, Engine, EngineLimits, FlushJob, JobDone, JobKind, Record, Route, SinkId, Spill,
+    Tracker,
 };
 use crate::error::{DeliveryError, Result};
 use crate::fault;
@@ -248,6 +251,7 @@ pub struct DeliveryStreamBuilder {
     lambda: LambdaOptions,
     arn: Option<String>,
     spill_dir: Option<PathBuf>,
+    backoff: Backoff,
 }
 
 impl DeliveryStreamBuilder {
@@ -264,6 +268,7 @@ impl DeliveryStreamBuilder {
             lambda: LambdaOptions::default(),
             arn: None,
             spill_dir: None,
+            backoff: Backoff::default(),
         }
     }
 
@@ -345,6 +350,24 @@ impl DeliveryStreamBuilder {
         self
     }
 
+    /// Waits between delivery attempts to a non-S3 destination (default: 1 s doubling to
+    /// 120 s, DESTINATIONS.md §2.4).
+    #[must_use]
+    pub fn with_delivery_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How long one request to a non-S3 destination may take (default: the destination's own,
+    /// 3 minutes for the HTTP endpoint).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(e) = &mut self.settings.endpoint {
+            e.kind.set_request_timeout(timeout);
+        }
+        self
+    }
+
     fn conversion(&self) -> Result<Option<Converter>> {
         let Some(c) = &self.settings.conversion else {
             return Ok(None);
@@ -423,6 +446,24 @@ impl DeliveryStreamBuilder {
                 Arc::clone(&counters),
             ))
         });
+        let endpoint = match &settings.endpoint {
+            Some(e) => Some(destination::sender(
+                e,
+                SenderContext {
+                    stream: settings.name.clone(),
+                    arn: self.arn.clone().unwrap_or_else(|| {
+                        format!(
+                            "arn:aws:firehose:us-east-1:000000000000:deliverystream/{}",
+                            settings.name
+                        )
+                    }),
+                    store: Arc::clone(&main_store),
+                    bucket: settings.destination.bucket.clone(),
+                    clock: Arc::clone(&self.clock),
+                },
+            )?),
+            None => None,
+        };
         let (objects, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             name: settings.name.clone(),
@@ -448,6 +489,8 @@ impl DeliveryStreamBuilder {
             load_kib,
             limits: self.limits,
             lambda,
+            endpoint,
+            backoff: self.backoff,
         });
         let (tx, rx) = mpsc::channel(self.limits.queue_capacity);
         let driver = runtime.spawn(drive(engine, rx, ctx));
@@ -513,7 +556,14 @@ impl DeliveryStream {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.shared.counters.snapshot(self.shared.clock.now_ms())
+        let mut m = self.shared.counters.snapshot(self.shared.clock.now_ms());
+        m.destination = self
+            .shared
+            .settings
+            .endpoint
+            .as_ref()
+            .map(|e| e.kind.metric_name());
+        m
     }
 
     /// Every object written from now on.
@@ -672,6 +722,49 @@ struct DriverCtx {
     load_kib: u32,
     limits: StreamLimits,
     lambda: Option<Arc<LambdaRuntime>>,
+    /// The non-S3 destination's sender.
+    endpoint: Option<Arc<dyn Sender>>,
+    backoff: Backoff,
+}
+
+impl DriverCtx {
+    /// Count a written object and tell the subscribers.
+    fn count_object(&self, bucket: &str, object: &EncodedObject) {
+        let c = &self.shared.counters;
+        let bytes = object.body.len() as u64;
+        let stream = &self.shared.name;
+        match object.kind {
+            ObjectKind::Data => {
+                Counters::add(&c.delivered_records, object.records);
+                Counters::add(&c.delivered_bytes, bytes);
+                Counters::add(&c.delivered_objects, 1);
+                if self.shared.settings.dynamic_partitioning {
+                    Counters::add(&c.billable_partitioned_bytes, object.raw_bytes);
+                    Counters::add(&c.billable_partitioned_objects, 1);
+                }
+                tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "object delivered");
+            }
+            ObjectKind::Error(kind) => {
+                c.add_error_records(kind, object.records);
+                Counters::add(&c.error_objects, 1);
+                tracing::warn!(%stream, bucket, key = %object.key, records = object.records, bytes, error_output_type = kind.as_str(), "records written to the error output");
+            }
+            ObjectKind::Backup => {
+                Counters::add(&c.backup_records, object.records);
+                Counters::add(&c.backup_objects, 1);
+                tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "backup object delivered");
+            }
+        }
+        let delivered = DeliveredObject {
+            bucket: bucket.to_owned(),
+            key: object.key.to_string(),
+            kind: object.kind,
+            records: object.records,
+            bytes,
+            written_ms: self.shared.clock.now_ms(),
+        };
+        self.shared.written(delivered);
+    }
 }
 
 /// One Lambda invocation's records and what became of them.
@@ -935,6 +1028,22 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
             accounted: job.accounted,
             oldest_arrival: job.oldest_arrival,
         };
+        if let JobKind::Deliver(format) = job.kind {
+            let (tx, rx) = oneshot::channel();
+            rayon::spawn(move || {
+                let loaded = job.load();
+                let _ = tx.send((job, loaded));
+            });
+            let Ok((job, loaded)) = rx.await else { return };
+            match loaded {
+                Ok(()) => deliver_job(&ctx, job, format).await,
+                Err(e) => {
+                    tracing::error!(stream = %ctx.shared.name, error = %e, "cannot read spilled records back; records are not acknowledged");
+                }
+            }
+            let _ = done_tx.send(done);
+            return;
+        }
         let (tx, rx) = oneshot::channel();
         let encoder = Arc::clone(&ctx.encoder);
         let now = ctx.shared.clock.now_ms();
@@ -987,40 +1096,7 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
         .unwrap_or(ctx.shared.settings.destination.retry_duration);
         for object in objects {
             upload_with_retry(&ctx, store.as_ref(), &bucket, &object, retry_duration).await;
-            let c = &ctx.shared.counters;
-            let bytes = object.body.len() as u64;
-            let stream = &ctx.shared.name;
-            match object.kind {
-                ObjectKind::Data => {
-                    Counters::add(&c.delivered_records, object.records);
-                    Counters::add(&c.delivered_bytes, bytes);
-                    Counters::add(&c.delivered_objects, 1);
-                    if ctx.shared.settings.dynamic_partitioning {
-                        Counters::add(&c.billable_partitioned_bytes, object.raw_bytes);
-                        Counters::add(&c.billable_partitioned_objects, 1);
-                    }
-                    tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "object delivered");
-                }
-                ObjectKind::Error(kind) => {
-                    c.add_error_records(kind, object.records);
-                    Counters::add(&c.error_objects, 1);
-                    tracing::warn!(%stream, bucket, key = %object.key, records = object.records, bytes, error_output_type = kind.as_str(), "records written to the error output");
-                }
-                ObjectKind::Backup => {
-                    Counters::add(&c.backup_records, object.records);
-                    Counters::add(&c.backup_objects, 1);
-                    tracing::debug!(%stream, bucket, key = %object.key, records = object.records, bytes, "backup object delivered");
-                }
-            }
-            let delivered = DeliveredObject {
-                bucket: bucket.clone(),
-                key: object.key.to_string(),
-                kind: object.kind,
-                records: object.records,
-                bytes,
-                written_ms: ctx.shared.clock.now_ms(),
-            };
-            ctx.shared.written(delivered);
+            ctx.count_object(&bucket, &object);
         }
         job.mark_failed_puts();
         for (tracker, n) in &job.trackers {
@@ -1028,6 +1104,118 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
         }
         let _ = done_tx.send(done);
     });
+}
+
+/// Deliver a job to the stream's non-S3 destination (`destination/`): stage or back it up
+/// when asked, attempt with retries, then write what still failed to the error output. The
+/// put is acknowledged only after that, so nothing acknowledged is dropped.
+async fn deliver_job(ctx: &DriverCtx, mut job: FlushJob, format: CompressionFormat) {
+    let settings = &ctx.shared.settings;
+    let (Some(endpoint), Some(sender)) = (&settings.endpoint, &ctx.endpoint) else {
+        tracing::error!(stream = %ctx.shared.name, "delivery job without a destination; records are not acknowledged");
+        return;
+    };
+    let c = &ctx.shared.counters;
+    let bucket = settings.destination.bucket.clone();
+    let retry_duration = settings.destination.retry_duration;
+    let staging = endpoint.kind.stages();
+    let mut staged = None;
+    if staging || endpoint.backup_all {
+        let kind = if staging {
+            ObjectKind::Data
+        } else {
+            ObjectKind::Backup
+        };
+        match EncodedObject::plain(&job.key, job.data.clone(), format, kind, job.records) {
+            Ok(object) => {
+                upload_with_retry(
+                    ctx,
+                    ctx.main_store.as_ref(),
+                    &bucket,
+                    &object,
+                    retry_duration,
+                )
+                .await;
+                ctx.count_object(&bucket, &object);
+                staged = Some((bucket.clone(), object.key.to_string()));
+            }
+            Err(e) => {
+                tracing::error!(stream = %ctx.shared.name, error = %e, "cannot stage the batch; records are not acknowledged");
+                return;
+            }
+        }
+    }
+    let batch = Batch {
+        id: uuid::Uuid::new_v4().hyphenated().to_string(),
+        data: std::mem::take(&mut job.data),
+        ends: std::mem::take(&mut job.ends),
+        arrivals: std::mem::take(&mut job.arrivals),
+        staged,
+    };
+    let report = destination::deliver(
+        sender.as_ref(),
+        endpoint,
+        ctx.backoff,
+        ctx.shared.clock.as_ref(),
+        &batch,
+    )
+    .await;
+    Counters::add(&c.destination_records, report.delivered);
+    Counters::add(&c.destination_bytes, report.delivered_bytes);
+    Counters::add(&c.destination_success, report.successes);
+    Counters::add(&c.destination_attempts, u64::from(report.attempts));
+    Counters::add(&c.destination_processed_records, report.processed_records);
+    Counters::add(&c.destination_processed_bytes, report.processed_bytes);
+    if !report.failed.is_empty() {
+        Counters::add(&c.destination_failed_records, report.failed.len() as u64);
+        let written = match (endpoint.kind.error_output_type(), &job.error_key) {
+            (Some(kind), Some(key)) => {
+                destination::error_documents(sender.as_ref(), &batch, &report)
+                    .and_then(|docs| {
+                        EncodedObject::plain(
+                            key,
+                            docs,
+                            format,
+                            ObjectKind::Error(kind),
+                            report.failed.len() as u64,
+                        )
+                    })
+                    .map(Some)
+            }
+            _ => Ok(None),
+        };
+        match written {
+            Ok(Some(object)) => {
+                upload_with_retry(
+                    ctx,
+                    ctx.main_store.as_ref(),
+                    &bucket,
+                    &object,
+                    retry_duration,
+                )
+                .await;
+                ctx.count_object(&bucket, &object);
+            }
+            Ok(None) => {
+                let failure = &report.failed[0].1;
+                let mut backoff = ctx.upload.initial_backoff;
+                while let Err(e) = sender.give_up(&batch, failure).await {
+                    tracing::error!(stream = %ctx.shared.name, error = %e, "cannot record a failed batch; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ctx.upload.max_backoff);
+                }
+            }
+            Err(e) => {
+                tracing::error!(stream = %ctx.shared.name, error = %e, "cannot write error documents; records are not acknowledged");
+                return;
+            }
+        }
+        job.failed = report.failed.iter().map(|(i, _)| *i).collect();
+        job.mark_failed_puts();
+    }
+    for (tracker, n) in &job.trackers {
+        tracker.done(*n);
+    }
 }
 
 /// Put one object, retrying with exponential back-off until it is written. Past the retry

@@ -28,6 +28,9 @@ pub(crate) enum JobKind {
     Errors(ErrorOutputType, CompressionFormat),
     /// Source records for the backup destination.
     Backup(CompressionFormat),
+    /// Records for a non-S3 destination (`destination/`); staged or backed up compressed
+    /// like this.
+    Deliver(CompressionFormat),
 }
 
 /// A flushed buffer on its way to becoming objects.
@@ -147,7 +150,14 @@ impl Engine {
                     (None, None) => dest.compression.extension().to_owned(),
                 };
                 self.object_name(&mut key, &t, &ext);
-                if self.converting {
+                if let Some(endpoint) = &settings.endpoint {
+                    // The key is where the batch is staged or (AllData) backed up.
+                    let error_key = endpoint
+                        .kind
+                        .error_output_type()
+                        .map(|kind| self.error_key(dest, kind, &t));
+                    (JobKind::Deliver(dest.compression), key, error_key)
+                } else if self.converting {
                     (
                         JobKind::Convert,
                         key,

@@ -244,7 +244,11 @@ impl Engine {
             .map(|l| lambda::document_arn(&l.arn))
             .unwrap_or_default();
         let partitioner = Partitioner::new(&settings, jq);
-        let main = Sink::new(SinkId::Main, &settings.destination, converting);
+        let main = Sink::new(
+            SinkId::Main,
+            &settings.destination,
+            converting || settings.endpoint.is_some(),
+        );
         let errors = Sink::new(SinkId::Error, &settings.destination, false);
         let backup = Sink::new(
             SinkId::Backup,

@@ -3,5 +3,6 @@
 mod common;
 mod compression;
 mod e2e;
+mod http_endpoint;
 mod lambda;
 mod s3;
