@@ -5,4 +5,7 @@ mod compression;
 mod e2e;
 mod http_endpoint;
 mod lambda;
+mod opensearch;
+mod redshift;
 mod s3;
+mod splunk;

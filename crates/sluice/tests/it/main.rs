@@ -2,6 +2,7 @@
 
 mod cli;
 mod compat;
+mod destinations;
 mod fuzz_corpus;
 mod interop;
 mod jetstream;

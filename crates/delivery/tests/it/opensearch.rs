@@ -1,0 +1,1 @@
+//! opensearch destination tests (see docs/destinations.md).

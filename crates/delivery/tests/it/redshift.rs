@@ -1,0 +1,1 @@
+//! redshift destination tests (see docs/destinations.md).

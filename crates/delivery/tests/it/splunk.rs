@@ -1,0 +1,1 @@
+//! splunk destination tests (see docs/destinations.md).

@@ -1,0 +1,1 @@
+//! Non-S3 destinations through `sluice serve` and the JetStream source.
