@@ -155,6 +155,58 @@ pub struct UpdateDestinationInput {
     /// The deprecated plain S3 update; merged the same way.
     #[serde(rename = "S3DestinationUpdate")]
     pub s3_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+    /// HTTP endpoint update (`S3Update` merges into `S3Configuration`).
+    #[serde(rename = "HttpEndpointDestinationUpdate")]
+    pub http_endpoint_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Splunk update.
+    #[serde(rename = "SplunkDestinationUpdate")]
+    pub splunk_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+    /// OpenSearch update.
+    #[serde(rename = "AmazonopensearchserviceDestinationUpdate")]
+    pub amazonopensearchservice_destination_update:
+        Option<serde_json::Map<String, serde_json::Value>>,
+    /// Redshift update.
+    #[serde(rename = "RedshiftDestinationUpdate")]
+    pub redshift_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl UpdateDestinationInput {
+    /// The one update given, as (the `CreateDeliveryStream` member it updates, its fields).
+    pub fn take_update(
+        &mut self,
+    ) -> Option<Vec<(&'static str, serde_json::Map<String, serde_json::Value>)>> {
+        let all = [
+            (
+                "ExtendedS3DestinationConfiguration",
+                self.extended_s3_destination_update.take(),
+            ),
+            (
+                "ExtendedS3DestinationConfiguration",
+                self.s3_destination_update.take(),
+            ),
+            (
+                "HttpEndpointDestinationConfiguration",
+                self.http_endpoint_destination_update.take(),
+            ),
+            (
+                "SplunkDestinationConfiguration",
+                self.splunk_destination_update.take(),
+            ),
+            (
+                "AmazonopensearchserviceDestinationConfiguration",
+                self.amazonopensearchservice_destination_update.take(),
+            ),
+            (
+                "RedshiftDestinationConfiguration",
+                self.redshift_destination_update.take(),
+            ),
+        ];
+        Some(
+            all.into_iter()
+                .filter_map(|(m, u)| u.map(|u| (m, u)))
+                .collect(),
+        )
+    }
 }
 
 /// `TagDeliveryStream` request.

@@ -120,10 +120,6 @@ fn now_secs() -> f64 {
     s
 }
 
-fn bucket_of(arn: &str) -> &str {
-    arn.rsplit(":::").next().unwrap_or(arn)
-}
-
 /// A `DeliveryError` as the API reports it: constraint violations become `ValidationException`.
 pub(crate) fn from_delivery(e: DeliveryError) -> FirehoseError {
     match e {
@@ -245,18 +241,12 @@ impl Registry {
 
     fn start(&self, state: Persisted) -> Result<Entry> {
         let input = &state.input;
-        let bucket = input
-            .extended_s3_destination_configuration
-            .as_ref()
-            .map(|d| d.bucket_arn.as_str())
-            .or(input
-                .s3_destination_configuration
-                .as_ref()
-                .map(|d| d.bucket_arn.as_str()))
-            .map(bucket_of)
-            .unwrap_or_default();
+        let settings = input.validate().map_err(from_delivery)?;
+        // The bucket the stream writes: the S3 destination's, or a non-S3 destination's
+        // S3Configuration (backup, staging, error output).
+        let bucket = settings.destination.bucket.clone();
         let table_file = self.table_file(input);
-        let mut builder = DeliveryStreamBuilder::from_input(input).map_err(from_delivery)?;
+        let mut builder = DeliveryStreamBuilder::new(settings);
         if let Some(dir) = &self.options.spill_dir {
             builder = builder.with_spill_dir(dir.join(format!(
                 "{}-{}",
@@ -264,7 +254,7 @@ impl Registry {
             )));
         }
         let stream = builder
-            .with_storage(self.options.buckets.storage(bucket))
+            .with_storage(self.options.buckets.storage(&bucket))
             .with_schema_dir(&self.options.schemas_dir)
             .with_version(state.version_id)
             .with_limits(self.options.limits)
@@ -458,6 +448,7 @@ impl Registry {
         name: &str,
         current_version: &str,
         destination_id: &str,
+        member: &str,
         update: Map<String, Value>,
     ) -> Result<()> {
         let _control = self.control.lock().await;
@@ -474,6 +465,12 @@ impl Registry {
             return Err(FirehoseError::invalid(format!(
                 "Destination Id {destination_id} not found for Firehose {name}."
             )));
+        }
+        let s3_now = state.input.extended_s3_destination_configuration.is_some()
+            || state.input.s3_destination_configuration.is_some();
+        if !(s3_now && member == "ExtendedS3DestinationConfiguration") {
+            let input = endpoint_update(&state.input, member, update)?;
+            return self.replace(name, state, input);
         }
         let mut merged = match (
             &state.input.extended_s3_destination_configuration,
@@ -513,6 +510,16 @@ impl Registry {
         let mut input = state.input.clone();
         input.s3_destination_configuration = None;
         input.extended_s3_destination_configuration = Some(ext);
+        self.replace(name, state, input)
+    }
+
+    /// Start the stream's next version with `input` and retire the running one.
+    fn replace(
+        &self,
+        name: &str,
+        state: &Persisted,
+        input: CreateDeliveryStreamInput,
+    ) -> Result<()> {
         let new_state = Persisted {
             input,
             version_id: state.version_id + 1,
@@ -669,10 +676,160 @@ impl PointerOr for Map<String, Value> {
     }
 }
 
+/// The destination members of `CreateDeliveryStream` besides the S3 ones, with the name of
+/// their description in `DescribeDeliveryStream`.
+const ENDPOINT_MEMBERS: [(&str, &str); 4] = [
+    (
+        "HttpEndpointDestinationConfiguration",
+        "HttpEndpointDestinationDescription",
+    ),
+    (
+        "SplunkDestinationConfiguration",
+        "SplunkDestinationDescription",
+    ),
+    (
+        "AmazonopensearchserviceDestinationConfiguration",
+        "AmazonopensearchserviceDestinationDescription",
+    ),
+    (
+        "RedshiftDestinationConfiguration",
+        "RedshiftDestinationDescription",
+    ),
+];
+
+/// `UpdateDestination` for (or to) a non-S3 destination: the same type merges the update's
+/// members (`S3Update` into `S3Configuration`, `S3BackupUpdate` into `S3BackupConfiguration`);
+/// another type needs the whole configuration, as in Firehose (DESTINATIONS.md §1.1).
+fn endpoint_update(
+    current: &CreateDeliveryStreamInput,
+    member: &str,
+    update: Map<String, Value>,
+) -> Result<CreateDeliveryStreamInput> {
+    let mut input = to_map(current)?;
+    let now = ENDPOINT_MEMBERS
+        .iter()
+        .map(|(m, _)| *m)
+        .find(|m| input.contains_key(*m));
+    if now == Some("AmazonopensearchserviceDestinationConfiguration") && Some(member) != now {
+        return Err(FirehoseError::invalid(
+            "An Amazon OpenSearch Service destination can only be updated to another Amazon OpenSearch Service destination.",
+        ));
+    }
+    let mut fields = Map::new();
+    for (key, value) in update {
+        let key = match key.as_str() {
+            "S3Update" => "S3Configuration".to_owned(),
+            "S3BackupUpdate" => "S3BackupConfiguration".to_owned(),
+            _ => key,
+        };
+        fields.insert(key, value);
+    }
+    let config = if now == Some(member) {
+        let mut merged = input
+            .get(member)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (key, value) in fields {
+            match (merged.get_mut(&key), value) {
+                (Some(Value::Object(old)), Value::Object(new)) if key.starts_with("S3") => {
+                    old.extend(new);
+                }
+                (_, value) => {
+                    merged.insert(key, value);
+                }
+            }
+        }
+        merged
+    } else {
+        fields
+    };
+    for m in ENDPOINT_MEMBERS.iter().map(|(m, _)| *m).chain([
+        "ExtendedS3DestinationConfiguration",
+        "S3DestinationConfiguration",
+    ]) {
+        input.remove(m);
+    }
+    input.insert(member.to_owned(), Value::Object(config));
+    serde_json::from_value(Value::Object(input))
+        .map_err(|e| FirehoseError::invalid(format!("Invalid destination update: {e}")))
+}
+
+/// `DescribeDeliveryStream`'s view of a non-S3 destination: its configuration with secrets
+/// left out (the HTTP access key, the Redshift password) and the S3 members under their
+/// description names.
+fn describe_endpoint(
+    input: &CreateDeliveryStreamInput,
+    stream: &DeliveryStream,
+) -> Result<Option<Value>> {
+    let input = to_map(input)?;
+    let Some((member, description)) = ENDPOINT_MEMBERS
+        .iter()
+        .find(|(m, _)| input.contains_key(*m))
+    else {
+        return Ok(None);
+    };
+    let mut d = input
+        .get(*member)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let settings = stream.settings();
+    if let Some(e) = d
+        .get_mut("EndpointConfiguration")
+        .and_then(Value::as_object_mut)
+    {
+        e.remove("AccessKey");
+    }
+    d.remove("Password");
+    if let Some(e) = &settings.endpoint {
+        d.entry("RetryOptions")
+            .or_insert_with(|| json!({"DurationInSeconds": e.retry_duration.as_secs()}));
+    }
+    let s3_fill = |mut s3: Map<String, Value>, hints: Value| {
+        s3.entry("BufferingHints").or_insert(hints);
+        s3.entry("CompressionFormat")
+            .or_insert_with(|| json!("UNCOMPRESSED"));
+        s3.entry("EncryptionConfiguration")
+            .or_insert_with(|| json!({"NoEncryptionConfig": "NoEncryption"}));
+        Value::Object(s3)
+    };
+    let default_hints = json!({"SizeInMBs": 5, "IntervalInSeconds": 300});
+    if member != &"RedshiftDestinationConfiguration" {
+        d.insert(
+            "BufferingHints".into(),
+            json!({
+                "SizeInMBs": settings.destination.buffer_size_bytes >> 20,
+                "IntervalInSeconds": settings.destination.buffer_interval.as_secs(),
+            }),
+        );
+    }
+    let s3 = d
+        .remove("S3Configuration")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let s3 = s3_fill(s3, default_hints.clone());
+    d.insert("S3DestinationDescription".into(), s3.clone());
+    if let Some(b) = d
+        .remove("S3BackupConfiguration")
+        .and_then(|v| v.as_object().cloned())
+    {
+        d.insert("S3BackupDescription".into(), s3_fill(b, default_hints));
+    }
+    let mut out = Map::new();
+    out.insert("DestinationId".into(), json!(DESTINATION_ID));
+    out.insert("S3DestinationDescription".into(), s3);
+    out.insert((*description).to_owned(), Value::Object(d));
+    Ok(Some(Value::Object(out)))
+}
+
 fn describe_destination(
     input: &CreateDeliveryStreamInput,
     stream: &DeliveryStream,
 ) -> Result<Value> {
+    if let Some(d) = describe_endpoint(input, stream)? {
+        return Ok(d);
+    }
     let settings = stream.settings();
     let mut ext = match (
         &input.extended_s3_destination_configuration,

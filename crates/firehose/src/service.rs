@@ -945,7 +945,8 @@ impl Inner {
     }
 
     async fn update_destination(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let input: models::UpdateDestinationInput = models::parse(body)?;
+        let mut input: models::UpdateDestinationInput = models::parse(body)?;
+        let mut updates = input.take_update().unwrap_or_default();
         let mut v = Violations::default();
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         match input.current_delivery_stream_version_id.as_deref() {
@@ -965,18 +966,14 @@ impl Inner {
             v.null("destinationId");
         }
         v.finish()?;
-        let update = match (
-            input.extended_s3_destination_update,
-            input.s3_destination_update,
-        ) {
-            (Some(u), None) | (None, Some(u)) => u,
-            (None, None) => serde_json::Map::new(),
-            (Some(_), Some(_)) => {
-                return Err(FirehoseError::invalid(
-                    "Exactly one destination update is supported for a Firehose",
-                ));
-            }
-        };
+        if updates.len() > 1 {
+            return Err(FirehoseError::invalid(
+                "Exactly one destination update is supported for a Firehose",
+            ));
+        }
+        let (member, update) = updates
+            .pop()
+            .unwrap_or(("ExtendedS3DestinationConfiguration", serde_json::Map::new()));
         self.registry
             .update_destination(
                 name,
@@ -985,6 +982,7 @@ impl Inner {
                     .as_deref()
                     .unwrap_or(""),
                 input.destination_id.as_deref().unwrap_or(""),
+                member,
                 update,
             )
             .await?;

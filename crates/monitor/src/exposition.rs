@@ -199,6 +199,36 @@ impl Collector for StreamsCollector {
                 Counter,
             ),
             Family::new(
+                "destination_records",
+                "Records a non-S3 destination took (DeliveryTo<destination>.Records)",
+                Counter,
+            ),
+            Family::new(
+                "destination_bytes",
+                "Record bytes a non-S3 destination took (DeliveryTo<destination>.Bytes)",
+                Counter,
+            ),
+            Family::new(
+                "destination_requests",
+                "Delivery attempts to a non-S3 destination by result: success (requests, acknowledged batches or COPYs that delivered) and attempts (all, retries included) — DeliveryTo<destination>.Success is success / attempts",
+                Counter,
+            ),
+            Family::new(
+                "destination_processed_records",
+                "Records sent to a non-S3 destination over all attempts, retries included (DeliveryTo<destination>.ProcessedRecords)",
+                Counter,
+            ),
+            Family::new(
+                "destination_processed_bytes",
+                "Bytes sent to a non-S3 destination over all attempts (DeliveryTo<destination>.ProcessedBytes)",
+                Counter,
+            ),
+            Family::new(
+                "destination_failed_records",
+                "Records a non-S3 destination did not take within the retry duration (written to the backup bucket's error output, or a Redshift manifest under errors/manifests/)",
+                Counter,
+            ),
+            Family::new(
                 "early_flushes",
                 "Buffers flushed early because of the memory budget",
                 Counter,
@@ -303,6 +333,25 @@ impl Collector for StreamsCollector {
             fams.push("upload_attempts", stream(name), Int(m.upload_attempts));
             fams.push("upload_retries", stream(name), Int(m.upload_retries));
             fams.push("early_flushes", stream(name), Int(m.early_flushes));
+            if let Some(dest) = m.destination {
+                let labels = || with(name, "destination", dest);
+                fams.push("destination_records", labels(), Int(m.destination_records));
+                fams.push("destination_bytes", labels(), Int(m.destination_bytes));
+                for (r, v) in [
+                    ("success", m.destination_success),
+                    ("attempts", m.destination_attempts),
+                ] {
+                    let mut l = labels();
+                    l.push(("result", r.to_owned()));
+                    fams.push("destination_requests", l, Int(v));
+                }
+                let processed = Int(m.destination_processed_records);
+                fams.push("destination_processed_records", labels(), processed);
+                let processed = Int(m.destination_processed_bytes);
+                fams.push("destination_processed_bytes", labels(), processed);
+                let failed = Int(m.destination_failed_records);
+                fams.push("destination_failed_records", labels(), failed);
+            }
             fams.push("jq_seconds", stream(name), Float(m.jq_nanos as f64 / 1e9));
             for (r, v) in [
                 ("success", m.lambda_invocations_success),

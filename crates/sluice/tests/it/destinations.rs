@@ -1,1 +1,303 @@
-//! Non-S3 destinations through `sluice serve` and the JetStream source.
+//! Non-S3 destinations through `sluice serve` and the JetStream source: a stream defined with
+//! `HttpEndpointDestinationConfiguration` in the serve config and through the API, records
+//! put through the Firehose API or consumed from JetStream (at-least-once), delivered to a
+//! receiver following Firehose's HTTP delivery contract.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sluice_test_support::services::nats_url;
+
+use crate::jetstream::{fresh_stream, runtime};
+use crate::serve::{Server, call, files_under, op};
+
+/// Records received, by request id, and how many requests came in.
+#[derive(Default)]
+struct Received {
+    records: Vec<Vec<u8>>,
+    requests: usize,
+    access_keys: Vec<Option<String>>,
+}
+
+/// A Firehose HTTP delivery receiver on its own runtime thread; answers 503 to the first
+/// `fail_first` requests, then 200 per the contract.
+fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> (SocketAddr, Arc<Mutex<Received>>) {
+    let seen: Arc<Mutex<Received>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let state = Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/firehose",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let state = Arc::clone(&state);
+            let count = Arc::clone(&count);
+            async move {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let v: Value = serde_json::from_slice(&body).expect("JSON body");
+                let id = v["requestId"].as_str().expect("requestId").to_owned();
+                let mut s = state.lock().unwrap();
+                s.requests += 1;
+                if n < fail_first {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+                }
+                s.access_keys.push(
+                    headers
+                        .get("x-amz-firehose-access-key")
+                        .map(|k| k.to_str().unwrap().to_owned()),
+                );
+                for r in v["records"].as_array().expect("records") {
+                    s.records.push(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(r["data"].as_str().expect("data"))
+                            .expect("base64"),
+                    );
+                }
+                let ok: Response = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json!({"requestId": id, "timestamp": 1}).to_string(),
+                )
+                    .into_response();
+                ok
+            }
+        }),
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn put_batch(addr: &str, stream: &str, records: &[String]) {
+    let body = json!({
+        "DeliveryStreamName": stream,
+        "Records": records.iter().map(|r| json!({
+            "Data": base64::engine::general_purpose::STANDARD.encode(r)
+        })).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let (status, reply) = call(addr, &op("PutRecordBatch"), body.as_bytes());
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["FailedPutCount"], 0, "{reply}");
+}
+
+/// A stream from the serve config and one created through the API both deliver to the
+/// endpoint; Describe hides the access key; /metrics has the DeliveryToHttpEndpoint families;
+/// UpdateDestination moves the stream to another endpoint.
+#[test]
+fn serve_delivers_to_an_http_endpoint() {
+    let rt = runtime();
+    let (first, first_seen) = receiver(&rt, 0);
+    let (second, second_seen) = receiver(&rt, 0);
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "buckets:\n  backup:\n    local: {dir}\n\
+             streams:\n  - DeliveryStreamName: web\n    HttpEndpointDestinationConfiguration:\n      EndpointConfiguration: {{Url: 'http://{first}/firehose', Name: receiver, AccessKey: s3cret}}\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup', Prefix: web/}}\n",
+            dir = work.path().display(),
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        &work.path().join("state"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
+    let records: Vec<String> = (0..40).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    put_batch(&server.addr, "web", &records);
+    wait_until(
+        "40 records at the endpoint",
+        Duration::from_secs(30),
+        || first_seen.lock().unwrap().records.len() >= 40,
+    );
+    let got: Vec<String> = first_seen
+        .lock()
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| String::from_utf8(r.clone()).unwrap())
+        .collect();
+    assert_eq!(got, records, "every record once, in order");
+    assert!(
+        first_seen
+            .lock()
+            .unwrap()
+            .access_keys
+            .iter()
+            .all(|k| k.as_deref() == Some("s3cret"))
+    );
+
+    let (status, d) = call(
+        &server.addr,
+        &op("DescribeDeliveryStream"),
+        br#"{"DeliveryStreamName":"web"}"#,
+    );
+    assert_eq!(status, 200, "{d}");
+    let dest = &d["DeliveryStreamDescription"]["Destinations"][0];
+    let http = &dest["HttpEndpointDestinationDescription"];
+    assert_eq!(http["EndpointConfiguration"]["Name"], "receiver");
+    assert!(
+        http["EndpointConfiguration"].get("AccessKey").is_none(),
+        "Describe never returns the access key: {http}"
+    );
+    assert_eq!(http["BufferingHints"]["IntervalInSeconds"], 0);
+    assert_eq!(
+        dest["S3DestinationDescription"]["BucketARN"],
+        "arn:aws:s3:::backup"
+    );
+
+    let (status, text) = crate::observe::get(&server.addr, "/metrics");
+    assert_eq!(status, 200);
+    let labels = r#"{stream="web",destination="HttpEndpoint"}"#;
+    assert_eq!(
+        crate::observe::sample(&text, &format!("sluice_destination_records_total{labels}")),
+        Some(40.0),
+        "{text}"
+    );
+
+    // UpdateDestination with the destination's own update shape: only the URL changes.
+    let update = json!({
+        "DeliveryStreamName": "web", "CurrentDeliveryStreamVersionId": "1",
+        "DestinationId": "destinationId-000000000001",
+        "HttpEndpointDestinationUpdate": {"EndpointConfiguration": {"Url": format!("http://{second}/firehose"), "AccessKey": "n3w"}}
+    })
+    .to_string();
+    let (status, body) = call(&server.addr, &op("UpdateDestination"), update.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    put_batch(&server.addr, "web", &["after\n".to_owned()]);
+    wait_until(
+        "the record at the new endpoint",
+        Duration::from_secs(30),
+        || !second_seen.lock().unwrap().records.is_empty(),
+    );
+    assert_eq!(
+        second_seen.lock().unwrap().records,
+        vec![b"after\n".to_vec()]
+    );
+    assert_eq!(
+        second_seen.lock().unwrap().access_keys,
+        vec![Some("n3w".to_owned())]
+    );
+
+    // A stream created through the API, whose endpoint never answers: after the retry
+    // duration the records are in the backup bucket's http-endpoint-failed/ error output.
+    let create = json!({
+        "DeliveryStreamName": "dead",
+        "HttpEndpointDestinationConfiguration": {
+            "EndpointConfiguration": {"Url": "http://127.0.0.1:9/firehose"},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+            "RetryOptions": {"DurationInSeconds": 2},
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::backup", "Prefix": "dead/"}
+        }
+    })
+    .to_string();
+    let (status, body) = call(&server.addr, &op("CreateDeliveryStream"), create.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    put_batch(&server.addr, "dead", &["lost?\n".to_owned()]);
+    let failed = work.path().join("backup/dead/http-endpoint-failed");
+    wait_until("the error document", Duration::from_secs(60), || {
+        !files_under(&failed).is_empty()
+    });
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(&files_under(&failed)[0]).expect("read error object"),
+    )
+    .expect("one error document");
+    assert_eq!(doc["errorCode"], "HttpEndpoint.ConnectionFailed", "{doc}");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(doc["rawData"].as_str().unwrap())
+            .unwrap(),
+        b"lost?\n"
+    );
+    server.stop();
+}
+
+/// The JetStream source in at-least-once mode feeds an HTTP endpoint stream: every message
+/// reaches the endpoint (the first requests fail and are retried) and every message is acked.
+#[test]
+fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
+    let rt = runtime();
+    let name = format!("sluice_alo_http_{}", std::process::id());
+    let js = fresh_stream(&rt, &name);
+    let (endpoint, seen) = receiver(&rt, 2);
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "buckets:\n  backup:\n    local: {dir}\n\
+             streams:\n  - DeliveryStreamName: events\n    HttpEndpointDestinationConfiguration:\n      EndpointConfiguration: {{Url: 'http://{endpoint}/firehose'}}\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      RetryOptions: {{DurationInSeconds: 600}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup'}}\n\
+             sources:\n  - delivery_stream: events\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
+            dir = work.path().display(),
+            url = nats_url(),
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        &work.path().join("state"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
+    rt.block_on(async {
+        let mut acks = Vec::new();
+        for i in 0..200 {
+            acks.push(
+                js.publish(format!("{name}.m"), format!(r#"{{"id":{i}}}"#).into())
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for ack in acks {
+            ack.await.expect("publish ack");
+        }
+    });
+    let ids = || -> BTreeMap<u64, u32> {
+        let mut m = BTreeMap::new();
+        for r in &seen.lock().unwrap().records {
+            let v: Value = serde_json::from_slice(r).expect("a JSON record");
+            *m.entry(v["id"].as_u64().expect("id")).or_insert(0) += 1;
+        }
+        m
+    };
+    wait_until(
+        "200 messages at the endpoint",
+        Duration::from_secs(90),
+        || ids().len() == 200,
+    );
+    assert!(
+        seen.lock().unwrap().requests > 2,
+        "the failed requests were retried"
+    );
+    let source = format!(r#"{{stream="events",source="jetstream:{name}"}}"#);
+    wait_until("200 acks", Duration::from_secs(30), || {
+        let (_, text) = crate::observe::get(&server.addr, "/metrics");
+        crate::observe::sample(
+            &text,
+            &format!("sluice_source_acked_messages_total{source}"),
+        ) == Some(200.0)
+    });
+    assert!(
+        files_under(&work.path().join("backup")).is_empty(),
+        "nothing went to the backup bucket"
+    );
+    server.stop();
+}

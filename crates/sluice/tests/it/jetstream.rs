@@ -15,7 +15,7 @@ use sluice_test_support::services::nats_url;
 
 use crate::serve::{Server, files_under};
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -86,7 +86,7 @@ fn payload(i: u64) -> String {
 }
 
 /// A JetStream stream `name` taking `<name>.>`, created anew (with no lease bucket left over).
-fn fresh_stream(rt: &tokio::runtime::Runtime, name: &str) -> jetstream::Context {
+pub(crate) fn fresh_stream(rt: &tokio::runtime::Runtime, name: &str) -> jetstream::Context {
     rt.block_on(async {
         let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
             panic!(
