@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::schema::{Arg, Read, Ty, ignored, one_of, opt, plan_only, req};
+use crate::schema::{Arg, Read, Ty, ignored, one_of, opt, req};
 
 const COMPRESSION: &[&str] = &["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"];
 
@@ -326,10 +326,10 @@ pub(crate) const DELIVERY_STREAM: &[Arg] = &[
     opt("tags", Ty::StrMap),
     opt("server_side_encryption", Ty::Block(SSE)),
     opt("extended_s3_configuration", Ty::Block(EXTENDED_S3)),
-    plan_only("http_endpoint_configuration", Ty::Block(HTTP_ENDPOINT)),
-    plan_only("redshift_configuration", Ty::Block(REDSHIFT)),
-    plan_only("splunk_configuration", Ty::Block(SPLUNK)),
-    plan_only("opensearch_configuration", Ty::Block(OPENSEARCH)),
+    opt("http_endpoint_configuration", Ty::Block(HTTP_ENDPOINT)),
+    opt("redshift_configuration", Ty::Block(REDSHIFT)),
+    opt("splunk_configuration", Ty::Block(SPLUNK)),
+    opt("opensearch_configuration", Ty::Block(OPENSEARCH)),
     ignored("elasticsearch_configuration", Ty::AnyBlock),
     ignored("opensearchserverless_configuration", Ty::AnyBlock),
     ignored("snowflake_configuration", Ty::AnyBlock),

@@ -40,9 +40,6 @@ pub(crate) enum Support {
     Yes,
     /// Accepted; a warning says it is ignored.
     Ignored,
-    /// Mapped to the API shape (a plan prints it), but `sluice serve` refuses the destination
-    /// at `CreateDeliveryStream`, as for any API caller.
-    PlanOnly,
 }
 
 /// One argument or nested block.
@@ -79,14 +76,6 @@ pub(crate) const fn req(name: &'static str, ty: Ty) -> Arg {
 pub(crate) const fn ignored(name: &'static str, ty: Ty) -> Arg {
     Arg {
         support: Support::Ignored,
-        ..opt(name, ty)
-    }
-}
-
-/// A destination block Sluice maps but does not deliver to.
-pub(crate) const fn plan_only(name: &'static str, ty: Ty) -> Arg {
-    Arg {
-        support: Support::PlanOnly,
         ..opt(name, ty)
     }
 }
@@ -530,9 +519,8 @@ impl Reader<'_, '_> {
     }
 }
 
-/// Markdown rows `| argument | type | support |` for a table (and its nested blocks); rows
-/// under a plan-only block say so.
-pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &mut String) {
+/// Markdown rows `| argument | type | support |` for a table (and its nested blocks).
+pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], out: &mut String) {
     for a in args {
         let path = if prefix.is_empty() {
             a.name.to_owned()
@@ -557,11 +545,8 @@ pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &m
             Ty::Block(_) | Ty::AnyBlock => "block".into(),
             Ty::Blocks(_) => "blocks (repeatable)".into(),
         };
-        let inner_plan_only = plan_only || a.support == Support::PlanOnly;
         let support = match (a.support, a.required) {
             (Support::Ignored, _) => "accepted, ignored with a warning",
-            (_, true) if inner_plan_only => "mapped, plan only (required)",
-            (_, false) if inner_plan_only => "mapped, plan only",
             (_, true) => "supported (required)",
             (_, false) => "supported",
         };
@@ -569,7 +554,7 @@ pub(crate) fn markdown_rows(prefix: &str, args: &[Arg], plan_only: bool, out: &m
         if let Ty::Block(inner) | Ty::Blocks(inner) = a.ty
             && a.support != Support::Ignored
         {
-            markdown_rows(&path, inner, inner_plan_only, out);
+            markdown_rows(&path, inner, out);
         }
     }
 }
@@ -587,7 +572,7 @@ pub fn arguments_markdown() -> String {
         out.push_str(&format!(
             "### `{title}`\n\n| argument | type | support |\n|---|---|---|\n"
         ));
-        markdown_rows("", args, false, &mut out);
+        markdown_rows("", args, &mut out);
         out.push('\n');
     }
     out
