@@ -42,7 +42,7 @@ fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> (SocketAddr, Arc
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 let v: Value = serde_json::from_slice(&body).expect("JSON body");
                 let id = v["requestId"].as_str().expect("requestId").to_owned();
-                let mut s = state.lock().unwrap();
+                let mut s = state.lock().expect("lock");
                 s.requests += 1;
                 if n < fail_first {
                     return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
@@ -50,7 +50,7 @@ fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> (SocketAddr, Arc
                 s.access_keys.push(
                     headers
                         .get("x-amz-firehose-access-key")
-                        .map(|k| k.to_str().unwrap().to_owned()),
+                        .map(|k| k.to_str().expect("ok").to_owned()),
                 );
                 for r in v["records"].as_array().expect("records") {
                     s.records.push(
@@ -127,20 +127,20 @@ fn serve_delivers_to_an_http_endpoint() {
     wait_until(
         "40 records at the endpoint",
         Duration::from_secs(30),
-        || first_seen.lock().unwrap().records.len() >= 40,
+        || first_seen.lock().expect("lock").records.len() >= 40,
     );
     let got: Vec<String> = first_seen
         .lock()
-        .unwrap()
+        .expect("ok")
         .records
         .iter()
-        .map(|r| String::from_utf8(r.clone()).unwrap())
+        .map(|r| String::from_utf8(r.clone()).expect("ok"))
         .collect();
     assert_eq!(got, records, "every record once, in order");
     assert!(
         first_seen
             .lock()
-            .unwrap()
+            .expect("ok")
             .access_keys
             .iter()
             .all(|k| k.as_deref() == Some("s3cret"))
@@ -187,14 +187,14 @@ fn serve_delivers_to_an_http_endpoint() {
     wait_until(
         "the record at the new endpoint",
         Duration::from_secs(30),
-        || !second_seen.lock().unwrap().records.is_empty(),
+        || !second_seen.lock().expect("lock").records.is_empty(),
     );
     assert_eq!(
-        second_seen.lock().unwrap().records,
+        second_seen.lock().expect("lock").records,
         vec![b"after\n".to_vec()]
     );
     assert_eq!(
-        second_seen.lock().unwrap().access_keys,
+        second_seen.lock().expect("lock").access_keys,
         vec![Some("n3w".to_owned())]
     );
 
@@ -224,8 +224,8 @@ fn serve_delivers_to_an_http_endpoint() {
     assert_eq!(doc["errorCode"], "HttpEndpoint.ConnectionFailed", "{doc}");
     assert_eq!(
         base64::engine::general_purpose::STANDARD
-            .decode(doc["rawData"].as_str().unwrap())
-            .unwrap(),
+            .decode(doc["rawData"].as_str().expect("ok"))
+            .expect("ok"),
         b"lost?\n"
     );
     server.stop();
@@ -272,7 +272,7 @@ fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
     });
     let ids = || -> BTreeMap<u64, u32> {
         let mut m = BTreeMap::new();
-        for r in &seen.lock().unwrap().records {
+        for r in &seen.lock().expect("lock").records {
             let v: Value = serde_json::from_slice(r).expect("a JSON record");
             *m.entry(v["id"].as_u64().expect("id")).or_insert(0) += 1;
         }
@@ -284,7 +284,7 @@ fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
         || ids().len() == 200,
     );
     assert!(
-        seen.lock().unwrap().requests > 2,
+        seen.lock().expect("lock").requests > 2,
         "the failed requests were retried"
     );
     let source = format!(r#"{{stream="events",source="jetstream:{name}"}}"#);
