@@ -183,7 +183,9 @@ fn load_streams(args: &StreamsArgs) -> anyhow::Result<Vec<StreamTable>> {
     let mut tables = Vec::new();
     for (name, input) in inputs {
         let Some(dest) = &input.extended_s3_destination_configuration else {
-            eprintln!("sluice: stream {name}: no ExtendedS3DestinationConfiguration; skipped");
+            eprintln!(
+                "sluice: stream {name}: not an ExtendedS3 destination (its S3 bucket holds raw backup, staging and error objects, not a table); skipped"
+            );
             continue;
         };
         let Some(conversion) = dest

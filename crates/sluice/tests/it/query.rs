@@ -33,6 +33,10 @@ streams:
         SchemaConfiguration: {DatabaseName: telemetry, TableName: llm_events, RoleARN: "arn:aws:iam::000000000000:role/firehose"}
         InputFormatConfiguration: {Deserializer: {OpenXJsonSerDe: {}}}
         OutputFormatConfiguration: {Serializer: {ParquetSerDe: {}}}
+  - DeliveryStreamName: webhook
+    HttpEndpointDestinationConfiguration:
+      EndpointConfiguration: {Url: "https://receiver.example.com/firehose"}
+      S3Configuration: {BucketARN: arn:aws:s3:::landing, Prefix: "webhook/"}
 "#,
     )
     .expect("config");
@@ -88,6 +92,12 @@ fn query_ddl_and_verify_find_streams_from_the_config() {
     assert!(
         lines[1].ends_with(",3,3") && lines[2].ends_with(",2,7"),
         "{out}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("stream webhook: not an ExtendedS3 destination"),
+        "a non-S3 stream in the config is skipped with a reason: {}",
+        String::from_utf8_lossy(&o.stderr)
     );
 
     // Without SQL: the shell, fed on stdin (statements end at `;`, `\q` quits).
@@ -265,6 +275,12 @@ streams:
     assert!(
         lines[1].ends_with(",3,3") && lines[2].ends_with(",2,7"),
         "{out}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("stream webhook: not an ExtendedS3 destination"),
+        "a non-S3 stream in the config is skipped with a reason: {}",
+        String::from_utf8_lossy(&o.stderr)
     );
 
     let mut args = vec!["verify"];
