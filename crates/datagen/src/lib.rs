@@ -6,6 +6,10 @@
 
 use std::fmt::Write as _;
 
+mod shapes;
+
+pub use shapes::Shape;
+
 /// A small, fast, deterministic generator (SplitMix64).
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

@@ -30,9 +30,9 @@ use crate::template::{
 
 /// Firehose's limit on an evaluated prefix.
 pub const MAX_EVALUATED_PREFIX_LEN: usize = 512;
-/// The length of the shortest `!{firehose:error-output-type}` value (`processing-failed`);
+/// The length of the shortest `!{firehose:error-output-type}` value (`splunk-failed`);
 /// `sluice-delivery` checks that it is the shortest of its types.
-pub const MIN_ERROR_OUTPUT_TYPE_LEN: usize = "processing-failed".len();
+pub const MIN_ERROR_OUTPUT_TYPE_LEN: usize = "splunk-failed".len();
 
 /// Which member a template came from (Firehose names it in its messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,10 +67,24 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Record shape: telemetry, wide, logs, nested or tiny (each has its Glue table under
+        /// schemas/; see the peer harness's --shapes).
+        #[arg(long, default_value = "telemetry", value_parser = parse_shape)]
+        shape: sluice_datagen::Shape,
         /// Output file.
         #[arg(short = 'o', long)]
         output: std::path::PathBuf,
     },
+}
+
+fn parse_shape(name: &str) -> Result<sluice_datagen::Shape, String> {
+    sluice_datagen::Shape::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = sluice_datagen::Shape::ALL
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        format!("unknown shape `{name}`: one of {}", names.join(", "))
+    })
 }
 
 /// Warnings (retries, failed uploads, records sent to the error output) and, at `debug`, a
@@ -121,8 +135,9 @@ fn main() -> ExitCode {
         Command::Datagen {
             records,
             seed,
+            shape,
             output,
-        } => std::fs::write(&output, sluice_datagen::telemetry(records, seed))
+        } => std::fs::write(&output, shape.generate(records, seed))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display())),
     };
     match result {
