@@ -701,3 +701,192 @@ impl Sender for RedshiftSender {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Error codes from real PostgreSQL errors (127.0.0.1:5432, trust auth; these tests fail
+    //! when it is not running).
+
+    use std::sync::Arc;
+
+    use object_store::memory::InMemory;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const KEY: &str =
+        "fh/2024/03/05/10/s-1-2024-03-05-10-07-09-0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5";
+
+    async fn admin() -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable on 127.0.0.1:5432 ({e}); these tests need it")
+        });
+        tokio::spawn(conn);
+        client
+    }
+
+    /// One attempt of a sender for `config` at a batch staged as `staged` (`None`: the
+    /// staged object is missing).
+    async fn attempt(config: serde_json::Value, staged: Option<&str>) -> Attempt {
+        let config: RedshiftDestinationConfiguration =
+            serde_json::from_value(config).expect("config");
+        let v = validate(&config).expect("valid");
+        let EndpointKind::Redshift(settings) = v.endpoint.kind else {
+            unreachable!()
+        };
+        let store: Arc<dyn object_store::ObjectStore> = Arc::new(InMemory::new());
+        if let Some(body) = staged {
+            store
+                .put(&Path::parse(KEY).unwrap(), body.as_bytes().to_vec().into())
+                .await
+                .unwrap();
+        }
+        let ctx = SenderContext {
+            stream: "s".into(),
+            arn: "arn:aws:firehose:us-east-1:123456789012:deliverystream/s".into(),
+            store,
+            bucket: "staging".into(),
+            clock: Arc::new(ManualClock::new(1_709_633_229_000)),
+        };
+        let sender = RedshiftSender::new(settings, ctx).unwrap();
+        let batch = Batch {
+            id: "b".into(),
+            data: Vec::new(),
+            ends: Vec::new(),
+            arrivals: Vec::new(),
+            staged: Some(("staging".into(), KEY.into())),
+        };
+        sender.send(&batch, 1).await
+    }
+
+    fn config(url: &str, user: &str, copy: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "RoleARN": "arn:aws:iam::123456789012:role/fh",
+            "ClusterJDBCURL": url,
+            "CopyCommand": copy,
+            "Username": user,
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::staging", "Prefix": "fh/"}
+        })
+    }
+
+    fn code(a: &Attempt) -> &str {
+        match a {
+            Attempt::Failed(f) => {
+                assert!(f.retriable, "{f:?}");
+                &f.code
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_errors_map_to_firehose_codes() {
+        let pg = admin().await;
+        let s = format!("rs_codes_{}", std::process::id());
+        let role = format!("rs_noperm_{}", std::process::id());
+        pg.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {s} CASCADE; DROP ROLE IF EXISTS {role}; \
+             CREATE SCHEMA {s}; CREATE TABLE {s}.t (id int, name text); CREATE ROLE {role} LOGIN"
+        ))
+        .await
+        .expect("setup");
+        let url = "jdbc:postgresql://127.0.0.1:5432/postgres";
+        let table = format!("{s}.t");
+        let json = serde_json::json!({"DataTableName": table, "CopyOptions": "JSON 'auto'"});
+        let rec = Some(r#"{"id":1,"name":"a"}"#);
+
+        assert!(matches!(
+            attempt(config(url, "postgres", json.clone()), rec).await,
+            Attempt::Delivered
+        ));
+        let cases = [
+            (
+                config(
+                    url,
+                    "postgres",
+                    serde_json::json!({"DataTableName": format!("{s}.gone"), "CopyOptions": "JSON 'auto'"}),
+                ),
+                rec,
+                "Redshift.TableNotFound",
+            ),
+            (
+                config(
+                    url,
+                    "postgres",
+                    serde_json::json!({"DataTableName": table, "DataTableColumns": "id,nope", "CopyOptions": "JSON 'auto'"}),
+                ),
+                rec,
+                "Redshift.ColumnNotFound",
+            ),
+            (
+                config(url, "postgres", json.clone()),
+                Some(r#"{"id":"one"}"#),
+                "Redshift.DataLoadFailed",
+            ),
+            (
+                config(url, "postgres", json.clone()),
+                Some("[1]"),
+                "Redshift.DataLoadFailed",
+            ),
+            (
+                config(url, "postgres", json.clone()),
+                None,
+                "Redshift.MissingS3File",
+            ),
+            (
+                config(url, &role, json.clone()),
+                rec,
+                "Redshift.InsufficientPrivilege",
+            ),
+            (
+                config(url, "rs_no_such_user_x", json.clone()),
+                rec,
+                "Redshift.AuthenticationFailed",
+            ),
+            (
+                config(
+                    "jdbc:postgresql://127.0.0.1:5432/rs_no_such_db",
+                    "postgres",
+                    json.clone(),
+                ),
+                rec,
+                "Redshift.DatabaseNotFound",
+            ),
+            (
+                config(
+                    "jdbc:postgresql://127.0.0.1:1/postgres",
+                    "postgres",
+                    json.clone(),
+                ),
+                rec,
+                "Redshift.ConnectionFailed",
+            ),
+            (
+                config(
+                    "jdbc:redshift://127.0.0.1:5432/postgres",
+                    "postgres",
+                    json.clone(),
+                ),
+                rec,
+                "Redshift.SyntaxError",
+            ),
+        ];
+        for (cfg, staged, want) in cases {
+            let got = attempt(cfg.clone(), staged).await;
+            assert_eq!(code(&got), want, "{cfg}: {got:?}");
+        }
+        let loaded = pg
+            .query(&format!("SELECT id, name FROM {s}.t"), &[])
+            .await
+            .unwrap();
+        assert_eq!(loaded.len(), 1, "only the successful COPY loaded rows");
+        pg.batch_execute(&format!("DROP SCHEMA {s} CASCADE; DROP ROLE {role}"))
+            .await
+            .expect("cleanup");
+    }
+}
