@@ -43,7 +43,7 @@ async fn pg() -> tokio_postgres::Client {
 async fn schema(client: &tokio_postgres::Client, tag: &str, ddl: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("clock after 1970")
         .subsec_nanos();
     let s = format!("rs_{tag}_{}_{nanos}", std::process::id());
     client
@@ -500,11 +500,11 @@ fn postgres_mode_refuses_unsupported_copy_options_at_creation() {
         CreateDeliveryStreamInput::from_json(json.as_bytes()).and_then(|i| i.validate())
     };
     let e = create(URL, "JSON 'auto' EMPTYASNULL")
-        .unwrap_err()
+        .expect_err("EMPTYASNULL is not in the PostgreSQL subset")
         .to_string();
     assert!(e.contains("EMPTYASNULL") && e.contains("PostgreSQL"), "{e}");
     let e = create(URL, "JSON 's3://b/paths.json'")
-        .unwrap_err()
+        .expect_err("jsonpaths files are not supported")
         .to_string();
     assert!(e.contains("s3://b/paths.json"), "{e}");
     assert!(create(URL, "CSV GZIP IGNOREHEADER 1").is_ok());

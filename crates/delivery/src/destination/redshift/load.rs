@@ -271,6 +271,7 @@ fn quote_csv(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -703,6 +703,7 @@ impl Sender for RedshiftSender {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     //! Error codes from real PostgreSQL errors (127.0.0.1:5432, trust auth; these tests fail
     //! when it is not running).

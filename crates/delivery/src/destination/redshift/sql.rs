@@ -66,10 +66,8 @@ fn unquote(s: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '"' {
-            if chars.next_if_eq(&'"').is_none() {
-                return None;
-            }
+        if c == '"' && chars.next_if_eq(&'"').is_none() {
+            return None;
         }
         out.push(c);
     }
@@ -472,6 +470,7 @@ impl PgCopy {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
