@@ -38,7 +38,8 @@ use crate::error::{DeliveryError, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct RedshiftDestinationConfiguration {
-    /// IAM role; accepted (Redshift mode's COPY uses the standard AWS credentials).
+    /// IAM role. Redshift mode's COPY uses the standard AWS credentials from the environment,
+    /// and `IAM_ROLE '<this>'` when there are none.
     #[serde(rename = "RoleARN", default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     /// `jdbc:redshift://host:port/db` or `jdbc:postgresql://host:port/db`.
@@ -695,7 +696,7 @@ impl Sender for RedshiftSender {
                 manifest = %format!("s3://{}/{}", self.ctx.bucket, keys.error),
                 code = %failure.code,
                 error = %failure.message,
-                "COPY failed for the whole retry duration; the batch's manifest is under errors/manifests/ for a manual COPY"
+                "COPY given up; the batch's manifest is under errors/manifests/ for a manual COPY"
             );
             Ok(())
         })
