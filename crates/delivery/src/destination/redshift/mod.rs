@@ -98,8 +98,8 @@ pub enum RedshiftMode {
     Postgres,
 }
 
-/// The validated Redshift destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The validated Redshift destination (its `Debug` leaves the password out).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedshiftSettings {
     /// Which COPY.
@@ -126,6 +126,25 @@ pub struct RedshiftSettings {
     pub role_arn: Option<String>,
     /// `S3Configuration.CompressionFormat`: how the staged objects are compressed.
     pub compression: CompressionFormat,
+}
+
+impl std::fmt::Debug for RedshiftSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedshiftSettings")
+            .field("mode", &self.mode)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("table", &self.table)
+            .field("columns", &self.columns)
+            .field("copy_options", &self.copy_options)
+            .field("pg_copy", &self.pg_copy)
+            .field("role_arn", &self.role_arn)
+            .field("compression", &self.compression)
+            .finish()
+    }
 }
 
 /// Default `RetryOptions.DurationInSeconds` for Redshift.
@@ -783,6 +802,47 @@ mod tests {
                 &f.code
             }
             other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mode_from_the_url_and_password_kept_out_of_debug() {
+        let mut c = config(
+            "jdbc:postgresql://db.example:6543/app",
+            "u",
+            serde_json::json!({"DataTableName": "t", "CopyOptions": "CSV"}),
+        );
+        c["Password"] = "hunter22".into();
+        let c: RedshiftDestinationConfiguration = serde_json::from_value(c).unwrap();
+        let v = validate(&c).unwrap();
+        let EndpointKind::Redshift(s) = &v.endpoint.kind else {
+            unreachable!()
+        };
+        assert_eq!(
+            (s.mode, s.host.as_str(), s.port),
+            (RedshiftMode::Postgres, "db.example", 6543)
+        );
+        assert_eq!(s.pg_copy.as_ref().map(|p| &p.format), Some(&PgFormat::Csv));
+        assert!(!format!("{v:?}").contains("hunter22"));
+        for url in [
+            "jdbc:redshift://c.abc.us-east-1.redshift.amazonaws.com:5439/dev",
+            "jdbc:postgresql://wg.123.us-east-1.redshift-serverless.amazonaws.com:5439/dev",
+        ] {
+            let c: RedshiftDestinationConfiguration = serde_json::from_value(config(
+                url,
+                "u",
+                serde_json::json!({"DataTableName": "t", "CopyOptions": "MAXERROR 3"}),
+            ))
+            .unwrap();
+            let v = validate(&c).unwrap();
+            let EndpointKind::Redshift(s) = &v.endpoint.kind else {
+                unreachable!()
+            };
+            assert_eq!(
+                (s.mode, s.pg_copy.is_none()),
+                (RedshiftMode::Redshift, true),
+                "{url}"
+            );
         }
     }
 
