@@ -301,3 +301,110 @@ fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
     );
     server.stop();
 }
+
+/// Redshift in PostgreSQL mode through `sluice serve`, fed by the Firehose API and by the
+/// JetStream source (at-least-once): every record is a row in the real PostgreSQL table, loaded
+/// from staged objects through manifests; every message is acked.
+#[test]
+fn serve_and_jetstream_load_redshift_postgres_mode() {
+    let rt = runtime();
+    let schema = format!("sluice_serve_rs_{}", std::process::id());
+    let pg = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no PostgreSQL on 127.0.0.1:5432 ({e}): run scripts/test, which starts one")
+        });
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
+                 CREATE TABLE {schema}.events (id bigint, source text, note text)"
+            ))
+            .await
+            .expect("create table");
+        client
+    });
+    let name = format!("sluice_alo_rs_{}", std::process::id());
+    let js = fresh_stream(&rt, &name);
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "buckets:\n  staging:\n    local: {dir}\n\
+             streams:\n  - DeliveryStreamName: warehouse\n    RedshiftDestinationConfiguration:\n      ClusterJDBCURL: jdbc:postgresql://127.0.0.1:5432/postgres\n      Username: postgres\n      CopyCommand: {{DataTableName: {schema}.events, CopyOptions: \"JSON 'auto' GZIP\"}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::staging', Prefix: wh/, CompressionFormat: GZIP, BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 1}}}}\n\
+             sources:\n  - delivery_stream: warehouse\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
+            dir = work.path().display(),
+            url = nats_url(),
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        &work.path().join("state"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
+    let api: Vec<String> = (0..20)
+        .map(|i| format!("{{\"id\":{i},\"source\":\"api\",\"note\":\"it's #{i}\"}}\n"))
+        .collect();
+    put_batch(&server.addr, "warehouse", &api);
+    rt.block_on(async {
+        let mut acks = Vec::new();
+        for i in 20..120 {
+            acks.push(
+                js.publish(
+                    format!("{name}.m"),
+                    format!(r#"{{"id":{i},"source":"jetstream"}}"#).into(),
+                )
+                .await
+                .expect("publish"),
+            );
+        }
+        for ack in acks {
+            ack.await.expect("publish ack");
+        }
+    });
+    let rows = || -> Vec<(i64, String, Option<String>)> {
+        rt.block_on(pg.query(
+            &format!("SELECT id, source, note FROM {schema}.events ORDER BY id"),
+            &[],
+        ))
+        .expect("select")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+    };
+    wait_until("120 rows in PostgreSQL", Duration::from_secs(90), || {
+        rows().len() >= 120
+    });
+    let got = rows();
+    let ids: Vec<i64> = got.iter().map(|r| r.0).collect();
+    assert_eq!(ids, (0..120).collect::<Vec<_>>(), "every record once");
+    assert_eq!(got[3], (3, "api".to_owned(), Some("it's #3".to_owned())));
+    assert_eq!(got[50], (50, "jetstream".to_owned(), None));
+    let source = format!(r#"{{stream="warehouse",source="jetstream:{name}"}}"#);
+    wait_until("100 acks", Duration::from_secs(30), || {
+        let (_, text) = crate::observe::get(&server.addr, "/metrics");
+        crate::observe::sample(
+            &text,
+            &format!("sluice_source_acked_messages_total{source}"),
+        ) == Some(100.0)
+    });
+    let staged = files_under(&work.path().join("staging/wh"));
+    assert!(
+        staged
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/wh/manifests/"))
+            && staged
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "gz")),
+        "staged objects and manifests in the bucket: {staged:?}"
+    );
+    server.stop();
+    rt.block_on(pg.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
+        .expect("drop schema");
+}
