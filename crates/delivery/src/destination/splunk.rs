@@ -383,23 +383,23 @@ impl SplunkSender {
                 }
                 Ok(Ok(ex)) => ex,
             };
-            if ex.status == 200 {
-                if let Some(acks) = ex.reply.as_ref().and_then(|r| r.acks.as_ref()) {
-                    match acks.get(&key) {
-                        Some(serde_json::Value::Bool(true)) => {
-                            tracing::debug!(stream = %self.ctx.stream, ack_id, latency = ?started.elapsed(), "HEC acknowledged the batch");
-                            return Ok(());
-                        }
-                        Some(serde_json::Value::Bool(false)) => continue,
-                        // HEC answers every id asked for; a node that does not know the
-                        // channel's ids is another node behind a non-sticky balancer.
-                        _ => {
-                            return Err(hec_failure(
-                                "Splunk.ProxyWithoutStickySessions",
-                                messages::PROXY_WITHOUT_STICKY_SESSIONS,
-                                &ex,
-                            ));
-                        }
+            if ex.status == 200
+                && let Some(acks) = ex.reply.as_ref().and_then(|r| r.acks.as_ref())
+            {
+                match acks.get(&key) {
+                    Some(serde_json::Value::Bool(true)) => {
+                        tracing::debug!(stream = %self.ctx.stream, ack_id, latency = ?started.elapsed(), "HEC acknowledged the batch");
+                        return Ok(());
+                    }
+                    Some(serde_json::Value::Bool(false)) => continue,
+                    // HEC answers every id asked for; a node that does not know the
+                    // channel's ids is another node behind a non-sticky balancer.
+                    _ => {
+                        return Err(hec_failure(
+                            "Splunk.ProxyWithoutStickySessions",
+                            messages::PROXY_WITHOUT_STICKY_SESSIONS,
+                            &ex,
+                        ));
                     }
                 }
             }
@@ -491,7 +491,7 @@ mod tests {
     use super::*;
 
     fn base(url: &str) -> (String, Option<String>) {
-        hec_base(&reqwest::Url::parse(url).unwrap())
+        hec_base(&reqwest::Url::parse(url).expect("as expected"))
     }
 
     #[test]

@@ -68,7 +68,7 @@ struct Receiver {
 
 impl Receiver {
     fn requests(&self) -> Vec<Received> {
-        self.hec.requests.lock().unwrap().clone()
+        self.hec.requests.lock().expect("lock").clone()
     }
 
     fn sends(&self) -> Vec<Received> {
@@ -109,7 +109,7 @@ fn check_auth_and_channel(headers: &HeaderMap) -> Result<String, Response> {
     let Some(auth) = headers.get(header::AUTHORIZATION) else {
         return Err(hec_reply(StatusCode::UNAUTHORIZED, "Token is required", 2));
     };
-    let Some(token) = auth.to_str().unwrap().strip_prefix("Splunk ") else {
+    let Some(token) = auth.to_str().expect("ASCII header").strip_prefix("Splunk ") else {
         return Err(hec_reply(
             StatusCode::UNAUTHORIZED,
             "Invalid authorization",
@@ -126,7 +126,7 @@ fn check_auth_and_channel(headers: &HeaderMap) -> Result<String, Response> {
             10,
         ));
     };
-    let channel = channel.to_str().unwrap().to_owned();
+    let channel = channel.to_str().expect("ASCII header").to_owned();
     if uuid::Uuid::parse_str(&channel).is_err() {
         return Err(hec_reply(
             StatusCode::BAD_REQUEST,
@@ -144,7 +144,7 @@ async fn collector(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    hec.requests.lock().unwrap().push(Received {
+    hec.requests.lock().expect("lock").push(Received {
         path: format!("/services/collector/{kind}"),
         headers: headers.clone(),
         body: body.to_vec(),
@@ -189,15 +189,15 @@ async fn collector(
                 }
             }
             if matches!(mode, Mode::AckDisabled) {
-                hec.indexed.lock().unwrap().push(body.to_vec());
+                hec.indexed.lock().expect("lock").push(body.to_vec());
                 return json(serde_json::json!({"text": "Success", "code": 0}));
             }
-            let mut channels = hec.channels.lock().unwrap();
+            let mut channels = hec.channels.lock().expect("lock");
             let (next, polls) = channels.entry(channel).or_default();
             let id = *next;
             *next += 1;
             polls.insert(id, 0);
-            hec.indexed.lock().unwrap().push(body.to_vec());
+            hec.indexed.lock().expect("lock").push(body.to_vec());
             json(serde_json::json!({"text": "Success", "code": 0, "ackId": id}))
         }
         "ack" => {
@@ -215,7 +215,7 @@ async fn collector(
                 Mode::Busy(_) => 1,
                 Mode::AckNever | Mode::AckDisabled => usize::MAX,
             };
-            let mut channels = hec.channels.lock().unwrap();
+            let mut channels = hec.channels.lock().expect("lock");
             let (_, polls) = channels.entry(channel).or_default();
             let mut acks = serde_json::Map::new();
             for id in ids {
@@ -240,8 +240,10 @@ async fn receiver(mode: Mode) -> Receiver {
     let app = axum::Router::new()
         .route("/services/collector/{kind}", axum::routing::post(collector))
         .with_state((Arc::clone(&hec), mode));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     Receiver { addr, hec }
 }
@@ -306,7 +308,9 @@ async fn deliver(s: &sluice_delivery::DeliveryStream, data: &[&str]) {
 }
 
 fn h(r: &Received, k: &str) -> Option<String> {
-    r.headers.get(k).map(|v| v.to_str().unwrap().to_owned())
+    r.headers
+        .get(k)
+        .map(|v| v.to_str().expect("ASCII header").to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +336,7 @@ async fn raw_delivery_waits_for_the_indexer_ack() {
         assert_eq!(p.path, "/services/collector/ack");
         assert_eq!(h(p, "x-splunk-request-channel").as_deref(), Some(&*channel));
         assert_eq!(h(p, "authorization"), Some(format!("Splunk {TOKEN}")));
-        let body: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&p.body).expect("as expected");
         assert_eq!(body, serde_json::json!({"acks": [0]}));
     }
     // A second batch: same channel, the next ack id.
@@ -344,7 +348,8 @@ async fn raw_delivery_waits_for_the_indexer_ack() {
         Some(&*channel),
         "one channel per sender"
     );
-    let last: serde_json::Value = serde_json::from_slice(&r.polls().last().unwrap().body).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_slice(&r.polls().last().expect("as expected").body).expect("valid");
     assert_eq!(last, serde_json::json!({"acks": [1]}));
     let m = s.shutdown().await.expect("shutdown");
     assert_eq!(m.destination, Some("Splunk"));
@@ -416,16 +421,19 @@ async fn fails_to_backup(
     let mut ids = Vec::new();
     for (doc, raw) in d.iter().zip(["r1\n", "r2\n"]) {
         assert_eq!(doc["errorCode"], code, "{doc}");
-        let got = doc["errorMessage"].as_str().unwrap();
+        let got = doc["errorMessage"].as_str().expect("a string");
         assert!(got.starts_with(message), "{doc}");
         assert_eq!(
             base64::engine::general_purpose::STANDARD
-                .decode(doc["rawData"].as_str().unwrap())
-                .unwrap(),
+                .decode(doc["rawData"].as_str().expect("a string"))
+                .expect("base64"),
             raw.as_bytes()
         );
-        assert!(doc["attemptsMade"].as_u64().unwrap() >= 1);
-        assert_eq!(doc["arrivalTimestamp"].as_i64().unwrap() / 10, T0 / 10);
+        assert!(doc["attemptsMade"].as_u64().expect("a number") >= 1);
+        assert_eq!(
+            doc["arrivalTimestamp"].as_i64().expect("a number") / 10,
+            T0 / 10
+        );
         assert!(doc["attemptEndingTimestamp"].is_i64());
         ids.push(doc["EventId"].as_str().expect("EventId").to_owned());
     }
@@ -462,7 +470,10 @@ async fn ack_timeout_backs_up_with_firehoses_message() {
         "each retry resends the whole batch"
     );
     assert!(r.polls().len() >= 2);
-    assert_eq!(d[0]["attemptsMade"].as_u64().unwrap(), sends.len() as u64);
+    assert_eq!(
+        d[0]["attemptsMade"].as_u64().expect("a number"),
+        sends.len() as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,7 +490,7 @@ async fn invalid_token_is_retried_then_backed_up() {
         "The HEC token is invalid.",
     )
     .await;
-    let message = d[0]["errorMessage"].as_str().unwrap();
+    let message = d[0]["errorMessage"].as_str().expect("a string");
     assert!(
         message.contains("HEC response: 403 ") && message.contains(r#""text":"Invalid token""#),
         "the HEC answer is kept: {message}"
@@ -542,8 +553,8 @@ async fn server_busy_is_retried_then_delivered() {
 async fn unreachable_endpoint_is_invalid_endpoint() {
     // A port nothing listens on.
     let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
     };
     let storage = Storage::memory();
     let s = stream(
