@@ -1,13 +1,16 @@
 //! The Amazon OpenSearch Service destination (DESTINATIONS.md §4): `_bulk` requests, index
 //! rotation, stable document ids, per-document failures, `AmazonOpenSearchService-failed/`.
 
+use std::time::Duration;
+
+use chrono::{Datelike as _, TimeZone as _, Timelike as _};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::check::{buffering, length, one_of, retry};
 use super::{
     Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Failure, Sender, SenderContext,
-    Validated,
+    Validated, truncate,
 };
 use crate::config::{
     BufferingHints, CloudWatchLoggingOptions, ProcessingConfiguration, RetryOptions,
@@ -200,35 +203,371 @@ pub(crate) fn validate(
     })
 }
 
+impl Rotation {
+    /// The suffix for a record that arrived at `arrival_ms` (epoch ms, taken in UTC):
+    /// `-2016-02-25-13`, `-2016-02-25`, `-2016-w08`, `-2016-02` (DESTINATIONS.md §4.3). Weeks are
+    /// ISO-8601 weeks labelled with the ISO week-based year: Monday to Sunday, week 1 holds the
+    /// year's first Thursday, so 2016-02-25 is `2016-w08` (the docs' example) and 2021-01-01
+    /// is `2020-w53`.
+    pub fn suffix(self, arrival_ms: i64) -> String {
+        let t = chrono::Utc
+            .timestamp_millis_opt(arrival_ms)
+            .single()
+            .unwrap_or_default();
+        match self {
+            Self::None => String::new(),
+            Self::Hour => format!(
+                "-{:04}-{:02}-{:02}-{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour()
+            ),
+            Self::Day => format!("-{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+            Self::Week => {
+                let w = t.iso_week();
+                format!("-{:04}-w{:02}", w.year(), w.week())
+            }
+            Self::Month => format!("-{:04}-{:02}", t.year(), t.month()),
+        }
+    }
+}
+
+/// How long one `_bulk` request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
+/// Largest response body read (a `_bulk` answer has one item per document).
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The code of a record Sluice did not send because it is not a JSON object.
+pub const INVALID_JSON_CODE: &str = "AmazonOpenSearchService.InvalidJson";
+
 /// Sends batches as `_bulk` requests.
 #[derive(Debug)]
 pub(crate) struct OpenSearchSender {
     settings: OpenSearchSettings,
     ctx: SenderContext,
+    client: reqwest::Client,
+    bulk_url: String,
 }
 
 impl OpenSearchSender {
     pub(crate) fn new(settings: OpenSearchSettings, ctx: SenderContext) -> Result<Self> {
-        Ok(Self { settings, ctx })
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent("Amazon Kinesis Data Firehose Agent/1.0")
+            .build()
+            .map_err(|e| DeliveryError::internal(format!("HTTP client: {e}")))?;
+        let bulk_url = format!("{}/_bulk", settings.endpoint);
+        Ok(Self {
+            settings,
+            ctx,
+            client,
+            bulk_url,
+        })
+    }
+
+    /// The index record `i` of `batch` goes to: `IndexName` plus its rotation suffix.
+    fn index_of(&self, batch: &Batch, i: usize) -> String {
+        format!(
+            "{}{}",
+            self.settings.index,
+            self.settings.rotation.suffix(batch.arrivals[i])
+        )
+    }
+
+    /// The `_bulk` body for the records of `batch` that are JSON objects; the indices sent, in
+    /// body order, and the records refused.
+    fn body(&self, batch: &Batch) -> (Vec<u8>, Vec<usize>, Vec<(usize, Failure)>) {
+        let mut body = Vec::with_capacity(batch.data.len() + batch.len() * 128);
+        let mut sent = Vec::with_capacity(batch.len());
+        let mut refused = Vec::new();
+        for i in 0..batch.len() {
+            let record = batch.record(i);
+            if let Err(why) = check_document(record) {
+                refused.push((
+                    i,
+                    Failure::permanent(
+                        INVALID_JSON_CODE,
+                        format!(
+                            "The record is not a JSON object, so OpenSearch cannot index it; it was not sent: {why}"
+                        ),
+                    ),
+                ));
+                continue;
+            }
+            let mut action = serde_json::Map::new();
+            action.insert("_index".into(), self.index_of(batch, i).into());
+            if let Some(t) = &self.settings.type_name {
+                action.insert("_type".into(), t.clone().into());
+            }
+            if self.settings.document_ids {
+                action.insert("_id".into(), batch.record_id(i).into());
+            }
+            let line = serde_json::json!({ "index": action });
+            let _ = serde_json::to_writer(&mut body, &line);
+            body.push(b'\n');
+            // Inside valid JSON a line break can only be whitespace between tokens (strings
+            // cannot hold a raw one), so dropping them flattens the document onto one line
+            // without changing it.
+            body.extend(
+                record
+                    .iter()
+                    .copied()
+                    .filter(|b| !matches!(b, b'\n' | b'\r')),
+            );
+            body.push(b'\n');
+            sent.push(i);
+        }
+        (body, sent, refused)
+    }
+
+    /// Send one `_bulk` request; the failed items (indices into `sent`).
+    async fn bulk(
+        &self,
+        body: Vec<u8>,
+        sent: usize,
+    ) -> std::result::Result<Vec<(usize, Failure)>, Failure> {
+        let mut response = self
+            .client
+            .post(&self.bulk_url)
+            .header("Content-Type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| connection_failure(&e))?;
+        let status = response.status().as_u16();
+        let mut text = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if text.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                        return Err(Failure::retriable(
+                            "AmazonOpenSearchService.InvalidResponse",
+                            "The _bulk response is too large.",
+                        ));
+                    }
+                    text.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(connection_failure(&e)),
+            }
+        }
+        if !(200..300).contains(&status) {
+            let reason = serde_json::from_slice::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| error_text(&v["error"]))
+                .unwrap_or_else(|| truncate(&String::from_utf8_lossy(&text), 1024));
+            let what = match status {
+                401 | 403 => {
+                    "The cluster rejected the request (DeliveryRejected: check the credentials and the domain's access policy)"
+                }
+                _ => "The cluster answered the _bulk request with an error",
+            };
+            let message = format!("{what}. {status}: {reason}");
+            // A body over the cluster's http.max_content_length cannot succeed by retrying.
+            return Err(if status == 413 {
+                Failure::permanent(status.to_string(), message)
+            } else {
+                Failure::retriable(status.to_string(), message)
+            });
+        }
+        let reply: BulkReply = serde_json::from_slice(&text).map_err(|e| {
+            Failure::retriable(
+                "AmazonOpenSearchService.InvalidResponse",
+                format!(
+                    "The _bulk response is not valid: {e}. Raw response received: {status} {}",
+                    truncate(&String::from_utf8_lossy(&text), 1024)
+                ),
+            )
+        })?;
+        if !reply.errors {
+            return Ok(Vec::new());
+        }
+        if reply.items.len() != sent {
+            return Err(Failure::retriable(
+                "AmazonOpenSearchService.InvalidResponse",
+                format!(
+                    "The _bulk response has {} items for {sent} documents.",
+                    reply.items.len()
+                ),
+            ));
+        }
+        let mut failed = Vec::new();
+        for (n, item) in reply.items.iter().enumerate() {
+            let Some(result) = item.values().next() else {
+                continue;
+            };
+            let status = result.status;
+            if (200..300).contains(&status) {
+                continue;
+            }
+            let message = error_text(&result.error).unwrap_or_else(|| format!("status {status}"));
+            // Too many requests and server errors can pass; a document the cluster refuses
+            // (mapping, parsing, a bad index name: 4xx) is refused again on every attempt.
+            let failure = if status == 429 || status >= 500 {
+                Failure::retriable(status.to_string(), message)
+            } else {
+                Failure::permanent(status.to_string(), message)
+            };
+            failed.push((n, failure));
+        }
+        Ok(failed)
     }
 }
 
+/// Whether `record` is one JSON object in UTF-8.
+fn check_document(record: &[u8]) -> std::result::Result<(), String> {
+    std::str::from_utf8(record).map_err(|e| format!("not UTF-8: {e}"))?;
+    let first = record.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err("expected a JSON object".to_owned());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(record)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// `type: reason` (and the cause's) of an OpenSearch error object.
+fn error_text(error: &serde_json::Value) -> Option<String> {
+    match error {
+        serde_json::Value::Object(o) => {
+            let ty = o.get("type").and_then(|v| v.as_str()).unwrap_or("error");
+            let reason = o.get("reason").and_then(|v| v.as_str()).unwrap_or("");
+            let mut text = format!("{ty}: {reason}");
+            if let Some(cause) = o.get("caused_by").and_then(error_text) {
+                text.push_str(&format!(" (caused by {cause})"));
+            }
+            Some(truncate(&text, 1024))
+        }
+        serde_json::Value::String(s) => Some(truncate(s, 1024)),
+        _ => None,
+    }
+}
+
+fn connection_failure(e: &reqwest::Error) -> Failure {
+    let code = if e.is_timeout() {
+        "AmazonOpenSearchService.RequestTimeout"
+    } else {
+        "AmazonOpenSearchService.ConnectionFailed"
+    };
+    Failure::retriable(code, format!("Could not reach the cluster: {e}"))
+}
+
+/// The parts of a `_bulk` response Sluice reads.
+#[derive(Deserialize)]
+struct BulkReply {
+    errors: bool,
+    #[serde(default)]
+    items: Vec<std::collections::HashMap<String, BulkItem>>,
+}
+
+/// One item: `{"index":{"_index":"…","_id":"…","status":201}}` or with `"error":{…}`.
+#[derive(Deserialize)]
+struct BulkItem {
+    status: u16,
+    #[serde(default)]
+    error: serde_json::Value,
+}
+
 impl Sender for OpenSearchSender {
-    fn send<'a>(&'a self, _batch: &'a Batch, _attempt: u32) -> BoxFuture<'a, Attempt> {
+    fn send<'a>(&'a self, batch: &'a Batch, attempt: u32) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
-            let _ = (&self.settings, &self.ctx);
-            Attempt::Failed(Failure::permanent("OpenSearch", "not implemented"))
+            let (body, sent, mut failed) = self.body(batch);
+            if !sent.is_empty() {
+                match self.bulk(body, sent.len()).await {
+                    Ok(items) => failed.extend(items.into_iter().map(|(n, f)| (sent[n], f))),
+                    Err(f) => {
+                        tracing::warn!(stream = %self.ctx.stream, url = %self.bulk_url, batch = %batch.id, attempt, code = %f.code, error = %f.message, "OpenSearch _bulk request failed");
+                        if failed.is_empty() {
+                            return Attempt::Failed(f);
+                        }
+                        failed.extend(sent.iter().map(|&i| (i, f.clone())));
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return Attempt::Delivered;
+            }
+            if let Some((i, f)) = failed.first() {
+                tracing::warn!(stream = %self.ctx.stream, batch = %batch.id, attempt, failed = failed.len(), first_index = %self.index_of(batch, *i), code = %f.code, error = %f.message, "OpenSearch refused documents");
+            }
+            failed.sort_by_key(|(i, _)| *i);
+            Attempt::Partial(failed)
         })
     }
 
     fn error_fields(&self, batch: &Batch, i: usize) -> ExtraFields {
         let mut m = ExtraFields::new();
-        m.insert("esDocumentId".into(), batch.record_id(i).into());
-        m.insert("esIndexName".into(), self.settings.index.clone().into());
+        let id = if self.settings.document_ids {
+            batch.record_id(i)
+        } else {
+            String::new()
+        };
+        m.insert("esDocumentId".into(), id.into());
+        m.insert("esIndexName".into(), self.index_of(batch, i).into());
         m.insert(
             "esTypeName".into(),
             self.settings.type_name.clone().unwrap_or_default().into(),
         );
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .expect("as expected")
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn rotation_suffixes_match_the_docs_example() {
+        let t = ms("2016-02-25T13:00:00Z");
+        assert_eq!(Rotation::None.suffix(t), "");
+        assert_eq!(Rotation::Hour.suffix(t), "-2016-02-25-13");
+        assert_eq!(Rotation::Day.suffix(t), "-2016-02-25");
+        assert_eq!(Rotation::Week.suffix(t), "-2016-w08");
+        assert_eq!(Rotation::Month.suffix(t), "-2016-02");
+    }
+
+    #[test]
+    fn iso_weeks_at_year_ends() {
+        let w = |s| Rotation::Week.suffix(ms(s));
+        // 2020 has 53 ISO weeks; 2021-01-01..03 (Fri–Sun) still belong to 2020-w53.
+        assert_eq!(w("2020-12-31T23:59:59Z"), "-2020-w53");
+        assert_eq!(w("2021-01-03T23:59:59Z"), "-2020-w53");
+        assert_eq!(w("2021-01-04T00:00:00Z"), "-2021-w01");
+        // 2024-12-30 (Monday) starts 2025-w01.
+        assert_eq!(w("2024-12-29T23:59:59Z"), "-2024-w52");
+        assert_eq!(w("2024-12-30T00:00:00Z"), "-2025-w01");
+        assert_eq!(w("2026-01-01T00:00:00Z"), "-2026-w01");
+        assert_eq!(w("2026-12-31T12:00:00Z"), "-2026-w53");
+        // UTC, whatever the local zone: 23:30 UTC on a Sunday is still that week.
+        assert_eq!(w("2016-02-28T23:30:00Z"), "-2016-w08");
+        assert_eq!(w("2016-02-29T00:00:00Z"), "-2016-w09");
+    }
+
+    #[test]
+    fn only_json_objects_are_documents() {
+        assert!(check_document(br#"{"a":1}"#).is_ok());
+        assert!(check_document(b" {\n \"a\": [1,\r\n 2]\n}\n").is_ok());
+        assert!(check_document(b"not json").is_err());
+        assert!(check_document(b"[1,2]").is_err());
+        assert!(check_document(b"42").is_err());
+        assert!(check_document(br#"{"a":1}{"b":2}"#).is_err());
+        assert!(check_document(b"{\"a\":\"\xff\"}").is_err());
+        assert!(check_document(b"").is_err());
+    }
+
+    #[test]
+    fn error_text_has_type_reason_and_cause() {
+        let e = serde_json::json!({"type":"mapper_parsing_exception","reason":"failed to parse field [n] of type [long]","caused_by":{"type":"illegal_argument_exception","reason":"For input string: \"x\""}});
+        assert_eq!(
+            error_text(&e).expect("as expected"),
+            "mapper_parsing_exception: failed to parse field [n] of type [long] (caused by illegal_argument_exception: For input string: \"x\")"
+        );
     }
 }
