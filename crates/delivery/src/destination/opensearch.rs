@@ -247,6 +247,8 @@ pub(crate) struct OpenSearchSender {
     ctx: SenderContext,
     client: reqwest::Client,
     bulk_url: String,
+    /// SigV4 signing for service `es`, when the environment has AWS credentials.
+    signer: Option<Signer>,
 }
 
 impl OpenSearchSender {
@@ -258,11 +260,24 @@ impl OpenSearchSender {
             .build()
             .map_err(|e| DeliveryError::internal(format!("HTTP client: {e}")))?;
         let bulk_url = format!("{}/_bulk", settings.endpoint);
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let signer = reqwest::Url::parse(&bulk_url)
+            .ok()
+            .and_then(|url| Signer::from_env(&url, env));
+        match &signer {
+            Some(s) => {
+                tracing::info!(stream = %ctx.stream, region = %s.region, "signing OpenSearch requests with SigV4 (service es) using the environment's AWS credentials");
+            }
+            None => {
+                tracing::debug!(stream = %ctx.stream, "OpenSearch requests are not signed (no AWS credentials and region in the environment, or credentials in the URL)");
+            }
+        }
         Ok(Self {
             settings,
             ctx,
             client,
             bulk_url,
+            signer,
         })
     }
 
@@ -327,10 +342,30 @@ impl OpenSearchSender {
         body: Vec<u8>,
         sent: usize,
     ) -> std::result::Result<Vec<(usize, Failure)>, Failure> {
-        let mut response = self
+        let mut req = self
             .client
             .post(&self.bulk_url)
-            .header("Content-Type", "application/x-ndjson")
+            .header("Content-Type", "application/x-ndjson");
+        if let Some(signer) = &self.signer {
+            let headers = signer
+                .sign(
+                    "POST",
+                    &self.bulk_url,
+                    &[("content-type", "application/x-ndjson")],
+                    &body,
+                    std::time::SystemTime::now(),
+                )
+                .map_err(|e| {
+                    Failure::retriable(
+                        "AmazonOpenSearchService.SigningFailed",
+                        format!("Could not sign the request: {e}"),
+                    )
+                })?;
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+        }
+        let mut response = req
             .body(body)
             .send()
             .await
@@ -412,6 +447,90 @@ impl OpenSearchSender {
             failed.push((n, failure));
         }
         Ok(failed)
+    }
+}
+
+/// SigV4 request signing for service `es` (DESTINATIONS.md §4.2), with the aws-sigv4 crate.
+#[derive(Clone)]
+struct Signer {
+    credentials: aws_credential_types::Credentials,
+    region: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("access_key_id", &self.credentials.access_key_id())
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`); the region from `AWS_REGION`, `AWS_DEFAULT_REGION`, or an Amazon
+    /// OpenSearch Service host name (`….<region>.es.amazonaws.com`). `None` without both, or
+    /// when the URL carries its own user and password (basic authentication).
+    fn from_env(url: &reqwest::Url, env: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let id = env("AWS_ACCESS_KEY_ID")?;
+        let secret = env("AWS_SECRET_ACCESS_KEY")?;
+        let region = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(|| {
+                let host = url.host_str()?;
+                let rest = host.strip_suffix(".es.amazonaws.com")?;
+                rest.rsplit('.').next().map(str::to_owned)
+            })?;
+        Some(Self {
+            credentials: aws_credential_types::Credentials::new(
+                id,
+                secret,
+                env("AWS_SESSION_TOKEN"),
+                None,
+                "environment",
+            ),
+            region,
+        })
+    }
+
+    /// The headers to add (`authorization`, `x-amz-date`, `x-amz-security-token`) to a request
+    /// with these `headers` and `body`.
+    fn sign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        time: std::time::SystemTime,
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let identity = self.credentials.clone().into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("es")
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let request = SignableRequest::new(
+            method,
+            url,
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
     }
 }
 
@@ -560,6 +679,80 @@ mod tests {
         assert!(check_document(br#"{"a":1}{"b":2}"#).is_err());
         assert!(check_document(b"{\"a\":\"\xff\"}").is_err());
         assert!(check_document(b"").is_err());
+    }
+
+    #[test]
+    fn sigv4_signs_for_service_es_from_the_environment() {
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            ),
+            ("AWS_SESSION_TOKEN", "tok"),
+        ];
+        let env = |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let url = reqwest::Url::parse("https://search-logs-abc.eu-west-1.es.amazonaws.com/_bulk")
+            .expect("as expected");
+        let signer = Signer::from_env(&url, env).expect("credentials and region");
+        assert_eq!(signer.region, "eu-west-1", "region from the host name");
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_440_938_160); // 2015-08-30T12:36:00Z
+        let headers = signer
+            .sign(
+                "POST",
+                url.as_str(),
+                &[("content-type", "application/x-ndjson")],
+                b"{}\n",
+                at,
+            )
+            .expect("signed");
+        let get = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        let auth = get("authorization").expect("authorization");
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/es/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature="
+            ),
+            "{auth}"
+        );
+        assert_eq!(get("x-amz-date"), Some("20150830T123600Z"));
+        assert_eq!(get("x-amz-security-token"), Some("tok"));
+        // Deterministic, and the body is covered.
+        let again = signer
+            .sign(
+                "POST",
+                url.as_str(),
+                &[("content-type", "application/x-ndjson")],
+                b"{}\n",
+                at,
+            )
+            .expect("signed");
+        assert_eq!(headers, again);
+        let other = signer
+            .sign(
+                "POST",
+                url.as_str(),
+                &[("content-type", "application/x-ndjson")],
+                b"{ }\n",
+                at,
+            )
+            .expect("signed");
+        assert_ne!(headers, other);
+        // No credentials, no region, or basic authentication in the URL: no signing.
+        assert!(Signer::from_env(&url, |_| None).is_none());
+        let local = reqwest::Url::parse("http://localhost:9200/_bulk").expect("as expected");
+        assert!(Signer::from_env(&local, env).is_none(), "no region known");
+        let basic = reqwest::Url::parse("https://u:p@search-x.us-east-1.es.amazonaws.com/_bulk")
+            .expect("as expected");
+        assert!(Signer::from_env(&basic, env).is_none());
     }
 
     #[test]
