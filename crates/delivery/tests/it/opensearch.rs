@@ -98,7 +98,7 @@ async fn bulk(
         );
     }
     let lines: Vec<&[u8]> = body[..body.len() - 1].split(|b| *b == b'\n').collect();
-    if lines.len() % 2 != 0 {
+    if !lines.len().is_multiple_of(2) {
         return error_reply(
             StatusCode::BAD_REQUEST,
             "action_request_validation_exception",
@@ -539,7 +539,7 @@ fn validation_needs_a_cluster_endpoint() {
         "S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}}"#;
     let e = CreateDeliveryStreamInput::from_json(bad.as_bytes())
         .and_then(|i| i.validate())
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
     assert!(e.contains("ClusterEndpoint"), "{e}");
 }

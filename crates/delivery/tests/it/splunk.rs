@@ -51,12 +51,14 @@ struct Received {
     body: Vec<u8>,
 }
 
+/// Per channel: the next ack id, and how often each id was polled.
+type Channels = HashMap<String, (u64, HashMap<u64, usize>)>;
+
 #[derive(Default)]
 struct Hec {
     requests: Mutex<Vec<Received>>,
     sends: AtomicUsize,
-    /// Per channel: the next ack id, and how often each id was polled.
-    channels: Mutex<HashMap<String, (u64, HashMap<u64, usize>)>>,
+    channels: Mutex<Channels>,
     /// Indexed data, per ack id, in the order acknowledged.
     indexed: Mutex<Vec<Vec<u8>>>,
 }
@@ -105,34 +107,42 @@ fn json(value: serde_json::Value) -> Response {
 }
 
 /// HEC's token and channel checks, in HEC's order. `Err` is the answer to give.
-fn check_auth_and_channel(headers: &HeaderMap) -> Result<String, Response> {
+fn check_auth_and_channel(headers: &HeaderMap) -> Result<String, Box<Response>> {
     let Some(auth) = headers.get(header::AUTHORIZATION) else {
-        return Err(hec_reply(StatusCode::UNAUTHORIZED, "Token is required", 2));
+        return Err(Box::new(hec_reply(
+            StatusCode::UNAUTHORIZED,
+            "Token is required",
+            2,
+        )));
     };
     let Some(token) = auth.to_str().expect("ASCII header").strip_prefix("Splunk ") else {
-        return Err(hec_reply(
+        return Err(Box::new(hec_reply(
             StatusCode::UNAUTHORIZED,
             "Invalid authorization",
             3,
-        ));
+        )));
     };
     if token != TOKEN {
-        return Err(hec_reply(StatusCode::FORBIDDEN, "Invalid token", 4));
+        return Err(Box::new(hec_reply(
+            StatusCode::FORBIDDEN,
+            "Invalid token",
+            4,
+        )));
     }
     let Some(channel) = headers.get("x-splunk-request-channel") else {
-        return Err(hec_reply(
+        return Err(Box::new(hec_reply(
             StatusCode::BAD_REQUEST,
             "Data channel is missing",
             10,
-        ));
+        )));
     };
     let channel = channel.to_str().expect("ASCII header").to_owned();
     if uuid::Uuid::parse_str(&channel).is_err() {
-        return Err(hec_reply(
+        return Err(Box::new(hec_reply(
             StatusCode::BAD_REQUEST,
             "Invalid data channel",
             11,
-        ));
+        )));
     }
     Ok(channel)
 }
@@ -151,7 +161,7 @@ async fn collector(
     });
     let channel = match check_auth_and_channel(&headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match kind.as_str() {
         "raw" | "event" => {
@@ -362,6 +372,13 @@ async fn raw_delivery_waits_for_the_indexer_ack() {
         (4, 2, 2)
     );
     assert!(objects(&storage, "backup").await.is_empty());
+    assert_eq!(
+        *r.hec.indexed.lock().expect("lock"),
+        [
+            b"line one\nline two\nno newline".to_vec(),
+            b"third\n".to_vec()
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,7 +598,7 @@ fn validation_names_fields() {
         "S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}}"#;
     let e = CreateDeliveryStreamInput::from_json(bad.as_bytes())
         .and_then(|i| i.validate())
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
     assert!(
         e.contains("hECAcknowledgmentTimeoutInSeconds") && e.contains("180"),
