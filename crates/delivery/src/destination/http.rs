@@ -491,7 +491,7 @@ mod tests {
     use super::*;
 
     fn config(yaml: &str) -> HttpEndpointDestinationConfiguration {
-        serde_norway::from_str(yaml).unwrap()
+        serde_norway::from_str(yaml).expect("as expected")
     }
 
     const BASE: &str = "EndpointConfiguration: {Url: 'https://example.com/ingest'}\nS3Configuration: {BucketARN: 'arn:aws:s3:::b'}\n";
@@ -499,14 +499,14 @@ mod tests {
     #[test]
     fn defaults_and_ranges() {
         let c = config(BASE);
-        let v = validate(&c).unwrap();
+        let v = validate(&c).expect("as expected");
         assert_eq!(v.buffer, Some((5 << 20, Duration::from_secs(300))));
         assert_eq!(v.endpoint.retry_duration, Duration::from_secs(300));
         assert!(!v.endpoint.backup_all);
         let e = validate(&config(&format!(
             "{BASE}BufferingHints: {{SizeInMBs: 65, IntervalInSeconds: 60}}\n"
         )))
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
         assert!(
             e.contains("httpEndpointDestinationConfiguration.bufferingHints.sizeInMBs"),
@@ -515,23 +515,23 @@ mod tests {
         let e = validate(&config(&format!(
             "{BASE}RetryOptions: {{DurationInSeconds: 7201}}\n"
         )))
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
         assert!(e.contains("retryOptions.durationInSeconds"), "{e}");
         let e = validate(&config(&format!("{BASE}S3BackupMode: Everything\n")))
-            .unwrap_err()
+            .expect_err("invalid")
             .to_string();
         assert!(e.contains("[FailedDataOnly, AllData]"), "{e}");
         let e = validate(&config(
             "EndpointConfiguration: {Url: 'ftp://x'}\nS3Configuration: {BucketARN: 'arn:aws:s3:::b'}\n",
         ))
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
         assert!(e.contains("https://.*"), "{e}");
         let e = validate(&config(&format!(
             "{BASE}SecretsManagerConfiguration: {{Enabled: true, SecretARN: 'arn:aws:secretsmanager:us-east-1:1:secret:x'}}\n"
         )))
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
         assert!(e.contains("SecretsManagerConfiguration"), "{e}");
     }

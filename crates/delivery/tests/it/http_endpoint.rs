@@ -79,7 +79,7 @@ async fn receiver(behaviour: Behaviour) -> Receiver {
                 let v: serde_json::Value = serde_json::from_slice(&raw).expect("JSON body");
                 let request_id = v["requestId"].as_str().expect("requestId").to_owned();
                 assert_eq!(
-                    headers["x-amz-firehose-request-id"].to_str().unwrap(),
+                    headers["x-amz-firehose-request-id"].to_str().expect("as expected"),
                     request_id,
                     "header and body request ids differ"
                 );
@@ -94,7 +94,7 @@ async fn receiver(behaviour: Behaviour) -> Receiver {
                             .expect("base64")
                     })
                     .collect();
-                seen.lock().unwrap().push(Received {
+                seen.lock().expect("as expected").push(Received {
                     headers: headers.clone(),
                     request_id: request_id.clone(),
                     records,
@@ -142,8 +142,10 @@ async fn receiver(behaviour: Behaviour) -> Receiver {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("as expected");
+    let addr = listener.local_addr().expect("as expected");
     tokio::spawn(async move { axum::serve(listener, app).await });
     Receiver { addr, requests }
 }
@@ -198,7 +200,7 @@ async fn delivers_per_the_published_contract() {
         &storage,
     );
     deliver(&s, &["{\"a\":1}\n", "", "\u{00e9}binary\u{0001}"]).await;
-    let reqs = r.requests.lock().unwrap().clone();
+    let reqs = r.requests.lock().expect("as expected").clone();
     assert_eq!(reqs.len(), 1, "one request per batch");
     let q = &reqs[0];
     assert_eq!(
@@ -210,7 +212,11 @@ async fn delivers_per_the_published_contract() {
         ],
         "records arrive whole, in order, base64 round-trips (an empty record too)"
     );
-    let h = |k: &str| q.headers.get(k).map(|v| v.to_str().unwrap().to_owned());
+    let h = |k: &str| {
+        q.headers
+            .get(k)
+            .map(|v| v.to_str().expect("as expected").to_owned())
+    };
     assert_eq!(h("x-amz-firehose-protocol-version").as_deref(), Some("1.0"));
     assert_eq!(h("x-amz-firehose-access-key").as_deref(), Some("k3y"));
     assert_eq!(
@@ -224,7 +230,8 @@ async fn delivers_per_the_published_contract() {
         Some("Amazon Kinesis Data Firehose Agent/1.0")
     );
     let attrs: serde_json::Value =
-        serde_json::from_str(&h("x-amz-firehose-common-attributes").unwrap()).unwrap();
+        serde_json::from_str(&h("x-amz-firehose-common-attributes").expect("as expected"))
+            .expect("as expected");
     assert_eq!(
         attrs,
         serde_json::json!({"commonAttributes": {"env": "test"}})
@@ -257,7 +264,7 @@ async fn retries_5xx_with_the_same_request_id_then_delivers() {
         &storage,
     );
     deliver(&s, &["x", "y"]).await;
-    let reqs = r.requests.lock().unwrap().clone();
+    let reqs = r.requests.lock().expect("as expected").clone();
     assert_eq!(reqs.len(), 3);
     assert!(
         reqs.iter().all(|q| q.request_id == reqs[0].request_id),
@@ -311,17 +318,23 @@ async fn fails_to_backup(behaviour: Behaviour, code: &str, message_part: &str, m
     for (doc, raw) in d.iter().zip(["r1", "r2"]) {
         assert_eq!(doc["errorCode"], code, "{behaviour:?}: {doc}");
         assert!(
-            doc["errorMessage"].as_str().unwrap().contains(message_part),
+            doc["errorMessage"]
+                .as_str()
+                .expect("as expected")
+                .contains(message_part),
             "{behaviour:?}: {doc}"
         );
         assert_eq!(
             base64::engine::general_purpose::STANDARD
-                .decode(doc["rawData"].as_str().unwrap())
-                .unwrap(),
+                .decode(doc["rawData"].as_str().expect("as expected"))
+                .expect("as expected"),
             raw.as_bytes()
         );
-        assert!(doc["attemptsMade"].as_u64().unwrap() >= u64::from(min_attempts));
-        assert_eq!(doc["arrivalTimestamp"].as_i64().unwrap() / 10, T0 / 10);
+        assert!(doc["attemptsMade"].as_u64().expect("as expected") >= u64::from(min_attempts));
+        assert_eq!(
+            doc["arrivalTimestamp"].as_i64().expect("as expected") / 10,
+            T0 / 10
+        );
         assert!(doc["attemptEndingTimestamp"].is_i64());
         assert_eq!(doc["subsequenceNumber"], 0);
         assert!(doc["dataId"].is_string());
@@ -384,7 +397,7 @@ async fn status_413_is_not_retried_but_still_backed_up() {
     deliver(&s, &["big"]).await;
     let m = s.shutdown().await.expect("shutdown");
     assert_eq!(m.destination_attempts, 1, "413 is permanent");
-    assert_eq!(r.requests.lock().unwrap().len(), 1);
+    assert_eq!(r.requests.lock().expect("as expected").len(), 1);
     assert_eq!(m.error_records_of(ErrorOutputType::HttpEndpointFailed), 1);
 }
 
@@ -414,7 +427,7 @@ fn describe_shape_round_trips_and_validation_names_fields() {
         "S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}}"#;
     let e = CreateDeliveryStreamInput::from_json(bad.as_bytes())
         .and_then(|i| i.validate())
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
     assert!(
         e.contains("httpEndpointDestinationConfiguration.bufferingHints.sizeInMBs")
@@ -431,7 +444,7 @@ fn describe_shape_round_trips_and_validation_names_fields() {
         "ExtendedS3DestinationConfiguration":{"BucketARN":"arn:aws:s3:::b"}}"#;
     let e = CreateDeliveryStreamInput::from_json(two.as_bytes())
         .and_then(|i| i.validate())
-        .unwrap_err()
+        .expect_err("invalid")
         .to_string();
     assert!(e.contains("Exactly one destination configuration"), "{e}");
 }
