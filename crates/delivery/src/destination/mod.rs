@@ -92,7 +92,8 @@ impl EndpointKind {
         match self {
             Self::Http(s) => s.request_timeout = timeout,
             Self::Splunk(s) => s.ack_timeout = timeout,
-            Self::OpenSearch(_) | Self::Redshift(_) => {}
+            Self::OpenSearch(s) => s.request_timeout = timeout,
+            Self::Redshift(_) => {}
         }
     }
 

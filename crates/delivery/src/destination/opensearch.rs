@@ -101,6 +101,8 @@ pub struct OpenSearchSettings {
     pub rotation: Rotation,
     /// `FIREHOSE_DEFAULT` (stable ids) rather than `NO_DOCUMENT_ID`.
     pub document_ids: bool,
+    /// How long one `_bulk` request may take ([`REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 /// Default `RetryOptions.DurationInSeconds` for OpenSearch.
@@ -187,6 +189,7 @@ pub(crate) fn validate(
                 type_name: c.type_name.clone().filter(|t| !t.is_empty()),
                 rotation,
                 document_ids,
+                request_timeout: REQUEST_TIMEOUT,
             }),
             retry_duration: retry(
                 c.retry_options,
@@ -255,7 +258,7 @@ impl OpenSearchSender {
     pub(crate) fn new(settings: OpenSearchSettings, ctx: SenderContext) -> Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(settings.request_timeout)
             .user_agent("Amazon Kinesis Data Firehose Agent/1.0")
             .build()
             .map_err(|e| DeliveryError::internal(format!("HTTP client: {e}")))?;
@@ -564,12 +567,16 @@ fn error_text(error: &serde_json::Value) -> Option<String> {
 }
 
 fn connection_failure(e: &reqwest::Error) -> Failure {
-    let code = if e.is_timeout() {
-        "AmazonOpenSearchService.RequestTimeout"
-    } else {
-        "AmazonOpenSearchService.ConnectionFailed"
-    };
-    Failure::retriable(code, format!("Could not reach the cluster: {e}"))
+    if e.is_timeout() {
+        return Failure::retriable(
+            "AmazonOpenSearchService.RequestTimeout",
+            format!("The cluster did not answer the _bulk request in time: {e}"),
+        );
+    }
+    Failure::retriable(
+        "AmazonOpenSearchService.ConnectionFailed",
+        format!("Could not reach the cluster: {e}"),
+    )
 }
 
 /// The parts of a `_bulk` response Sluice reads.

@@ -37,6 +37,8 @@ enum Mode {
     Picky,
     /// Every `_bulk` request gets 403 (a domain access policy refusing the caller).
     Forbidden,
+    /// Answer nothing for 5 s.
+    Slow,
 }
 
 #[derive(Default)]
@@ -72,6 +74,9 @@ async fn bulk(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if matches!(mode, Mode::Slow) {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
     if matches!(mode, Mode::Forbidden) {
         return (
             StatusCode::FORBIDDEN,
@@ -196,6 +201,15 @@ async fn receiver(mode: Mode) -> Receiver {
 }
 
 fn stream(addr: SocketAddr, extra: &str, storage: &Storage) -> sluice_delivery::DeliveryStream {
+    stream_with_timeout(addr, extra, storage, Duration::from_secs(10))
+}
+
+fn stream_with_timeout(
+    addr: SocketAddr,
+    extra: &str,
+    storage: &Storage,
+    timeout: Duration,
+) -> sluice_delivery::DeliveryStream {
     let json = format!(
         r#"{{"DeliveryStreamName":"os","AmazonopensearchserviceDestinationConfiguration":{{
             "ClusterEndpoint":"http://{addr}","IndexName":"logs",
@@ -212,6 +226,7 @@ fn stream(addr: SocketAddr, extra: &str, storage: &Storage) -> sluice_delivery::
             initial: Duration::from_millis(50),
             max: Duration::from_millis(200),
         })
+        .with_request_timeout(timeout)
         .build()
         .expect("build")
 }
@@ -459,6 +474,28 @@ async fn forbidden_is_retried_then_backed_up() {
         message.contains("DeliveryRejected") && message.contains("not authorized"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_does_not_answer_times_out() {
+    let r = receiver(Mode::Slow).await;
+    let storage = Storage::memory();
+    let s = stream_with_timeout(
+        r.addr,
+        r#","RetryOptions":{"DurationInSeconds":0}"#,
+        &storage,
+        Duration::from_millis(300),
+    );
+    deliver(&s, &[r#"{"a":1}"#]).await;
+    let m = s.shutdown().await.expect("shutdown");
+    assert_eq!(
+        m.destination_attempts, 1,
+        "a duration of 0 means one attempt"
+    );
+    let objs = objects(&storage, "backup").await;
+    let d = docs(&objs[0].1);
+    assert_eq!(d[0]["errorCode"], "AmazonOpenSearchService.RequestTimeout");
+    assert_eq!(d[0]["esIndexName"], "logs-2024-03-05");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
