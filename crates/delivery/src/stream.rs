@@ -1151,6 +1151,7 @@ async fn deliver_job(ctx: &DriverCtx, mut job: FlushJob, format: CompressionForm
         ends: std::mem::take(&mut job.ends),
         arrivals: std::mem::take(&mut job.arrivals),
         staged,
+        origin: None,
     };
     let report = destination::deliver(
         sender.as_ref(),

@@ -545,6 +545,7 @@ mod tests {
             ends: (1..=n).collect(),
             arrivals: vec![0; n],
             staged: None,
+            origin: None,
         };
         let chunks = HttpSender::chunks(&batch);
         assert_eq!(

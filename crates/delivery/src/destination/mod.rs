@@ -92,7 +92,8 @@ impl EndpointKind {
         match self {
             Self::Http(s) => s.request_timeout = timeout,
             Self::Splunk(s) => s.ack_timeout = timeout,
-            Self::OpenSearch(_) | Self::Redshift(_) => {}
+            Self::OpenSearch(s) => s.request_timeout = timeout,
+            Self::Redshift(_) => {}
         }
     }
 
@@ -124,6 +125,10 @@ pub struct Batch {
     pub arrivals: Vec<i64>,
     /// Where the batch was staged in the S3 bucket (Redshift), as (bucket, key).
     pub staged: Option<(String, String)>,
+    /// For a retry of some records only: each record's index in the original batch, so that
+    /// [`record_id`](Self::record_id) stays the same on every attempt (`None`: the batch is
+    /// the original).
+    pub origin: Option<Vec<usize>>,
 }
 
 impl Batch {
@@ -143,8 +148,10 @@ impl Batch {
         self.ends.is_empty()
     }
 
-    /// A stable per-record id: `<batch id>-<index>` (DESTINATIONS.md §4.4; docs/destinations.md).
+    /// A stable per-record id: `<batch id>-<index in the original batch>` (DESTINATIONS.md
+    /// §4.4; docs/destinations.md), the same on every attempt.
     pub fn record_id(&self, i: usize) -> String {
+        let i = self.origin.as_ref().map_or(i, |o| o[i]);
         format!("{}-{i}", self.id)
     }
 }
@@ -435,12 +442,17 @@ fn sub_batch(batch: &Batch, indices: &[usize]) -> Batch {
         ends.push(data.len());
         arrivals.push(batch.arrivals[i]);
     }
+    let origin = indices
+        .iter()
+        .map(|&i| batch.origin.as_ref().map_or(i, |o| o[i]))
+        .collect();
     Batch {
         id: batch.id.clone(),
         data,
         ends,
         arrivals,
         staged: batch.staged.clone(),
+        origin: Some(origin),
     }
 }
 
@@ -659,12 +671,20 @@ mod tests {
             ends: vec![2, 5, 6],
             arrivals: vec![1, 2, 3],
             staged: None,
+            origin: None,
         };
         let sub = sub_batch(&batch, &[0, 2]);
         assert_eq!(sub.record(0), b"aa");
         assert_eq!(sub.record(1), b"c");
         assert_eq!(sub.arrivals, vec![1, 3]);
         assert_eq!(batch.record_id(2), "b-2");
+        assert_eq!(
+            sub.record_id(1),
+            "b-2",
+            "record ids survive a partial retry"
+        );
+        let subsub = sub_batch(&sub, &[1]);
+        assert_eq!(subsub.record_id(0), "b-2");
     }
 
     #[test]

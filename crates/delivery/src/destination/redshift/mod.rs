@@ -781,6 +781,7 @@ mod tests {
             ends: Vec::new(),
             arrivals: Vec::new(),
             staged: Some(("staging".into(), KEY.into())),
+            origin: None,
         };
         sender.send(&batch, 1).await
     }
