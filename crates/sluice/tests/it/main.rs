@@ -7,6 +7,7 @@ mod interop;
 mod jetstream;
 mod lambda;
 mod limits;
+mod object_stores;
 mod observe;
 mod query;
 mod reliability;
