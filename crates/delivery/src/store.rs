@@ -393,10 +393,15 @@ impl Kind {
 type StoreMap = HashMap<(String, Option<String>), Arc<dyn ObjectStore>>;
 
 /// Where buckets live. Cheap to clone; clones share their stores.
+///
+/// Buckets routed elsewhere with [`Storage::with_bucket`] resolve there: a stream's main,
+/// backup and error buckets each go where they are mapped, whichever storage the stream was
+/// given.
 #[derive(Debug, Clone)]
 pub struct Storage {
     kind: Arc<Kind>,
     stores: Arc<Mutex<StoreMap>>,
+    routes: Arc<HashMap<String, Storage>>,
 }
 
 impl Storage {
@@ -404,7 +409,15 @@ impl Storage {
         Self {
             kind: Arc::new(kind),
             stores: Arc::new(Mutex::new(HashMap::new())),
+            routes: Arc::new(HashMap::new()),
         }
+    }
+
+    /// Send `bucket` to `storage` instead (its own routes are not followed).
+    #[must_use]
+    pub fn with_bucket(mut self, bucket: impl Into<String>, storage: Storage) -> Self {
+        Arc::make_mut(&mut self.routes).insert(bucket.into(), storage);
+        self
     }
 
     /// Buckets are directories under `data_dir`.
@@ -488,8 +501,14 @@ impl Storage {
 
     /// Whether objects carry `Content-Encoding`/`Content-Type`: object_store sends both on S3
     /// (`Content-Encoding`), Azure (`x-ms-blob-content-encoding`) and GCS; not on `file://`.
+    /// With routes to other kinds this is true when any of them supports attributes, and
+    /// [`put_object`] leaves them off for a store that refuses them (local disk).
     pub(crate) fn supports_attributes(&self) -> bool {
         !matches!(*self.kind, Kind::File(_))
+            || self
+                .routes
+                .values()
+                .any(|s| !matches!(*s.kind, Kind::File(_)))
     }
 
     /// The store for `bucket` (SSE-KMS with `kms_key` on `s3://`).
@@ -505,6 +524,9 @@ impl Storage {
         bucket: &str,
         kms_key: Option<&str>,
     ) -> Result<Arc<dyn ObjectStore>> {
+        if let Some(routed) = self.routes.get(bucket) {
+            return routed.bucket_with_kms(bucket, kms_key);
+        }
         let key = (bucket.to_owned(), kms_key.map(str::to_owned));
         let mut stores = self
             .stores
@@ -626,6 +648,10 @@ impl UploadSettings {
 }
 
 /// Upload one object once (multipart when large). The caller retries.
+///
+/// A store that refuses attributes (object_store's local file system answers `NotImplemented`
+/// before writing anything) gets the object without them: a stream whose buckets are mapped to
+/// different kinds sets them for the ones that keep them.
 pub(crate) async fn put_object(
     store: &dyn ObjectStore,
     key: &Path,
@@ -641,6 +667,21 @@ pub(crate) async fn put_object(
             attributes.insert(Attribute::ContentEncoding, ce.into());
         }
     }
+    match put_with(store, key, body.clone(), attributes, settings).await {
+        Err(object_store::Error::NotImplemented { .. }) if attributes_supported => {
+            put_with(store, key, body, Attributes::new(), settings).await
+        }
+        other => other,
+    }
+}
+
+async fn put_with(
+    store: &dyn ObjectStore,
+    key: &Path,
+    body: Bytes,
+    attributes: Attributes,
+    settings: &UploadSettings,
+) -> Result<(), object_store::Error> {
     if body.len() > settings.multipart_threshold {
         let upload = store
             .put_multipart_opts(
@@ -706,6 +747,57 @@ mod tests {
         for bad in ["az://container", "gs://bucket/x", "abfs://x"] {
             assert!(Storage::from_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn routed_buckets_resolve_where_they_are_mapped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Storage::memory();
+        let storage = Storage::file(dir.path()).with_bucket("lake", lake.clone());
+        assert!(storage.supports_attributes(), "the memory route keeps them");
+        let via_route = storage.bucket("lake").expect("routed");
+        assert!(Arc::ptr_eq(
+            &via_route,
+            &lake.bucket("lake").expect("memory")
+        ));
+        let local = storage.bucket("other").expect("default");
+        assert!(local.to_string().contains("LocalFileSystem"), "{local}");
+        assert!(dir.path().join("other").is_dir());
+        assert!(!Storage::file(dir.path()).supports_attributes());
+    }
+
+    #[tokio::test]
+    async fn attributes_are_left_off_where_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Storage::file(dir.path()).bucket("b").expect("local");
+        let settings = UploadSettings::default();
+        let key = Path::from("k.gz");
+        put_object(
+            store.as_ref(),
+            &key,
+            Bytes::from_static(b"x"),
+            Some("gzip"),
+            true,
+            &settings,
+        )
+        .await
+        .expect("written without attributes");
+        assert_eq!(
+            std::fs::read(dir.path().join("b/k.gz")).expect("file"),
+            b"x"
+        );
+        let big = UploadSettings::default().with_multipart(1, 5 << 20);
+        put_object(
+            store.as_ref(),
+            &Path::from("m"),
+            Bytes::from_static(b"yy"),
+            None,
+            true,
+            &big,
+        )
+        .await
+        .expect("multipart written without attributes");
+        assert_eq!(std::fs::read(dir.path().join("b/m")).expect("file"), b"yy");
     }
 
     #[test]

@@ -614,13 +614,16 @@ impl ServeConfig {
         }
         let authenticates = credentials.is_enabled();
         builder = builder.with_credentials(credentials);
-        let mut buckets = Buckets::new(Storage::file(&data_dir));
+        // One storage routes every bucket: a stream's backup bucket goes where *it* is
+        // mapped, not where the stream's main bucket is; unmapped buckets are local.
+        let mut routes = Storage::file(&data_dir);
         let mut mapped = Vec::new();
         for (name, bucket) in self.buckets {
             let (storage, shown) = bucket.storage(&name)?;
             mapped.push((name.clone(), shown));
-            buckets = buckets.with_bucket(name, storage);
+            routes = routes.with_bucket(name, storage);
         }
+        let buckets = Buckets::new(routes);
         builder = builder.with_buckets(buckets.clone());
         let mut sources = Vec::new();
         for (i, source) in self.sources.into_iter().enumerate() {

@@ -47,8 +47,9 @@ version = "2021-08-06"
 path = urllib.parse.urlparse(endpoint).path.rstrip("/")
 to_sign = "PUT\n" + "\n" * 11 + f"x-ms-date:{date}\nx-ms-version:{version}\n" + f"/{account}{path}/{container}\nrestype:container"
 signature = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()).decode()
-request = urllib.request.Request(f"{endpoint}/{container}?restype=container", data=b"", method="PUT", headers={
-    "x-ms-date": date, "x-ms-version": version, "Authorization": f"SharedKey {account}:{signature}"})
+# No body and no Content-Type: both would be part of the string to sign.
+request = urllib.request.Request(f"{endpoint}/{container}?restype=container", method="PUT", headers={
+    "Content-Length": "0", "x-ms-date": date, "x-ms-version": version, "Authorization": f"SharedKey {account}:{signature}"})
 try:
     urllib.request.urlopen(request, timeout=30)
 except urllib.error.HTTPError as e:
