@@ -319,6 +319,23 @@ impl GcsOptions {
         self
     }
 
+    /// The base URL requests go to: [`Self::base_url`], else the service account's
+    /// `gcs_base_url` (file or key), else `None` (Google's).
+    pub fn resolved_base_url(&self) -> Option<String> {
+        let from_key = |json: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(json)
+                .ok()
+                .and_then(|v| v.get("gcs_base_url")?.as_str().map(str::to_owned))
+        };
+        self.base_url.clone().or_else(|| {
+            match (&self.service_account_key, &self.service_account_path) {
+                (Some(key), _) => from_key(key.as_bytes()),
+                (None, Some(path)) => std::fs::read(path).ok().and_then(|b| from_key(&b)),
+                (None, None) => None,
+            }
+        })
+    }
+
     fn build(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
         let name = self.bucket.as_deref().unwrap_or(bucket);
         let mut builder = GoogleCloudStorageBuilder::from_env()
@@ -330,15 +347,7 @@ impl GcsOptions {
         if let Some(key) = &self.service_account_key {
             builder = builder.with_service_account_key(key);
         }
-        let base_url = self.base_url.clone().or_else(|| {
-            // A service-account file's `gcs_base_url` may name a plain-HTTP emulator too.
-            self.service_account_path
-                .as_deref()
-                .and_then(|p| std::fs::read(p).ok())
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v.get("gcs_base_url")?.as_str().map(str::to_owned))
-        });
-        if let Some(url) = &base_url {
+        if let Some(url) = &self.resolved_base_url() {
             if self.base_url.is_some() {
                 builder = builder.with_base_url(url);
             }

@@ -485,10 +485,9 @@ impl GcsBucketConfig {
             options = options.with_base_url(url.clone());
         }
         let bucket = self.bucket.as_deref().unwrap_or(name);
-        let at = self
-            .base_url
-            .as_deref()
-            .unwrap_or("https://storage.googleapis.com");
+        let at = options
+            .resolved_base_url()
+            .unwrap_or_else(|| "https://storage.googleapis.com".to_owned());
         let storage = Storage::gcs(options);
         storage
             .bucket(name)
@@ -1117,6 +1116,16 @@ mod tests {
         assert_eq!(
             config.buckets["blob"].storage("blob").expect("valid").1,
             "Azure container blob at Azurite"
+        );
+        // An emulator named only in the service-account file is shown too.
+        let config: ServeConfig = serde_norway::from_str(&format!(
+            "buckets:\n  cloud:\n    gcs:\n      service_account_path: {}\n",
+            account.display()
+        ))
+        .expect("parses");
+        assert_eq!(
+            config.buckets["cloud"].storage("cloud").expect("valid").1,
+            "gs://cloud/ at http://127.0.0.1:1"
         );
     }
 
