@@ -5,9 +5,10 @@
 //! `sluice query`. Without `SLUICE_AZURE_ENDPOINT` these tests fail; they never skip.
 //!
 //! Google Cloud Storage has no emulator here that speaks the XML API object_store uses for
-//! uploads (docs/object-stores.md says which were tried and why they fail): its mapping and
-//! client construction are covered by the unit tests in `serve.rs` and `sluice-delivery`'s
-//! `store.rs`, and below by a `sluice serve` start-up check.
+//! uploads (docs/object-stores.md says which were tried and why they fail). What object_store's
+//! GCS client sends is checked against [`FakeGcs`], a recorder of upload requests written in
+//! this file (not an emulator: it answers uploads only); the mapping and client construction
+//! are covered by the unit tests in `serve.rs` and `sluice-delivery`'s `store.rs`.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -358,6 +359,251 @@ fn serve_delivers_main_backup_and_errors_to_azurite() {
         want.push_str(&format!("t{t},100,{sum}\n"));
     }
     assert_eq!(String::from_utf8(out.stdout).expect("utf8"), want);
+}
+
+/// One request a [`FakeGcs`] received.
+#[derive(Debug, Clone)]
+struct GcsRequest {
+    method: String,
+    /// Percent-decoded path, e.g. `/bucket/raw/2026/…`.
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A stand-in for the part of GCS's XML API that uploads use (`PUT /<bucket>/<object>`,
+/// answered with the `ETag` and `x-goog-generation` real GCS sends): it records every request,
+/// so a test sees exactly what object_store's GCS client sent. It is not an emulator — no
+/// reads, listing or multipart — because no emulator available here speaks that API
+/// (docs/object-stores.md).
+struct FakeGcs {
+    url: String,
+    requests: Arc<std::sync::Mutex<Vec<GcsRequest>>>,
+}
+
+impl FakeGcs {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || serve_gcs_connection(conn, &log));
+            }
+        });
+        Self { url, requests }
+    }
+
+    fn requests(&self) -> Vec<GcsRequest> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf8 path")
+}
+
+/// HTTP/1.1 with keep-alive: one request after another until the client closes.
+fn serve_gcs_connection(conn: std::net::TcpStream, log: &std::sync::Mutex<Vec<GcsRequest>>) {
+    use std::io::{BufRead as _, Write as _};
+    let mut writer = conn.try_clone().expect("clone");
+    let mut reader = std::io::BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let target = parts.next().unwrap_or_default();
+        let path = percent_decode(target.split('?').next().unwrap_or_default());
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let n = {
+            let mut log = log.lock().expect("lock");
+            log.push(GcsRequest {
+                method: method.clone(),
+                path,
+                headers,
+                body,
+            });
+            log.len()
+        };
+        let response = if method == "PUT" {
+            format!(
+                "HTTP/1.1 200 OK\r\nETag: \"etag-{n}\"\r\nx-goog-generation: {n}\r\nContent-Length: 0\r\n\r\n"
+            )
+        } else {
+            "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n".to_owned()
+        };
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// What object_store's GCS client sends for `sluice serve` with buckets mapped to GCS: a GZIP
+/// stream's objects (bucket from `gcs.bucket`, Firehose key layout, `Content-Encoding: gzip`,
+/// the records byte for byte), its backup in a second GCS bucket named after its own bucket,
+/// and a Parquet stream's error document under `format-conversion-failed/` — all unsigned, as
+/// the service account's `disable_oauth` asks. The server is [`FakeGcs`], not GCS.
+#[test]
+fn serve_sends_gcs_uploads_for_main_backup_and_errors() {
+    let gcs = FakeGcs::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    std::fs::create_dir_all(schemas.join("it")).expect("schemas");
+    std::fs::write(schemas.join("it/events.json"), EVENTS_TABLE).expect("table");
+    let account = work.path().join("service-account.json");
+    std::fs::write(
+        &account,
+        json!({"private_key": "unused", "private_key_id": "unused",
+               "client_email": "sluice@example.com", "disable_oauth": true,
+               "gcs_base_url": gcs.url})
+        .to_string(),
+    )
+    .expect("service account");
+    let config = work.path().join("sluice.yaml");
+    let yaml = json!({
+        "buckets": {
+            "lake": {"gcs": {"bucket": "gcs-lake", "service_account_path": account}},
+            "backup": {"gcs": {"service_account_path": account}},
+        },
+        "streams": [
+            {
+                "DeliveryStreamName": "raw",
+                "ExtendedS3DestinationConfiguration": {
+                    "BucketARN": "arn:aws:s3:::lake",
+                    "Prefix": "raw/",
+                    "CompressionFormat": "GZIP",
+                    "S3BackupMode": "Enabled",
+                    "S3BackupConfiguration": {"BucketARN": "arn:aws:s3:::backup", "Prefix": "source/"}
+                }
+            },
+            {
+                "DeliveryStreamName": "events",
+                "ExtendedS3DestinationConfiguration": {
+                    "BucketARN": "arn:aws:s3:::lake",
+                    "Prefix": "events/",
+                    "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+                    "DataFormatConversionConfiguration": {
+                        "SchemaConfiguration": {"DatabaseName": "it", "TableName": "events"},
+                        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}
+                    }
+                }
+            }
+        ]
+    });
+    std::fs::write(&config, yaml.to_string()).expect("config");
+    let server = Server::start(&data, &schemas, Some(&config));
+    let printed = server.printed();
+    assert!(
+        printed.contains(&format!("bucket lake → gs://gcs-lake/ at {}", gcs.url)),
+        "{printed}"
+    );
+    let raw: Vec<String> = (0..50).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    put_batch(&server.addr, "raw", &raw);
+    let bad = "not JSON either\n".to_owned();
+    let events = vec![
+        "{\"id\":1,\"tenant\":\"t\",\"msg\":\"m\"}\n".to_owned(),
+        bad.clone(),
+    ];
+    put_batch(&server.addr, "events", &events);
+    server.stop();
+
+    let requests = gcs.requests();
+    assert!(
+        requests.iter().all(|r| r.method == "PUT"),
+        "uploads only: {requests:?}"
+    );
+    assert!(
+        requests.iter().all(|r| r
+            .headers
+            .get("authorization")
+            .is_none_or(|a| a == "Bearer" || a == "Bearer ")),
+        "no credentials sent with disable_oauth"
+    );
+    let under = |prefix: &str| -> Vec<&GcsRequest> {
+        requests
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .collect()
+    };
+    let main = under("/gcs-lake/raw/");
+    assert!(!main.is_empty(), "{requests:?}");
+    let mut text = String::new();
+    for r in &main {
+        assert_firehose_key(&r.path["/gcs-lake/".len()..], "raw/", "raw");
+        assert_eq!(
+            r.headers.get("content-encoding").map(String::as_str),
+            Some("gzip")
+        );
+        assert_eq!(
+            r.headers.get("content-type").map(String::as_str),
+            Some("application/octet-stream")
+        );
+        text.push_str(&gunzip(&r.body));
+    }
+    assert_eq!(text, raw.concat());
+    let backup = under("/backup/source/");
+    assert!(!backup.is_empty(), "{requests:?}");
+    let text: String = backup
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).expect("utf8"))
+        .collect();
+    assert_eq!(text, raw.concat());
+    let parquet = under("/gcs-lake/events/");
+    assert_eq!(parquet.len(), 1, "{requests:?}");
+    assert_eq!(parquet_ids(&parquet[0].body), vec![1]);
+    let errors = under("/gcs-lake/errors/format-conversion-failed/");
+    assert_eq!(errors.len(), 1, "{requests:?}");
+    let doc: Value = serde_json::from_slice(&errors[0].body).expect("error document");
+    assert_eq!(doc["rawData"], json!(b64(bad.as_bytes())), "{doc}");
+    assert_eq!(
+        requests.len(),
+        main.len() + backup.len() + 2,
+        "nothing else was sent: {requests:?}"
+    );
 }
 
 /// A GCS bucket mapping starts `sluice serve` and is shown with its bucket and base URL; a
