@@ -652,3 +652,200 @@ fn gcs_and_bad_bucket_mappings_at_startup() {
         "{stderr}"
     );
 }
+
+/// Row ids of every Parquet object under `prefix` in an Azurite container, with how often each
+/// landed.
+fn azure_parquet_ids(endpoint: &str, container: &str, prefix: &str) -> BTreeMap<i64, u32> {
+    let mut counts = BTreeMap::new();
+    for (key, (bytes, _)) in read_container(endpoint, container) {
+        if key.starts_with(prefix) && key.ends_with(".parquet") {
+            for id in parquet_ids(&bytes) {
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The JetStream source writes through the same mapping: a `sluice serve` worker lands a
+/// JetStream stream in an Azurite container with create-only puts (`If-None-Match: *`), is
+/// killed with SIGKILL while messages keep arriving, restarts, and every message is in the
+/// container exactly once — good ones as Parquet rows, poison ones as error documents.
+#[test]
+fn jetstream_worker_lands_exactly_once_on_azurite() {
+    use async_nats::jetstream;
+    use sluice_test_support::services::nats_url;
+
+    let endpoint = azure_endpoint();
+    let container = container_name("jetstream");
+    create_container(&endpoint, &container);
+    let name = format!("sluice_azure_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let js = rt.block_on(async {
+        let client = async_nats::connect(nats_url()).await.unwrap_or_else(|e| {
+            panic!(
+                "no NATS server at {} ({e}): run scripts/test, which starts one",
+                nats_url()
+            )
+        });
+        let js = jetstream::new(client);
+        let _ = js.delete_stream(&name).await;
+        let _ = js.delete_key_value(format!("{name}_leases")).await;
+        js.create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.>")],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        js
+    });
+    let publish = |from: u64, to: u64| {
+        rt.block_on(async {
+            let mut acks = Vec::new();
+            for i in from..to {
+                let payload = if i % 97 == 0 {
+                    format!("poison {i}")
+                } else {
+                    format!(r#"{{"id":{i},"tenant":"t{}","msg":"m{i}"}}"#, i % 3)
+                };
+                acks.push(
+                    js.publish(format!("{name}.{}.m", i % 2), payload.into())
+                        .await
+                        .expect("publish"),
+                );
+            }
+            for ack in acks {
+                ack.await.expect("publish ack");
+            }
+        });
+    };
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let schemas = work.path().join("schemas");
+    std::fs::create_dir_all(schemas.join("it")).expect("schemas");
+    std::fs::write(schemas.join("it/events.json"), EVENTS_TABLE).expect("table");
+    let config = work.path().join("sluice.yaml");
+    let yaml = json!({
+        "buckets": {"lake": {"azure": {"endpoint": endpoint, "use_emulator": true, "container": container}}},
+        "streams": [{
+            "DeliveryStreamName": "events",
+            "ExtendedS3DestinationConfiguration": {
+                "BucketARN": "arn:aws:s3:::lake",
+                "Prefix": "data/",
+                "ErrorOutputPrefix": "errors/",
+                "DataFormatConversionConfiguration": {
+                    "SchemaConfiguration": {"DatabaseName": "it", "TableName": "events"},
+                    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                    "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}
+                }
+            }
+        }],
+        "sources": [{
+            "delivery_stream": "events",
+            "jetstream": {
+                "servers": [nats_url()],
+                "stream": name,
+                "subject_filter": format!("{name}.*.>"),
+                "partitions": 2,
+                "durable": "azure",
+                "worker_id": "w0",
+                "fetch_batch": 100,
+                "rotate": {"max_records": 100, "idle_flush_ms": 300},
+                "lease": {"bucket": format!("{name}_leases"), "ttl_ms": 2000}
+            }
+        }]
+    });
+    std::fs::write(&config, yaml.to_string()).expect("config");
+
+    const TOTAL: u64 = 1_000;
+    let good = |upto: u64| (0..upto).filter(|i| i % 97 != 0).count();
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let landed = azure_parquet_ids(&endpoint, &container, "data/").len();
+            if landed >= n {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {landed} of {n} records landed in time"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    };
+    publish(0, TOTAL / 2);
+    let server = Server::start(&data, &schemas, Some(&config));
+    wait_for(good(TOTAL / 2) / 2);
+    // SIGKILL mid-stream: unacknowledged messages are redelivered to the restarted worker, whose
+    // create-only puts find any object already written and skip it.
+    server.kill();
+    publish(TOTAL / 2, TOTAL);
+    let server = Server::start(&data, &schemas, Some(&config));
+    wait_for(good(TOTAL));
+    let printed = server.stop();
+    assert!(printed.contains("source for events stopped"), "{printed}");
+
+    let counts = azure_parquet_ids(&endpoint, &container, "data/");
+    let dupes: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(dupes.is_empty(), "duplicated ids (id, copies): {dupes:?}");
+    let expected: Vec<i64> = (0..TOTAL)
+        .filter(|i| i % 97 != 0)
+        .map(|i| i64::try_from(i).expect("small"))
+        .collect();
+    assert_eq!(counts.keys().copied().collect::<Vec<_>>(), expected);
+    let mut poison = Vec::new();
+    for (key, (bytes, _)) in read_container(&endpoint, &container) {
+        if key.starts_with("errors/") {
+            for line in String::from_utf8(bytes).expect("utf8").lines() {
+                let doc: Value = serde_json::from_str(line).expect("error document");
+                poison.push(doc["rawData"].as_str().expect("rawData").to_owned());
+            }
+        }
+    }
+    poison.sort();
+    let mut want: Vec<String> = (0..TOTAL)
+        .filter(|i| i % 97 == 0)
+        .map(|i| b64(format!("poison {i}").as_bytes()))
+        .collect();
+    want.sort();
+    assert_eq!(poison, want);
+    // What exactly-once rests on: Azurite refuses a second create-only put of a key.
+    let store = Storage::azure(
+        AzureOptions::from_env()
+            .with_use_emulator(true)
+            .with_endpoint(&endpoint),
+    )
+    .bucket(&container)
+    .expect("azure store");
+    rt.block_on(async {
+        let key = object_store::path::Path::from("create-only/probe");
+        let create = || object_store::PutOptions::from(object_store::PutMode::Create);
+        store
+            .put_opts(&key, b"first".to_vec().into(), create())
+            .await
+            .expect("first create");
+        let again = store
+            .put_opts(&key, b"second".to_vec().into(), create())
+            .await;
+        assert!(
+            matches!(again, Err(object_store::Error::AlreadyExists { .. })),
+            "{again:?}"
+        );
+        let kept = store
+            .get(&key)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("body");
+        assert_eq!(&kept[..], b"first");
+        let _ = js.delete_stream(&name).await;
+        let _ = js.delete_key_value(format!("{name}_leases")).await;
+    });
+}
