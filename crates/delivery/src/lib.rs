@@ -106,7 +106,8 @@ pub use sluice_layout::{
 };
 pub use sluice_schema::{Violation, Violations};
 pub use store::{
-    DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3Options, Storage, UploadSettings,
+    AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzureOptions, DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE, GcsOptions, S3Options, Storage, UploadSettings,
 };
 pub use stream::{
     DEFAULT_ACTIVE_PARTITIONS, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_MEMORY_BUDGET_BYTES,

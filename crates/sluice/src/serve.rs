@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use sluice_delivery::{CreateDeliveryStreamInput, LambdaOptions, S3Options, Storage, StreamLimits};
+use sluice_delivery::{
+    AzureOptions, CreateDeliveryStreamInput, GcsOptions, LambdaOptions, S3Options, Storage,
+    StreamLimits,
+};
 use sluice_firehose::{
     Buckets, Credentials, Firehose, FirehoseBuilder, HttpLimits, IngestQuota, WalOptions,
 };
@@ -283,7 +286,8 @@ struct AccessKeyConfig {
     secret_access_key: String,
 }
 
-/// Where one bucket's objects go: exactly one of `local` and `s3`.
+/// Where one bucket's objects go: exactly one of `local`, `s3`, `azure` and `gcs`
+/// (docs/object-stores.md).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BucketConfig {
@@ -293,38 +297,40 @@ pub(crate) struct BucketConfig {
     /// The bucket of that name on an S3-compatible server.
     #[serde(default)]
     s3: Option<S3BucketConfig>,
+    /// An Azure Blob Storage container (by default the one named after the bucket).
+    #[serde(default)]
+    azure: Option<AzureBucketConfig>,
+    /// A Google Cloud Storage bucket (by default the one named after the bucket).
+    #[serde(default)]
+    gcs: Option<GcsBucketConfig>,
 }
 
 impl BucketConfig {
     /// The storage this bucket maps to, and how to show it.
     pub(crate) fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
-        Ok(match (&self.local, &self.s3) {
-            (Some(_), Some(_)) | (None, None) => {
-                bail!("buckets.{name}: set exactly one of `local` and `s3`")
-            }
-            (Some(dir), None) => (Storage::file(dir), format!("{}/{name}/", dir.display())),
-            (None, Some(s3)) => {
-                let mut options = S3Options::from_env();
-                if let Some(e) = &s3.endpoint {
-                    options = options.with_endpoint(e.clone());
-                }
-                if s3.region.is_some() {
-                    options.region.clone_from(&s3.region);
-                }
-                match (&s3.access_key_id, &s3.secret_access_key) {
-                    (Some(k), Some(s)) => options = options.with_credentials(k.clone(), s.clone()),
-                    (None, None) => {}
-                    _ => bail!(
-                        "buckets.{name}.s3: set both access_key_id and secret_access_key, or neither"
-                    ),
-                }
-                let shown = format!(
-                    "s3://{name}/ at {}",
-                    options.endpoint.as_deref().unwrap_or("AWS")
-                );
-                (Storage::s3(options), shown)
-            }
-        })
+        let set = [
+            self.local.is_some(),
+            self.s3.is_some(),
+            self.azure.is_some(),
+            self.gcs.is_some(),
+        ];
+        if set.iter().filter(|s| **s).count() != 1 {
+            bail!("buckets.{name}: set exactly one of local, s3, azure, gcs");
+        }
+        if let Some(dir) = &self.local {
+            return Ok((Storage::file(dir), format!("{}/{name}/", dir.display())));
+        }
+        if let Some(s3) = &self.s3 {
+            return s3.storage(name);
+        }
+        if let Some(azure) = &self.azure {
+            return azure.storage(name);
+        }
+        let gcs = self
+            .gcs
+            .as_ref()
+            .context("checked above: one kind is set")?;
+        gcs.storage(name)
     }
 }
 
@@ -344,6 +350,150 @@ struct S3BucketConfig {
     /// Secret (default: `AWS_SECRET_ACCESS_KEY`).
     #[serde(default)]
     secret_access_key: Option<String>,
+}
+
+impl S3BucketConfig {
+    fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
+        let mut options = S3Options::from_env();
+        if let Some(e) = &self.endpoint {
+            options = options.with_endpoint(e.clone());
+        }
+        if self.region.is_some() {
+            options.region.clone_from(&self.region);
+        }
+        match (&self.access_key_id, &self.secret_access_key) {
+            (Some(k), Some(s)) => options = options.with_credentials(k.clone(), s.clone()),
+            (None, None) => {}
+            _ => {
+                bail!("buckets.{name}.s3: set both access_key_id and secret_access_key, or neither")
+            }
+        }
+        let shown = format!(
+            "s3://{name}/ at {}",
+            options.endpoint.as_deref().unwrap_or("AWS")
+        );
+        Ok((Storage::s3(options), shown))
+    }
+}
+
+/// An Azure Blob Storage account. Unset fields come from object_store's `AZURE_*` environment
+/// variables (`AZURE_STORAGE_ACCOUNT_NAME`, `AZURE_STORAGE_ACCOUNT_KEY`, …).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureBucketConfig {
+    /// Storage account (default: `AZURE_STORAGE_ACCOUNT_NAME`; `devstoreaccount1` with
+    /// `use_emulator`).
+    #[serde(default)]
+    account: Option<String>,
+    /// Shared account key (default: `AZURE_STORAGE_ACCOUNT_KEY`, else the environment's other
+    /// Azure credentials; Azurite's well-known key with `use_emulator`).
+    #[serde(default)]
+    access_key: Option<String>,
+    /// Container (default: the bucket's name).
+    #[serde(default)]
+    container: Option<String>,
+    /// Account URL, e.g. `http://127.0.0.1:10000/devstoreaccount1` for Azurite (default:
+    /// `https://<account>.blob.core.windows.net`).
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// Azurite: its account and key unless set, plain HTTP allowed.
+    #[serde(default)]
+    use_emulator: bool,
+}
+
+impl AzureBucketConfig {
+    fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
+        let mut options = AzureOptions::from_env().with_use_emulator(self.use_emulator);
+        if let Some(account) = &self.account {
+            options = options.with_account(account.clone());
+        }
+        if let Some(key) = &self.access_key {
+            options = options.with_access_key(key.clone());
+        }
+        if let Some(container) = &self.container {
+            if container.is_empty() {
+                bail!("buckets.{name}.azure.container: must not be empty");
+            }
+            options = options.with_container(container.clone());
+        }
+        if let Some(endpoint) = &self.endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                bail!(
+                    "buckets.{name}.azure.endpoint: `{endpoint}` is not an http:// or https:// URL"
+                );
+            }
+            options = options.with_endpoint(endpoint.clone());
+        }
+        let container = self.container.as_deref().unwrap_or(name);
+        let at = match (&self.endpoint, &self.account, self.use_emulator) {
+            (Some(e), _, _) => e.clone(),
+            (None, _, true) => "Azurite".to_owned(),
+            (None, Some(a), false) => format!("https://{a}.blob.core.windows.net"),
+            (None, None, false) => "the account in AZURE_STORAGE_ACCOUNT_NAME".to_owned(),
+        };
+        let storage = Storage::azure(options);
+        // Build the client now: a missing account or a malformed key fails startup, not the
+        // first upload.
+        storage
+            .bucket(name)
+            .with_context(|| format!("buckets.{name}.azure"))?;
+        Ok((storage, format!("Azure container {container} at {at}")))
+    }
+}
+
+/// A Google Cloud Storage bucket. Credentials not set here come from object_store's
+/// `GOOGLE_*` environment variables (`GOOGLE_SERVICE_ACCOUNT`, `GOOGLE_APPLICATION_CREDENTIALS`,
+/// …), else the metadata server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcsBucketConfig {
+    /// GCS bucket (default: the bucket's name).
+    #[serde(default)]
+    bucket: Option<String>,
+    /// Service-account JSON file (default: `GOOGLE_SERVICE_ACCOUNT`, else
+    /// `GOOGLE_APPLICATION_CREDENTIALS`).
+    #[serde(default)]
+    service_account_path: Option<PathBuf>,
+    /// Base URL, e.g. an emulator's `http://127.0.0.1:9023` (default
+    /// `https://storage.googleapis.com`).
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
+impl GcsBucketConfig {
+    fn storage(&self, name: &str) -> anyhow::Result<(Storage, String)> {
+        let mut options = GcsOptions::from_env();
+        if let Some(bucket) = &self.bucket {
+            if bucket.is_empty() {
+                bail!("buckets.{name}.gcs.bucket: must not be empty");
+            }
+            options = options.with_bucket(bucket.clone());
+        }
+        if let Some(path) = &self.service_account_path {
+            if !path.is_file() {
+                bail!(
+                    "buckets.{name}.gcs.service_account_path: {} is not a file",
+                    path.display()
+                );
+            }
+            options = options.with_service_account_path(path.to_string_lossy().into_owned());
+        }
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("buckets.{name}.gcs.base_url: `{url}` is not an http:// or https:// URL");
+            }
+            options = options.with_base_url(url.clone());
+        }
+        let bucket = self.bucket.as_deref().unwrap_or(name);
+        let at = options
+            .resolved_base_url()
+            .unwrap_or_else(|| "https://storage.googleapis.com".to_owned());
+        let storage = Storage::gcs(options);
+        storage
+            .bucket(name)
+            .with_context(|| format!("buckets.{name}.gcs"))?;
+        Ok((storage, format!("gs://{bucket}/ at {at}")))
+    }
 }
 
 /// HTTP connection limits (docs/api.md).
@@ -463,13 +613,16 @@ impl ServeConfig {
         }
         let authenticates = credentials.is_enabled();
         builder = builder.with_credentials(credentials);
-        let mut buckets = Buckets::new(Storage::file(&data_dir));
+        // One storage routes every bucket: a stream's backup bucket goes where *it* is
+        // mapped, not where the stream's main bucket is; unmapped buckets are local.
+        let mut routes = Storage::file(&data_dir);
         let mut mapped = Vec::new();
         for (name, bucket) in self.buckets {
             let (storage, shown) = bucket.storage(&name)?;
             mapped.push((name.clone(), shown));
-            buckets = buckets.with_bucket(name, storage);
+            routes = routes.with_bucket(name, storage);
         }
+        let buckets = Buckets::new(routes);
         builder = builder.with_buckets(buckets.clone());
         let mut sources = Vec::new();
         for (i, source) in self.sources.into_iter().enumerate() {
@@ -927,6 +1080,106 @@ mod tests {
             serde_norway::from_str::<ServeConfig>("buckets:\n  b:\n    s3:\n      endpiont: x\n")
                 .expect_err("typo");
         assert!(err.to_string().contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn buckets_map_to_every_store_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let account = dir.path().join("sa.json");
+        std::fs::write(
+            &account,
+            r#"{"private_key":"k","private_key_id":"i","client_email":"e","disable_oauth":true,"gcs_base_url":"http://127.0.0.1:1"}"#,
+        )
+        .expect("write");
+        let yaml = format!(
+            "buckets:\n  lake:\n    local: /tmp/lake\n  prod:\n    s3:\n      endpoint: http://127.0.0.1:9000\n  blob:\n    azure:\n      endpoint: http://127.0.0.1:10000/devstoreaccount1\n      use_emulator: true\n      container: landing\n  cloud:\n    gcs:\n      bucket: real-bucket\n      service_account_path: {}\n      base_url: http://127.0.0.1:1\n",
+            account.display()
+        );
+        let config: ServeConfig = serde_norway::from_str(&yaml).expect("parses");
+        let shown: BTreeMap<String, String> = config
+            .buckets
+            .iter()
+            .map(|(name, b)| (name.clone(), b.storage(name).expect(name).1))
+            .collect();
+        assert_eq!(
+            shown["blob"],
+            "Azure container landing at http://127.0.0.1:10000/devstoreaccount1"
+        );
+        assert_eq!(shown["cloud"], "gs://real-bucket/ at http://127.0.0.1:1");
+        assert_eq!(shown["prod"], "s3://prod/ at http://127.0.0.1:9000");
+        let settings = config.validate(&args()).expect("valid");
+        assert_eq!(settings.mapped.len(), 4);
+        // Defaults: the container / GCS bucket is named after the bucket.
+        let config: ServeConfig =
+            serde_norway::from_str("buckets:\n  blob:\n    azure:\n      use_emulator: true\n")
+                .expect("parses");
+        assert_eq!(
+            config.buckets["blob"].storage("blob").expect("valid").1,
+            "Azure container blob at Azurite"
+        );
+        // An emulator named only in the service-account file is shown too.
+        let config: ServeConfig = serde_norway::from_str(&format!(
+            "buckets:\n  cloud:\n    gcs:\n      service_account_path: {}\n",
+            account.display()
+        ))
+        .expect("parses");
+        assert_eq!(
+            config.buckets["cloud"].storage("cloud").expect("valid").1,
+            "gs://cloud/ at http://127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    fn bucket_mappings_are_checked_and_name_the_field() {
+        for (yaml, problem) in [
+            (
+                "buckets:\n  lake: {}\n",
+                "buckets.lake: set exactly one of local, s3, azure, gcs",
+            ),
+            (
+                "buckets:\n  lake:\n    local: /tmp/x\n    azure: {use_emulator: true}\n",
+                "buckets.lake: set exactly one of local, s3, azure, gcs",
+            ),
+            (
+                "buckets:\n  lake:\n    s3: {}\n    gcs: {}\n",
+                "buckets.lake: set exactly one of local, s3, azure, gcs",
+            ),
+            (
+                "buckets:\n  lake:\n    azure: {endpoint: 127.0.0.1:10000}\n",
+                "buckets.lake.azure.endpoint",
+            ),
+            (
+                "buckets:\n  lake:\n    azure: {use_emulator: true, container: ''}\n",
+                "buckets.lake.azure.container",
+            ),
+            (
+                "buckets:\n  lake:\n    gcs: {service_account_path: /nonexistent/sa.json}\n",
+                "buckets.lake.gcs.service_account_path",
+            ),
+            (
+                "buckets:\n  lake:\n    gcs: {base_url: localhost:4443}\n",
+                "buckets.lake.gcs.base_url",
+            ),
+            (
+                "buckets:\n  lake:\n    s3: {access_key_id: x}\n",
+                "buckets.lake.s3",
+            ),
+        ] {
+            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+            let err = config.validate(&args()).err().expect("invalid");
+            assert!(format!("{err:#}").contains(problem), "{yaml}: {err:#}");
+        }
+        for (yaml, field) in [
+            ("buckets:\n  b:\n    azure:\n      acount: x\n", "acount"),
+            (
+                "buckets:\n  b:\n    gcs:\n      service_account: x\n",
+                "service_account",
+            ),
+            ("buckets:\n  b:\n    abfs: {}\n", "abfs"),
+        ] {
+            let err = serde_norway::from_str::<ServeConfig>(yaml).expect_err("typo");
+            assert!(err.to_string().contains(field), "{yaml}: {err}");
+        }
     }
 
     #[test]

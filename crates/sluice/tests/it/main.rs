@@ -8,6 +8,7 @@ mod interop;
 mod jetstream;
 mod lambda;
 mod limits;
+mod object_stores;
 mod observe;
 mod query;
 mod reliability;
