@@ -4,6 +4,13 @@ One command from a source checkout (it is what `sluice bench --peers` runs):
 
     python3 benches/peers/harness.py --sluice target/release/sluice [--records 1000000] [--rounds 3] [--threads 1,2] [--to parquet|orc]
 
+The shape matrix (`sluice bench --peers --shapes all`) runs the same comparison on every record
+shape of sluice-datagen (telemetry, wide, logs, nested, tiny), each sized to about `--mb`
+megabytes, Parquet against DuckDB, Polars and pyarrow and ORC against pyarrow, and prints one
+table; `--update-docs` rewrites the matrix section of docs/performance.md and its SVG chart:
+
+    python3 benches/peers/harness.py --sluice target/release/sluice --shapes all --mb 200 --update-docs
+
 It creates a venv with the pinned peers (benches/peers/requirements.txt), generates the
 telemetry data set deterministically (`sluice datagen`, seed 42, ~740 MB for 1M events),
 warms the page cache, then runs every tool as a fresh process, alternating tools in each round
@@ -51,11 +58,22 @@ def ensure_venv(workdir):
     return py
 
 
-def ensure_data(sluice, workdir, records):
-    path = os.path.join(workdir, f"telemetry-{records}-42.ndjson")
+# Each shape of sluice-datagen (crates/datagen/src/shapes.rs), its Glue table, and its mean
+# record size in bytes (to size every shape's file alike).
+SHAPES = {
+    "telemetry": ("schemas/telemetry/llm_events.json", 740),
+    "wide": ("schemas/bench/wide.json", 820),
+    "logs": ("schemas/bench/logs.json", 600),
+    "nested": ("schemas/bench/nested.json", 430),
+    "tiny": ("schemas/bench/tiny.json", 62),
+}
+
+
+def ensure_data(sluice, workdir, records, shape="telemetry"):
+    path = os.path.join(workdir, f"{shape}-{records}-42.ndjson")
     if not os.path.exists(path):
-        print(f"generating {records} events → {path} …", file=sys.stderr)
-        subprocess.check_call([sluice, "datagen", "--records", str(records), "-o", path + ".tmp"])
+        print(f"generating {records} {shape} records → {path} …", file=sys.stderr)
+        subprocess.check_call([sluice, "datagen", "--shape", shape, "--records", str(records), "-o", path + ".tmp"])
         os.replace(path + ".tmp", path)
     return path
 
@@ -104,7 +122,15 @@ def main():
                     help="output format; ORC peers: pyarrow's ORC writer (DuckDB and Polars write no ORC)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--svg", help="also write a bar chart here")
+    ap.add_argument("--shapes", help="run the shape matrix: comma-separated shapes, or `all` "
+                                     f"({', '.join(SHAPES)}); both formats unless --formats says otherwise")
+    ap.add_argument("--formats", default="parquet,orc", help="with --shapes: the output formats")
+    ap.add_argument("--mb", type=float, default=200, help="with --shapes: about this many MB of input per shape")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="with --shapes: rewrite docs/performance.md's matrix section and docs/performance-shapes.svg")
     args = ap.parse_args()
+    if args.shapes:
+        return matrix(args)
 
     os.makedirs(args.workdir, exist_ok=True)
     py = ensure_venv(args.workdir)
@@ -198,6 +224,165 @@ def main():
             print("- " + t)
     if args.svg:
         write_svg(args.svg, rows, args.to)
+
+
+def measure(contenders, rounds):
+    """Warm up, then `rounds` alternating rounds; {(name, threads): [(secs, rss)]}. A tool that
+    fails (e.g. a peer without map support) is reported, not fatal."""
+    failed = {}
+    for name, t, argv in contenders:
+        print(f"warm-up: {name} ({t} thread(s)) …", file=sys.stderr)
+        try:
+            run_measured(argv)
+        except RuntimeError as e:
+            failed[(name, t)] = str(e).strip().splitlines()[-1][:160]
+            print(f"  {name} fails on this shape: {failed[(name, t)]}", file=sys.stderr)
+    results = {(n, t): [] for n, t, _ in contenders if (n, t) not in failed}
+    for r in range(rounds):
+        for name, t, argv in contenders:
+            if (name, t) in failed:
+                continue
+            print(f"round {r + 1}/{rounds}: {name} ({t} thread(s)) …", file=sys.stderr)
+            results[(name, t)].append(run_measured(argv))
+    return results, failed
+
+
+def matrix(args):
+    """The shape matrix: every shape × format × thread count, Sluice against each peer."""
+    shapes = list(SHAPES) if args.shapes == "all" else args.shapes.split(",")
+    for sh in shapes:
+        if sh not in SHAPES:
+            raise SystemExit(f"unknown shape {sh}: one of {', '.join(SHAPES)}")
+    formats = args.formats.split(",")
+    threads = [int(t) for t in args.threads.split(",")]
+    os.makedirs(args.workdir, exist_ok=True)
+    py = ensure_venv(args.workdir)
+    out = os.path.join(args.workdir, "out")
+    os.makedirs(out, exist_ok=True)
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    cells = []
+    for sh in shapes:
+        table, mean = SHAPES[sh]
+        table = os.path.join(ROOT, table)
+        records = max(1000, int(args.mb * 1e6 / mean))
+        data = ensure_data(args.sluice, args.workdir, records, sh)
+        size = os.path.getsize(data)
+        for fmt in formats:
+            tools = ["sluice"] + (["duckdb", "polars", "pyarrow"] if fmt == "parquet" else ["pyarrow-orc"])
+            contenders = []
+            for t in threads:
+                for tool in tools:
+                    target = os.path.join(out, f"{sh}-{tool}-{t}.{fmt}")
+                    if tool == "sluice":
+                        argv = [args.sluice, "convert", "--table", table, "--to", fmt, "--compression", "SNAPPY",
+                                "--threads", str(t), "--quiet", "-o", target, data]
+                    else:
+                        argv = [py, os.path.join(HERE, "peers.py"), tool, str(t), data, target, table]
+                    contenders.append((tool, t, (pin + argv) if t == 1 else argv))
+            results, failed = measure(contenders, args.rounds)
+            for t in threads:
+                cell = {"shape": sh, "format": fmt, "threads": t, "input_bytes": size, "records": records, "tools": {}}
+                for tool in tools:
+                    if (tool, t) in failed:
+                        cell["tools"][tool] = {"error": failed[(tool, t)]}
+                    elif (tool, t) in results:
+                        secs = statistics.median(x for x, _ in results[(tool, t)])
+                        cell["tools"][tool] = {"median_seconds": secs, "mb_per_s": size / secs / 1e6,
+                                               "peak_rss_mb": max(r for _, r in results[(tool, t)]) / 1e6}
+                peers = {k: v for k, v in cell["tools"].items() if k != "sluice" and "mb_per_s" in v}
+                me = cell["tools"].get("sluice", {}).get("mb_per_s")
+                if peers and me:
+                    best = max(peers, key=lambda k: peers[k]["mb_per_s"])
+                    cell["fastest_peer"] = best
+                    cell["ratio"] = me / peers[best]["mb_per_s"]
+                cells.append(cell)
+    for fmt in formats:
+        for sh in shapes:
+            ones = [c for c in cells if c["shape"] == sh and c["format"] == fmt]
+            by = {c["threads"]: c for c in ones}
+            if len(threads) > 1 and all(by.get(t, {}).get("tools", {}).get("sluice", {}).get("mb_per_s") for t in threads):
+                scaling = by[threads[-1]]["tools"]["sluice"]["mb_per_s"] / by[threads[0]]["tools"]["sluice"]["mb_per_s"]
+                for c in ones:
+                    c["sluice_scaling"] = scaling
+    md = matrix_markdown(cells, args, pin)
+    if args.json:
+        print(json.dumps(cells, indent=2))
+    else:
+        print(md)
+    svg = matrix_svg(cells)
+    if args.svg:
+        with open(args.svg, "w") as f:
+            f.write(svg)
+    if args.update_docs:
+        with open(os.path.join(ROOT, "docs", "performance-shapes.svg"), "w") as f:
+            f.write(svg)
+        doc = os.path.join(ROOT, "docs", "performance.md")
+        text = open(doc).read()
+        begin, end = "<!-- shape-matrix: begin -->", "<!-- shape-matrix: end -->"
+        block = f"{begin}\n{md}\n![Shape matrix](performance-shapes.svg)\n{end}"
+        if begin in text and end in text:
+            text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+        else:
+            text = text.rstrip("\n") + "\n\n## The shape matrix\n\n" + block + "\n"
+        with open(doc, "w") as f:
+            f.write(text)
+        print(f"updated {doc} and docs/performance-shapes.svg", file=sys.stderr)
+
+
+def matrix_markdown(cells, args, pin):
+    lines = [f"Generated by `python3 benches/peers/harness.py --sluice target/release/sluice --shapes {args.shapes} "
+             f"--mb {args.mb:g} --rounds {args.rounds} --threads {args.threads} --update-docs` on "
+             f"{os.cpu_count()} cores ({time.strftime('%Y-%m-%d')}): medians of {args.rounds} alternating rounds, "
+             f"fresh process per run, input in the page cache, Snappy for every tool, 1-thread runs "
+             f"{'pinned with taskset' if pin else 'NOT pinned (taskset missing)'}. MB/s of JSON input; the ratio is "
+             "Sluice over the fastest peer in the same cell (target ≥ 2×).",
+             "",
+             "| shape | record | format | threads | Sluice MB/s | DuckDB | Polars | pyarrow | ratio (fastest peer) | Sluice 1→2 scaling | Sluice peak RSS MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def v(c, tool):
+        key = "pyarrow-orc" if (tool == "pyarrow" and c["format"] == "orc") else tool
+        x = c["tools"].get(key)
+        if x is None:
+            return "—"
+        if "error" in x:
+            return "fails"
+        return f"{x['mb_per_s']:.0f}"
+
+    for c in cells:
+        me = c["tools"].get("sluice", {})
+        ratio = f"{c['ratio']:.2f}× ({c['fastest_peer']})" if "ratio" in c else "—"
+        scaling = f"{c['sluice_scaling']:.2f}×" if "sluice_scaling" in c else "—"
+        lines.append(f"| {c['shape']} | {c['input_bytes'] / max(1, c['records']):.0f} B | {c['format']} | {c['threads']} | "
+                     f"{me.get('mb_per_s', 0):.0f} | {v(c, 'duckdb')} | {v(c, 'polars')} | {v(c, 'pyarrow')} | {ratio} | "
+                     f"{scaling} | {me.get('peak_rss_mb', 0):.0f} |")
+    fails = sorted({(t, x["error"]) for c in cells for t, x in c["tools"].items() if "error" in x})
+    if fails:
+        lines.append("")
+        lines.append("\"fails\": " + "; ".join(f"{t}: {e}" for t, e in fails))
+    return "\n".join(lines)
+
+
+def matrix_svg(cells):
+    """Grouped bars: per cell, Sluice against its fastest peer."""
+    width, bar_h, gap, left = 820, 14, 10, 260
+    rows = [c for c in cells if "ratio" in c]
+    top = max([c["tools"]["sluice"]["mb_per_s"] for c in rows] +
+              [c["tools"][c["fastest_peer"]]["mb_per_s"] for c in rows] + [1])
+    h = len(rows) * (2 * bar_h + gap) + 50
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" font-family="sans-serif" font-size="12">',
+             '<text x="10" y="18" font-weight="bold">JSON → columnar, MB/s of input: Sluice (blue) vs the fastest peer (grey)</text>']
+    for i, c in enumerate(rows):
+        y = 32 + i * (2 * bar_h + gap)
+        me, peer = c["tools"]["sluice"]["mb_per_s"], c["tools"][c["fastest_peer"]]["mb_per_s"]
+        parts.append(f'<text x="10" y="{y + bar_h + 4}">{c["shape"]} {c["format"]} {c["threads"]}t ({c["ratio"]:.2f}×)</text>')
+        for j, (val, color, label) in enumerate([(me, "#2b7bb9", "sluice"), (peer, "#999", c["fastest_peer"])]):
+            w = (width - left - 120) * val / top
+            yy = y + j * bar_h
+            parts.append(f'<rect x="{left}" y="{yy}" width="{w:.1f}" height="{bar_h - 2}" fill="{color}"/>')
+            parts.append(f'<text x="{left + w + 4:.1f}" y="{yy + bar_h - 3}" font-size="10">{val:.0f} {label}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
 
 
 def write_svg(path, rows, fmt="parquet"):

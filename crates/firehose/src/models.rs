@@ -174,7 +174,7 @@ impl UpdateDestinationInput {
     /// The one update given, as (the `CreateDeliveryStream` member it updates, its fields).
     pub fn take_update(
         &mut self,
-    ) -> Option<Vec<(&'static str, serde_json::Map<String, serde_json::Value>)>> {
+    ) -> Vec<(&'static str, serde_json::Map<String, serde_json::Value>)> {
         let all = [
             (
                 "ExtendedS3DestinationConfiguration",
@@ -201,11 +201,9 @@ impl UpdateDestinationInput {
                 self.redshift_destination_update.take(),
             ),
         ];
-        Some(
-            all.into_iter()
-                .filter_map(|(m, u)| u.map(|u| (m, u)))
-                .collect(),
-        )
+        all.into_iter()
+            .filter_map(|(m, u)| u.map(|u| (m, u)))
+            .collect()
     }
 }
 

@@ -946,7 +946,7 @@ impl Inner {
 
     async fn update_destination(&self, body: &[u8]) -> Result<Vec<u8>> {
         let mut input: models::UpdateDestinationInput = models::parse(body)?;
-        let mut updates = input.take_update().unwrap_or_default();
+        let mut updates = input.take_update();
         let mut v = Violations::default();
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         match input.current_delivery_stream_version_id.as_deref() {

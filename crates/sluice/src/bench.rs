@@ -44,6 +44,16 @@ pub(crate) struct BenchArgs {
     /// Run the peer comparison (DuckDB, Polars, pyarrow) from benches/peers/.
     #[arg(long)]
     peers: bool,
+    /// With --peers: the shape matrix over these record shapes (comma-separated, or `all`:
+    /// telemetry, wide, logs, nested, tiny), Parquet and ORC.
+    #[arg(long, requires = "peers")]
+    shapes: Option<String>,
+    /// With --shapes: about this many MB of input per shape.
+    #[arg(long, default_value_t = 200.0, requires = "shapes")]
+    mb: f64,
+    /// With --shapes: rewrite docs/performance.md's matrix section and its SVG chart.
+    #[arg(long, requires = "shapes")]
+    update_docs: bool,
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
@@ -284,6 +294,19 @@ fn run_peers(args: &BenchArgs, threads: &[usize]) -> anyhow::Result<()> {
             "parquet"
         })
         .args(if args.json { &["--json"][..] } else { &[][..] })
+        .args(args.shapes.iter().flat_map(|s| {
+            [
+                "--shapes".to_owned(),
+                s.clone(),
+                "--mb".to_owned(),
+                args.mb.to_string(),
+            ]
+        }))
+        .args(if args.update_docs {
+            &["--update-docs"][..]
+        } else {
+            &[][..]
+        })
         .status()
         .context("cannot run python3 for the peer harness")?;
     if !status.success() {

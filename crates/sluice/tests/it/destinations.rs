@@ -408,3 +408,186 @@ fn serve_and_jetstream_load_redshift_postgres_mode() {
     rt.block_on(pg.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
         .expect("drop schema");
 }
+
+/// Events the Splunk and OpenSearch receivers took: raw HEC bodies and (index, id, source).
+#[derive(Default)]
+struct Indexed {
+    hec_bodies: Vec<Vec<u8>>,
+    acked: usize,
+    docs: Vec<(String, String, Value)>,
+}
+
+/// One server answering the HEC subset (`/services/collector/raw` with an `ackId`, and
+/// `/services/collector/ack` with every id acknowledged) and the `_bulk` subset of OpenSearch.
+fn splunk_and_opensearch(rt: &tokio::runtime::Runtime) -> (SocketAddr, Arc<Mutex<Indexed>>) {
+    let seen: Arc<Mutex<Indexed>> = Arc::default();
+    let (raw, ack, bulk) = (Arc::clone(&seen), Arc::clone(&seen), Arc::clone(&seen));
+    let app = axum::Router::new()
+        .route(
+            "/services/collector/raw",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let seen = Arc::clone(&raw);
+                async move {
+                    assert_eq!(
+                        headers
+                            .get("authorization")
+                            .map(|v| v.to_str().expect("ascii")),
+                        Some("Splunk 11111111-2222-3333-4444-555555555555")
+                    );
+                    assert!(headers.contains_key("x-splunk-request-channel"));
+                    let mut s = seen.lock().expect("lock");
+                    s.hec_bodies.push(body.to_vec());
+                    let id = s.hec_bodies.len() - 1;
+                    json_reply(json!({"text": "Success", "code": 0, "ackId": id}))
+                }
+            }),
+        )
+        .route(
+            "/services/collector/ack",
+            axum::routing::post(move |body: Bytes| {
+                let seen = Arc::clone(&ack);
+                async move {
+                    let req: Value = serde_json::from_slice(&body).expect("ack JSON");
+                    let mut acks = serde_json::Map::new();
+                    for id in req["acks"].as_array().expect("acks") {
+                        acks.insert(id.to_string(), Value::Bool(true));
+                        seen.lock().expect("lock").acked += 1;
+                    }
+                    json_reply(json!({ "acks": acks }))
+                }
+            }),
+        )
+        .route(
+            "/_bulk",
+            axum::routing::post(move |body: Bytes| {
+                let seen = Arc::clone(&bulk);
+                async move {
+                    let text = String::from_utf8(body.to_vec()).expect("UTF-8 NDJSON");
+                    let mut lines = text.lines();
+                    let mut items = Vec::new();
+                    while let Some(action) = lines.next() {
+                        let action: Value = serde_json::from_str(action).expect("action line");
+                        let source: Value =
+                            serde_json::from_str(lines.next().expect("source line"))
+                                .expect("source JSON");
+                        let index = action["index"]["_index"]
+                            .as_str()
+                            .expect("_index")
+                            .to_owned();
+                        let id = action["index"]["_id"].as_str().expect("_id").to_owned();
+                        items.push(json!({"index": {"_index": index, "_id": id, "status": 201}}));
+                        seen.lock().expect("lock").docs.push((index, id, source));
+                    }
+                    json_reply(json!({"took": 1, "errors": false, "items": items}))
+                }
+            }),
+        );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+/// Splunk (raw, indexer acknowledgement) from the API, and OpenSearch (daily indices, stable
+/// ids) from both the API and the JetStream source in at-least-once mode, through `sluice serve`.
+#[test]
+fn serve_and_jetstream_deliver_to_splunk_and_opensearch() {
+    let rt = runtime();
+    let (endpoint, seen) = splunk_and_opensearch(&rt);
+    let name = format!("sluice_alo_os_{}", std::process::id());
+    let js = fresh_stream(&rt, &name);
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "buckets:\n  backup:\n    local: {dir}\n\
+             streams:\n\
+             \x20 - DeliveryStreamName: splunk\n    SplunkDestinationConfiguration:\n      HECEndpoint: 'http://{endpoint}'\n      HECEndpointType: Raw\n      HECToken: 11111111-2222-3333-4444-555555555555\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup', Prefix: splunk/}}\n\
+             \x20 - DeliveryStreamName: search\n    AmazonopensearchserviceDestinationConfiguration:\n      ClusterEndpoint: 'http://{endpoint}'\n      IndexName: events\n      IndexRotationPeriod: OneDay\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup', Prefix: search/}}\n\
+             sources:\n  - delivery_stream: search\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
+            dir = work.path().display(),
+            url = nats_url(),
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        &work.path().join("state"),
+        &work.path().join("schemas"),
+        Some(&config),
+    );
+    let day_before = utc_day();
+    let events: Vec<String> = (0..10).map(|i| format!("event {i}\n")).collect();
+    put_batch(&server.addr, "splunk", &events);
+    put_batch(&server.addr, "search", &[r#"{"id":-1}"#.to_owned()]);
+    rt.block_on(async {
+        let mut acks = Vec::new();
+        for i in 0..50 {
+            acks.push(
+                js.publish(format!("{name}.m"), format!(r#"{{"id":{i}}}"#).into())
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for ack in acks {
+            ack.await.expect("publish ack");
+        }
+    });
+    wait_until(
+        "10 events in Splunk and 51 documents",
+        Duration::from_secs(60),
+        || {
+            let s = seen.lock().expect("lock");
+            s.hec_bodies.concat().len() >= events.concat().len() && s.docs.len() >= 51
+        },
+    );
+    let s = seen.lock().expect("lock");
+    assert_eq!(
+        String::from_utf8(s.hec_bodies.concat()).expect("UTF-8"),
+        events.concat(),
+        "raw events concatenated as sent"
+    );
+    assert!(s.acked >= s.hec_bodies.len(), "every send was acknowledged");
+    let days = [day_before, utc_day()];
+    let mut ids: Vec<i64> = s
+        .docs
+        .iter()
+        .map(|(_, _, v)| v["id"].as_i64().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (-1..50).collect::<Vec<_>>(), "every document once");
+    assert!(
+        s.docs.iter().all(
+            |(index, id, _)| days.iter().any(|d| index == &format!("events-{d}")) && !id.is_empty()
+        ),
+        "daily index and a document id on every document: {:?}",
+        s.docs.first()
+    );
+    drop(s);
+    let source = format!(r#"{{stream="search",source="jetstream:{name}"}}"#);
+    wait_until("50 acks", Duration::from_secs(30), || {
+        let (_, text) = crate::observe::get(&server.addr, "/metrics");
+        crate::observe::sample(
+            &text,
+            &format!("sluice_source_acked_messages_total{source}"),
+        ) == Some(50.0)
+    });
+    server.stop();
+}
+
+/// Today's UTC date as `yyyy-MM-dd`: OneDay rotation's index suffix.
+fn utc_day() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// A 200 with a JSON body, as the Splunk and OpenSearch servers answer.
+fn json_reply(v: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
