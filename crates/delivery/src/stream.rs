@@ -728,6 +728,18 @@ struct DriverCtx {
 }
 
 impl DriverCtx {
+    /// Write `object` (retrying until it is written), then count it.
+    async fn write(
+        &self,
+        store: &dyn ObjectStore,
+        bucket: &str,
+        object: &EncodedObject,
+        retry_duration: Duration,
+    ) {
+        upload_with_retry(self, store, bucket, object, retry_duration).await;
+        self.count_object(bucket, object);
+    }
+
     /// Count a written object and tell the subscribers.
     fn count_object(&self, bucket: &str, object: &EncodedObject) {
         let c = &self.shared.counters;
@@ -1095,8 +1107,8 @@ fn dispatch(mut job: FlushJob, ctx: &Arc<DriverCtx>, done_tx: &mpsc::UnboundedSe
         }
         .unwrap_or(ctx.shared.settings.destination.retry_duration);
         for object in objects {
-            upload_with_retry(&ctx, store.as_ref(), &bucket, &object, retry_duration).await;
-            ctx.count_object(&bucket, &object);
+            ctx.write(store.as_ref(), &bucket, &object, retry_duration)
+                .await;
         }
         job.mark_failed_puts();
         for (tracker, n) in &job.trackers {
@@ -1128,15 +1140,8 @@ async fn deliver_job(ctx: &DriverCtx, mut job: FlushJob, format: CompressionForm
         };
         match EncodedObject::plain(&job.key, job.data.clone(), format, kind, job.records) {
             Ok(object) => {
-                upload_with_retry(
-                    ctx,
-                    ctx.main_store.as_ref(),
-                    &bucket,
-                    &object,
-                    retry_duration,
-                )
-                .await;
-                ctx.count_object(&bucket, &object);
+                ctx.write(ctx.main_store.as_ref(), &bucket, &object, retry_duration)
+                    .await;
                 staged = Some((bucket.clone(), object.key.to_string()));
             }
             Err(e) => {
@@ -1187,15 +1192,8 @@ async fn deliver_job(ctx: &DriverCtx, mut job: FlushJob, format: CompressionForm
         };
         match written {
             Ok(Some(object)) => {
-                upload_with_retry(
-                    ctx,
-                    ctx.main_store.as_ref(),
-                    &bucket,
-                    &object,
-                    retry_duration,
-                )
-                .await;
-                ctx.count_object(&bucket, &object);
+                ctx.write(ctx.main_store.as_ref(), &bucket, &object, retry_duration)
+                    .await;
             }
             Ok(None) => {
                 let failure = &report.failed[0].1;

@@ -77,6 +77,29 @@ fn receiver(rt: &tokio::runtime::Runtime, fail_first: usize) -> (SocketAddr, Arc
     (addr, seen)
 }
 
+/// Publish one message per `i` in `ids` to `<name>.m` and wait for JetStream's acks.
+fn publish(
+    rt: &tokio::runtime::Runtime,
+    js: &async_nats::jetstream::Context,
+    name: &str,
+    ids: std::ops::Range<i64>,
+    payload: impl Fn(i64) -> String,
+) {
+    rt.block_on(async {
+        let mut acks = Vec::new();
+        for i in ids {
+            acks.push(
+                js.publish(format!("{name}.m"), payload(i).into())
+                    .await
+                    .expect("publish"),
+            );
+        }
+        for ack in acks {
+            ack.await.expect("publish ack");
+        }
+    });
+}
+
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
@@ -257,19 +280,7 @@ fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
         &work.path().join("schemas"),
         Some(&config),
     );
-    rt.block_on(async {
-        let mut acks = Vec::new();
-        for i in 0..200 {
-            acks.push(
-                js.publish(format!("{name}.m"), format!(r#"{{"id":{i}}}"#).into())
-                    .await
-                    .expect("publish"),
-            );
-        }
-        for ack in acks {
-            ack.await.expect("publish ack");
-        }
-    });
+    publish(&rt, &js, &name, 0..200, |i| format!(r#"{{"id":{i}}}"#));
     let ids = || -> BTreeMap<u64, u32> {
         let mut m = BTreeMap::new();
         for r in &seen.lock().expect("lock").records {
@@ -352,21 +363,8 @@ fn serve_and_jetstream_load_redshift_postgres_mode() {
         .map(|i| format!("{{\"id\":{i},\"source\":\"api\",\"note\":\"it's #{i}\"}}\n"))
         .collect();
     put_batch(&server.addr, "warehouse", &api);
-    rt.block_on(async {
-        let mut acks = Vec::new();
-        for i in 20..120 {
-            acks.push(
-                js.publish(
-                    format!("{name}.m"),
-                    format!(r#"{{"id":{i},"source":"jetstream"}}"#).into(),
-                )
-                .await
-                .expect("publish"),
-            );
-        }
-        for ack in acks {
-            ack.await.expect("publish ack");
-        }
+    publish(&rt, &js, &name, 20..120, |i| {
+        format!(r#"{{"id":{i},"source":"jetstream"}}"#)
     });
     let rows = || -> Vec<(i64, String, Option<String>)> {
         rt.block_on(pg.query(
@@ -522,19 +520,7 @@ fn serve_and_jetstream_deliver_to_splunk_and_opensearch() {
     let events: Vec<String> = (0..10).map(|i| format!("event {i}\n")).collect();
     put_batch(&server.addr, "splunk", &events);
     put_batch(&server.addr, "search", &[r#"{"id":-1}"#.to_owned()]);
-    rt.block_on(async {
-        let mut acks = Vec::new();
-        for i in 0..50 {
-            acks.push(
-                js.publish(format!("{name}.m"), format!(r#"{{"id":{i}}}"#).into())
-                    .await
-                    .expect("publish"),
-            );
-        }
-        for ack in acks {
-            ack.await.expect("publish ack");
-        }
-    });
+    publish(&rt, &js, &name, 0..50, |i| format!(r#"{{"id":{i}}}"#));
     wait_until(
         "10 events in Splunk and 51 documents",
         Duration::from_secs(60),
