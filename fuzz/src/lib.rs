@@ -28,6 +28,14 @@ pub const TARGETS: &[(&str, Body)] = &[
         sluice_delivery::fuzz::cloudwatch_decompression,
     ),
     ("lambda_response", sluice_delivery::fuzz::lambda_response),
+    (
+        "destination_responses",
+        sluice_delivery::fuzz::destination_responses,
+    ),
+    (
+        "destination_records",
+        sluice_delivery::fuzz::destination_records,
+    ),
     ("api_body", sluice_firehose::fuzz::api_body),
     ("sigv4_header", sluice_firehose::fuzz::sigv4_header),
     ("wal_segment", sluice_firehose::fuzz::wal_segment),

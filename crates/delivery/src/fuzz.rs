@@ -239,6 +239,70 @@ pub fn lambda_response(data: &[u8]) {
     assert_eq!(ok as u64, tally.ok);
 }
 
+/// An answer from a destination, judged the way each sender judges it: the first byte picks
+/// HTTP endpoint / OpenSearch `_bulk` / Splunk HEC, the next two the status, the rest is the
+/// body. Invariants: nothing panics; a judged success is only a 200 (HTTP) or 2xx (`_bulk`);
+/// a `_bulk` answer never names an item beyond the documents sent.
+pub fn destination_responses(data: &[u8]) {
+    let [which, hi, lo, body @ ..] = data else {
+        return;
+    };
+    let status = u16::from_be_bytes([*hi, *lo]) % 600;
+    match which % 3 {
+        0 => {
+            let id = "3f1c0d5e-8b9a-4c2d-9e7f-112233445566";
+            for (ct, enc) in [(true, false), (false, false), (true, true)] {
+                let judged = crate::destination::http::judge(status, ct, enc, body, id);
+                assert!(judged.is_err() || (status == 200 && ct && !enc), "{status}");
+                if let Err(f) = judged {
+                    assert!(f.code.starts_with("HttpEndpoint."), "{}", f.code);
+                }
+            }
+        }
+        1 => {
+            let sent = usize::from(*lo % 8);
+            match crate::destination::opensearch::judge_bulk(status, body, sent) {
+                Ok(failed) => {
+                    assert!((200..300).contains(&status), "{status}");
+                    assert!(failed.iter().all(|(i, _)| *i < sent), "{failed:?}");
+                }
+                Err(f) => assert!(!f.code.is_empty()),
+            }
+        }
+        _ => {
+            for polling in [false, true] {
+                let f = crate::destination::splunk::judge_answer(status, body, polling);
+                assert!(f.code.starts_with("Splunk."), "{}", f.code);
+            }
+        }
+    }
+}
+
+/// Records as the record-level destination paths read them: the first byte picks Redshift's
+/// `JSON 'auto'` to CSV (PostgreSQL mode; exact and `ignorecase` matching) or OpenSearch's
+/// document check and flattening. Invariants: nothing panics; CSV has one line per record
+/// converted; a document accepted by the check still parses after its line breaks are dropped.
+pub fn destination_records(data: &[u8]) {
+    let Some((&which, records)) = data.split_first() else {
+        return;
+    };
+    if which % 2 == 0 {
+        let columns = ["id".to_owned(), "Name".to_owned(), "v".to_owned()];
+        for ignore_case in [false, true] {
+            if let Ok((csv, rows)) =
+                crate::destination::redshift::json_to_csv(records, &columns, ignore_case)
+            {
+                let lines = csv.iter().filter(|&&b| b == b'\n').count() as u64;
+                assert!(lines >= rows, "{lines} lines for {rows} rows");
+            }
+        }
+    } else if let Some(flat) = crate::destination::opensearch::flattened(records) {
+        assert!(!flat.contains(&b'\n') && !flat.contains(&b'\r'));
+        serde_json::from_slice::<serde::de::IgnoredAny>(&flat)
+            .expect("a flattened document is still JSON");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The committed corpora of the two prefix targets pass their invariants (the full replay

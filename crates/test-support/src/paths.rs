@@ -8,6 +8,16 @@ use std::path::{Path, PathBuf};
 ///
 /// When the root cannot be canonicalized (it was moved after this crate was built).
 pub fn repo_root() -> PathBuf {
+    // At run time cargo sets CARGO_MANIFEST_DIR to the package under test: the checkout being
+    // tested, even when this crate's build is shared with another checkout through one
+    // CARGO_TARGET_DIR (cargo does not rebuild it for a new path).
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR")
+        && let Some(root) = Path::new(&dir)
+            .ancestors()
+            .find(|p| p.join("Cargo.lock").is_file())
+    {
+        return root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()

@@ -401,7 +401,19 @@ async fn check_response(
             Err(e) => return Err(connection_failure(&e)),
         }
     }
-    let text = String::from_utf8_lossy(&body);
+    judge(status, content_type_ok, encoded, &body, request_id)
+}
+
+/// Judge a whole response: status, whether `Content-Type` is `application/json`, whether it
+/// came with a `Content-Encoding`, its body (fuzzed: `fuzz/fuzz_targets/destination_responses.rs`).
+pub(crate) fn judge(
+    status: u16,
+    content_type_ok: bool,
+    encoded: bool,
+    body: &[u8],
+    request_id: &str,
+) -> std::result::Result<(), Failure> {
+    let text = String::from_utf8_lossy(body);
     let shown = truncate(&text, 1024);
     if status == 413 {
         return Err(Failure::permanent(
@@ -411,7 +423,7 @@ async fn check_response(
             ),
         ));
     }
-    let reply: Option<Reply> = serde_json::from_slice(&body).ok();
+    let reply: Option<Reply> = serde_json::from_slice(body).ok();
     let valid = content_type_ok
         && !encoded
         && reply.as_ref().is_some_and(|r| {

@@ -324,15 +324,7 @@ impl OpenSearchSender {
             let line = serde_json::json!({ "index": action });
             let _ = serde_json::to_writer(&mut body, &line);
             body.push(b'\n');
-            // Inside valid JSON a line break can only be whitespace between tokens (strings
-            // cannot hold a raw one), so dropping them flattens the document onto one line
-            // without changing it.
-            body.extend(
-                record
-                    .iter()
-                    .copied()
-                    .filter(|b| !matches!(b, b'\n' | b'\r')),
-            );
+            body.extend(flatten(record));
             body.push(b'\n');
             sent.push(i);
         }
@@ -390,67 +382,77 @@ impl OpenSearchSender {
                 Err(e) => return Err(connection_failure(&e)),
             }
         }
-        if !(200..300).contains(&status) {
-            let reason = serde_json::from_slice::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| error_text(&v["error"]))
-                .unwrap_or_else(|| truncate(&String::from_utf8_lossy(&text), 1024));
-            let what = match status {
-                401 | 403 => {
-                    "The cluster rejected the request (DeliveryRejected: check the credentials and the domain's access policy)"
-                }
-                _ => "The cluster answered the _bulk request with an error",
-            };
-            let message = format!("{what}. {status}: {reason}");
-            // A body over the cluster's http.max_content_length cannot succeed by retrying.
-            return Err(if status == 413 {
-                Failure::permanent(status.to_string(), message)
-            } else {
-                Failure::retriable(status.to_string(), message)
-            });
-        }
-        let reply: BulkReply = serde_json::from_slice(&text).map_err(|e| {
-            Failure::retriable(
-                "AmazonOpenSearchService.InvalidResponse",
-                format!(
-                    "The _bulk response is not valid: {e}. Raw response received: {status} {}",
-                    truncate(&String::from_utf8_lossy(&text), 1024)
-                ),
-            )
-        })?;
-        if !reply.errors {
-            return Ok(Vec::new());
-        }
-        if reply.items.len() != sent {
-            return Err(Failure::retriable(
-                "AmazonOpenSearchService.InvalidResponse",
-                format!(
-                    "The _bulk response has {} items for {sent} documents.",
-                    reply.items.len()
-                ),
-            ));
-        }
-        let mut failed = Vec::new();
-        for (n, item) in reply.items.iter().enumerate() {
-            let Some(result) = item.values().next() else {
-                continue;
-            };
-            let status = result.status;
-            if (200..300).contains(&status) {
-                continue;
-            }
-            let message = error_text(&result.error).unwrap_or_else(|| format!("status {status}"));
-            // Too many requests and server errors can pass; a document the cluster refuses
-            // (mapping, parsing, a bad index name: 4xx) is refused again on every attempt.
-            let failure = if status == 429 || status >= 500 {
-                Failure::retriable(status.to_string(), message)
-            } else {
-                Failure::permanent(status.to_string(), message)
-            };
-            failed.push((n, failure));
-        }
-        Ok(failed)
+        judge_bulk(status, &text, sent)
     }
+}
+
+/// The failed items of a `_bulk` answer (indices into the documents sent), or the failure of
+/// the whole request (fuzzed: `fuzz/fuzz_targets/destination_responses.rs`).
+pub(crate) fn judge_bulk(
+    status: u16,
+    text: &[u8],
+    sent: usize,
+) -> std::result::Result<Vec<(usize, Failure)>, Failure> {
+    if !(200..300).contains(&status) {
+        let reason = serde_json::from_slice::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| error_text(&v["error"]))
+            .unwrap_or_else(|| truncate(&String::from_utf8_lossy(text), 1024));
+        let what = match status {
+            401 | 403 => {
+                "The cluster rejected the request (DeliveryRejected: check the credentials and the domain's access policy)"
+            }
+            _ => "The cluster answered the _bulk request with an error",
+        };
+        let message = format!("{what}. {status}: {reason}");
+        // A body over the cluster's http.max_content_length cannot succeed by retrying.
+        return Err(if status == 413 {
+            Failure::permanent(status.to_string(), message)
+        } else {
+            Failure::retriable(status.to_string(), message)
+        });
+    }
+    let reply: BulkReply = serde_json::from_slice(text).map_err(|e| {
+        Failure::retriable(
+            "AmazonOpenSearchService.InvalidResponse",
+            format!(
+                "The _bulk response is not valid: {e}. Raw response received: {status} {}",
+                truncate(&String::from_utf8_lossy(text), 1024)
+            ),
+        )
+    })?;
+    if !reply.errors {
+        return Ok(Vec::new());
+    }
+    if reply.items.len() != sent {
+        return Err(Failure::retriable(
+            "AmazonOpenSearchService.InvalidResponse",
+            format!(
+                "The _bulk response has {} items for {sent} documents.",
+                reply.items.len()
+            ),
+        ));
+    }
+    let mut failed = Vec::new();
+    for (n, item) in reply.items.iter().enumerate() {
+        let Some(result) = item.values().next() else {
+            continue;
+        };
+        let status = result.status;
+        if (200..300).contains(&status) {
+            continue;
+        }
+        let message = error_text(&result.error).unwrap_or_else(|| format!("status {status}"));
+        // Too many requests and server errors can pass; a document the cluster refuses
+        // (mapping, parsing, a bad index name: 4xx) is refused again on every attempt.
+        let failure = if status == 429 || status >= 500 {
+            Failure::retriable(status.to_string(), message)
+        } else {
+            Failure::permanent(status.to_string(), message)
+        };
+        failed.push((n, failure));
+    }
+    Ok(failed)
 }
 
 /// SigV4 request signing for service `es` (DESTINATIONS.md §4.2), with the aws-sigv4 crate.
@@ -535,6 +537,22 @@ impl Signer {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect())
     }
+}
+
+/// Inside valid JSON a line break can only be whitespace between tokens (strings cannot hold
+/// a raw one), so dropping them flattens a document onto one line without changing it.
+fn flatten(record: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    record
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\n' | b'\r'))
+}
+
+/// A record as `_bulk` carries it: one line, or `None` when it is not a JSON object (fuzzed:
+/// `fuzz/fuzz_targets/destination_records.rs`).
+pub(crate) fn flattened(record: &[u8]) -> Option<Vec<u8>> {
+    check_document(record).ok()?;
+    Some(flatten(record).collect())
 }
 
 /// Whether `record` is one JSON object in UTF-8.

@@ -250,6 +250,23 @@ struct Exchange {
     cookies: Vec<String>,
 }
 
+impl Exchange {
+    fn new(status: u16, body: &[u8], cookies: Vec<String>) -> Self {
+        Self {
+            status,
+            reply: serde_json::from_slice(body).ok(),
+            shown: truncate(&String::from_utf8_lossy(body), 1024),
+            cookies,
+        }
+    }
+}
+
+/// How an answer from HEC is judged when it is not a success: the `Splunk.*` failure (fuzzed:
+/// `fuzz/fuzz_targets/destination_responses.rs`).
+pub(crate) fn judge_answer(status: u16, body: &[u8], polling: bool) -> Failure {
+    judge_error(&Exchange::new(status, body, Vec::new()), polling)
+}
+
 impl SplunkSender {
     pub(crate) fn new(settings: SplunkSettings, ctx: SenderContext) -> Result<Self> {
         let client = reqwest::Client::builder()
@@ -317,12 +334,7 @@ impl SplunkSender {
                 Err(e) => return Err(connection_failure(&e)),
             }
         }
-        Ok(Exchange {
-            status,
-            reply: serde_json::from_slice(&body).ok(),
-            shown: truncate(&String::from_utf8_lossy(&body), 1024),
-            cookies,
-        })
+        Ok(Exchange::new(status, &body, cookies))
     }
 
     /// Send the batch; the ack id HEC gave it, and the cookies to poll with.

@@ -21,6 +21,7 @@ use object_store::ObjectStoreExt as _;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use load::json_to_csv;
 use load::{Manifest, ManifestKeys};
 
 use super::check::{length, one_of, retry};
