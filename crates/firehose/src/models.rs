@@ -155,19 +155,10 @@ pub struct UpdateDestinationInput {
     /// The deprecated plain S3 update; merged the same way.
     #[serde(rename = "S3DestinationUpdate")]
     pub s3_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
-    /// HTTP endpoint update (`S3Update` merges into `S3Configuration`).
-    #[serde(rename = "HttpEndpointDestinationUpdate")]
-    pub http_endpoint_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Splunk update.
-    #[serde(rename = "SplunkDestinationUpdate")]
-    pub splunk_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
-    /// OpenSearch update.
-    #[serde(rename = "AmazonopensearchserviceDestinationUpdate")]
-    pub amazonopensearchservice_destination_update:
-        Option<serde_json::Map<String, serde_json::Value>>,
-    /// Redshift update.
-    #[serde(rename = "RedshiftDestinationUpdate")]
-    pub redshift_destination_update: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The other destinations' updates (`HttpEndpointDestinationUpdate`, …: each
+    /// destination's `Facts::update_member`), and anything else sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl UpdateDestinationInput {
@@ -175,7 +166,7 @@ impl UpdateDestinationInput {
     pub fn take_update(
         &mut self,
     ) -> Vec<(&'static str, serde_json::Map<String, serde_json::Value>)> {
-        let all = [
+        let mut all = vec![
             (
                 "ExtendedS3DestinationConfiguration",
                 self.extended_s3_destination_update.take(),
@@ -184,23 +175,14 @@ impl UpdateDestinationInput {
                 "ExtendedS3DestinationConfiguration",
                 self.s3_destination_update.take(),
             ),
-            (
-                "HttpEndpointDestinationConfiguration",
-                self.http_endpoint_destination_update.take(),
-            ),
-            (
-                "SplunkDestinationConfiguration",
-                self.splunk_destination_update.take(),
-            ),
-            (
-                "AmazonopensearchserviceDestinationConfiguration",
-                self.amazonopensearchservice_destination_update.take(),
-            ),
-            (
-                "RedshiftDestinationConfiguration",
-                self.redshift_destination_update.take(),
-            ),
         ];
+        for facts in sluice_delivery::destination::ALL {
+            let update = match self.other.remove(facts.update_member) {
+                Some(serde_json::Value::Object(m)) => Some(m),
+                _ => None,
+            };
+            all.push((facts.config_member, update));
+        }
         all.into_iter()
             .filter_map(|(m, u)| u.map(|u| (m, u)))
             .collect()

@@ -678,24 +678,11 @@ impl PointerOr for Map<String, Value> {
 
 /// The destination members of `CreateDeliveryStream` besides the S3 ones, with the name of
 /// their description in `DescribeDeliveryStream`.
-const ENDPOINT_MEMBERS: [(&str, &str); 4] = [
-    (
-        "HttpEndpointDestinationConfiguration",
-        "HttpEndpointDestinationDescription",
-    ),
-    (
-        "SplunkDestinationConfiguration",
-        "SplunkDestinationDescription",
-    ),
-    (
-        "AmazonopensearchserviceDestinationConfiguration",
-        "AmazonopensearchserviceDestinationDescription",
-    ),
-    (
-        "RedshiftDestinationConfiguration",
-        "RedshiftDestinationDescription",
-    ),
-];
+fn endpoint_members() -> impl Iterator<Item = (&'static str, &'static str)> {
+    sluice_delivery::destination::ALL
+        .iter()
+        .map(|f| (f.config_member, f.description_member))
+}
 
 /// `UpdateDestination` for (or to) a non-S3 destination: the same type merges the update's
 /// members (`S3Update` into `S3Configuration`, `S3BackupUpdate` into `S3BackupConfiguration`);
@@ -706,9 +693,8 @@ fn endpoint_update(
     update: Map<String, Value>,
 ) -> Result<CreateDeliveryStreamInput> {
     let mut input = to_map(current)?;
-    let now = ENDPOINT_MEMBERS
-        .iter()
-        .map(|(m, _)| *m)
+    let now = endpoint_members()
+        .map(|(m, _)| m)
         .find(|m| input.contains_key(*m));
     if now == Some("AmazonopensearchserviceDestinationConfiguration") && Some(member) != now {
         return Err(FirehoseError::invalid(
@@ -744,7 +730,7 @@ fn endpoint_update(
     } else {
         fields
     };
-    for m in ENDPOINT_MEMBERS.iter().map(|(m, _)| *m).chain([
+    for m in endpoint_members().map(|(m, _)| m).chain([
         "ExtendedS3DestinationConfiguration",
         "S3DestinationConfiguration",
     ]) {
@@ -763,14 +749,12 @@ fn describe_endpoint(
     stream: &DeliveryStream,
 ) -> Result<Option<Value>> {
     let input = to_map(input)?;
-    let Some((member, description)) = ENDPOINT_MEMBERS
-        .iter()
-        .find(|(m, _)| input.contains_key(*m))
+    let Some((member, description)) = endpoint_members().find(|(m, _)| input.contains_key(*m))
     else {
         return Ok(None);
     };
     let mut d = input
-        .get(*member)
+        .get(member)
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -795,7 +779,8 @@ fn describe_endpoint(
         Value::Object(s3)
     };
     let default_hints = json!({"SizeInMBs": 5, "IntervalInSeconds": 300});
-    if member != &"RedshiftDestinationConfiguration" {
+    // Redshift buffers on its S3Configuration's hints; the others have their own.
+    if member != sluice_delivery::destination::redshift::FACTS.config_member {
         d.insert(
             "BufferingHints".into(),
             json!({
@@ -819,7 +804,7 @@ fn describe_endpoint(
     let mut out = Map::new();
     out.insert("DestinationId".into(), json!(DESTINATION_ID));
     out.insert("S3DestinationDescription".into(), s3);
-    out.insert((*description).to_owned(), Value::Object(d));
+    out.insert(description.to_owned(), Value::Object(d));
     Ok(Some(Value::Object(out)))
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::{buffering, length, one_of, retry};
 use super::{
-    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Failure,
+    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Facts, Failure,
     SecretsManagerConfiguration, Sender, SenderContext, Validated, no_secrets, truncate,
 };
 use crate::config::{
@@ -23,6 +23,7 @@ use crate::config::{
     S3DestinationConfiguration,
 };
 use crate::error::{DeliveryError, Result};
+use crate::output::ErrorOutputType;
 
 /// `HttpEndpointDestinationConfiguration`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +123,17 @@ pub const MAX_BODY_BYTES: usize = 64 << 20;
 pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What the shared delivery loop, the API and the metrics need to know.
+pub const FACTS: Facts = Facts {
+    metric_name: "HttpEndpoint",
+    error_output_type: Some(ErrorOutputType::HttpEndpointFailed),
+    clock_includes_first_attempt: false,
+    stages: false,
+    config_member: "HttpEndpointDestinationConfiguration",
+    description_member: "HttpEndpointDestinationDescription",
+    update_member: "HttpEndpointDestinationUpdate",
+};
 
 const P: &str = "httpEndpointDestinationConfiguration";
 

@@ -16,7 +16,9 @@
 //!
 //! The put is acknowledged only once its records are delivered or written to the backup
 //! bucket, so nothing acknowledged is lost (docs/destinations.md). To add a destination, copy
-//! `http.rs`: a config struct, `validate`, and a [`Sender`].
+//! `http.rs`: a config struct, `validate`, its [`Facts`], and a [`Sender`]; then add a variant
+//! to [`EndpointKind`] (and its arms), a member to `CreateDeliveryStreamInput`, and an
+//! `EndpointConfig` impl in `settings.rs`.
 
 pub mod http;
 pub mod opensearch;
@@ -65,26 +67,57 @@ pub enum EndpointKind {
     Redshift(redshift::RedshiftSettings),
 }
 
-impl EndpointKind {
+/// What the shared machinery needs to know about a destination: one `FACTS` constant in each
+/// destination's module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Facts {
     /// The CloudWatch metric family: `DeliveryTo<this>.Records` and so on.
-    pub fn metric_name(&self) -> &'static str {
+    pub metric_name: &'static str,
+    /// Where records that could not be delivered go (`None`: the sender's own
+    /// [`Sender::give_up`] output, e.g. Redshift's `errors/manifests/`).
+    pub error_output_type: Option<ErrorOutputType>,
+    /// Whether the retry clock includes the first attempt (OpenSearch, Redshift) or starts
+    /// after the first failure (HTTP endpoint, Splunk) — DESTINATIONS.md §1.4.
+    pub clock_includes_first_attempt: bool,
+    /// Whether each batch is written to the S3 bucket before the first attempt (Redshift
+    /// stages its COPY input there).
+    pub stages: bool,
+    /// The `CreateDeliveryStream` member, e.g. `HttpEndpointDestinationConfiguration`.
+    pub config_member: &'static str,
+    /// Its `DescribeDeliveryStream` name, e.g. `HttpEndpointDestinationDescription`.
+    pub description_member: &'static str,
+    /// Its `UpdateDestination` name, e.g. `HttpEndpointDestinationUpdate`.
+    pub update_member: &'static str,
+}
+
+/// Every destination beyond S3.
+pub const ALL: [&Facts; 4] = [
+    &http::FACTS,
+    &splunk::FACTS,
+    &opensearch::FACTS,
+    &redshift::FACTS,
+];
+
+impl EndpointKind {
+    /// The destination's facts.
+    pub fn facts(&self) -> &'static Facts {
         match self {
-            Self::Http(_) => "HttpEndpoint",
-            Self::Splunk(_) => "Splunk",
-            Self::OpenSearch(_) => "AmazonOpenSearchService",
-            Self::Redshift(_) => "Redshift",
+            Self::Http(_) => &http::FACTS,
+            Self::Splunk(_) => &splunk::FACTS,
+            Self::OpenSearch(_) => &opensearch::FACTS,
+            Self::Redshift(_) => &redshift::FACTS,
         }
     }
 
-    /// Where records that could not be delivered go (`None`: Redshift, whose failed batches
-    /// leave their manifest under `errors/manifests/` instead).
+    /// The CloudWatch metric family: `DeliveryTo<this>.Records` and so on.
+    pub fn metric_name(&self) -> &'static str {
+        self.facts().metric_name
+    }
+
+    /// Where records that could not be delivered go.
     pub fn error_output_type(&self) -> Option<ErrorOutputType> {
-        match self {
-            Self::Http(_) => Some(ErrorOutputType::HttpEndpointFailed),
-            Self::Splunk(_) => Some(ErrorOutputType::SplunkFailed),
-            Self::OpenSearch(_) => Some(ErrorOutputType::AmazonOpenSearchServiceFailed),
-            Self::Redshift(_) => None,
-        }
+        self.facts().error_output_type
     }
 
     /// Override how long one request may take.
@@ -97,16 +130,13 @@ impl EndpointKind {
         }
     }
 
-    /// Whether the retry clock includes the first attempt (OpenSearch, Redshift) or starts
-    /// after the first failure (HTTP endpoint, Splunk) — DESTINATIONS.md §1.4.
     fn clock_includes_first_attempt(&self) -> bool {
-        matches!(self, Self::OpenSearch(_) | Self::Redshift(_))
+        self.facts().clock_includes_first_attempt
     }
 
-    /// Whether each batch is written to the S3 bucket before the first attempt (Redshift
-    /// stages its COPY input there).
+    /// Whether each batch is staged in the S3 bucket before the first attempt.
     pub(crate) fn stages(&self) -> bool {
-        matches!(self, Self::Redshift(_))
+        self.facts().stages
     }
 }
 

@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use super::check::{buffering, length, one_of, retry};
 use super::{
-    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Failure, Sender, SenderContext,
-    Validated, truncate,
+    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Facts, Failure, Sender,
+    SenderContext, Validated, truncate,
 };
 use crate::config::{
     BufferingHints, CloudWatchLoggingOptions, ProcessingConfiguration, RetryOptions,
     S3DestinationConfiguration,
 };
 use crate::error::{DeliveryError, Result};
+use crate::output::ErrorOutputType;
 
 /// `AmazonopensearchserviceDestinationConfiguration`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +108,17 @@ pub struct OpenSearchSettings {
 
 /// Default `RetryOptions.DurationInSeconds` for OpenSearch.
 pub const DEFAULT_RETRY_SECONDS: u64 = 300;
+
+/// What the shared delivery loop, the API and the metrics need to know.
+pub const FACTS: Facts = Facts {
+    metric_name: "AmazonOpenSearchService",
+    error_output_type: Some(ErrorOutputType::AmazonOpenSearchServiceFailed),
+    clock_includes_first_attempt: true,
+    stages: false,
+    config_member: "AmazonopensearchserviceDestinationConfiguration",
+    description_member: "AmazonopensearchserviceDestinationDescription",
+    update_member: "AmazonopensearchserviceDestinationUpdate",
+};
 
 const P: &str = "amazonopensearchserviceDestinationConfiguration";
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::{buffering, length, one_of, range, retry};
 use super::{
-    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Failure,
+    Attempt, Batch, EndpointKind, EndpointSettings, ExtraFields, Facts, Failure,
     SecretsManagerConfiguration, Sender, SenderContext, Validated, no_secrets, truncate,
 };
 use crate::config::{
@@ -16,6 +16,7 @@ use crate::config::{
     S3DestinationConfiguration,
 };
 use crate::error::{DeliveryError, Result};
+use crate::output::ErrorOutputType;
 
 /// `SplunkDestinationConfiguration`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +81,17 @@ pub struct SplunkSettings {
 pub const DEFAULT_ACK_TIMEOUT_SECONDS: u64 = 180;
 /// Default `RetryOptions.DurationInSeconds` for Splunk (the console's default).
 pub const DEFAULT_RETRY_SECONDS: u64 = 300;
+
+/// What the shared delivery loop, the API and the metrics need to know.
+pub const FACTS: Facts = Facts {
+    metric_name: "Splunk",
+    error_output_type: Some(ErrorOutputType::SplunkFailed),
+    clock_includes_first_attempt: false,
+    stages: false,
+    config_member: "SplunkDestinationConfiguration",
+    description_member: "SplunkDestinationDescription",
+    update_member: "SplunkDestinationUpdate",
+};
 
 const P: &str = "splunkDestinationConfiguration";
 

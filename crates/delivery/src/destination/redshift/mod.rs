@@ -26,8 +26,8 @@ use load::{Manifest, ManifestKeys};
 
 use super::check::{length, one_of, retry};
 use super::{
-    Attempt, Batch, EndpointKind, EndpointSettings, Failure, SecretsManagerConfiguration, Sender,
-    SenderContext, Validated, no_secrets, truncate,
+    Attempt, Batch, EndpointKind, EndpointSettings, Facts, Failure, SecretsManagerConfiguration,
+    Sender, SenderContext, Validated, no_secrets, truncate,
 };
 use crate::config::{
     CloudWatchLoggingOptions, CompressionFormat, ProcessingConfiguration, RetryOptions,
@@ -150,6 +150,17 @@ impl std::fmt::Debug for RedshiftSettings {
 
 /// Default `RetryOptions.DurationInSeconds` for Redshift.
 pub const DEFAULT_RETRY_SECONDS: u64 = 3600;
+
+/// What the shared delivery loop, the API and the metrics need to know.
+pub const FACTS: Facts = Facts {
+    metric_name: "Redshift",
+    error_output_type: None,
+    clock_includes_first_attempt: true,
+    stages: true,
+    config_member: "RedshiftDestinationConfiguration",
+    description_member: "RedshiftDestinationDescription",
+    update_member: "RedshiftDestinationUpdate",
+};
 
 const P: &str = "redshiftDestinationConfiguration";
 
