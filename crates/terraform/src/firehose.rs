@@ -701,7 +701,11 @@ fn redshift(r: &Read) -> Value {
 fn splunk(r: &Read) -> Value {
     Obj::default()
         .put("HECEndpoint", v(r, "hec_endpoint"))
-        .put("HECEndpointType", v(r, "hec_endpoint_type"))
+        // The AWS provider's default (the API requires the member).
+        .put(
+            "HECEndpointType",
+            v(r, "hec_endpoint_type").or_else(|| Some(Value::from("Raw"))),
+        )
         .put("HECToken", v(r, "hec_token"))
         .put(
             "HECAcknowledgmentTimeoutInSeconds",

@@ -429,6 +429,10 @@ resource "aws_kinesis_firehose_delivery_stream" "snow" {
         "https://splunk:8088"
     );
     assert_eq!(
+        plan.streams[1].input["SplunkDestinationConfiguration"]["HECEndpointType"], "Raw",
+        "the provider's default for hec_endpoint_type"
+    );
+    assert_eq!(
         plan.streams[2].input["RedshiftDestinationConfiguration"]["CopyCommand"],
         json!({"DataTableName": "events"})
     );
