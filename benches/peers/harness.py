@@ -62,9 +62,9 @@ def ensure_venv(workdir):
 # record size in bytes (to size every shape's file alike).
 SHAPES = {
     "telemetry": ("schemas/telemetry/llm_events.json", 740),
-    "wide": ("schemas/bench/wide.json", 820),
+    "wide": ("schemas/bench/wide.json", 880),
     "logs": ("schemas/bench/logs.json", 600),
-    "nested": ("schemas/bench/nested.json", 430),
+    "nested": ("schemas/bench/nested.json", 375),
     "tiny": ("schemas/bench/tiny.json", 62),
 }
 

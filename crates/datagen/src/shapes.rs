@@ -4,9 +4,9 @@
 //! | shape | record | table |
 //! | --- | --- | --- |
 //! | `telemetry` | LLM telemetry, ~740 B, nested attributes, long text | `schemas/telemetry/llm_events.json` |
-//! | `wide` | 12 strings, 12 bigints, 8 ints, 8 doubles, 4 booleans, ~820 B | `schemas/bench/wide.json` |
+//! | `wide` | 12 strings, 12 bigints, 8 ints, 8 doubles, 4 booleans, ~880 B | `schemas/bench/wide.json` |
 //! | `logs` | string-heavy log lines, ~600 B | `schemas/bench/logs.json` |
-//! | `nested` | an order with an array of item structs and a string map, ~500 B | `schemas/bench/nested.json` |
+//! | `nested` | an order with an array of item structs and a string map, ~375 B | `schemas/bench/nested.json` |
 //! | `tiny` | a sensor reading, < 100 B | `schemas/bench/tiny.json` |
 
 use std::fmt::Write as _;
@@ -110,7 +110,7 @@ fn timestamp(out: &mut String, ts_ms: i64) {
 }
 
 /// 12 strings (`s0`…`s11`), 12 bigints (`b0`…), 8 ints (`i0`…), 8 doubles (`d0`…), 4 booleans
-/// (`f0`…): about 820 bytes.
+/// (`f0`…): about 880 bytes.
 fn wide(rng: &mut Rng, i: u64, out: &mut String) {
     out.push('{');
     for k in 0..12 {
@@ -207,7 +207,7 @@ fn log_line(rng: &mut Rng, i: u64, out: &mut String) {
 
 /// An order: `order_id`, `customer`, `placed_at`, `items` (array of
 /// struct<sku, qty, price, tags array<string>>), `attributes` (map<string,string>) and
-/// `shipping` (a struct) — about 500 bytes.
+/// `shipping` (a struct) — about 375 bytes.
 fn nested(rng: &mut Rng, i: u64, out: &mut String) {
     let _ = write!(
         out,
