@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures::TryStreamExt as _;
 use object_store::ObjectStoreExt as _;
 use sluice_delivery::{
-    CreateDeliveryStreamInput, DeliveryStream, DeliveryStreamBuilder, ManualClock, Record, Storage,
-    StreamLimits, StreamSettings,
+    Backoff, CreateDeliveryStreamInput, DeliveryStream, DeliveryStreamBuilder, ManualClock, Record,
+    Storage, StreamLimits, StreamSettings,
 };
 
 /// 2024-03-05T10:07:09Z, a Tuesday.
@@ -112,4 +112,51 @@ pub fn split_key<'a>(key: &'a str, stamp: &str, ext: &str) -> &'a str {
     let marker = format!("s-1-{stamp}-");
     rest.strip_suffix(marker.as_str())
         .unwrap_or_else(|| panic!("{key}: expected name s-1-{stamp}-<uuid>{ext}"))
+}
+
+/// A stream to a non-S3 destination from a whole `CreateDeliveryStream` body: the test clock
+/// (`T0`), the ARN of account 123456789012, delivery back-off 50 ms doubling to 200 ms, and
+/// `timeout` per request when given.
+pub fn destination_stream(
+    json: &str,
+    storage: &Storage,
+    timeout: Option<std::time::Duration>,
+) -> DeliveryStream {
+    let settings = CreateDeliveryStreamInput::from_json(json.as_bytes())
+        .and_then(|i| i.validate())
+        .unwrap_or_else(|e| panic!("{json}: {e}"));
+    let arn = format!(
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/{}",
+        settings.name
+    );
+    let mut b = DeliveryStreamBuilder::new(settings)
+        .with_storage(storage.clone())
+        .with_clock(Arc::new(ManualClock::new(T0)))
+        .with_arn(arn)
+        .with_delivery_backoff(Backoff {
+            initial: std::time::Duration::from_millis(50),
+            max: std::time::Duration::from_millis(200),
+        });
+    if let Some(t) = timeout {
+        b = b.with_request_timeout(t);
+    }
+    b.build().expect("build")
+}
+
+/// `data` as records arriving at `T0`, `T0 + 1` ms, …
+pub fn records_from_t0(data: &[&str]) -> Vec<Record> {
+    data.iter()
+        .enumerate()
+        .map(|(i, d)| Record::new(d.as_bytes().to_vec(), T0 + i as i64))
+        .collect()
+}
+
+/// Put, flush, and wait (at most a minute) until the put is acknowledged.
+pub async fn put_and_ack(s: &DeliveryStream, records: Vec<Record>) {
+    let receipt = s.put(records).await.expect("put");
+    s.flush().await.expect("flush");
+    tokio::time::timeout(std::time::Duration::from_secs(60), receipt.durable())
+        .await
+        .expect("acknowledged in time")
+        .expect("durable");
 }

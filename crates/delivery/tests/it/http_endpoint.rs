@@ -12,12 +12,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use sluice_delivery::{
-    Backoff, CreateDeliveryStreamInput, DeliveryStreamBuilder, ErrorOutputType, ManualClock,
-    Record, Storage,
-};
+use sluice_delivery::{CreateDeliveryStreamInput, ErrorOutputType, Storage};
 
-use crate::common::{T0, docs, objects};
+use crate::common::{T0, destination_stream, docs, objects, put_and_ack, records_from_t0};
 
 /// What the receiver does with request number n (from 0).
 #[derive(Clone, Copy, Debug)]
@@ -157,37 +154,12 @@ fn stream(addr: SocketAddr, extra: &str, storage: &Storage) -> sluice_delivery::
             "BufferingHints":{{"SizeInMBs":1,"IntervalInSeconds":60}},
             "S3Configuration":{{"BucketARN":"arn:aws:s3:::backup","Prefix":"fh/"}}{extra}}}}}"#
     );
-    let settings = CreateDeliveryStreamInput::from_json(json.as_bytes())
-        .and_then(|i| i.validate())
-        .unwrap_or_else(|e| panic!("{json}: {e}"));
-    DeliveryStreamBuilder::new(settings)
-        .with_storage(storage.clone())
-        .with_clock(Arc::new(ManualClock::new(T0)))
-        .with_arn("arn:aws:firehose:us-east-1:123456789012:deliverystream/h")
-        .with_delivery_backoff(Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(200),
-        })
-        .with_request_timeout(Duration::from_millis(500))
-        .build()
-        .expect("build")
-}
-
-fn recs(data: &[&str]) -> Vec<Record> {
-    data.iter()
-        .enumerate()
-        .map(|(i, d)| Record::new(d.as_bytes().to_vec(), T0 + i as i64))
-        .collect()
+    destination_stream(&json, storage, Some(Duration::from_millis(500)))
 }
 
 /// Put, flush and wait until the put is acknowledged.
 async fn deliver(s: &sluice_delivery::DeliveryStream, data: &[&str]) {
-    let receipt = s.put(recs(data)).await.expect("put");
-    s.flush().await.expect("flush");
-    tokio::time::timeout(Duration::from_secs(30), receipt.durable())
-        .await
-        .expect("acknowledged in time")
-        .expect("durable");
+    put_and_ack(s, records_from_t0(data)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

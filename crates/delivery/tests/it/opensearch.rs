@@ -20,12 +20,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sluice_delivery::{
-    Backoff, CreateDeliveryStreamInput, DeliveryStreamBuilder, ErrorOutputType, ManualClock,
-    Record, Storage,
-};
+use sluice_delivery::{CreateDeliveryStreamInput, ErrorOutputType, Record, Storage};
 
-use crate::common::{T0, docs, objects};
+use crate::common::{T0, destination_stream, docs, objects, put_and_ack};
 
 /// How the cluster behaves.
 #[derive(Clone, Copy, Debug)]
@@ -216,19 +213,7 @@ fn stream_with_timeout(
             "BufferingHints":{{"SizeInMBs":1,"IntervalInSeconds":60}},
             "S3Configuration":{{"BucketARN":"arn:aws:s3:::backup","Prefix":"fh/"}}{extra}}}}}"#
     );
-    let settings = CreateDeliveryStreamInput::from_json(json.as_bytes())
-        .and_then(|i| i.validate())
-        .unwrap_or_else(|e| panic!("{json}: {e}"));
-    DeliveryStreamBuilder::new(settings)
-        .with_storage(storage.clone())
-        .with_clock(Arc::new(ManualClock::new(T0)))
-        .with_delivery_backoff(Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(200),
-        })
-        .with_request_timeout(timeout)
-        .build()
-        .expect("build")
+    destination_stream(&json, storage, Some(timeout))
 }
 
 /// Put records arriving at the given times, flush, wait for the acknowledgement.
@@ -237,12 +222,7 @@ async fn deliver_at(s: &sluice_delivery::DeliveryStream, data: &[(&str, i64)]) {
         .iter()
         .map(|(d, t)| Record::new(d.as_bytes().to_vec(), *t))
         .collect();
-    let receipt = s.put(records).await.expect("put");
-    s.flush().await.expect("flush");
-    tokio::time::timeout(Duration::from_secs(30), receipt.durable())
-        .await
-        .expect("acknowledged in time")
-        .expect("durable");
+    put_and_ack(s, records).await;
 }
 
 async fn deliver(s: &sluice_delivery::DeliveryStream, data: &[&str]) {

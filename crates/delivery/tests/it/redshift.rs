@@ -10,15 +10,11 @@
 //! the tests fail (they do not skip) when it is not.
 
 use std::io::Read as _;
-use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_delivery::{
-    Backoff, CreateDeliveryStreamInput, DeliveryStream, DeliveryStreamBuilder, ManualClock, Record,
-    Storage,
-};
+use sluice_delivery::{CreateDeliveryStreamInput, DeliveryStream, Storage};
 
-use crate::common::{T0, objects};
+use crate::common::{destination_stream, objects, put_and_ack, records_from_t0};
 
 const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
 const URL: &str = "jdbc:postgresql://127.0.0.1:5432/postgres";
@@ -71,18 +67,7 @@ fn stream(url: &str, copy_command: &str, extra: &str, storage: &Storage) -> Deli
             "Username":"postgres",
             "S3Configuration":{{"BucketARN":"arn:aws:s3:::staging","Prefix":"fh/"{extra}}}}}}}"#
     );
-    let settings = CreateDeliveryStreamInput::from_json(json.as_bytes())
-        .and_then(|i| i.validate())
-        .unwrap_or_else(|e| panic!("{json}: {e}"));
-    DeliveryStreamBuilder::new(settings)
-        .with_storage(storage.clone())
-        .with_clock(Arc::new(ManualClock::new(T0)))
-        .with_delivery_backoff(Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(200),
-        })
-        .build()
-        .expect("build")
+    destination_stream(&json, storage, None)
 }
 
 /// `RetryOptions` go on the destination, not in `S3Configuration`: this splices them in.
@@ -92,17 +77,7 @@ fn with_retry(copy_command: &str, seconds: u64) -> String {
 
 /// Put, flush and wait until the put is acknowledged.
 async fn deliver(s: &DeliveryStream, data: &[&str]) {
-    let records: Vec<Record> = data
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Record::new(d.as_bytes().to_vec(), T0 + i as i64))
-        .collect();
-    let receipt = s.put(records).await.expect("put");
-    s.flush().await.expect("flush");
-    tokio::time::timeout(Duration::from_secs(60), receipt.durable())
-        .await
-        .expect("acknowledged in time")
-        .expect("durable");
+    put_and_ack(s, records_from_t0(data)).await;
 }
 
 /// Rows of `sql`, every column as text (NULL as `None`).

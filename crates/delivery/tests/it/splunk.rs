@@ -19,12 +19,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use sluice_delivery::{
-    Backoff, CreateDeliveryStreamInput, DeliveryStreamBuilder, ErrorOutputType, ManualClock,
-    Record, Storage,
-};
+use sluice_delivery::{CreateDeliveryStreamInput, ErrorOutputType, Storage};
 
-use crate::common::{T0, docs, objects};
+use crate::common::{T0, destination_stream, docs, objects, put_and_ack, records_from_t0};
 
 const TOKEN: &str = "7f2c6c2e-0d51-4c7e-9a43-6f3f8f0e2b11";
 
@@ -286,35 +283,11 @@ fn stream(addr: SocketAddr, o: &Options<'_>, storage: &Storage) -> sluice_delive
             "S3Configuration":{{"BucketARN":"arn:aws:s3:::backup","Prefix":"fh/"}}{}}}}}"#,
         o.endpoint_path, o.kind, o.token, o.extra
     );
-    let settings = CreateDeliveryStreamInput::from_json(json.as_bytes())
-        .and_then(|i| i.validate())
-        .unwrap_or_else(|e| panic!("{json}: {e}"));
-    DeliveryStreamBuilder::new(settings)
-        .with_storage(storage.clone())
-        .with_clock(Arc::new(ManualClock::new(T0)))
-        .with_delivery_backoff(Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(200),
-        })
-        .with_request_timeout(o.ack_timeout)
-        .build()
-        .expect("build")
-}
-
-fn recs(data: &[&str]) -> Vec<Record> {
-    data.iter()
-        .enumerate()
-        .map(|(i, d)| Record::new(d.as_bytes().to_vec(), T0 + i as i64))
-        .collect()
+    destination_stream(&json, storage, Some(o.ack_timeout))
 }
 
 async fn deliver(s: &sluice_delivery::DeliveryStream, data: &[&str]) {
-    let receipt = s.put(recs(data)).await.expect("put");
-    s.flush().await.expect("flush");
-    tokio::time::timeout(Duration::from_secs(30), receipt.durable())
-        .await
-        .expect("acknowledged in time")
-        .expect("durable");
+    put_and_ack(s, records_from_t0(data)).await;
 }
 
 fn h(r: &Received, k: &str) -> Option<String> {
