@@ -100,6 +100,13 @@ fn publish(
     });
 }
 
+/// `sluice serve` on the configuration `yaml`, with its state under `work`.
+fn serve(work: &std::path::Path, yaml: &str) -> Server {
+    let config = work.join("serve.yaml");
+    std::fs::write(&config, yaml).expect("config");
+    Server::start(&work.join("state"), &work.join("schemas"), Some(&config))
+}
+
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
@@ -130,20 +137,13 @@ fn serve_delivers_to_an_http_endpoint() {
     let (first, first_seen) = receiver(&rt, 0);
     let (second, second_seen) = receiver(&rt, 0);
     let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("serve.yaml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = serve(
+        work.path(),
+        &format!(
             "buckets:\n  backup:\n    local: {dir}\n\
              streams:\n  - DeliveryStreamName: web\n    HttpEndpointDestinationConfiguration:\n      EndpointConfiguration: {{Url: 'http://{first}/firehose', Name: receiver, AccessKey: s3cret}}\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup', Prefix: web/}}\n",
             dir = work.path().display(),
         ),
-    )
-    .expect("config");
-    let server = Server::start(
-        &work.path().join("state"),
-        &work.path().join("schemas"),
-        Some(&config),
     );
     let records: Vec<String> = (0..40).map(|i| format!("{{\"n\":{i}}}\n")).collect();
     put_batch(&server.addr, "web", &records);
@@ -263,22 +263,15 @@ fn jetstream_at_least_once_delivers_to_an_http_endpoint() {
     let js = fresh_stream(&rt, &name);
     let (endpoint, seen) = receiver(&rt, 2);
     let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("serve.yaml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = serve(
+        work.path(),
+        &format!(
             "buckets:\n  backup:\n    local: {dir}\n\
              streams:\n  - DeliveryStreamName: events\n    HttpEndpointDestinationConfiguration:\n      EndpointConfiguration: {{Url: 'http://{endpoint}/firehose'}}\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      RetryOptions: {{DurationInSeconds: 600}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup'}}\n\
              sources:\n  - delivery_stream: events\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
             dir = work.path().display(),
             url = nats_url(),
         ),
-    )
-    .expect("config");
-    let server = Server::start(
-        &work.path().join("state"),
-        &work.path().join("schemas"),
-        Some(&config),
     );
     publish(&rt, &js, &name, 0..200, |i| format!(r#"{{"id":{i}}}"#));
     let ids = || -> BTreeMap<u64, u32> {
@@ -342,22 +335,15 @@ fn serve_and_jetstream_load_redshift_postgres_mode() {
     let name = format!("sluice_alo_rs_{}", std::process::id());
     let js = fresh_stream(&rt, &name);
     let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("serve.yaml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = serve(
+        work.path(),
+        &format!(
             "buckets:\n  staging:\n    local: {dir}\n\
              streams:\n  - DeliveryStreamName: warehouse\n    RedshiftDestinationConfiguration:\n      ClusterJDBCURL: jdbc:postgresql://127.0.0.1:5432/postgres\n      Username: postgres\n      CopyCommand: {{DataTableName: {schema}.events, CopyOptions: \"JSON 'auto' GZIP\"}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::staging', Prefix: wh/, CompressionFormat: GZIP, BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 1}}}}\n\
              sources:\n  - delivery_stream: warehouse\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.>\n      durable: alo\n      mode: at_least_once\n",
             dir = work.path().display(),
             url = nats_url(),
         ),
-    )
-    .expect("config");
-    let server = Server::start(
-        &work.path().join("state"),
-        &work.path().join("schemas"),
-        Some(&config),
     );
     let api: Vec<String> = (0..20)
         .map(|i| format!("{{\"id\":{i},\"source\":\"api\",\"note\":\"it's #{i}\"}}\n"))
@@ -497,10 +483,9 @@ fn serve_and_jetstream_deliver_to_splunk_and_opensearch() {
     let name = format!("sluice_alo_os_{}", std::process::id());
     let js = fresh_stream(&rt, &name);
     let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("serve.yaml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = serve(
+        work.path(),
+        &format!(
             "buckets:\n  backup:\n    local: {dir}\n\
              streams:\n\
              \x20 - DeliveryStreamName: splunk\n    SplunkDestinationConfiguration:\n      HECEndpoint: 'http://{endpoint}'\n      HECEndpointType: Raw\n      HECToken: 11111111-2222-3333-4444-555555555555\n      BufferingHints: {{SizeInMBs: 1, IntervalInSeconds: 0}}\n      S3Configuration: {{BucketARN: 'arn:aws:s3:::backup', Prefix: splunk/}}\n\
@@ -509,12 +494,6 @@ fn serve_and_jetstream_deliver_to_splunk_and_opensearch() {
             dir = work.path().display(),
             url = nats_url(),
         ),
-    )
-    .expect("config");
-    let server = Server::start(
-        &work.path().join("state"),
-        &work.path().join("schemas"),
-        Some(&config),
     );
     let day_before = utc_day();
     let events: Vec<String> = (0..10).map(|i| format!("event {i}\n")).collect();
