@@ -237,6 +237,15 @@ impl Lease {
         Ok(())
     }
 
+    /// Renew now (also proves the lease is still ours).
+    pub(crate) async fn renew(&mut self) -> Result<()> {
+        let now = now_ms();
+        let next = self.renewed(now);
+        self.write(next).await?;
+        self.renewed_at_ms = now;
+        Ok(())
+    }
+
     /// Record the range about to be written (fences out a previous owner).
     pub(crate) async fn begin(&mut self, intent: Intent) -> Result<()> {
         let now = now_ms();

@@ -16,6 +16,7 @@ pub(crate) struct Counters {
     pub(crate) objects_written: AtomicU64,
     pub(crate) objects_existing: AtomicU64,
     pub(crate) shards_acquired: AtomicU64,
+    pub(crate) streams_reopened: AtomicU64,
     /// Last `pending` reported by each owned shard's consumer.
     pub(crate) lag: Mutex<BTreeMap<u32, u64>>,
 }
@@ -52,6 +53,7 @@ impl Counters {
             objects_written: get(&self.objects_written),
             objects_existing: get(&self.objects_existing),
             shards_acquired: get(&self.shards_acquired),
+            streams_reopened: get(&self.streams_reopened),
             owned_shards,
         }
     }
@@ -81,6 +83,8 @@ pub struct SourceMetrics {
     pub objects_existing: u64,
     /// Times this worker took a shard lease.
     pub shards_acquired: u64,
+    /// Times a shard's pull stream failed (broker restart, consumer lost) and was opened again.
+    pub streams_reopened: u64,
     /// Shards this worker owns now.
     pub owned_shards: Vec<u32>,
 }

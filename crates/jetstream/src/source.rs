@@ -460,7 +460,12 @@ impl Open {
     }
 }
 
-async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
+/// The stream and configuration of the shard's consumer for the lease's epoch: durable
+/// `<durable>-<shard>-<epoch>`, AckAll, starting after the committed sequence.
+async fn consumer_spec(
+    ctx: &Ctx,
+    lease: &Lease,
+) -> Result<(jetstream::stream::Stream, pull::Config)> {
     let shard = lease.shard();
     let filter = ctx
         .settings
@@ -476,10 +481,8 @@ async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
         .get_stream(&ctx.settings.stream)
         .await
         .map_err(|e| JetStreamError::nats("get stream", e))?;
-    let base = format!("{}-{shard}-", ctx.settings.durable);
-    let name = format!("{base}{}", lease.state.epoch);
     let config = pull::Config {
-        durable_name: Some(name.clone()),
+        durable_name: Some(consumer_name(ctx, shard, lease.state.epoch)),
         filter_subject: filter,
         deliver_policy: DeliverPolicy::ByStartSequence {
             start_sequence: lease.state.committed + 1,
@@ -489,6 +492,21 @@ async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
         max_ack_pending: ctx.settings.max_ack_pending,
         ..Default::default()
     };
+    Ok((stream, config))
+}
+
+fn consumer_prefix(ctx: &Ctx, shard: u32) -> String {
+    format!("{}-{shard}-", ctx.settings.durable)
+}
+
+fn consumer_name(ctx: &Ctx, shard: u32, epoch: u64) -> String {
+    format!("{}{epoch}", consumer_prefix(ctx, shard))
+}
+
+async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
+    let (stream, config) = consumer_spec(ctx, lease).await?;
+    let base = consumer_prefix(ctx, lease.shard());
+    let name = consumer_name(ctx, lease.shard(), lease.state.epoch);
     let consumer = stream
         .create_consumer(config)
         .await
@@ -507,6 +525,71 @@ async fn consumer_for(ctx: &Ctx, lease: &Lease) -> Result<PullConsumer> {
         let _ = stream.delete_consumer(&n).await;
     }
     Ok(consumer)
+}
+
+/// One continuous pull stream over the shard's consumer: it keeps at most `fetch_batch`
+/// messages requested ahead (bounded), and a message the server delivered is never dropped on
+/// the client side — which matters, because AckAll on a later message would ack it. (Single
+/// pull requests end on the server's 408; nats-server 2.9 does not always send it for a partly
+/// served request, and the client then waits out `expires + 5 s`.)
+async fn pull_stream(ctx: &Ctx, consumer: &PullConsumer) -> Result<pull::Stream> {
+    consumer
+        .stream()
+        .max_messages_per_batch(ctx.settings.fetch_batch)
+        .expires(Duration::from_secs(5))
+        .heartbeat(Duration::from_secs(2))
+        .messages()
+        .await
+        .map_err(|e| JetStreamError::nats("fetch", e))
+}
+
+/// The shard's pull stream failed (the broker restarted and lost the pull request, or answered
+/// "consumer deleted" while it restored its consumers): open it again over this epoch's
+/// consumer — re-created at `committed + 1` if it is gone; the messages of the open object come
+/// again and are skipped. Only while the lease is still ours: a newer owner's consumer is never
+/// touched. Gives up (ending the shard task, which the coordinator re-acquires) when the broker
+/// stays away for longer than the lease's TTL. `None` when asked to stop meanwhile.
+async fn reopen(
+    ctx: &Ctx,
+    lease: &mut Lease,
+    stop: &watch::Receiver<bool>,
+    cause: JetStreamError,
+) -> Result<Option<pull::Stream>> {
+    let shard = lease.shard();
+    tracing::warn!(worker = %ctx.worker_id, shard, error = %cause, "jetstream pull stream failed; reopening it");
+    let deadline = tokio::time::Instant::now() + ctx.settings.lease_ttl;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        // Still ours? A lost lease ends the task here, before any consumer is touched.
+        lease.renew().await?;
+        let attempt = async {
+            let (stream, config) = consumer_spec(ctx, lease).await?;
+            let name = consumer_name(ctx, shard, lease.state.epoch);
+            let consumer = match stream.get_consumer::<pull::Config>(&name).await {
+                Ok(c) => c,
+                Err(_) => stream
+                    .create_consumer(config)
+                    .await
+                    .map_err(|e| JetStreamError::nats("create consumer", e))?,
+            };
+            pull_stream(ctx, &consumer).await
+        };
+        match attempt.await {
+            Ok(messages) => {
+                Counters::add(&ctx.counters.streams_reopened, 1);
+                return Ok(Some(messages));
+            }
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(e) => {
+                tracing::debug!(shard, error = %e, "reopening the pull stream failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>) -> Result<()> {
@@ -534,19 +617,7 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
     let idle_poll = (rotation.idle_flush / 2)
         .min(ctx.settings.lease_ttl / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(5));
-    // One continuous pull stream for the shard's lifetime: it keeps at most `fetch_batch`
-    // messages requested ahead (bounded), and a message the server delivered is never dropped
-    // on the client side — which matters, because AckAll on a later message would ack it.
-    // (Single pull requests end on the server's 408; nats-server 2.9 does not always send it
-    // for a partly served request, and the client then waits out `expires + 5 s`.)
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(ctx.settings.fetch_batch)
-        .expires(Duration::from_secs(5))
-        .heartbeat(Duration::from_secs(2))
-        .messages()
-        .await
-        .map_err(|e| JetStreamError::nats("fetch", e))?;
+    let mut messages = pull_stream(&ctx, &consumer).await?;
     loop {
         if *stop.borrow() {
             if !open.records.is_empty() {
@@ -563,13 +634,17 @@ async fn run_shard(ctx: Arc<Ctx>, mut lease: Lease, stop: watch::Receiver<bool>)
                 }
                 continue;
             }
-            Ok(None) => {
-                return Err(JetStreamError::nats(
-                    "fetch",
-                    "the consumer's message stream ended",
-                ));
+            Ok(Some(Ok(m))) => m,
+            Ok(failed) => {
+                let cause = match failed {
+                    Some(Err(e)) => JetStreamError::nats("fetch", e),
+                    _ => JetStreamError::nats("fetch", "the consumer's message stream ended"),
+                };
+                if let Some(m) = reopen(&ctx, &mut lease, &stop, cause).await? {
+                    messages = m;
+                }
+                continue;
             }
-            Ok(Some(m)) => m.map_err(|e| JetStreamError::nats("fetch", e))?,
         };
         last_arrival = Instant::now();
         Counters::add(&ctx.counters.fetched, 1);

@@ -114,3 +114,50 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
     fx.cleanup().await;
     drop(server);
 }
+
+/// The server answers "consumer deleted" (an operator removed it, or the broker lost it while
+/// restoring): the shard's pull stream is opened again over a re-created consumer of the same
+/// epoch, and exactly-once holds across it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_consumer_is_recreated_without_losing_or_duplicating() {
+    const N: u64 = 30_000;
+    let mut fx = Fixture::new("deleted", 2).await;
+    fx.publish(0..N / 2, record).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::file(dir.path());
+    let settings = fx.settings(2_000, 5_000);
+    let worker = fx.worker(&settings, &storage, "w0").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while worker.metrics().records_committed == 0 {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Delete every consumer of the stream under the running worker.
+    let stream = fx.js.get_stream(&fx.name).await.expect("stream");
+    let mut names = stream.consumer_names();
+    let mut deleted = 0;
+    while let Some(name) = futures::StreamExt::next(&mut names).await {
+        let name = name.expect("consumer name");
+        stream
+            .delete_consumer(&name)
+            .await
+            .expect("delete consumer");
+        deleted += 1;
+    }
+    assert_eq!(deleted, 2, "one consumer per shard");
+    fx.publish(N / 2..N, record).await;
+    fx.wait_committed(Duration::from_secs(120)).await;
+    let m = tokio::time::timeout(Duration::from_secs(60), worker.shutdown())
+        .await
+        .expect("shuts down")
+        .expect("the source survives its consumers' deletion");
+    assert_eq!(m.records_committed, N, "{m:?}");
+    assert!(m.streams_reopened >= 1, "{m:?}");
+    assert_eq!(
+        m.shards_acquired, 2,
+        "no shard was given up and re-acquired: {m:?}"
+    );
+    let objs = objects(&storage, "lake").await;
+    assert_exactly_once(&mut landed_ids(&objs), N);
+    fx.cleanup().await;
+}
