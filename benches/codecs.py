@@ -11,14 +11,29 @@ os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 shapes={"telemetry":"schemas/telemetry/llm_events.json","wide":"schemas/bench/wide.json","logs":"schemas/bench/logs.json","nested":"schemas/bench/nested.json","tiny":"schemas/bench/tiny.json"}
 files={s: next(f for f in os.listdir(D) if f.startswith(s+"-") and f.endswith(".ndjson")) for s in shapes}
 rows=[]
-for fmt, codecs in [("parquet",["UNCOMPRESSED","SNAPPY","ZSTD","GZIP"]),("orc",["NONE","SNAPPY","ZSTD","ZLIB"])]:
+# A codec is "NAME" or "NAME:LEVEL" (Parquet's --compression-level); "+V2" writes Parquet V2
+# pages, which store a page uncompressed when compressing does not shrink it.
+PARQUET=["UNCOMPRESSED","SNAPPY","SNAPPY+V2","LZ4_RAW","ZSTD:1","ZSTD","GZIP"]
+ORC=["NONE","SNAPPY","LZ4","ZSTD","ZLIB"]
+
+def args(fmt, codec):
+    name, _, v2 = codec.partition("+")
+    name, _, level = name.partition(":")
+    a = ["--compression", name]
+    if level:
+        a += ["--compression-level", level]
+    if v2:
+        a += ["--writer-version", v2]
+    return a
+
+for fmt, codecs in [("parquet",PARQUET),("orc",ORC)]:
     for s,t in shapes.items():
         inp=os.path.join(D,files[s]); size=os.path.getsize(inp)
         for r in range(3):
             for c in codecs:
-                out=os.path.join(D, f"codec-{s}-{c}.{fmt}")
+                out=os.path.join(D, f"codec-{s}-{c.replace(':','-').replace('+','-')}.{fmt}")
                 t0=time.monotonic()
-                subprocess.run([B,"convert","--table",t,"--to",fmt,"--compression",c,"--threads","2","--quiet","-o",out,inp],check=True)
+                subprocess.run([B,"convert","--table",t,"--to",fmt,*args(fmt,c),"--threads","2","--quiet","-o",out,inp],check=True)
                 rows.append((fmt,s,c,time.monotonic()-t0,os.path.getsize(out),size))
 out={}
 for fmt,s,c,secs,osz,isz in rows:

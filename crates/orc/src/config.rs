@@ -52,7 +52,8 @@ pub struct OrcSerDeConfig {
     /// `EnablePadding` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding_tolerance: Option<f64>,
-    /// `NONE`, `ZLIB` or `SNAPPY` (Firehose), or `ZSTD` (Sluice only). Default `SNAPPY`.
+    /// `NONE`, `ZLIB` or `SNAPPY` (Firehose), or `ZSTD` / `LZ4` (Sluice only). Default
+    /// `SNAPPY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<OrcCompression>,
     /// Columns that get bloom filters. Default none.
@@ -248,6 +249,7 @@ mod tests {
             ("ZLIB", OrcCompression::Zlib),
             ("SNAPPY", OrcCompression::Snappy),
             ("ZSTD", OrcCompression::Zstd),
+            ("LZ4", OrcCompression::Lz4),
         ] {
             let config = parse(&format!(r#"{{"Compression": "{json}"}}"#));
             assert_eq!(config.compression, Some(expected), "{json}");

@@ -50,6 +50,9 @@ pub enum OrcCompression {
     Snappy,
     /// `ZSTD`: a Sluice extension, not accepted by Firehose. Level [`ZSTD_LEVEL`].
     Zstd,
+    /// `LZ4`: a Sluice extension, not accepted by Firehose. LZ4 blocks (no frame), as ORC's
+    /// Java and C++ writers store them.
+    Lz4,
 }
 
 impl OrcCompression {
@@ -60,6 +63,7 @@ impl OrcCompression {
             Self::Zlib => "ZLIB",
             Self::Snappy => "SNAPPY",
             Self::Zstd => "ZSTD",
+            Self::Lz4 => "LZ4",
         }
     }
 
@@ -69,6 +73,7 @@ impl OrcCompression {
             Self::Zlib => proto::CompressionKind::Zlib,
             Self::Snappy => proto::CompressionKind::Snappy,
             Self::Zstd => proto::CompressionKind::Zstd,
+            Self::Lz4 => proto::CompressionKind::Lz4,
         }
     }
 }
@@ -132,7 +137,11 @@ macro_rules! named_enum {
     };
 }
 
-named_enum!(OrcCompression, "compression", [None, Zlib, Snappy, Zstd]);
+named_enum!(
+    OrcCompression,
+    "compression",
+    [None, Zlib, Snappy, Zstd, Lz4]
+);
 named_enum!(OrcFormatVersion, "format version", [V0_11, V0_12]);
 
 /// A string that names no variant of a settings enum (from `FromStr`).

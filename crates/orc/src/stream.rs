@@ -114,6 +114,16 @@ impl SharedCodec {
                 }
                 _ => false,
             },
+            OrcCompression::Lz4 => {
+                scratch.resize(lz4_flex::block::get_maximum_output_size(chunk.len()), 0);
+                match lz4_flex::block::compress_into(chunk, scratch) {
+                    Ok(n) => {
+                        scratch.truncate(n);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
         };
         if compressed && scratch.len() < chunk.len() {
             push_header(out, scratch.len(), false);
@@ -219,6 +229,9 @@ mod tests {
 
     use super::*;
 
+    /// Chunks are at most the codec's block size (1000 in these tests).
+    const CHUNK_LIMIT: usize = 1000;
+
     fn unframe(bytes: &[u8], kind: OrcCompression) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = bytes;
@@ -244,6 +257,9 @@ mod tests {
                     OrcCompression::Zstd => {
                         out.extend(zstd::decode_all(chunk).expect("zstd"));
                     }
+                    OrcCompression::Lz4 => out.extend(
+                        lz4_flex::block::decompress(chunk, CHUNK_LIMIT).expect("lz4 block"),
+                    ),
                     OrcCompression::None => unreachable!("no chunks without a codec"),
                 }
             }
@@ -276,6 +292,7 @@ mod tests {
             OrcCompression::Zlib,
             OrcCompression::Snappy,
             OrcCompression::Zstd,
+            OrcCompression::Lz4,
         ] {
             let codec = SharedCodec::new(kind, 1000).expect("codec");
             let mut stream = OutStream::new(Some(codec));

@@ -37,9 +37,13 @@ pub struct ParquetSerDeConfig {
     /// Data page size limit in bytes; ≥ 65,536 (64 KiB). Default 1,048,576 (1 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size_bytes: Option<i64>,
-    /// `UNCOMPRESSED`, `GZIP` or `SNAPPY` (Firehose), or `ZSTD` (Sluice only). Default `SNAPPY`.
+    /// `UNCOMPRESSED`, `GZIP` or `SNAPPY` (Firehose), or `ZSTD` / `LZ4_RAW` (Sluice only).
+    /// Default `SNAPPY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<ParquetCompression>,
+    /// Sluice extension: the codec's level, GZIP 0–9 (default 6) or ZSTD 1–22 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_level: Option<i32>,
     /// Start every column dictionary-encoded. Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_dictionary_compression: Option<bool>,
@@ -94,6 +98,9 @@ impl ParquetSerDeConfig {
         }
         if let Some(compression) = self.compression {
             settings = settings.with_compression(compression);
+        }
+        if let Some(level) = self.compression_level {
+            settings = settings.with_compression_level(level)?;
         }
         if let Some(yes) = self.enable_dictionary_compression {
             settings = settings.with_dictionary_compression(yes);
@@ -173,6 +180,51 @@ mod tests {
         assert_eq!(settings.max_padding_bytes(), 1024);
         assert_eq!(settings.writer_version(), ParquetWriterVersion::V2);
         assert_eq!(settings.timestamp_type(), TimestampType::Int64Micros);
+    }
+
+    #[test]
+    fn compression_levels_are_checked_against_the_codec() {
+        let settings = parse(r#"{"Compression": "ZSTD", "CompressionLevel": 1}"#)
+            .validate()
+            .expect("ZSTD takes level 1");
+        assert_eq!(settings.compression_level(), Some(1));
+        assert!(matches!(
+            settings.codec(),
+            parquet::basic::Compression::ZSTD(l) if l.compression_level() == 1
+        ));
+        let settings = parse(r#"{"Compression": "GZIP", "CompressionLevel": 9}"#)
+            .validate()
+            .expect("GZIP takes level 9");
+        assert!(matches!(
+            settings.codec(),
+            parquet::basic::Compression::GZIP(l) if l.compression_level() == 9
+        ));
+        let settings = parse(r#"{"Compression": "LZ4_RAW"}"#)
+            .validate()
+            .expect("LZ4_RAW");
+        assert_eq!(settings.codec(), parquet::basic::Compression::LZ4_RAW);
+        for (json, message) in [
+            (
+                r#"{"Compression": "ZSTD", "CompressionLevel": 23}"#,
+                "CompressionLevel: ZSTD takes levels 1 to 22, not 23",
+            ),
+            (
+                r#"{"Compression": "GZIP", "CompressionLevel": -1}"#,
+                "CompressionLevel: GZIP takes levels 0 to 9, not -1",
+            ),
+            // No codec named: SNAPPY, the default, takes no level.
+            (
+                r#"{"CompressionLevel": 1}"#,
+                "CompressionLevel: SNAPPY has no levels (only GZIP and ZSTD take one); got 1",
+            ),
+            (
+                r#"{"Compression": "LZ4_RAW", "CompressionLevel": 1}"#,
+                "CompressionLevel: LZ4_RAW has no levels (only GZIP and ZSTD take one); got 1",
+            ),
+        ] {
+            let err = parse(json).validate().expect_err(json);
+            assert_eq!(err.to_string(), message, "{json}");
+        }
     }
 
     #[test]

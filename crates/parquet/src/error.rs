@@ -57,6 +57,20 @@ pub enum ParquetSinkError {
         found: DataType,
     },
 
+    /// `CompressionLevel` given for a codec that does not take it (or out of its range).
+    #[error("{}", match .levels {
+        Some((lo, hi)) => format!("CompressionLevel: {compression} takes levels {lo} to {hi}, not {level}"),
+        None => format!("CompressionLevel: {compression} has no levels (only GZIP and ZSTD take one); got {level}"),
+    })]
+    CompressionLevel {
+        /// The codec.
+        compression: crate::ParquetCompression,
+        /// The rejected level.
+        level: i32,
+        /// The codec's levels, if it has any.
+        levels: Option<(i32, i32)>,
+    },
+
     /// Error from the Parquet encoder or the underlying sink (I/O errors arrive here).
     #[error(transparent)]
     Parquet(#[from] ParquetError),

@@ -8,6 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+
+use crate::error::ParquetSinkError;
 use parquet::file::properties::{DEFAULT_CREATED_BY, WriterVersion};
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +44,12 @@ pub enum ParquetCompression {
     Gzip,
     /// `SNAPPY` (Firehose's default).
     Snappy,
-    /// `ZSTD`: a Sluice extension, not accepted by Firehose. Level [`ZSTD_LEVEL`].
+    /// `ZSTD`: a Sluice extension, not accepted by Firehose. Level [`ZSTD_LEVEL`] unless
+    /// [`ParquetSettings::compression_level`] says otherwise.
     Zstd,
+    /// `LZ4_RAW`: a Sluice extension, not accepted by Firehose. The LZ4 block format
+    /// (Parquet's `LZ4_RAW` codec, not the deprecated Hadoop-framed `LZ4`).
+    Lz4Raw,
 }
 
 impl ParquetCompression {
@@ -54,18 +60,39 @@ impl ParquetCompression {
             Self::Gzip => "GZIP",
             Self::Snappy => "SNAPPY",
             Self::Zstd => "ZSTD",
+            Self::Lz4Raw => "LZ4_RAW",
         }
     }
 
-    /// The parquet-rs codec with Sluice's level choices.
-    pub(crate) fn to_parquet(self) -> Compression {
+    /// The levels this codec takes (`None`: it has no level).
+    pub const fn levels(self) -> Option<(i32, i32)> {
+        match self {
+            Self::Gzip => Some((0, 9)),
+            Self::Zstd => Some((1, 22)),
+            Self::Uncompressed | Self::Snappy | Self::Lz4Raw => None,
+        }
+    }
+
+    /// The parquet-rs codec at `level`, `None` for Sluice's default (checked by [`ParquetSettings::with_compression_level`];
+    /// a level the codec does not take falls back to the default).
+    pub(crate) fn at_level(self, level: Option<i32>) -> Compression {
         match self {
             Self::Uncompressed => Compression::UNCOMPRESSED,
-            Self::Gzip => Compression::GZIP(GzipLevel::default()),
+            Self::Gzip => Compression::GZIP(
+                level
+                    .and_then(|l| u32::try_from(l).ok())
+                    .and_then(|l| GzipLevel::try_new(l).ok())
+                    .unwrap_or_default(),
+            ),
             Self::Snappy => Compression::SNAPPY,
             Self::Zstd => Compression::ZSTD(
-                ZstdLevel::try_new(ZSTD_LEVEL).expect("ZSTD_LEVEL is within zstd's 1..=22"),
+                level
+                    .and_then(|l| ZstdLevel::try_new(l).ok())
+                    .unwrap_or_else(|| {
+                        ZstdLevel::try_new(ZSTD_LEVEL).expect("ZSTD_LEVEL is within zstd's 1..=22")
+                    }),
             ),
+            Self::Lz4Raw => Compression::LZ4_RAW,
         }
     }
 }
@@ -163,7 +190,7 @@ macro_rules! named_enum {
 named_enum!(
     ParquetCompression,
     "compression",
-    [Uncompressed, Gzip, Snappy, Zstd]
+    [Uncompressed, Gzip, Snappy, Zstd, Lz4Raw]
 );
 named_enum!(ParquetWriterVersion, "writer version", [V1, V2]);
 named_enum!(
@@ -205,6 +232,7 @@ pub struct ParquetSettings {
     block_size_bytes: usize,
     page_size_bytes: usize,
     compression: ParquetCompression,
+    compression_level: Option<i32>,
     enable_dictionary_compression: bool,
     max_padding_bytes: usize,
     writer_version: ParquetWriterVersion,
@@ -219,6 +247,7 @@ impl Default for ParquetSettings {
             block_size_bytes: DEFAULT_BLOCK_SIZE_BYTES,
             page_size_bytes: DEFAULT_PAGE_SIZE_BYTES,
             compression: DEFAULT_COMPRESSION,
+            compression_level: None,
             enable_dictionary_compression: DEFAULT_ENABLE_DICTIONARY_COMPRESSION,
             max_padding_bytes: DEFAULT_MAX_PADDING_BYTES,
             writer_version: DEFAULT_WRITER_VERSION,
@@ -244,6 +273,17 @@ impl ParquetSettings {
     /// Column chunk compression (`Compression`).
     pub fn compression(&self) -> ParquetCompression {
         self.compression
+    }
+
+    /// The codec's level (`CompressionLevel`, a Sluice extension); `None`: the codec's
+    /// default (zstd 3, zlib 6).
+    pub fn compression_level(&self) -> Option<i32> {
+        self.compression_level
+    }
+
+    /// The codec with its level, as parquet-rs takes it.
+    pub(crate) fn codec(&self) -> Compression {
+        self.compression.at_level(self.compression_level)
     }
 
     /// Whether columns start dictionary-encoded (`EnableDictionaryCompression`).
@@ -290,10 +330,34 @@ impl ParquetSettings {
         self
     }
 
-    /// Sets [`Self::compression`].
+    /// Sets [`Self::compression`]; a level set before that this codec does not take is
+    /// dropped.
     pub fn with_compression(mut self, compression: ParquetCompression) -> Self {
         self.compression = compression;
+        if let Some(level) = self.compression_level
+            && compression
+                .levels()
+                .is_none_or(|(lo, hi)| !(lo..=hi).contains(&level))
+        {
+            self.compression_level = None;
+        }
         self
+    }
+
+    /// Sets [`Self::compression_level`] for the codec already chosen: an error names the
+    /// codec's levels, or says it takes none (SNAPPY, LZ4_RAW, UNCOMPRESSED).
+    pub fn with_compression_level(mut self, level: i32) -> Result<Self, ParquetSinkError> {
+        match self.compression.levels() {
+            Some((lo, hi)) if (lo..=hi).contains(&level) => {
+                self.compression_level = Some(level);
+                Ok(self)
+            }
+            levels => Err(ParquetSinkError::CompressionLevel {
+                compression: self.compression,
+                level,
+                levels,
+            }),
+        }
     }
 
     /// Sets [`Self::enable_dictionary_compression`].

@@ -437,7 +437,7 @@ impl SchemaPlan {
 fn writer_properties(settings: &ParquetSettings, plan: &SchemaPlan) -> Result<WriterProperties> {
     let mut builder = WriterProperties::builder()
         .set_writer_version(settings.writer_version().to_parquet())
-        .set_compression(settings.compression().to_parquet())
+        .set_compression(settings.codec())
         .set_dictionary_enabled(settings.enable_dictionary_compression())
         .set_data_page_size_limit(settings.page_size_bytes())
         .set_max_row_group_row_count(Some(settings.max_row_group_rows()))
@@ -735,11 +735,12 @@ mod tests {
             .unwrap_or_else(|| panic!("no column {path}"))
     }
 
-    const CODECS: [ParquetCompression; 4] = [
+    const CODECS: [ParquetCompression; 5] = [
         ParquetCompression::Uncompressed,
         ParquetCompression::Gzip,
         ParquetCompression::Snappy,
         ParquetCompression::Zstd,
+        ParquetCompression::Lz4Raw,
     ];
 
     // ---- codecs, versions, dictionary ------------------------------------------------------
@@ -761,7 +762,7 @@ mod tests {
                     assert_reads_back(&file, batch);
                     let meta = metadata(&file);
                     // The codec is recorded per column chunk (the level is not).
-                    let expected = std::mem::discriminant(&compression.to_parquet());
+                    let expected = std::mem::discriminant(&compression.at_level(None));
                     for column in meta.row_group(0).columns() {
                         let found = std::mem::discriminant(&column.compression());
                         assert_eq!(found, expected, "{compression}");
@@ -770,7 +771,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            ParquetCompression::Zstd.to_parquet(),
+            ParquetCompression::Zstd.at_level(None),
             Compression::ZSTD(level) if level.compression_level() == crate::settings::ZSTD_LEVEL
         ));
     }

@@ -51,10 +51,13 @@ pub(crate) struct ConvertArgs {
     /// JSON deserializer semantics.
     #[arg(long, value_enum, default_value_t = Deserializer::Openx)]
     deserializer: Deserializer,
-    /// Compression codec. Parquet: UNCOMPRESSED, GZIP, SNAPPY (default) or ZSTD. ORC: NONE,
-    /// ZLIB, SNAPPY (default) or ZSTD.
+    /// Compression codec. Parquet: UNCOMPRESSED, GZIP, SNAPPY (default), ZSTD or LZ4_RAW.
+    /// ORC: NONE, ZLIB, SNAPPY (default), ZSTD or LZ4.
     #[arg(long, value_name = "CODEC")]
     compression: Option<String>,
+    /// Parquet only: the codec's level, GZIP 0–9 (default 6) or ZSTD 1–22 (default 3).
+    #[arg(long, value_name = "LEVEL", allow_hyphen_values = true)]
+    compression_level: Option<i32>,
     /// Where rejected records go, as NDJSON Firehose error documents
     /// [default: <OUTPUT>.errors.json]. Created only when a record is rejected.
     #[arg(long, value_name = "FILE")]
@@ -190,6 +193,7 @@ fn orc_settings(args: &ConvertArgs) -> anyhow::Result<OrcSettings> {
         (args.no_dictionary, "--no-dictionary"),
         (args.writer_version.is_some(), "--writer-version"),
         (args.timestamp_type.is_some(), "--timestamp-type"),
+        (args.compression_level.is_some(), "--compression-level"),
     ];
     if let Some((_, flag)) = parquet_only.iter().find(|(set, _)| *set) {
         bail!("{flag} is a Parquet option; it has no meaning with --to orc");
@@ -253,6 +257,9 @@ fn parquet_settings(args: &ConvertArgs) -> anyhow::Result<ParquetSettings> {
     let mut s = ParquetSettings::default();
     if let Some(c) = &args.compression {
         s = s.with_compression(c.parse().with_context(|| format!("--compression {c}"))?);
+    }
+    if let Some(level) = args.compression_level {
+        s = s.with_compression_level(level)?;
     }
     if let Some(b) = args.block_size {
         s = s.with_block_size_bytes(b);

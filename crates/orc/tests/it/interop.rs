@@ -115,6 +115,12 @@ fn pyarrow_and_pyorc_read_every_type() {
             default.clone(),
         ),
         (
+            "telemetry_lz4",
+            &telemetry,
+            &telemetry_batches,
+            default.clone().with_compression(OrcCompression::Lz4),
+        ),
+        (
             "edge_snappy_v0_12",
             &edge_schema,
             &edge,

@@ -21,11 +21,12 @@ use sluice_test_support::paths::repo_root;
 
 use crate::{arc, assert_round_trip, golden, write_orc};
 
-const CODECS: [OrcCompression; 4] = [
+const CODECS: [OrcCompression; 5] = [
     OrcCompression::None,
     OrcCompression::Zlib,
     OrcCompression::Snappy,
     OrcCompression::Zstd,
+    OrcCompression::Lz4,
 ];
 const VERSIONS: [OrcFormatVersion; 2] = [OrcFormatVersion::V0_11, OrcFormatVersion::V0_12];
 

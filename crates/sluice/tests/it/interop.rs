@@ -139,6 +139,16 @@ fn pyarrow_and_duckdb_read_every_type() {
             "testdata/golden/telemetry_sample/input.json",
             vec!["--timestamp-type", "INT96"],
         ),
+        (
+            "schemas/telemetry/llm_events.json",
+            "testdata/golden/telemetry_sample/input.json",
+            vec!["--compression", "LZ4_RAW", "--writer-version", "V2"],
+        ),
+        (
+            "schemas/telemetry/llm_events.json",
+            "testdata/golden/telemetry_sample/input.json",
+            vec!["--compression", "ZSTD", "--compression-level", "1"],
+        ),
     ];
     for (table, input, args) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
