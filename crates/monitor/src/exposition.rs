@@ -477,6 +477,11 @@ impl Collector for StreamsCollector {
                 Gauge,
             ),
             Family::new("source_owned_shards", "Shards this worker owns", Gauge),
+            Family::new(
+                "source_reopened_streams",
+                "Times a shard's pull stream failed (broker restart, consumer deleted) and was opened again",
+                Counter,
+            ),
         ];
         for src in &sources {
             let m = src.handle.metrics();
@@ -487,6 +492,7 @@ impl Collector for StreamsCollector {
             fams[3].push(labels(), Value::Int(m.records_failed));
             fams[4].push(labels(), Value::Int(m.lag));
             fams[5].push(labels(), Value::Int(m.owned_shards.len() as u64));
+            fams[6].push(labels(), Value::Int(m.streams_reopened));
         }
         for f in fams {
             f.encode(&mut encoder)?;

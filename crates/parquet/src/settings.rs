@@ -452,7 +452,7 @@ mod tests {
             .expect_err("LZO is not offered");
         assert_eq!(
             err.to_string(),
-            r#"unknown compression `lzo`, expected one of ["UNCOMPRESSED", "GZIP", "SNAPPY", "ZSTD"]"#
+            r#"unknown compression `lzo`, expected one of ["UNCOMPRESSED", "GZIP", "SNAPPY", "ZSTD", "LZ4_RAW"]"#
         );
     }
 

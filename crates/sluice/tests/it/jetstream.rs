@@ -341,6 +341,10 @@ fn at_least_once_source_follows_update_destination() {
             assert!(value("sluice_source_fetched_messages_total").is_some_and(|f| f >= 100.0));
             assert!(value("sluice_source_lag_messages").is_some(), "{text}");
             assert!(value("sluice_source_owned_shards").is_some(), "{text}");
+            assert!(
+                value("sluice_source_reopened_streams_total").is_some(),
+                "{text}"
+            );
             break;
         }
         assert!(
