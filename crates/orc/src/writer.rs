@@ -251,7 +251,8 @@ impl<W: Write + Send> OrcWriter<W> {
             self.root.finish_row_group();
         }
         let mut parts = StripeParts::default();
-        self.root.finish_stripe(&mut parts, &self.ctx);
+        self.root
+            .finish_stripe_root(&mut parts, &self.ctx, self.settings.threads());
         self.root.begin_row_group();
 
         let mut streams = Vec::with_capacity(parts.index.len() + parts.data.len());

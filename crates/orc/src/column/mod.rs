@@ -146,6 +146,9 @@ pub(crate) struct ColumnWriter {
     groups: Vec<GroupEntry>,
     pending: Option<Positions>,
     data: Data,
+    /// The codec of this column's top-level ancestor (each top-level column has its own), for
+    /// the streams made when a stripe is finished.
+    codec: Option<SharedCodec>,
 }
 
 /// ORC's nanosecond encoding: with `z >= 2` trailing decimal zeros, `nanos / 10^z << 3 | z - 1`;
@@ -222,6 +225,7 @@ impl ColumnWriter {
             groups: Vec::new(),
             pending: None,
             data,
+            codec: ctx.codec.clone(),
         };
         writer.begin_own_row_group();
         writer

@@ -14,6 +14,62 @@ impl ColumnWriter {
     /// Emits the stripe's streams, encodings, index and statistics of this column and its
     /// descendants (in column order), and resets for the next stripe.
     pub(crate) fn finish_stripe(&mut self, parts: &mut StripeParts, ctx: &Context) {
+        self.finish_own_stripe(parts, ctx);
+        for child in self.children_mut() {
+            child.finish_stripe(parts, ctx);
+        }
+    }
+
+    /// [`Self::finish_stripe`] for the root, with its top-level columns finished on up to
+    /// `threads` threads — the heavy part of a stripe (dictionary decisions, string and
+    /// integer encoding, compression). Each column owns its streams and codec and finishes
+    /// into its own parts, appended in column order, so the bytes do not depend on `threads`.
+    pub(crate) fn finish_stripe_root(
+        &mut self,
+        parts: &mut StripeParts,
+        ctx: &Context,
+        threads: usize,
+    ) {
+        let mut children = self.children_mut();
+        if threads <= 1 || children.len() < 2 {
+            drop(children);
+            return self.finish_stripe(parts, ctx);
+        }
+        drop(children);
+        self.finish_own_stripe(parts, ctx);
+        children = self.children_mut();
+        let mut outs: Vec<StripeParts> = children.iter().map(|_| StripeParts::default()).collect();
+        let tasks = threads.min(children.len());
+        let queue = Mutex::new(children.into_iter().zip(outs.iter_mut()));
+        std::thread::scope(|scope| {
+            for _ in 0..tasks {
+                scope.spawn(|| {
+                    loop {
+                        // Held only to take the next column; `finish_stripe` does not panic
+                        // while holding it, so recovering the guard is sound.
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                        let Some((child, out)) = next else { break };
+                        child.finish_stripe(out, ctx);
+                    }
+                });
+            }
+        });
+        for out in outs {
+            parts.index.extend(out.index);
+            parts.data.extend(out.data);
+            parts.encodings.extend(out.encodings);
+            parts.statistics.extend(out.statistics);
+        }
+    }
+
+    /// This column's own part of [`Self::finish_stripe`] (not its children).
+    fn finish_own_stripe(&mut self, parts: &mut StripeParts, ctx: &Context) {
+        // This column's own codec, so that columns finishing on different threads do not
+        // share one (a shared codec is a lock every chunk takes).
+        let ctx = &Context {
+            codec: self.codec.clone(),
+            ..ctx.clone()
+        };
         let present = self.present.finish();
         let groups = std::mem::take(&mut self.groups);
         let v2 = ctx.rle_v2;
@@ -116,10 +172,6 @@ impl ColumnWriter {
         self.stripe_has_nulls = false;
         self.pending = None;
         self.group_stats = self.group_stats.empty_like();
-
-        for child in self.children_mut() {
-            child.finish_stripe(parts, ctx);
-        }
     }
 
     /// File statistics of this column and its descendants, in column order.

@@ -312,7 +312,7 @@ pub fn edge_batch_with(rows: usize, seed: u64, wide_timestamps: bool) -> RecordB
 }
 
 #[test]
-fn parallel_column_encoding_writes_the_same_bytes() {
+fn parallel_column_encoding_and_stripe_finishing_write_the_same_bytes() {
     let batches: Vec<_> = (0..3)
         .map(|i| edge_batch(7000 + i * 999, 7 + i as u64))
         .collect();
@@ -327,6 +327,12 @@ fn parallel_column_encoding_writes_the_same_bytes() {
         assert!(one == many, "{threads} threads changed the file");
     }
     assert_round_trip(&one, &batches, "threads");
+    // Stripes are finished column-parallel too, each column with its own codec state.
+    let zstd = settings.with_compression(OrcCompression::Zstd);
+    let one = write_orc(&schema, &batches, &zstd);
+    let many = write_orc(&schema, &batches, &zstd.clone().with_threads(4));
+    assert!(one == many, "4 threads changed the ZSTD file");
+    assert_round_trip(&one, &batches, "threads, zstd");
 }
 
 #[test]
