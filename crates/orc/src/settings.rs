@@ -291,15 +291,16 @@ impl OrcSettings {
         self
     }
 
-    /// Encode the top-level columns of each batch on up to `threads` threads (default 1).
-    /// The file is byte-for-byte the same for any value.
+    /// Encode the top-level columns of each batch, and finish each stripe, on up to `threads`
+    /// tasks of rayon's global pool (default 1: the calling thread). The file is byte-for-byte
+    /// the same for any value.
     #[must_use]
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
     }
 
-    /// Threads used to encode top-level columns.
+    /// Tasks used to encode top-level columns and finish stripes.
     pub fn threads(&self) -> usize {
         self.threads
     }

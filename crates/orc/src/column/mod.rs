@@ -248,9 +248,11 @@ impl ColumnWriter {
         let tasks = threads.min(children.len());
         let queue = Mutex::new(children.iter_mut().zip(array.columns()));
         let first_error: Mutex<Option<OrcSinkError>> = Mutex::new(None);
-        std::thread::scope(|scope| {
+        // On rayon's pool, not new OS threads: a batch of tiny records is a few thousand rows,
+        // and spawning threads per batch cost more than the encoding it shared out.
+        rayon::scope(|scope| {
             for _ in 0..tasks {
-                scope.spawn(|| {
+                scope.spawn(|_| {
                     loop {
                         // Held only to take the next column; a panic in `write` cannot poison
                         // it, so recovering the guard is sound.

@@ -41,9 +41,9 @@ impl ColumnWriter {
         let mut outs: Vec<StripeParts> = children.iter().map(|_| StripeParts::default()).collect();
         let tasks = threads.min(children.len());
         let queue = Mutex::new(children.into_iter().zip(outs.iter_mut()));
-        std::thread::scope(|scope| {
+        rayon::scope(|scope| {
             for _ in 0..tasks {
-                scope.spawn(|| {
+                scope.spawn(|_| {
                     loop {
                         // Held only to take the next column; `finish_stripe` does not panic
                         // while holding it, so recovering the guard is sound.
