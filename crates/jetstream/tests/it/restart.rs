@@ -59,6 +59,18 @@ impl Drop for NatsServer {
     }
 }
 
+/// Waits (up to 30 s) until the worker committed its first range.
+async fn first_commit(worker: &sluice_jetstream::JetStreamSource) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while worker.metrics().records_committed == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commit within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -80,14 +92,7 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
     let settings = fx.settings(2_000, 5_000);
     let worker = fx.worker(&settings, &storage, "w0").await;
     // Let it work, then take the server away in the middle of the run.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while worker.metrics().records_committed == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no progress before the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first_commit(&worker).await;
     let before = worker.metrics();
     server.kill();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -127,11 +132,7 @@ async fn a_deleted_consumer_is_recreated_without_losing_or_duplicating() {
     let storage = Storage::file(dir.path());
     let settings = fx.settings(2_000, 5_000);
     let worker = fx.worker(&settings, &storage, "w0").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while worker.metrics().records_committed == 0 {
-        assert!(std::time::Instant::now() < deadline, "no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first_commit(&worker).await;
     // Delete every consumer of the stream under the running worker.
     let stream = fx.js.get_stream(&fx.name).await.expect("stream");
     let mut names = stream.consumer_names();

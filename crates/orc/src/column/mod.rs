@@ -151,6 +151,45 @@ pub(crate) struct ColumnWriter {
     codec: Option<SharedCodec>,
 }
 
+/// Runs `work` on every item on up to `tasks` tasks of rayon's pool, each taking the next item
+/// from one queue; after the first error no more items are handed out, and that error is
+/// returned. Rayon's pool rather than new OS threads: a batch of tiny records is a few thousand
+/// rows, and spawning threads per batch cost more than the encoding it shared out.
+pub(crate) fn share_out<I: Send>(
+    tasks: usize,
+    items: impl Iterator<Item = I> + Send,
+    work: impl Fn(I) -> Result<()> + Sync,
+) -> Result<()> {
+    let queue = Mutex::new(items);
+    let first_error: Mutex<Option<OrcSinkError>> = Mutex::new(None);
+    rayon::scope(|scope| {
+        for _ in 0..tasks.max(1) {
+            scope.spawn(|_| {
+                loop {
+                    // Held only to take the next item; `work` runs outside it, so a panic
+                    // cannot poison it and recovering the guard is sound.
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some(item) = next else { break };
+                    if let Err(e) = work(item) {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .get_or_insert(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    match first_error
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// ORC's nanosecond encoding: with `z >= 2` trailing decimal zeros, `nanos / 10^z << 3 | z - 1`;
 /// otherwise `nanos << 3`.
 pub(crate) fn format_nanos(nanos: u32) -> u64 {
@@ -245,37 +284,11 @@ impl ColumnWriter {
         // What `write` does for a struct without nulls, with the children fanned out.
         self.present.write_repeated(true, n);
         self.group_stats.add_values(n);
-        let tasks = threads.min(children.len());
-        let queue = Mutex::new(children.iter_mut().zip(array.columns()));
-        let first_error: Mutex<Option<OrcSinkError>> = Mutex::new(None);
-        // On rayon's pool, not new OS threads: a batch of tiny records is a few thousand rows,
-        // and spawning threads per batch cost more than the encoding it shared out.
-        rayon::scope(|scope| {
-            for _ in 0..tasks {
-                scope.spawn(|_| {
-                    loop {
-                        // Held only to take the next column; a panic in `write` cannot poison
-                        // it, so recovering the guard is sound.
-                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                        let Some((child, column)) = next else { break };
-                        if let Err(e) = child.write(column.as_ref()) {
-                            first_error
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .get_or_insert(e);
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        match first_error
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        share_out(
+            threads,
+            children.iter_mut().zip(array.columns()),
+            |(child, column)| child.write(column.as_ref()),
+        )
     }
 
     /// Writes the values of `array` (already restricted to the rows where every ancestor is

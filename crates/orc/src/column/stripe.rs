@@ -40,20 +40,15 @@ impl ColumnWriter {
         children = self.children_mut();
         let mut outs: Vec<StripeParts> = children.iter().map(|_| StripeParts::default()).collect();
         let tasks = threads.min(children.len());
-        let queue = Mutex::new(children.into_iter().zip(outs.iter_mut()));
-        rayon::scope(|scope| {
-            for _ in 0..tasks {
-                scope.spawn(|_| {
-                    loop {
-                        // Held only to take the next column; `finish_stripe` does not panic
-                        // while holding it, so recovering the guard is sound.
-                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                        let Some((child, out)) = next else { break };
-                        child.finish_stripe(out, ctx);
-                    }
-                });
-            }
-        });
+        // Finishing a column cannot fail: `share_out` has no error to return.
+        let _ = share_out(
+            tasks,
+            children.into_iter().zip(outs.iter_mut()),
+            |(child, out)| {
+                child.finish_stripe(out, ctx);
+                Ok(())
+            },
+        );
         for out in outs {
             parts.index.extend(out.index);
             parts.data.extend(out.data);
