@@ -59,6 +59,25 @@ impl Drop for NatsServer {
     }
 }
 
+/// Publishes records `0..n`, starts one worker on local files (2,000-record objects, 5 s
+/// leases) and waits until it committed its first range.
+async fn working(
+    fx: &mut Fixture,
+    n: u64,
+) -> (
+    tempfile::TempDir,
+    Storage,
+    sluice_jetstream::JetStreamSource,
+) {
+    fx.publish(0..n, record).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::file(dir.path());
+    let settings = fx.settings(2_000, 5_000);
+    let worker = fx.worker(&settings, &storage, "w0").await;
+    first_commit(&worker).await;
+    (dir, storage, worker)
+}
+
 /// Waits (up to 30 s) until the worker committed its first range.
 async fn first_commit(worker: &sluice_jetstream::JetStreamSource) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -86,13 +105,8 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
     let mut server = NatsServer::start(port, store.path());
     let url = format!("nats://127.0.0.1:{port}");
     let mut fx = Fixture::new_at(&url, stream::StorageType::File, "restart", 3).await;
-    fx.publish(0..N / 2, record).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Storage::file(dir.path());
-    let settings = fx.settings(2_000, 5_000);
-    let worker = fx.worker(&settings, &storage, "w0").await;
     // Let it work, then take the server away in the middle of the run.
-    first_commit(&worker).await;
+    let (_dir, storage, worker) = working(&mut fx, N / 2).await;
     let before = worker.metrics();
     server.kill();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -127,12 +141,7 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
 async fn a_deleted_consumer_is_recreated_without_losing_or_duplicating() {
     const N: u64 = 30_000;
     let mut fx = Fixture::new("deleted", 2).await;
-    fx.publish(0..N / 2, record).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let storage = Storage::file(dir.path());
-    let settings = fx.settings(2_000, 5_000);
-    let worker = fx.worker(&settings, &storage, "w0").await;
-    first_commit(&worker).await;
+    let (_dir, storage, worker) = working(&mut fx, N / 2).await;
     // Delete every consumer of the stream under the running worker.
     let stream = fx.js.get_stream(&fx.name).await.expect("stream");
     let mut names = stream.consumer_names();
