@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::stream::ConsumerErrorKind;
 use async_nats::jetstream::{self, Message, kv};
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -545,8 +547,8 @@ async fn pull_stream(ctx: &Ctx, consumer: &PullConsumer) -> Result<pull::Stream>
 
 /// The shard's pull stream failed (the broker restarted and lost the pull request, or answered
 /// "consumer deleted" while it restored its consumers): open it again over this epoch's
-/// consumer — re-created at `committed + 1` if it is gone; the messages of the open object come
-/// again and are skipped. Only while the lease is still ours: a newer owner's consumer is never
+/// consumer, deleted and re-created at `committed + 1` — the messages of the open object come
+/// again and are skipped, everything after them comes in order. Only while the lease is still ours: a newer owner's consumer is never
 /// touched. Gives up (ending the shard task, which the coordinator re-acquires) when the broker
 /// stays away for longer than the lease's TTL. `None` when asked to stop meanwhile.
 async fn reopen(
@@ -568,13 +570,20 @@ async fn reopen(
         let attempt = async {
             let (stream, config) = consumer_spec(ctx, lease).await?;
             let name = consumer_name(ctx, shard, lease.state.epoch);
-            let consumer = match stream.get_consumer::<pull::Config>(&name).await {
-                Ok(c) => c,
-                Err(_) => stream
-                    .create_consumer(config)
-                    .await
-                    .map_err(|e| JetStreamError::nats("create consumer", e))?,
-            };
+            // Start the consumer over at `committed + 1` rather than reuse it: messages the
+            // failed stream had pulled but not handed over would come back only after
+            // `ack_wait`, behind later ones already accepted, and be skipped as seen.
+            match stream.delete_consumer(&name).await {
+                Ok(_) => {}
+                Err(e)
+                    if matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+                        if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {}
+                Err(e) => return Err(JetStreamError::nats("delete consumer", e)),
+            }
+            let consumer = stream
+                .create_consumer(config)
+                .await
+                .map_err(|e| JetStreamError::nats("create consumer", e))?;
             pull_stream(ctx, &consumer).await
         };
         match attempt.await {
