@@ -548,9 +548,10 @@ async fn pull_stream(ctx: &Ctx, consumer: &PullConsumer) -> Result<pull::Stream>
 /// The shard's pull stream failed (the broker restarted and lost the pull request, or answered
 /// "consumer deleted" while it restored its consumers): open it again over this epoch's
 /// consumer, deleted and re-created at `committed + 1` — the messages of the open object come
-/// again and are skipped, everything after them comes in order. Only while the lease is still ours: a newer owner's consumer is never
-/// touched. Gives up (ending the shard task, which the coordinator re-acquires) when the broker
-/// stays away for longer than the lease's TTL. `None` when asked to stop meanwhile.
+/// again and are skipped, everything after them comes in order. Only while the lease is still
+/// ours: a newer owner's consumer is never touched. Gives up (ending the shard task, which the
+/// coordinator re-acquires) when the broker stays away for longer than the lease's TTL. `None`
+/// when asked to stop meanwhile.
 async fn reopen(
     ctx: &Ctx,
     lease: &mut Lease,

@@ -151,19 +151,21 @@ pub(crate) struct ColumnWriter {
     codec: Option<SharedCodec>,
 }
 
-/// Runs `work` on every item on up to `tasks` tasks of rayon's pool, each taking the next item
-/// from one queue; after the first error no more items are handed out, and that error is
-/// returned. Rayon's pool rather than new OS threads: a batch of tiny records is a few thousand
-/// rows, and spawning threads per batch cost more than the encoding it shared out.
+/// Runs `work` on every item on up to `tasks` tasks of rayon's pool (never more tasks than
+/// items), each taking the next item from one queue; after the first error no more items are
+/// handed out, and that error is returned. Rayon's pool rather than new OS threads: a batch of
+/// tiny records is a few thousand rows, and spawning threads per batch cost more than the
+/// encoding it shared out.
 pub(crate) fn share_out<I: Send>(
     tasks: usize,
-    items: impl Iterator<Item = I> + Send,
+    items: impl ExactSizeIterator<Item = I> + Send,
     work: impl Fn(I) -> Result<()> + Sync,
 ) -> Result<()> {
+    let tasks = tasks.min(items.len()).max(1);
     let queue = Mutex::new(items);
     let first_error: Mutex<Option<OrcSinkError>> = Mutex::new(None);
     rayon::scope(|scope| {
-        for _ in 0..tasks.max(1) {
+        for _ in 0..tasks {
             scope.spawn(|_| {
                 loop {
                     // Held only to take the next item; `work` runs outside it, so a panic

@@ -30,19 +30,15 @@ impl ColumnWriter {
         ctx: &Context,
         threads: usize,
     ) {
-        let mut children = self.children_mut();
-        if threads <= 1 || children.len() < 2 {
-            drop(children);
+        if threads <= 1 || self.children().len() < 2 {
             return self.finish_stripe(parts, ctx);
         }
-        drop(children);
         self.finish_own_stripe(parts, ctx);
-        children = self.children_mut();
+        let children = self.children_mut();
         let mut outs: Vec<StripeParts> = children.iter().map(|_| StripeParts::default()).collect();
-        let tasks = threads.min(children.len());
         // Finishing a column cannot fail: `share_out` has no error to return.
         let _ = share_out(
-            tasks,
+            threads,
             children.into_iter().zip(outs.iter_mut()),
             |(child, out)| {
                 child.finish_stripe(out, ctx);
