@@ -8,7 +8,7 @@ import os, statistics, subprocess, sys, time
 
 B, D = sys.argv[1], sys.argv[2]
 os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-shapes={"telemetry":"schemas/telemetry/llm_events.json","wide":"schemas/bench/wide.json","logs":"schemas/bench/logs.json","nested":"schemas/bench/nested.json","tiny":"schemas/bench/tiny.json"}
+shapes={"telemetry":"schemas/telemetry/llm_events.json","wide":"schemas/bench/wide.json","logs":"schemas/bench/logs.json","nested":"schemas/bench/nested.json","tiny":"schemas/bench/tiny.json","clicks":"schemas/bench/clicks.json"}
 files={s: next(f for f in os.listdir(D) if f.startswith(s+"-") and f.endswith(".ndjson")) for s in shapes}
 rows=[]
 # A codec is "NAME" or "NAME:LEVEL" (Parquet's --compression-level); "+V2" writes Parquet V2

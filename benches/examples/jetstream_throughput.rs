@@ -2,10 +2,11 @@
 //!
 //! ```sh
 //! cargo build --release -p sluice --bin sluice -p sluice-benches --example jetstream_throughput
-//! target/release/examples/jetstream_throughput target/release/sluice [records] [workers] [partitions]
+//! target/release/examples/jetstream_throughput target/release/sluice [records] [workers] [partitions] [shape]
 //! ```
 //!
-//! Publishes `records` telemetry events (`sluice-datagen`, seed 42, ~740 B each) to a fresh
+//! Publishes `records` records of a `sluice-datagen` shape (default `telemetry`, ~740 B each;
+//! `clicks` is ~200 B; seed 42) to a fresh
 //! JetStream stream over `partitions` subject partitions, then starts `workers` `sluice serve`
 //! processes with a `sources:` entry (JSON → Parquet, local disk) and times until every shard's
 //! committed sequence in the lease bucket reached the last published one — i.e. every message is
@@ -27,10 +28,26 @@ fn arg(n: usize, default: u64) -> u64 {
 async fn main() {
     let sluice = std::env::args()
         .nth(1)
-        .expect("usage: jetstream_throughput <sluice exe> [records] [workers] [partitions]");
+        .expect("usage: jetstream_throughput <sluice exe> [records] [workers] [partitions] [shape]");
     let records = arg(2, 100_000);
     let workers = arg(3, 1);
     let partitions = arg(4, 6);
+    let shape_name = std::env::args()
+        .nth(5)
+        .unwrap_or_else(|| "telemetry".to_owned());
+    let shape = sluice_datagen::Shape::parse(&shape_name).expect("a sluice-datagen shape");
+    let table = std::path::Path::new(shape.table());
+    let database = table
+        .parent()
+        .and_then(|p| p.file_name())
+        .expect("database directory")
+        .to_string_lossy()
+        .into_owned();
+    let table = table
+        .file_stem()
+        .expect("table file")
+        .to_string_lossy()
+        .into_owned();
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);
@@ -43,7 +60,7 @@ async fn main() {
     .await
     .expect("create stream");
 
-    let data = sluice_datagen::telemetry(records, 42);
+    let data = shape.generate(records, 42);
     let lines: Vec<&[u8]> = data
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -84,7 +101,7 @@ async fn main() {
             &config,
             format!(
                 "buckets:\n  lake:\n    local: {dir}\n\
-                 streams:\n  - DeliveryStreamName: bench\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: data/\n      DataFormatConversionConfiguration:\n        SchemaConfiguration: {{DatabaseName: telemetry, TableName: llm_events}}\n        InputFormatConfiguration: {{Deserializer: {{OpenXJsonSerDe: {{}}}}}}\n        OutputFormatConfiguration: {{Serializer: {{ParquetSerDe: {{}}}}}}\n\
+                 streams:\n  - DeliveryStreamName: bench\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n      Prefix: data/\n      DataFormatConversionConfiguration:\n        SchemaConfiguration: {{DatabaseName: {database}, TableName: {table}}}\n        InputFormatConfiguration: {{Deserializer: {{OpenXJsonSerDe: {{}}}}}}\n        OutputFormatConfiguration: {{Serializer: {{ParquetSerDe: {{}}}}}}\n\
                  sources:\n  - delivery_stream: bench\n    jetstream:\n      servers: [{url}]\n      stream: {name}\n      subject_filter: {name}.*.>\n      partitions: {partitions}\n      durable: bench\n      worker_id: w{w}\n      rotate: {{idle_flush_ms: 500}}\n      lease: {{bucket: {name}_leases}}\n",
                 dir = work.path().display(),
             ),
@@ -136,7 +153,7 @@ async fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "jetstream → sluice serve ({workers} worker process(es), {partitions} partitions, JSON → Parquet on local disk): \
+        "jetstream → sluice serve ({shape_name}, {workers} worker process(es), {partitions} partitions, JSON → Parquet on local disk): \
          {} records, {:.1} MB in {secs:.2}s = {:.0} records/s, {:.1} MB/s",
         lines.len(),
         bytes as f64 / 1e6,

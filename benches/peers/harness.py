@@ -66,6 +66,7 @@ SHAPES = {
     "logs": ("schemas/bench/logs.json", 600),
     "nested": ("schemas/bench/nested.json", 375),
     "tiny": ("schemas/bench/tiny.json", 62),
+    "clicks": ("schemas/bench/clicks.json", 200),
 }
 
 

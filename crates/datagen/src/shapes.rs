@@ -8,6 +8,7 @@
 //! | `logs` | string-heavy log lines, ~600 B | `schemas/bench/logs.json` |
 //! | `nested` | an order with an array of item structs and a string map, ~375 B | `schemas/bench/nested.json` |
 //! | `tiny` | a sensor reading, < 100 B | `schemas/bench/tiny.json` |
+//! | `clicks` | a clickstream event, ~200 B | `schemas/bench/clicks.json` |
 
 use std::fmt::Write as _;
 
@@ -26,16 +27,19 @@ pub enum Shape {
     Nested,
     /// Tiny sensor readings.
     Tiny,
+    /// Clickstream events of about 200 bytes (the small record of the throughput benchmarks).
+    Clicks,
 }
 
 impl Shape {
     /// Every shape, in the matrix's order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Telemetry,
         Self::Wide,
         Self::Logs,
         Self::Nested,
         Self::Tiny,
+        Self::Clicks,
     ];
 
     /// The shape's name on the command line.
@@ -46,6 +50,7 @@ impl Shape {
             Self::Logs => "logs",
             Self::Nested => "nested",
             Self::Tiny => "tiny",
+            Self::Clicks => "clicks",
         }
     }
 
@@ -62,6 +67,7 @@ impl Shape {
             Self::Logs => "schemas/bench/logs.json",
             Self::Nested => "schemas/bench/nested.json",
             Self::Tiny => "schemas/bench/tiny.json",
+            Self::Clicks => "schemas/bench/clicks.json",
         }
     }
 
@@ -73,6 +79,7 @@ impl Shape {
             Self::Logs => log_line(rng, i, out),
             Self::Nested => nested(rng, i, out),
             Self::Tiny => tiny(rng, i, out),
+            Self::Clicks => click(rng, i, out),
         }
     }
 
@@ -265,6 +272,35 @@ fn tiny(rng: &mut Rng, i: u64, out: &mut String) {
     );
 }
 
+const EVENTS: [&str; 6] = [
+    "page_view", "page_view", "page_view", "click", "add_to_cart", "purchase",
+];
+const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "JP", "BR", "IN", "CA"];
+
+/// A clickstream event: `event_id`, `user_id`, `event`, `path`, `ts`, `duration_ms`,
+/// `referrer` (null a third of the time) and `country` — about 200 bytes.
+fn click(rng: &mut Rng, i: u64, out: &mut String) {
+    let _ = write!(
+        out,
+        r#"{{"event_id":"{:016x}{:08x}","user_id":{},"event":"{}","path":"/{}/{}/{}","ts":""#,
+        rng.next_u64(),
+        i,
+        rng.below(10_000_000),
+        EVENTS[rng.below(6) as usize],
+        word(rng),
+        word(rng),
+        rng.below(10_000)
+    );
+    timestamp(out, 1_764_000_000_000 + i as i64 * 7);
+    let _ = write!(out, r#"","duration_ms":{},"referrer":"#, rng.below(30_000));
+    if rng.chance(0.33) {
+        out.push_str("null");
+    } else {
+        let _ = write!(out, r#""https://{}.example.com/{}""#, word(rng), word(rng));
+    }
+    let _ = writeln!(out, r#","country":"{}"}}"#, COUNTRIES[rng.below(8) as usize]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +326,7 @@ mod tests {
                 Shape::Logs => 450..750,
                 Shape::Nested => 250..650,
                 Shape::Tiny => 40..100,
+                Shape::Clicks => 170..230,
             };
             assert!(range.contains(&mean), "{shape:?}: mean line length {mean}");
             let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
