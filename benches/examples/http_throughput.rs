@@ -26,7 +26,7 @@
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -35,6 +35,92 @@ use base64::Engine as _;
 use sluice_datagen::Shape;
 
 const BATCH: usize = 500;
+
+/// A pre-built `PutRecordBatch` body, with where each record's element is in it.
+#[derive(Clone, Default)]
+struct Body {
+    json: Vec<u8>,
+    records: Vec<std::ops::Range<usize>>,
+    bytes: u64,
+}
+
+impl Body {
+    fn push(&mut self, b64: &str, bytes: u64) {
+        if self.json.is_empty() {
+            self.json
+                .extend_from_slice(br#"{"DeliveryStreamName":"bench","Records":["#);
+        } else {
+            self.json.push(b',');
+        }
+        let start = self.json.len();
+        self.json.extend_from_slice(br#"{"Data":""#);
+        self.json.extend_from_slice(b64.as_bytes());
+        self.json.extend_from_slice(b"\"}");
+        self.records.push(start..self.json.len());
+        self.bytes += bytes;
+    }
+
+    fn finish(mut self) -> Self {
+        self.json.extend_from_slice(b"]}");
+        self
+    }
+
+    /// A body of the records at `indexes` only.
+    fn only(&self, indexes: &[usize]) -> Self {
+        let mut body = Self::default();
+        for &i in indexes {
+            let range = self.records[i].clone();
+            let element = &self.json[range];
+            if body.json.is_empty() {
+                body.json
+                    .extend_from_slice(br#"{"DeliveryStreamName":"bench","Records":["#);
+            } else {
+                body.json.push(b',');
+            }
+            let start = body.json.len();
+            body.json.extend_from_slice(element);
+            body.records.push(start..body.json.len());
+        }
+        body.finish()
+    }
+}
+
+/// The records of a 200 answer refused with `ServiceUnavailableException`; panics on anything
+/// else that is not a success.
+fn refused_records(status: u16, answer: &[u8], request: usize) -> Vec<usize> {
+    let text = String::from_utf8_lossy(answer);
+    assert_eq!(status, 200, "request {request}: {status} {text}");
+    if text.contains(r#""FailedPutCount":0"#) {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(answer).expect("a JSON answer");
+    let mut refused = Vec::new();
+    for (i, r) in v["RequestResponses"]
+        .as_array()
+        .expect("RequestResponses")
+        .iter()
+        .enumerate()
+    {
+        match r["ErrorCode"].as_str() {
+            None => {}
+            Some("ServiceUnavailableException") => refused.push(i),
+            Some(code) => panic!("request {request}: record {i} failed with {code}: {r}"),
+        }
+    }
+    refused
+}
+
+/// Stops `sluice serve` if the run fails half-way (a panic), so no server outlives it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(Some(_))) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
 
 /// One keep-alive HTTP/1.1 connection with one request in flight: the least a client can do,
 /// so the generator's own cost stays small next to the server's.
@@ -135,7 +221,9 @@ fn main() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start sluice serve");
-    let mut lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let stdout = server.stdout.take().expect("stdout");
+    let mut server = KillOnDrop(server);
+    let mut lines = std::io::BufReader::new(stdout).lines();
     let url = loop {
         let line = lines
             .next()
@@ -152,30 +240,22 @@ fn main() {
     let records = mib * 1024 * 1024 / per_record;
     let data = shape.generate(records, 42);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut bodies: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut bodies: Vec<Body> = Vec::new();
     let all: Vec<&[u8]> = data
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
     for chunk in all.chunks(BATCH) {
-        let mut body = br#"{"DeliveryStreamName":"bench","Records":["#.to_vec();
-        let mut bytes = 0u64;
-        for (i, line) in chunk.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(br#"{"Data":""#);
+        let mut body = Body::default();
+        for line in chunk {
             let mut rec = line.to_vec();
             rec.push(b'\n');
-            bytes += rec.len() as u64;
-            body.extend_from_slice(b64.encode(&rec).as_bytes());
-            body.extend_from_slice(b"\"}");
+            body.push(&b64.encode(&rec), rec.len() as u64);
         }
-        body.extend_from_slice(b"]}");
-        bodies.push((body, bytes));
+        bodies.push(body.finish());
     }
     let total_records = all.len() as u64;
-    let total_bytes: u64 = bodies.iter().map(|(_, b)| b).sum();
+    let total_bytes: u64 = bodies.iter().map(|b| b.bytes).sum();
     drop(all);
     drop(data);
     eprintln!(
@@ -186,6 +266,8 @@ fn main() {
 
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicU64::new(0));
+    let retried = AtomicU64::new(0);
+    let retried = &retried;
     let host = url
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -198,28 +280,37 @@ fn main() {
                 let mut conn = Connection::open(host);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some((body, _)) = bodies.get(i) else {
+                    let Some(body) = bodies.get(i) else {
                         break;
                     };
-                    let (status, answer) = conn.put_record_batch(body);
-                    let text = String::from_utf8_lossy(&answer);
-                    assert!(
-                        status == 200 && text.contains(r#""FailedPutCount":0"#),
-                        "request {i}: {status} {}",
-                        &text[..text.len().min(300)]
-                    );
+                    // Records refused with `ServiceUnavailableException` (the server's
+                    // in-flight cap: back-pressure) are sent again after a pause, as the AWS
+                    // SDKs' Firehose clients and agents do; any other failure stops the run.
+                    let mut pending = body.clone();
+                    let mut pause = Duration::from_millis(5);
+                    loop {
+                        let (status, answer) = conn.put_record_batch(&pending.json);
+                        let refused = refused_records(status, &answer, i);
+                        if refused.is_empty() {
+                            break;
+                        }
+                        retried.fetch_add(refused.len() as u64, Ordering::Relaxed);
+                        pending = pending.only(&refused);
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
                 }
             });
         }
     });
     let acked = started.elapsed().as_secs_f64();
     // SIGTERM: flush every buffer, then exit.
-    let pid = server.id().to_string();
+    let pid = server.0.id().to_string();
     Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
-    let status = server.wait().expect("wait");
+    let status = server.0.wait().expect("wait");
     let landed = started.elapsed().as_secs_f64();
     assert!(status.success(), "sluice serve exited with {status}");
 
@@ -261,6 +352,7 @@ fn main() {
             "landed_seconds": (landed * 100.0).round() / 100.0,
             "landed_mib_per_s": (mib_total / landed * 10.0).round() / 10.0,
             "objects": objects,
+            "records_refused_and_resent": retried.load(Ordering::Relaxed),
         })
     );
 }

@@ -26,9 +26,9 @@ fn arg(n: usize, default: u64) -> u64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let sluice = std::env::args()
-        .nth(1)
-        .expect("usage: jetstream_throughput <sluice exe> [records] [workers] [partitions] [shape]");
+    let sluice = std::env::args().nth(1).expect(
+        "usage: jetstream_throughput <sluice exe> [records] [workers] [partitions] [shape]",
+    );
     let records = arg(2, 100_000);
     let workers = arg(3, 1);
     let partitions = arg(4, 6);

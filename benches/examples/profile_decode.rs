@@ -1,5 +1,9 @@
-//! Decode the telemetry set repeatedly, for profilers:
+//! Decode a `sluice-datagen` shape repeatedly, for profilers and decoder-only comparisons:
 //! `cargo build --release -p sluice-benches --example profile_decode && perf record -g target/release/examples/profile_decode`.
+//!
+//! `profile_decode [records] [rounds] [decode|convert|arrow-json] [shape]` (defaults 50000, 5,
+//! decode, telemetry): `convert` also writes Parquet to a sink; `arrow-json` decodes with
+//! arrow-json instead of Sluice's decoder.
 
 use std::path::Path;
 use std::time::Instant;
@@ -16,11 +20,18 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let shape = std::env::args()
+        .nth(4)
+        .map_or(sluice_datagen::Shape::Telemetry, |name| {
+            sluice_datagen::Shape::parse(&name).expect("a sluice-datagen shape")
+        });
     let table = Table::from_path(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/telemetry/llm_events.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(shape.table()),
     )
     .expect("table");
-    let data = sluice_benches::telemetry(records, 42);
+    let data = shape.generate(records, 42);
     if std::env::args().nth(3).as_deref() == Some("arrow-json") {
         let start = Instant::now();
         let mut rows = 0;
