@@ -23,13 +23,12 @@
 //! Prints one JSON object on stdout. Both processes share the machine: on 2 cores the load
 //! generator's sending (no encoding: bodies are pre-built) competes with the server.
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
 
 use base64::Engine as _;
 use sluice_datagen::Shape;
@@ -46,6 +45,12 @@ struct Body {
 
 impl Body {
     fn push(&mut self, b64: &str, bytes: u64) {
+        let element = [br#"{"Data":""#.as_slice(), b64.as_bytes(), b"\"}"].concat();
+        self.push_element(&element);
+        self.bytes += bytes;
+    }
+
+    fn push_element(&mut self, element: &[u8]) {
         if self.json.is_empty() {
             self.json
                 .extend_from_slice(br#"{"DeliveryStreamName":"bench","Records":["#);
@@ -53,11 +58,8 @@ impl Body {
             self.json.push(b',');
         }
         let start = self.json.len();
-        self.json.extend_from_slice(br#"{"Data":""#);
-        self.json.extend_from_slice(b64.as_bytes());
-        self.json.extend_from_slice(b"\"}");
+        self.json.extend_from_slice(element);
         self.records.push(start..self.json.len());
-        self.bytes += bytes;
     }
 
     fn finish(mut self) -> Self {
@@ -69,17 +71,7 @@ impl Body {
     fn only(&self, indexes: &[usize]) -> Self {
         let mut body = Self::default();
         for &i in indexes {
-            let range = self.records[i].clone();
-            let element = &self.json[range];
-            if body.json.is_empty() {
-                body.json
-                    .extend_from_slice(br#"{"DeliveryStreamName":"bench","Records":["#);
-            } else {
-                body.json.push(b',');
-            }
-            let start = body.json.len();
-            body.json.extend_from_slice(element);
-            body.records.push(start..body.json.len());
+            body.push_element(&self.json[self.records[i].clone()]);
         }
         body.finish()
     }
@@ -188,16 +180,7 @@ fn main() {
     let connections: usize = args.next().map_or(8, |a| a.parse().expect("connections"));
 
     let work = tempfile::tempdir().expect("tempdir");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (database, table) = {
-        let t = std::path::Path::new(shape.table());
-        let db = t.parent().and_then(|p| p.file_name()).expect("db dir");
-        let tb = t.file_stem().expect("table file");
-        (
-            db.to_string_lossy().into_owned(),
-            tb.to_string_lossy().into_owned(),
-        )
-    };
+    let (database, table) = sluice_benches::glue_table(shape);
     let config = work.path().join("sluice.yaml");
     std::fs::write(
         &config,
@@ -208,17 +191,7 @@ fn main() {
         ),
     )
     .expect("config");
-    let mut server = Command::new(&sluice)
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(work.path().join("state"))
-        .arg("--schemas")
-        .arg(root.join("schemas"))
-        .stdout(Stdio::piped())
+    let mut server = sluice_benches::serve_command(&sluice, &config, &work.path().join("state"))
         .spawn()
         .expect("start sluice serve");
     let stdout = server.stdout.take().expect("stdout");

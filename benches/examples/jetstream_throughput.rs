@@ -36,18 +36,7 @@ async fn main() {
         .nth(5)
         .unwrap_or_else(|| "telemetry".to_owned());
     let shape = sluice_datagen::Shape::parse(&shape_name).expect("a sluice-datagen shape");
-    let table = std::path::Path::new(shape.table());
-    let database = table
-        .parent()
-        .and_then(|p| p.file_name())
-        .expect("database directory")
-        .to_string_lossy()
-        .into_owned();
-    let table = table
-        .file_stem()
-        .expect("table file")
-        .to_string_lossy()
-        .into_owned();
+    let (database, table) = sluice_benches::glue_table(shape);
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);
@@ -92,7 +81,6 @@ async fn main() {
     );
 
     let work = tempfile::tempdir().expect("tempdir");
-    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
     let mut children: Vec<Child> = Vec::new();
     let started = Instant::now();
     for w in 0..workers {
@@ -108,16 +96,7 @@ async fn main() {
         )
         .expect("config");
         children.push(
-            Command::new(&sluice)
-                .arg("serve")
-                .arg("--config")
-                .arg(&config)
-                .arg("--listen")
-                .arg("127.0.0.1:0")
-                .arg("--data-dir")
-                .arg(work.path().join(format!("state{w}")))
-                .arg("--schemas")
-                .arg(&schemas)
+            sluice_benches::serve_command(&sluice, &config, &work.path().join(format!("state{w}")))
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("start sluice serve"),

@@ -273,7 +273,12 @@ fn tiny(rng: &mut Rng, i: u64, out: &mut String) {
 }
 
 const EVENTS: [&str; 6] = [
-    "page_view", "page_view", "page_view", "click", "add_to_cart", "purchase",
+    "page_view",
+    "page_view",
+    "page_view",
+    "click",
+    "add_to_cart",
+    "purchase",
 ];
 const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "JP", "BR", "IN", "CA"];
 
@@ -298,7 +303,11 @@ fn click(rng: &mut Rng, i: u64, out: &mut String) {
     } else {
         let _ = write!(out, r#""https://{}.example.com/{}""#, word(rng), word(rng));
     }
-    let _ = writeln!(out, r#","country":"{}"}}"#, COUNTRIES[rng.below(8) as usize]);
+    let _ = writeln!(
+        out,
+        r#","country":"{}"}}"#,
+        COUNTRIES[rng.below(8) as usize]
+    );
 }
 
 #[cfg(test)]

@@ -416,8 +416,8 @@ mod tests {
         let strict = base64::engine::general_purpose::STANDARD;
         let mut cases: Vec<String> = [
             "", "QQ==", "QUI=", "QUJD", "QR==", "QUJ=", "QQ=", "QQ", "Q", "QQ==QQ==", "QU JD",
-            "QUJD\n", " QUJD", "QUJD====", "Q===", "QUJD-_8=", "QUJD+/8=", "////", "=QUJ", "QUJD\0",
-            "QUJDRA==", "QUJDRA", "é===",
+            "QUJD\n", " QUJD", "QUJD====", "Q===", "QUJD-_8=", "QUJD+/8=", "////", "=QUJ",
+            "QUJD\0", "QUJDRA==", "QUJDRA", "é===",
         ]
         .iter()
         .map(|s| (*s).to_owned())
