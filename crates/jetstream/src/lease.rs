@@ -184,16 +184,35 @@ impl Lease {
                     return Ok(());
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    // Our own earlier attempt may have landed with its reply lost (the server
-                    // went away mid-request): then the entry is exactly what we wrote.
-                    return match self.read_back().await {
+                    match self.read_back().await {
+                        // Our own earlier attempt landed with its reply lost (the server went
+                        // away mid-request): the entry is exactly what we wrote.
                         Some((revision, state)) if state == next => {
                             self.revision = revision;
                             self.state = next;
-                            Ok(())
+                            return Ok(());
                         }
-                        _ => Err(lost()),
-                    };
+                        // The entry is still ours — same owner, same epoch; taking a shard bumps
+                        // the epoch — at another revision than we last saw: a server killed and
+                        // restarted can come back without its newest writes (JetStream syncs
+                        // to disk on an interval). Write again on top of what it holds: what we
+                        // write is our newest state, and the revision check still fences out
+                        // any worker that takes the shard meanwhile.
+                        Some((revision, state))
+                            if state.owner == self.state.owner
+                                && state.epoch == self.state.epoch
+                                && tokio::time::Instant::now() < deadline =>
+                        {
+                            tracing::warn!(
+                                shard = self.shard,
+                                expected = self.revision,
+                                found = revision,
+                                "lease entry at another revision but still ours; writing again"
+                            );
+                            self.revision = revision;
+                        }
+                        _ => return Err(lost()),
+                    }
                 }
                 // The server is unreachable: the write may or may not have landed. Retry
                 // within half the lease's TTL (the lease is still ours until it expires).
@@ -283,5 +302,65 @@ impl Lease {
 
     pub(crate) fn shard(&self) -> u32 {
         self.shard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lease over a fresh bucket on the NATS server at `NATS_URL` (default 127.0.0.1:4222).
+    async fn fresh_lease(tag: &str) -> (kv::Store, Lease) {
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let client = async_nats::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("NATS at {url} (scripts/test starts one): {e}"));
+        let js = jetstream::new(client);
+        let name = format!("lease_{tag}_{}_{}", std::process::id(), now_ms());
+        let kv = bucket(&js, &name).await.expect("bucket");
+        let lease = Lease::try_acquire(&kv, "s", 0, "w0", Duration::from_secs(10))
+            .await
+            .expect("acquire")
+            .expect("free shard");
+        (kv, lease)
+    }
+
+    /// What a broker restart that lost the newest writes looks like: the entry holds an older
+    /// state of ours at a revision we never saw.
+    async fn roll_back(kv: &kv::Store, lease: &Lease, state: &ShardState) {
+        kv.put(lease.key.as_str(), encode(state).expect("encode"))
+            .await
+            .expect("put");
+    }
+
+    #[tokio::test]
+    async fn a_lease_the_server_rolled_back_is_still_ours() {
+        let (kv, mut lease) = fresh_lease("rollback").await;
+        let old = lease.state.clone();
+        lease.commit(10).await.expect("commit");
+        roll_back(&kv, &lease, &old).await;
+        lease
+            .commit(20)
+            .await
+            .expect("the entry is still ours: written again");
+        let (_, state) = lease.read_back().await.expect("entry");
+        assert_eq!(state.committed, 20);
+        assert_eq!(state.owner.as_deref(), Some("w0"));
+        assert_eq!(state.epoch, old.epoch);
+    }
+
+    #[tokio::test]
+    async fn a_lease_taken_by_a_newer_epoch_is_lost() {
+        let (kv, mut lease) = fresh_lease("taken").await;
+        let taken = ShardState {
+            owner: Some("w1".into()),
+            epoch: lease.state.epoch + 1,
+            ..lease.state.clone()
+        };
+        roll_back(&kv, &lease, &taken).await;
+        let err = lease.commit(5).await.expect_err("another owner's epoch");
+        assert!(matches!(err, JetStreamError::LeaseLost { .. }), "{err:?}");
+        let (_, state) = lease.read_back().await.expect("entry");
+        assert_eq!(state, taken, "the newer owner's entry is untouched");
     }
 }
