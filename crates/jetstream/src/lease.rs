@@ -309,8 +309,9 @@ impl Lease {
 mod tests {
     use super::*;
 
-    /// A lease over a fresh bucket on the NATS server at `NATS_URL` (default 127.0.0.1:4222).
-    async fn fresh_lease(tag: &str) -> (kv::Store, Lease) {
+    /// A lease over a fresh bucket on the NATS server at `NATS_URL` (default 127.0.0.1:4222);
+    /// the bucket is deleted with [`drop_bucket`].
+    async fn fresh_lease(tag: &str) -> (jetstream::Context, String, kv::Store, Lease) {
         let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
         let client = async_nats::connect(&url)
             .await
@@ -322,7 +323,13 @@ mod tests {
             .await
             .expect("acquire")
             .expect("free shard");
-        (kv, lease)
+        (js, name, kv, lease)
+    }
+
+    async fn drop_bucket(js: &jetstream::Context, name: &str) {
+        js.delete_key_value(name)
+            .await
+            .expect("delete the test bucket");
     }
 
     /// What a broker restart that lost the newest writes looks like: the entry holds an older
@@ -335,7 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_the_server_rolled_back_is_still_ours() {
-        let (kv, mut lease) = fresh_lease("rollback").await;
+        let (js, name, kv, mut lease) = fresh_lease("rollback").await;
         let old = lease.state.clone();
         lease.commit(10).await.expect("commit");
         roll_back(&kv, &lease, &old).await;
@@ -347,11 +354,12 @@ mod tests {
         assert_eq!(state.committed, 20);
         assert_eq!(state.owner.as_deref(), Some("w0"));
         assert_eq!(state.epoch, old.epoch);
+        drop_bucket(&js, &name).await;
     }
 
     #[tokio::test]
     async fn a_lease_taken_by_a_newer_epoch_is_lost() {
-        let (kv, mut lease) = fresh_lease("taken").await;
+        let (js, name, kv, mut lease) = fresh_lease("taken").await;
         let taken = ShardState {
             owner: Some("w1".into()),
             epoch: lease.state.epoch + 1,
@@ -362,5 +370,6 @@ mod tests {
         assert!(matches!(err, JetStreamError::LeaseLost { .. }), "{err:?}");
         let (_, state) = lease.read_back().await.expect("entry");
         assert_eq!(state, taken, "the newer owner's entry is untouched");
+        drop_bucket(&js, &name).await;
     }
 }
