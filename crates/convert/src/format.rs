@@ -4,8 +4,8 @@ use std::io::Write;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use sluice_orc::{OrcSettings, OrcWriter};
-use sluice_parquet::{ParquetSettings, ParquetWriter};
+use sluice_orc::{EncodedStripe, OrcSettings, OrcWriter, StripeEncoder};
+use sluice_parquet::{EncodedRowGroup, ParquetSettings, ParquetWriter, RowGroupEncoder};
 
 use crate::error::Result;
 
@@ -91,6 +91,30 @@ impl<W: Write + Send> ColumnarWriter<W> {
         Ok(())
     }
 
+    /// An encoder of this file's row groups (Parquet) or stripes (ORC) that works on its own,
+    /// on another thread; append what it produces with [`Self::append`], in row order.
+    pub fn part_encoder(&self) -> Result<PartEncoder> {
+        Ok(match self {
+            Self::Parquet(w) => PartEncoder::Parquet(Box::new(w.row_group_encoder())),
+            Self::Orc(w) => PartEncoder::Orc(Box::new(w.stripe_encoder()?)),
+        })
+    }
+
+    /// Write a row group or stripe made by a [`Self::part_encoder`] of this file (after
+    /// closing the writer's own open one).
+    pub fn append(&mut self, part: EncodedPart) -> Result<()> {
+        match (self, part) {
+            (Self::Parquet(w), EncodedPart::RowGroup(g)) => w.append_row_group(*g)?,
+            (Self::Orc(w), EncodedPart::Stripe(s)) => w.append_stripe(*s)?,
+            _ => {
+                return Err(crate::ConvertError::Internal(
+                    "a part of one format was appended to a file of the other".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Finish the file and hand back the sink.
     pub fn finish(self) -> Result<(W, FileSummary)> {
         Ok(match self {
@@ -103,5 +127,69 @@ impl<W: Write + Send> ColumnarWriter<W> {
                 (sink, FileSummary::Stripes(s.stripes))
             }
         })
+    }
+}
+
+/// Builds row groups (Parquet) or stripes (ORC) of one file away from it: one per worker
+/// thread, each filled with consecutive rows; the file only concatenates what they produce.
+#[derive(Debug)]
+pub enum PartEncoder {
+    /// Parquet row groups.
+    Parquet(Box<RowGroupEncoder>),
+    /// ORC stripes.
+    Orc(Box<StripeEncoder>),
+}
+
+/// A finished row group or stripe, to [`ColumnarWriter::append`].
+#[derive(Debug)]
+pub enum EncodedPart {
+    /// A Parquet row group.
+    RowGroup(Box<EncodedRowGroup>),
+    /// An ORC stripe.
+    Stripe(Box<EncodedStripe>),
+}
+
+impl PartEncoder {
+    /// Encode `batch`, pushing every part that fills (at the format's block or stripe size)
+    /// onto `full`.
+    pub fn write(&mut self, batch: &RecordBatch, full: &mut Vec<EncodedPart>) -> Result<()> {
+        match self {
+            Self::Parquet(e) => {
+                let mut groups = Vec::new();
+                e.write(batch, &mut groups)?;
+                full.extend(
+                    groups
+                        .into_iter()
+                        .map(|g| EncodedPart::RowGroup(Box::new(g))),
+                );
+            }
+            Self::Orc(e) => {
+                let mut stripes = Vec::new();
+                e.write(batch, &mut stripes)?;
+                full.extend(
+                    stripes
+                        .into_iter()
+                        .map(|s| EncodedPart::Stripe(Box::new(s))),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Close the open part, if it has rows, onto `full`.
+    pub fn finish(&mut self, full: &mut Vec<EncodedPart>) -> Result<()> {
+        match self {
+            Self::Parquet(e) => {
+                if let Some(g) = e.finish()? {
+                    full.push(EncodedPart::RowGroup(Box::new(g)));
+                }
+            }
+            Self::Orc(e) => {
+                if let Some(s) = e.finish() {
+                    full.push(EncodedPart::Stripe(Box::new(s)));
+                }
+            }
+        }
+        Ok(())
     }
 }

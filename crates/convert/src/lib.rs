@@ -48,7 +48,7 @@ mod table;
 
 pub use converter::{Converted, Converter};
 pub use error::{ConvertError, Result};
-pub use format::{ColumnarWriter, FileSummary, Format};
+pub use format::{ColumnarWriter, EncodedPart, FileSummary, Format, PartEncoder};
 pub use input::Source;
 pub use pipeline::{CHUNK_BYTES, Pipeline, Stats};
 pub use sluice_json::ErrorDocument;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use sluice_convert::{Converter, Format, Pipeline, Source, UNREPRESENTABLE_VALUE};
+use sluice_convert::{Converter, FileSummary, Format, Pipeline, Source, UNREPRESENTABLE_VALUE};
 use sluice_json::{DataCatalogTable, JsonSerDe};
 use sluice_schema::Table;
 
@@ -48,6 +48,27 @@ fn orc_ids(body: Vec<u8>) -> Vec<i32> {
     let reader = orc_rust::ArrowReaderBuilder::try_new(bytes::Bytes::from(body))
         .expect("ORC file")
         .build();
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch: RecordBatch = batch.expect("batch");
+        let col = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::Int32Array>()
+            .expect("int column");
+        ids.extend(col.iter().map(|v| v.expect("id")));
+    }
+    ids
+}
+
+/// Rows in a Parquet body, read back by parquet-rs.
+fn parquet_ids(body: Vec<u8>) -> Vec<i32> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(body),
+    )
+    .expect("Parquet file")
+    .build()
+    .expect("reader");
     let mut ids = Vec::new();
     for batch in reader {
         let batch: RecordBatch = batch.expect("batch");
@@ -128,6 +149,33 @@ fn a_buffer_of_only_failures_has_no_body() {
     assert_eq!(documents(&out.errors).len(), 2);
 }
 
+/// Runs `text` through the file pipeline on `threads` with small chunks and parts, so the
+/// input makes many parts: (file, error documents, stats).
+fn pipeline(
+    conv: &Converter,
+    text: &str,
+    threads: usize,
+) -> (Vec<u8>, Vec<u8>, sluice_convert::Stats, FileSummary) {
+    let schema = conv.schema().expect("schema");
+    let mut writer = conv.format().open(Vec::new(), schema).expect("writer");
+    let mut errors = Vec::new();
+    let stats = Pipeline::new(conv, threads)
+        .with_chunk_bytes(4096)
+        .with_part_bytes(3 * 4096)
+        .run(
+            &[Source::Bytes(Arc::new(text.as_bytes().to_vec()))],
+            &|_| {},
+            &mut writer,
+            &mut |docs| {
+                errors.extend_from_slice(docs);
+                Ok(())
+            },
+        )
+        .expect("pipeline");
+    let (body, summary) = writer.finish().expect("finish");
+    (body, errors, stats, summary)
+}
+
 #[test]
 fn the_file_pipeline_agrees_with_the_converter() {
     let mut text = String::new();
@@ -141,35 +189,72 @@ fn the_file_pipeline_agrees_with_the_converter() {
         }
     }
     let conv = converter(orc());
-    let schema = conv.schema().expect("schema");
-    let mut writer = conv.format().open(Vec::new(), schema).expect("writer");
-    let mut errors = Vec::new();
-    let stats = Pipeline::new(&conv, 3)
-        .run(
-            &[Source::Bytes(Arc::new(text.clone().into_bytes()))],
-            &|_| {},
-            &mut |b| writer.write(b),
-            &mut |docs| {
-                errors.extend_from_slice(docs);
-                Ok(())
-            },
-        )
-        .expect("pipeline");
-    let (body, _) = writer.finish().expect("finish");
-    let ids = orc_ids(body);
     let refused = (0..5000).filter(|i| i % 997 == 0).count();
     let broken = (0..5000).filter(|i| i % 1009 == 0 && i % 997 != 0).count();
-    assert_eq!(stats.records, 5000);
-    assert_eq!(stats.rejected as usize, refused + broken);
-    assert_eq!(stats.rows as usize, ids.len());
-    assert_eq!(ids.len() + refused + broken, 5000);
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "input order is kept");
-    let docs = documents(&errors);
-    assert_eq!(docs.len(), refused + broken);
-    assert_eq!(
-        docs.iter()
-            .filter(|d| d["errorCode"] == UNREPRESENTABLE_VALUE)
-            .count(),
-        refused
+    let mut files = Vec::new();
+    for threads in [1, 2, 3] {
+        let (body, errors, stats, summary) = pipeline(&conv, &text, threads);
+        let ids = orc_ids(body.clone());
+        assert_eq!(stats.records, 5000);
+        assert_eq!(stats.rejected as usize, refused + broken);
+        assert_eq!(stats.rows as usize, ids.len());
+        assert_eq!(ids.len() + refused + broken, 5000);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "input order is kept");
+        let docs = documents(&errors);
+        assert_eq!(docs.len(), refused + broken);
+        assert_eq!(
+            docs.iter()
+                .filter(|d| d["errorCode"] == UNREPRESENTABLE_VALUE)
+                .count(),
+            refused
+        );
+        if threads > 1 {
+            // Every worker built its own stripes: one per part of ~12 KiB of input.
+            let FileSummary::Stripes(stripes) = summary else {
+                panic!("ORC file")
+            };
+            assert!(stripes > 10, "{stripes} stripes");
+        }
+        // What failed and why, without the timestamps (which are the time of the run).
+        let failed: Vec<(String, String)> = docs
+            .iter()
+            .map(|d| (d["errorCode"].to_string(), d["rawData"].to_string()))
+            .collect();
+        files.push((body, failed));
+    }
+    assert!(
+        files[0].1 == files[1].1 && files[1].1 == files[2].1,
+        "error documents do not depend on threads"
     );
+    assert!(
+        files[1].0 == files[2].0,
+        "the file does not depend on threads > 1"
+    );
+}
+
+#[test]
+fn parquet_row_groups_are_built_by_every_worker_in_input_order() {
+    let text: String = (0..20_000)
+        .map(|i| format!("{{\"id\":{i},\"at\":\"2024-01-01 00:00:{:02}\"}}\n", i % 60))
+        .collect();
+    let conv = converter(parquet());
+    let (one, _, stats, summary) = pipeline(&conv, &text, 1);
+    assert_eq!(stats.rows, 20_000);
+    assert_eq!(
+        summary,
+        FileSummary::RowGroups(1),
+        "one thread: Firehose's layout"
+    );
+    let (two, errors, stats, summary) = pipeline(&conv, &text, 2);
+    assert!(errors.is_empty());
+    assert_eq!(stats.rows, 20_000);
+    let FileSummary::RowGroups(groups) = summary else {
+        panic!("Parquet file")
+    };
+    assert!(groups > 20, "{groups} row groups");
+    let (three, _, _, _) = pipeline(&conv, &text, 3);
+    assert!(two == three, "the file does not depend on threads > 1");
+    let expected: Vec<i32> = (0..20_000).collect();
+    assert_eq!(parquet_ids(one), expected);
+    assert_eq!(parquet_ids(two), expected);
 }

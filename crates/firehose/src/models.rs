@@ -340,6 +340,30 @@ pub fn decode_data(data: &str, path: &str) -> Result<Vec<u8>> {
         })
 }
 
+/// Decode one `Data` member onto the end of `out` (one buffer for every record of a request);
+/// `path` names the member in the error and is only built then.
+pub fn decode_data_append(
+    data: &str,
+    out: &mut Vec<u8>,
+    path: impl FnOnce() -> String,
+) -> Result<()> {
+    let start = out.len();
+    if base64_simd::STANDARD.decode_append(data, out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    match base64::engine::general_purpose::STANDARD.decode(data) {
+        Ok(bytes) => {
+            out.extend_from_slice(&bytes);
+            Ok(())
+        }
+        Err(e) => Err(FirehoseError::serialization(format!(
+            "Value for '{}' is not valid base64: {e}",
+            path()
+        ))),
+    }
+}
+
 /// Check one `Tag`: key 1–128 chars not starting with `aws:`, value ≤ 256 chars.
 pub fn check_tags(v: &mut Violations, tags: &[Tag], path: &str) {
     if tags.len() > MAX_TAGS {
@@ -434,6 +458,20 @@ mod tests {
             }
         }
         for case in &cases {
+            // Appending to a request's buffer: the same bytes after what is there, or an
+            // error that leaves the buffer as it was.
+            let mut buffer = b"before".to_vec();
+            let appended = decode_data_append(case, &mut buffer, || "d".to_owned());
+            let expected = strict
+                .decode(case)
+                .ok()
+                .map(|d| [&b"before"[..], &d].concat());
+            assert_eq!(appended.is_ok(), expected.is_some(), "{case:?}");
+            assert_eq!(
+                buffer,
+                expected.unwrap_or_else(|| b"before".to_vec()),
+                "{case:?}"
+            );
             let ours = decode_data(case, "d").ok();
             assert_eq!(ours, strict.decode(case).ok(), "{case:?}");
             assert_eq!(

@@ -833,25 +833,37 @@ impl Inner {
                 "Member must have length less than or equal to 500",
             );
         }
-        let mut data = Vec::with_capacity(records.len());
-        let mut total = 0usize;
+        // One buffer for every record of the request (the engine copies records into its
+        // partition buffers, so the request's buffer lives only until then); each record is a
+        // slice of it.
+        let capacity = records
+            .iter()
+            .filter_map(|r| r.data.as_deref())
+            .map(|b64| b64.len() / 4 * 3)
+            .sum();
+        let mut decoded = Vec::with_capacity(capacity);
+        let mut ranges = Vec::with_capacity(records.len());
+        let path = |i: usize| format!("records.{}.member.data", i + 1);
         for (i, record) in records.iter().enumerate() {
-            let path = format!("records.{}.member.data", i + 1);
             let Some(b64) = record.data.as_deref() else {
-                v.null(&path);
+                v.null(&path(i));
                 continue;
             };
-            let bytes = models::decode_data(b64, &path)?;
-            if bytes.len() > models::MAX_RECORD_BYTES {
+            let start = decoded.len();
+            models::decode_data_append(b64, &mut decoded, || path(i))?;
+            let len = decoded.len() - start;
+            if len > models::MAX_RECORD_BYTES {
                 v.push(
-                    Some(&models::java_buffer(bytes.len())),
-                    &path,
+                    Some(&models::java_buffer(len)),
+                    &path(i),
                     "Member must have length less than or equal to 1024000",
                 );
             }
-            total += bytes.len();
-            data.push(Bytes::from(bytes));
+            ranges.push(start..decoded.len());
         }
+        let total = decoded.len();
+        let decoded = Bytes::from(decoded);
+        let data: Vec<Bytes> = ranges.into_iter().map(|r| decoded.slice(r)).collect();
         v.finish()?;
         if total > models::MAX_BATCH_BYTES {
             return Err(FirehoseError::invalid("Records size exceeds 4 MB limit"));

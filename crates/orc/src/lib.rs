@@ -15,6 +15,9 @@
 //!   DICTIONARY strings, file/stripe/row-group statistics, a row index with seek positions and
 //!   bloom filters. The encoders are written from the ORC specification; orc-rust provides the
 //!   protobuf messages (`orc_rust::proto`) and reads our files back in the tests.
+//! * [`StripeEncoder`] builds whole stripes of a writer's file on another thread; the writer
+//!   appends them ([`OrcWriter::append_stripe`]) and merges their statistics, so a file's
+//!   stripes can be encoded in parallel.
 //!
 //! `docs/orc.md` says what each `OrcSerDe` knob does here, how types map and which readers
 //! read the files.
@@ -55,6 +58,7 @@ mod rle;
 mod settings;
 mod stats;
 mod stream;
+mod stripe;
 mod writer;
 
 pub use column::HIVE_TYPE_METADATA_KEY;
@@ -71,6 +75,7 @@ pub use settings::{
     DEFAULT_STRIPE_SIZE_BYTES, MAX_COMPRESSION_BLOCK_SIZE, OrcCompression, OrcFormatVersion,
     OrcSettings, UnknownVariant, ZLIB_LEVEL, ZSTD_LEVEL,
 };
+pub use stripe::{EncodedStripe, StripeEncoder};
 pub use writer::{
     FileSummary, OrcWriter, SOFTWARE_VERSION, WRITER_ID, WRITER_TIMEZONE, WRITER_VERSION,
 };

@@ -21,15 +21,17 @@
 use std::fmt;
 use std::io::Write;
 
-use arrow_array::{RecordBatch, StructArray};
-use arrow_schema::SchemaRef;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
 use orc_rust::proto;
 use prost::Message;
 
-use crate::column::{ColumnWriter, Context, StripeParts, build_root};
 use crate::error::{OrcSinkError, Result};
-use crate::settings::{OrcFormatVersion, OrcSettings};
-use crate::stream::{SharedCodec, frame};
+use crate::settings::OrcSettings;
+use crate::stream::frame;
+use crate::stripe::{EncodedStripe, StripeEncoder};
 
 /// The footer's `writer` code: 1, ORC's registered id for the Apache ORC C++ writer.
 ///
@@ -48,11 +50,6 @@ pub const SOFTWARE_VERSION: &str = concat!("sluice-orc ", env!("CARGO_PKG_VERSIO
 /// The stripe footers' writer time zone: timestamps are written as UTC wall-clock values.
 pub const WRITER_TIMEZONE: &str = "UTC";
 
-/// Most rows handed to the column writers at a time. Slices are smaller when the stripe is
-/// close to its target size: stripes are cut between slices.
-const MAX_SLICE_ROWS: usize = 1024;
-/// Rows of the first slice of a file, before the size of a row is known.
-const FIRST_SLICE_ROWS: usize = 64;
 const MAGIC: &[u8; 3] = b"ORC";
 
 /// What a finished ORC file contains.
@@ -98,18 +95,13 @@ pub struct OrcWriter<W: Write + Send> {
     sink: W,
     schema: SchemaRef,
     settings: OrcSettings,
-    ctx: Context,
-    root: ColumnWriter,
+    /// The stripe being built; its column tree also keeps the file statistics.
+    current: StripeEncoder,
     types: Vec<proto::Type>,
     stripes: Vec<proto::StripeInformation>,
     stripe_statistics: Vec<proto::StripeStatistics>,
     offset: u64,
     rows: u64,
-    rows_in_stripe: u64,
-    rows_in_group: usize,
-    stripe_target: usize,
-    /// Estimated encoded bytes per row, from the last slice or stripe (0 before the first).
-    bytes_per_row: usize,
 }
 
 impl<W: Write + Send> fmt::Debug for OrcWriter<W> {
@@ -130,8 +122,11 @@ impl<W: Write + Send> OrcWriter<W> {
     /// Fails without writing anything if a column's type cannot be written (see
     /// `docs/orc.md` for the supported Arrow types) or a bloom filter column does not exist.
     pub fn try_new(mut writer: W, schema: SchemaRef, settings: &OrcSettings) -> Result<Self> {
-        let fields: Vec<_> = schema.fields().iter().map(AsRef::as_ref).collect();
-        let lower: Vec<String> = fields.iter().map(|f| f.name().to_lowercase()).collect();
+        let lower: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().to_lowercase())
+            .collect();
         let bloom_columns: Vec<String> = settings
             .bloom_filter_columns()
             .iter()
@@ -144,31 +139,25 @@ impl<W: Write + Send> OrcWriter<W> {
                 }
             })
             .collect::<Result<_>>()?;
-        let ctx = Context {
-            codec: SharedCodec::new(settings.compression(), settings.compression_block_size()),
-            rle_v2: settings.format_version() == OrcFormatVersion::V0_12,
-            dictionary_key_threshold: settings.dictionary_key_threshold(),
-            row_index: settings.row_index_stride() > 0,
-            bloom: (settings.row_index_stride(), settings.bloom_filter_fpp()),
-        };
         let mut types = Vec::new();
-        let root = build_root(&fields, &mut types, &ctx, &bloom_columns)?;
+        let current = StripeEncoder::try_new(
+            Arc::clone(&schema),
+            settings,
+            bloom_columns,
+            &mut types,
+            settings.threads(),
+        )?;
         writer.write_all(MAGIC)?;
         Ok(Self {
             sink: writer,
             schema,
             settings: settings.clone(),
-            ctx,
-            root,
+            current,
             types,
             stripes: Vec::new(),
             stripe_statistics: Vec::new(),
             offset: MAGIC.len() as u64,
             rows: 0,
-            rows_in_stripe: 0,
-            rows_in_group: 0,
-            stripe_target: settings.stripe_size_bytes(),
-            bytes_per_row: 0,
         })
     }
 
@@ -179,175 +168,72 @@ impl<W: Write + Send> OrcWriter<W> {
 
     /// Encodes `batch`, closing stripes as they fill.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.check_schema(batch)?;
-        let n = batch.num_rows();
-        if n == 0 {
-            return Ok(());
-        }
-        let array = StructArray::from(batch.clone());
-        let stride = match self.settings.row_index_stride() {
-            0 => usize::MAX,
-            stride => stride,
+        check_schema(&self.schema, batch)?;
+        let mut file = FileTail {
+            sink: &mut self.sink,
+            settings: &self.settings,
+            stripes: &mut self.stripes,
+            stripe_statistics: &mut self.stripe_statistics,
+            offset: &mut self.offset,
         };
-        let mut offset = 0;
-        let mut size = self.root.estimated_size();
-        while offset < n {
-            // Aim to end the slice where the stripe reaches its target size.
-            let fit = match self.bytes_per_row {
-                0 => FIRST_SLICE_ROWS,
-                per_row => self.stripe_target.saturating_sub(size) / per_row,
-            };
-            let take = (n - offset)
-                .min(stride - self.rows_in_group)
-                .min(fit.clamp(1, MAX_SLICE_ROWS));
-            self.root
-                .write_root(&array.slice(offset, take), self.settings.threads())?;
-            offset += take;
-            self.rows += take as u64;
-            self.rows_in_stripe += take as u64;
-            self.rows_in_group += take;
-            if self.rows_in_group == stride {
-                self.root.finish_row_group();
-                self.root.begin_row_group();
-                self.rows_in_group = 0;
-            }
-            size = self.root.estimated_size();
-            self.bytes_per_row = (size / self.rows_in_stripe.max(1) as usize).max(1);
-            if size >= self.stripe_target {
-                self.flush()?;
-                size = self.root.estimated_size();
-            }
-        }
+        self.current.write_checked(batch, &mut |stripe| {
+            file.append(stripe)?;
+            Ok(file.next_stripe_target())
+        })?;
+        self.rows += batch.num_rows() as u64;
         Ok(())
     }
 
-    fn check_schema(&self, batch: &RecordBatch) -> Result<()> {
-        let expected = self.schema.fields();
-        let found = batch.schema();
-        if found.fields().len() != expected.len() {
-            return Err(OrcSinkError::ColumnCountMismatch {
-                expected: expected.len(),
-                found: found.fields().len(),
-            });
-        }
-        for (want, have) in expected.iter().zip(found.fields()) {
-            if !want.data_type().equals_datatype(have.data_type()) {
-                return Err(OrcSinkError::SchemaMismatch {
-                    column: want.name().clone(),
-                    expected: want.data_type().clone(),
-                    found: have.data_type().clone(),
-                });
-            }
-        }
+    /// A stripe encoder for this file that works on its own (on another thread, say),
+    /// encoding its columns on one thread. Append what it produces with
+    /// [`Self::append_stripe`], in row order; with one encoder per thread, each filled with
+    /// consecutive rows, a file's stripes are built in parallel.
+    pub fn stripe_encoder(&self) -> Result<StripeEncoder> {
+        self.current.blank(1)
+    }
+
+    /// Writes a stripe encoded by a [`Self::stripe_encoder`] of this writer, after closing the
+    /// writer's own open stripe (if it has rows), and merges its statistics into the file's.
+    pub fn append_stripe(&mut self, stripe: EncodedStripe) -> Result<()> {
+        self.flush()?;
+        self.current
+            .root
+            .merge_file_statistics(&mut stripe.raw_statistics.iter());
+        self.rows += stripe.rows();
+        let mut file = self.tail();
+        file.append(stripe)?;
+        self.current.stripe_target = file.next_stripe_target();
         Ok(())
     }
 
     /// Closes the current stripe now (no-op if it is empty).
     pub fn flush(&mut self) -> Result<()> {
-        if self.rows_in_stripe == 0 {
-            return Ok(());
-        }
-        if self.rows_in_group > 0 {
-            self.root.finish_row_group();
-        }
-        let mut parts = StripeParts::default();
-        self.root
-            .finish_stripe_root(&mut parts, &self.ctx, self.settings.threads());
-        self.root.begin_row_group();
-
-        let mut streams = Vec::with_capacity(parts.index.len() + parts.data.len());
-        let mut index_length = 0u64;
-        let mut data_length = 0u64;
-        for (column, kind, bytes) in &parts.index {
-            index_length += bytes.len() as u64;
-            streams.push(stream(*column, *kind, bytes.len()));
-        }
-        for (column, kind, bytes) in &parts.data {
-            data_length += bytes.len() as u64;
-            streams.push(stream(*column, *kind, bytes.len()));
-        }
-        let footer = proto::StripeFooter {
-            streams,
-            columns: parts.encodings,
-            writer_timezone: Some(WRITER_TIMEZONE.to_owned()),
-            encryption: Vec::new(),
-        };
-        let footer = frame(self.ctx.codec.as_ref(), &footer.encode_to_vec());
-
-        self.pad_before_stripe(index_length + data_length + footer.len() as u64)?;
-        let start = self.offset;
-        for (_, _, bytes) in parts.index.iter().chain(&parts.data) {
-            self.sink.write_all(bytes)?;
-        }
-        self.sink.write_all(&footer)?;
-        self.offset += index_length + data_length + footer.len() as u64;
-        self.stripes.push(proto::StripeInformation {
-            offset: Some(start),
-            index_length: Some(index_length),
-            data_length: Some(data_length),
-            footer_length: Some(footer.len() as u64),
-            number_of_rows: Some(self.rows_in_stripe),
-            encrypt_stripe_id: None,
-            encrypted_local_keys: Vec::new(),
-        });
-        self.stripe_statistics.push(proto::StripeStatistics {
-            col_stats: parts.statistics,
-        });
-        self.rows_in_stripe = 0;
-        self.rows_in_group = 0;
-        self.stripe_target = self.next_stripe_target();
-        Ok(())
-    }
-
-    /// With padding on, a stripe that would straddle a block boundary while the block has at
-    /// most `PaddingTolerance × StripeSizeBytes` left starts at the next block instead.
-    fn pad_before_stripe(&mut self, stripe_length: u64) -> Result<()> {
-        if !self.settings.enable_padding() {
-            return Ok(());
-        }
-        let block = self.settings.block_size_bytes() as u64;
-        let available = block - self.offset % block;
-        let budget = self.settings.padding_tolerance() * self.settings.stripe_size_bytes() as f64;
-        if stripe_length < block && stripe_length > available && available as f64 <= budget {
-            let zeros = vec![0u8; 64 * 1024];
-            let mut left = available;
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                self.sink.write_all(&zeros[..n])?;
-                left -= n as u64;
-            }
-            self.offset += available;
+        if let Some(stripe) = self.current.finish() {
+            let mut file = self.tail();
+            file.append(stripe)?;
+            self.current.stripe_target = file.next_stripe_target();
         }
         Ok(())
     }
 
-    /// With padding on, a stripe starting where the block has less room than a stripe (but
-    /// more than the padding budget) is shrunk to fit the rest of the block.
-    fn next_stripe_target(&self) -> usize {
-        let stripe = self.settings.stripe_size_bytes();
-        if !self.settings.enable_padding() {
-            return stripe;
-        }
-        let block = self.settings.block_size_bytes() as u64;
-        let available = block - self.offset % block;
-        let budget = self.settings.padding_tolerance() * stripe as f64;
-        if available < stripe as u64 && available as f64 > budget {
-            // Leave 2% for the index and stripe footer the estimate does not see.
-            let available = available as usize;
-            (available - available / 50).max(1)
-        } else {
-            stripe
+    fn tail(&mut self) -> FileTail<'_, W> {
+        FileTail {
+            sink: &mut self.sink,
+            settings: &self.settings,
+            stripes: &mut self.stripes,
+            stripe_statistics: &mut self.stripe_statistics,
+            offset: &mut self.offset,
         }
     }
 
     /// Estimated encoded size of the open stripe.
     pub fn in_progress_size(&self) -> usize {
-        self.root.estimated_size()
+        self.current.estimated_size()
     }
 
     /// Rows in the open stripe.
     pub fn in_progress_rows(&self) -> u64 {
-        self.rows_in_stripe
+        self.current.rows()
     }
 
     /// Bytes written to the sink so far.
@@ -373,7 +259,7 @@ impl<W: Write + Send> OrcWriter<W> {
     /// Finishes the file and returns the sink.
     pub fn into_inner(mut self) -> Result<(W, FileSummary)> {
         self.flush()?;
-        let codec = self.ctx.codec.as_ref();
+        let codec = self.current.codec();
         let content_length = self.offset;
 
         let metadata = proto::Metadata {
@@ -382,7 +268,7 @@ impl<W: Write + Send> OrcWriter<W> {
         let metadata = frame(codec, &metadata.encode_to_vec());
 
         let mut statistics = Vec::with_capacity(self.types.len());
-        self.root.file_statistics(&mut statistics);
+        self.current.root.file_statistics(&mut statistics);
         let stripe_count = self.stripes.len();
         let footer = proto::Footer {
             header_length: Some(MAGIC.len() as u64),
@@ -433,10 +319,98 @@ impl<W: Write + Send> OrcWriter<W> {
     }
 }
 
-fn stream(column: u32, kind: proto::stream::Kind, length: usize) -> proto::Stream {
-    proto::Stream {
-        kind: Some(kind.into()),
-        column: Some(column),
-        length: Some(length as u64),
+/// The part of the file a stripe is appended to: the sink and the stripe list.
+struct FileTail<'a, W> {
+    sink: &'a mut W,
+    settings: &'a OrcSettings,
+    stripes: &'a mut Vec<proto::StripeInformation>,
+    stripe_statistics: &'a mut Vec<proto::StripeStatistics>,
+    offset: &'a mut u64,
+}
+
+impl<W: Write> FileTail<'_, W> {
+    /// Writes a finished stripe (after padding, with `EnablePadding`) and records it.
+    fn append(&mut self, stripe: EncodedStripe) -> Result<()> {
+        self.pad_before_stripe(stripe.len())?;
+        let start = *self.offset;
+        for chunk in &stripe.chunks {
+            self.sink.write_all(chunk)?;
+        }
+        *self.offset += stripe.len();
+        self.stripes.push(proto::StripeInformation {
+            offset: Some(start),
+            index_length: Some(stripe.index_length),
+            data_length: Some(stripe.data_length),
+            footer_length: Some(stripe.footer_length),
+            number_of_rows: Some(stripe.rows()),
+            encrypt_stripe_id: None,
+            encrypted_local_keys: Vec::new(),
+        });
+        self.stripe_statistics.push(proto::StripeStatistics {
+            col_stats: stripe.statistics,
+        });
+        Ok(())
     }
+
+    /// With padding on, a stripe that would straddle a block boundary while the block has at
+    /// most `PaddingTolerance × StripeSizeBytes` left starts at the next block instead.
+    fn pad_before_stripe(&mut self, stripe_length: u64) -> Result<()> {
+        if !self.settings.enable_padding() {
+            return Ok(());
+        }
+        let block = self.settings.block_size_bytes() as u64;
+        let available = block - *self.offset % block;
+        let budget = self.settings.padding_tolerance() * self.settings.stripe_size_bytes() as f64;
+        if stripe_length < block && stripe_length > available && available as f64 <= budget {
+            let zeros = vec![0u8; 64 * 1024];
+            let mut left = available;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                self.sink.write_all(&zeros[..n])?;
+                left -= n as u64;
+            }
+            *self.offset += available;
+        }
+        Ok(())
+    }
+
+    /// With padding on, a stripe starting where the block has less room than a stripe (but
+    /// more than the padding budget) is shrunk to fit the rest of the block.
+    fn next_stripe_target(&self) -> usize {
+        let stripe = self.settings.stripe_size_bytes();
+        if !self.settings.enable_padding() {
+            return stripe;
+        }
+        let block = self.settings.block_size_bytes() as u64;
+        let available = block - *self.offset % block;
+        let budget = self.settings.padding_tolerance() * stripe as f64;
+        if available < stripe as u64 && available as f64 > budget {
+            let available = available as usize;
+            (available - available / 50).max(1)
+        } else {
+            stripe
+        }
+    }
+}
+
+/// Rejects a batch whose columns do not match `schema`.
+pub(crate) fn check_schema(schema: &Schema, batch: &RecordBatch) -> Result<()> {
+    let expected = schema.fields();
+    let found = batch.schema();
+    if found.fields().len() != expected.len() {
+        return Err(OrcSinkError::ColumnCountMismatch {
+            expected: expected.len(),
+            found: found.fields().len(),
+        });
+    }
+    for (want, have) in expected.iter().zip(found.fields()) {
+        if !want.data_type().equals_datatype(have.data_type()) {
+            return Err(OrcSinkError::SchemaMismatch {
+                column: want.name().clone(),
+                expected: want.data_type().clone(),
+                found: have.data_type().clone(),
+            });
+        }
+    }
+    Ok(())
 }

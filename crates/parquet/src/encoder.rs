@@ -64,6 +64,15 @@ impl ColumnEncoder {
         }
     }
 
+    /// The same column's plan with no row group open.
+    pub(crate) fn blank(&self) -> Self {
+        Self::new(
+            std::sync::Arc::clone(&self.field),
+            self.convert_to.clone(),
+            self.leaves.clone(),
+        )
+    }
+
     /// Number of Parquet leaves of this column.
     pub(crate) fn num_leaves(&self) -> usize {
         self.leaves.len()

@@ -13,6 +13,9 @@
 //! * [`ParquetWriter`] writes batches, rolls row groups by encoded size, encodes columns in
 //!   parallel when [`ParquetSettings::threads`] > 1, and can write timestamps as `INT96` like
 //!   Firehose — which arrow-rs alone cannot.
+//! * [`RowGroupEncoder`] builds whole row groups of a writer's file on another thread; the
+//!   writer appends them ([`ParquetWriter::append_row_group`]), so a file's row groups can be
+//!   encoded in parallel.
 //!
 //! `docs/parquet.md` says what each `ParquetSerDe` knob does here and how types are laid out.
 //!
@@ -43,6 +46,7 @@ mod config;
 mod encoder;
 mod error;
 mod parallel;
+mod row_group;
 mod settings;
 mod timestamp;
 mod writer;
@@ -52,6 +56,7 @@ pub use config::{
     ParquetSerDeConfig,
 };
 pub use error::{Constraint, ConstraintViolation, Number, ParquetSinkError, Result};
+pub use row_group::{EncodedRowGroup, RowGroupEncoder};
 pub use settings::{
     DEFAULT_BLOCK_SIZE_BYTES, DEFAULT_COMPRESSION, DEFAULT_ENABLE_DICTIONARY_COMPRESSION,
     DEFAULT_MAX_PADDING_BYTES, DEFAULT_MAX_ROW_GROUP_ROWS, DEFAULT_PAGE_SIZE_BYTES,

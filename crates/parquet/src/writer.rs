@@ -15,12 +15,16 @@
 //! `INT96` timestamp leaves through [`crate::timestamp`]. With `threads == 1` the output is
 //! byte-for-byte what `ArrowWriter` produces for the same properties; with more threads it is
 //! byte-for-byte the same as with one.
+//!
+//! The writer's row groups are built by a [`RowGroupEncoder`]; callers with several threads
+//! take more with [`ParquetWriter::row_group_encoder`], build whole row groups on their own
+//! threads, and [`ParquetWriter::append_row_group`] only copies them into the file.
 
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
@@ -31,7 +35,7 @@ use parquet::schema::types::SchemaDescriptor;
 
 use crate::encoder::{ClosedLeaf, ColumnEncoder};
 use crate::error::{ParquetSinkError, Result};
-use crate::parallel;
+use crate::row_group::{EncodedRowGroup, RowGroupEncoder};
 use crate::settings::{ParquetSettings, TimestampType, created_by};
 use crate::timestamp::{
     Int96Buffer, column_leaves, contains_timestamp, convert_field, needs_unit_conversion,
@@ -40,10 +44,6 @@ use crate::timestamp::{
 
 /// Name of the Parquet schema root, as Hive's `ParquetHiveSerDe` (and so Firehose) writes it.
 pub const SCHEMA_ROOT: &str = "hive_schema";
-
-/// Slices smaller than this are encoded on the calling thread even when `threads > 1`: the
-/// hand-off would cost more than the encoding.
-const PARALLEL_MIN_ROWS: usize = 1024;
 
 /// What a finished file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,30 +90,20 @@ pub struct FileSummary {
 /// held unencoded (12 bytes per value plus levels) until the row group is flushed.
 pub struct ParquetWriter<W: Write + Send> {
     file: SerializedFileWriter<CountingWrite<W>>,
-    factory: ArrowRowGroupWriterFactory,
     /// The schema batches must have.
     schema: SchemaRef,
-    columns: Vec<ColumnEncoder>,
-    /// Whether a row group is open (has rows).
-    row_group_open: bool,
-    in_progress_rows: usize,
+    /// The row group being built.
+    current: RowGroupEncoder,
     rows_written: u64,
-    block_size_bytes: usize,
-    max_row_group_rows: usize,
-    threads: usize,
 }
 
 impl<W: Write + Send> fmt::Debug for ParquetWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParquetWriter")
             .field("schema", &self.schema)
-            .field("in_progress_rows", &self.in_progress_rows)
-            .field("in_progress_size", &self.in_progress_size())
+            .field("current", &self.current)
             .field("rows_written", &self.rows_written)
             .field("bytes_written", &self.bytes_written())
-            .field("block_size_bytes", &self.block_size_bytes)
-            .field("max_row_group_rows", &self.max_row_group_rows)
-            .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
 }
@@ -132,17 +122,19 @@ impl<W: Write + Send> ParquetWriter<W> {
             Arc::new(props),
         )?;
         let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(&plan.written));
+        let current = RowGroupEncoder::new(
+            Arc::clone(&schema),
+            Arc::new(factory),
+            plan.columns,
+            settings.block_size_bytes(),
+            settings.max_row_group_rows(),
+            settings.threads(),
+        );
         Ok(Self {
             file,
-            factory,
             schema,
-            columns: plan.columns,
-            row_group_open: false,
-            in_progress_rows: 0,
+            current,
             rows_written: 0,
-            block_size_bytes: settings.block_size_bytes(),
-            max_row_group_rows: settings.max_row_group_rows(),
-            threads: settings.threads(),
         })
     }
 
@@ -162,85 +154,53 @@ impl<W: Write + Send> ParquetWriter<W> {
     /// encoded, and the writer stays usable. Any other error (encoding, I/O) leaves the file
     /// incomplete: drop the writer and its output.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.check_schema(batch)?;
-        let rows = batch.num_rows();
-        let mut arrow_row_bytes = None;
-        let mut offset = 0;
-        while offset < rows {
-            let mut take = (rows - offset).min(self.max_row_group_rows - self.in_progress_rows);
-            // As `ArrowWriter`: the average encoded row size so far says where to cut the batch
-            // so the row group reaches its byte budget.
-            let current = self.in_progress_size();
-            match current.checked_div(self.in_progress_rows) {
-                _ if self.in_progress_rows > 0 && current >= self.block_size_bytes => {
-                    self.flush()?;
-                    continue;
-                }
-                Some(average) if average > 0 => {
-                    let fit = (self.block_size_bytes - current) / average;
-                    if fit == 0 {
-                        self.flush()?;
-                        continue;
-                    }
-                    take = take.min(fit);
-                }
-                Some(_) => {}
-                None => {
-                    // Nothing encoded to measure yet. Bound the first slice by the batch's
-                    // Arrow size, which for Hive's types is about or above the encoded size, so
-                    // a batch larger than the block cannot make one oversized row group.
-                    let per_row = *arrow_row_bytes
-                        .get_or_insert_with(|| batch.get_array_memory_size().div_ceil(rows).max(1));
-                    take = take.min((self.block_size_bytes / per_row).max(1));
-                }
-            }
-            self.encode(&batch.slice(offset, take))?;
-            offset += take;
-            if self.in_progress_rows >= self.max_row_group_rows
-                || self.in_progress_size() >= self.block_size_bytes
-            {
-                self.flush()?;
-            }
-        }
+        check_schema(&self.schema, batch)?;
+        let file = &mut self.file;
+        self.current
+            .write_checked(batch, &mut |group| append(file, group))?;
+        self.rows_written += batch.num_rows() as u64;
         Ok(())
+    }
+
+    /// A row group encoder for this file that works on its own (on another thread, say),
+    /// encoding its columns on one thread. Append what it produces with
+    /// [`Self::append_row_group`], in row order; with one encoder per thread, each filled with
+    /// consecutive rows, a file's row groups are built in parallel.
+    pub fn row_group_encoder(&self) -> RowGroupEncoder {
+        self.current.blank(1)
+    }
+
+    /// Writes a row group encoded by a [`Self::row_group_encoder`] of this writer, after
+    /// closing the writer's own open row group (if it has rows).
+    pub fn append_row_group(&mut self, group: EncodedRowGroup) -> Result<()> {
+        self.flush()?;
+        self.rows_written += group.rows() as u64;
+        append(&mut self.file, group)
     }
 
     /// Closes the current row group, if it has rows, and writes it to the sink.
     ///
     /// Smaller row groups cost footer space and compression; call this only to bound memory.
     pub fn flush(&mut self) -> Result<()> {
-        if !self.row_group_open {
-            return Ok(());
+        match self.current.finish()? {
+            Some(group) => append(&mut self.file, group),
+            None => Ok(()),
         }
-        let encoders: Vec<&mut ColumnEncoder> = self.columns.iter_mut().collect();
-        let closed = parallel::map(self.threads, encoders, ColumnEncoder::close)?;
-        self.row_group_open = false;
-        self.in_progress_rows = 0;
-
-        let mut row_group = self.file.next_row_group()?;
-        for leaf in closed.into_iter().flatten() {
-            match leaf {
-                ClosedLeaf::Arrow(chunk) => chunk.append_to_row_group(&mut row_group)?,
-                ClosedLeaf::Int96(buffer) => write_int96(&mut row_group, &buffer)?,
-            }
-        }
-        row_group.close()?;
-        Ok(())
     }
 
     /// Anticipated encoded size, in bytes, of the row group being built.
     pub fn in_progress_size(&self) -> usize {
-        self.columns.iter().map(ColumnEncoder::estimated_size).sum()
+        self.current.estimated_size()
     }
 
     /// Rows in the row group being built.
     pub fn in_progress_rows(&self) -> usize {
-        self.in_progress_rows
+        self.current.rows()
     }
 
     /// Heap bytes held by the row group being built.
     pub fn memory_size(&self) -> usize {
-        self.columns.iter().map(ColumnEncoder::memory_size).sum()
+        self.current.memory_size()
     }
 
     /// Bytes written to the sink so far (closed row groups and the header).
@@ -277,50 +237,43 @@ impl<W: Write + Send> ParquetWriter<W> {
         };
         Ok((counting.inner, summary))
     }
+}
 
-    fn check_schema(&self, batch: &RecordBatch) -> Result<()> {
-        let expected = self.schema.fields();
-        if batch.num_columns() != expected.len() {
-            return Err(ParquetSinkError::ColumnCountMismatch {
-                expected: expected.len(),
-                found: batch.num_columns(),
+/// Rejects a batch whose columns do not match `schema`.
+pub(crate) fn check_schema(schema: &Schema, batch: &RecordBatch) -> Result<()> {
+    let expected = schema.fields();
+    if batch.num_columns() != expected.len() {
+        return Err(ParquetSinkError::ColumnCountMismatch {
+            expected: expected.len(),
+            found: batch.num_columns(),
+        });
+    }
+    for (field, column) in expected.iter().zip(batch.columns()) {
+        if field.data_type() != column.data_type() {
+            return Err(ParquetSinkError::SchemaMismatch {
+                column: field.name().clone(),
+                expected: field.data_type().clone(),
+                found: column.data_type().clone(),
             });
         }
-        for (field, column) in expected.iter().zip(batch.columns()) {
-            if field.data_type() != column.data_type() {
-                return Err(ParquetSinkError::SchemaMismatch {
-                    column: field.name().clone(),
-                    expected: field.data_type().clone(),
-                    found: column.data_type().clone(),
-                });
-            }
-        }
-        Ok(())
     }
+    Ok(())
+}
 
-    /// Encodes a batch slice that fits in the open (or a new) row group.
-    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
-        if !self.row_group_open {
-            let index = self.file.flushed_row_groups().len();
-            let mut writers = self.factory.create_column_writers(index)?.into_iter();
-            for column in &mut self.columns {
-                let n = column.num_leaves();
-                column.open(writers.by_ref().take(n))?;
-            }
-            self.row_group_open = true;
+/// Writes a finished row group's chunks to the file, in leaf order.
+fn append<W: Write + Send>(
+    file: &mut SerializedFileWriter<CountingWrite<W>>,
+    group: EncodedRowGroup,
+) -> Result<()> {
+    let mut row_group = file.next_row_group()?;
+    for leaf in group.leaves {
+        match leaf {
+            ClosedLeaf::Arrow(chunk) => chunk.append_to_row_group(&mut row_group)?,
+            ClosedLeaf::Int96(buffer) => write_int96(&mut row_group, &buffer)?,
         }
-        let threads = if batch.num_rows() < PARALLEL_MIN_ROWS {
-            1
-        } else {
-            self.threads
-        };
-        let work: Vec<(&mut ColumnEncoder, &ArrayRef)> =
-            self.columns.iter_mut().zip(batch.columns()).collect();
-        parallel::map(threads, work, |(column, array)| column.write(array))?;
-        self.in_progress_rows += batch.num_rows();
-        self.rows_written += batch.num_rows() as u64;
-        Ok(())
     }
+    row_group.close()?;
+    Ok(())
 }
 
 /// Writes one `INT96` leaf's buffered levels and values as the row group's next column chunk.
@@ -491,9 +444,9 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampNanosecondType;
     use arrow_array::{
-        Array, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-        Int8Array, Int16Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
-        TimestampMillisecondArray,
+        Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
+        Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
+        TimestampMicrosecondArray, TimestampMillisecondArray,
     };
     use arrow_schema::{DataType, Field, Fields};
     use parquet::arrow::ArrowWriter;
@@ -1274,6 +1227,100 @@ mod tests {
     }
 
     // ---- parallel encoding ------------------------------------------------------------------
+
+    /// Row groups encoded on other threads and appended in order make the same file as one
+    /// writer flushing at the same rows.
+    #[test]
+    fn appended_row_groups_match_a_writer_flushing_at_the_same_rows() {
+        let flat = flat_batch(5000, 7);
+        let nested = nested_batch(3000);
+        for batch in [flat, nested] {
+            for timestamp_type in [TimestampType::Int64Micros, TimestampType::Int96] {
+                let settings = ParquetSettings::default().with_timestamp_type(timestamp_type);
+                let parts = [
+                    batch.slice(0, 1200),
+                    batch.slice(1200, batch.num_rows() - 1200),
+                ];
+
+                let mut serial =
+                    ParquetWriter::try_new(Vec::new(), batch.schema(), &settings).expect("writer");
+                for part in &parts {
+                    serial.write(part).expect("write");
+                    serial.flush().expect("flush");
+                }
+                let (expected, _) = serial.into_inner().expect("close");
+
+                let mut writer =
+                    ParquetWriter::try_new(Vec::new(), batch.schema(), &settings).expect("writer");
+                let groups: Vec<EncodedRowGroup> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = parts
+                        .iter()
+                        .map(|part| {
+                            let mut encoder = writer.row_group_encoder();
+                            scope.spawn(move || {
+                                let mut full = Vec::new();
+                                encoder.write(part, &mut full).expect("encode");
+                                full.extend(encoder.finish().expect("finish"));
+                                full
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| h.join().expect("encoder thread"))
+                        .collect()
+                });
+                assert_eq!(groups.len(), 2, "{timestamp_type}");
+                assert_eq!(groups[0].rows(), 1200);
+                for group in groups {
+                    writer.append_row_group(group).expect("append");
+                }
+                assert_eq!(writer.rows_written(), batch.num_rows() as u64);
+                let (bytes, summary) = writer.into_inner().expect("close");
+                assert_eq!(summary.row_groups, 2);
+                assert_eq!(bytes, expected, "{timestamp_type}: appended file differs");
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_group_encoder_rolls_at_the_block_size_and_checks_the_schema() {
+        let batch = random_int64_batch(100_000, 3);
+        let settings = ParquetSettings::default().with_block_size_bytes(64 * 1024);
+        let mut writer =
+            ParquetWriter::try_new(Vec::new(), batch.schema(), &settings).expect("writer");
+        let mut encoder = writer.row_group_encoder();
+        let mut full = Vec::new();
+        encoder.write(&batch, &mut full).expect("encode");
+        full.extend(encoder.finish().expect("finish"));
+        assert!(full.len() > 3, "{} row groups", full.len());
+        assert_eq!(
+            full.iter().map(EncodedRowGroup::rows).sum::<usize>(),
+            100_000
+        );
+
+        let other = flat_batch(10, 1);
+        let err = encoder.write(&other, &mut full).expect_err("wrong schema");
+        assert!(
+            matches!(
+                err,
+                ParquetSinkError::ColumnCountMismatch { .. }
+                    | ParquetSinkError::SchemaMismatch { .. }
+            ),
+            "{err}"
+        );
+        // Appending to a writer that has its own open row group closes that one first.
+        writer.write(&batch.slice(0, 10)).expect("write");
+        for group in full {
+            writer.append_row_group(group).expect("append");
+        }
+        let (bytes, summary) = writer.into_inner().expect("close");
+        assert_eq!(summary.rows, 100_010);
+        let meta = metadata_of_bytes(&bytes);
+        assert_eq!(meta.row_group(0).num_rows(), 10);
+        let total: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
+        assert_eq!(total, 100_010);
+    }
 
     #[test]
     fn parallel_output_is_byte_identical_to_serial() {

@@ -183,7 +183,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let stats = Pipeline::new(&converter, t).run(
                 &[Source::Bytes(Arc::clone(&data))],
                 &|_| {},
-                &mut |b| writer.write(b),
+                &mut writer,
                 &mut |_| Ok(()),
             )?;
             let (sink, _) = writer.finish()?;

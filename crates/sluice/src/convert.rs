@@ -133,9 +133,15 @@ pub(crate) struct ConvertArgs {
     #[arg(long, help_heading = "ORC")]
     enable_padding: bool,
 
-    /// Decode threads (0 = one per core).
+    /// Threads (0 = one per core). With more than one, each thread decodes and encodes its own
+    /// row groups (Parquet) or stripes (ORC) of `--part-mib` of input; with one, row groups and
+    /// stripes are cut at the block / stripe size, as Firehose cuts them.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// With `--threads` > 1: MiB of JSON input per row group or stripe (default: an eighth of the
+    /// input, 16–64 MiB; 32 MiB for stdin). Larger parts make fewer, larger row groups.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    part_mib: Option<u64>,
     /// Rows per Arrow batch.
     #[arg(long, default_value_t = sluice_json::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
@@ -344,14 +350,18 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut errors_out: Option<BufWriter<File>> = None;
-    let result = Pipeline::new(&converter, threads).run(
+    let mut pipeline = Pipeline::new(&converter, threads);
+    if let Some(mib) = args.part_mib {
+        pipeline = pipeline.with_part_bytes(usize::try_from(mib << 20).unwrap_or(usize::MAX));
+    }
+    let result = pipeline.run(
         &sources,
         &|n| {
             if let Some(pb) = &progress {
                 pb.inc(n);
             }
         },
-        &mut |batch| writer.write(batch),
+        &mut writer,
         &mut |docs| {
             let sink_error = |e: std::io::Error| {
                 ConvertError::Sink(format!("cannot write {}: {e}", errors_path.display()))

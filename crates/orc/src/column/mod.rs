@@ -81,6 +81,9 @@ pub(crate) struct StripeParts {
     pub(crate) data: Vec<(u32, StreamKind, Vec<u8>)>,
     pub(crate) encodings: Vec<proto::ColumnEncoding>,
     pub(crate) statistics: Vec<proto::ColumnStatistics>,
+    /// The same statistics unencoded, so a stripe finished elsewhere can be merged into the
+    /// file statistics of the writer it is appended to.
+    pub(crate) raw_statistics: Vec<Stats>,
 }
 
 #[derive(Debug, Default)]

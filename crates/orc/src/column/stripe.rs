@@ -50,6 +50,7 @@ impl ColumnWriter {
             parts.data.extend(out.data);
             parts.encodings.extend(out.encodings);
             parts.statistics.extend(out.statistics);
+            parts.raw_statistics.extend(out.raw_statistics);
         }
     }
 
@@ -160,9 +161,24 @@ impl ColumnWriter {
         let stripe_stats = self.stripe_stats.take();
         parts.statistics.push(stripe_stats.to_proto());
         self.file_stats.merge(&stripe_stats);
+        parts.raw_statistics.push(stripe_stats);
         self.stripe_has_nulls = false;
         self.pending = None;
         self.group_stats = self.group_stats.empty_like();
+    }
+
+    /// Merges a stripe's statistics (this column's and its descendants', in column order, as
+    /// [`StripeParts::raw_statistics`] holds them) into the file statistics.
+    pub(crate) fn merge_file_statistics<'a>(
+        &mut self,
+        stats: &mut impl Iterator<Item = &'a Stats>,
+    ) {
+        if let Some(own) = stats.next() {
+            self.file_stats.merge(own);
+        }
+        for child in self.children_mut() {
+            child.merge_file_statistics(stats);
+        }
     }
 
     /// File statistics of this column and its descendants, in column order.

@@ -15,7 +15,8 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use orc_rust::reader::metadata::read_metadata;
 use orc_rust::statistics::TypeStatistics;
 use sluice_orc::{
-    HIVE_TYPE_METADATA_KEY, OrcCompression, OrcFormatVersion, OrcSettings, OrcSinkError, OrcWriter,
+    EncodedStripe, HIVE_TYPE_METADATA_KEY, OrcCompression, OrcFormatVersion, OrcSettings,
+    OrcSinkError, OrcWriter,
 };
 use sluice_test_support::paths::repo_root;
 
@@ -333,6 +334,85 @@ fn parallel_column_encoding_and_stripe_finishing_write_the_same_bytes() {
     let many = write_orc(&schema, &batches, &zstd.clone().with_threads(4));
     assert!(one == many, "4 threads changed the ZSTD file");
     assert_round_trip(&one, &batches, "threads, zstd");
+}
+
+/// Stripes encoded on other threads and appended in order make the same file — streams, stripe
+/// and file statistics, row index, bloom filters — as one writer flushing at the same rows.
+#[test]
+fn appended_stripes_match_a_writer_flushing_at_the_same_rows() {
+    let parts: Vec<_> = (0..3)
+        .map(|i| edge_batch(3000 + i * 777, 11 + i as u64))
+        .collect();
+    let schema = parts[0].schema();
+    for compression in [OrcCompression::Snappy, OrcCompression::Zstd] {
+        let settings = OrcSettings::default()
+            .with_compression(compression)
+            .with_row_index_stride(1000)
+            .with_bloom_filter_columns(["high", "int"]);
+        let mut serial =
+            OrcWriter::try_new(Vec::new(), Arc::clone(&schema), &settings).expect("writer");
+        for part in &parts {
+            serial.write(part).expect("write");
+            serial.flush().expect("flush");
+        }
+        let (expected, _) = serial.into_inner().expect("close");
+
+        let mut writer =
+            OrcWriter::try_new(Vec::new(), Arc::clone(&schema), &settings).expect("writer");
+        let stripes: Vec<EncodedStripe> = std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| {
+                    let mut encoder = writer.stripe_encoder().expect("encoder");
+                    scope.spawn(move || {
+                        let mut full = Vec::new();
+                        encoder.write(part, &mut full).expect("encode");
+                        full.extend(encoder.finish());
+                        full
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("encoder thread"))
+                .collect()
+        });
+        assert_eq!(stripes.len(), 3);
+        assert_eq!(stripes[1].rows(), 3777);
+        for stripe in stripes {
+            writer.append_stripe(stripe).expect("append");
+        }
+        let (bytes, summary) = writer.into_inner().expect("close");
+        assert_eq!(summary.stripes, 3);
+        assert!(bytes == expected, "{compression}: appended file differs");
+        assert_round_trip(&bytes, &parts, "appended stripes");
+    }
+}
+
+#[test]
+fn a_stripe_encoder_rolls_at_the_stripe_size_and_checks_the_schema() {
+    let batch = edge_batch(20_000, 5);
+    let settings = OrcSettings::default().with_stripe_size_bytes(100_000);
+    let mut writer = OrcWriter::try_new(Vec::new(), batch.schema(), &settings).expect("writer");
+    let mut encoder = writer.stripe_encoder().expect("encoder");
+    let mut full = Vec::new();
+    encoder.write(&batch, &mut full).expect("encode");
+    full.extend(encoder.finish());
+    assert!(full.len() > 2, "{} stripes", full.len());
+    assert_eq!(full.iter().map(EncodedStripe::rows).sum::<u64>(), 20_000);
+    let other = RecordBatch::try_from_iter([("x", arc(Int32Array::from(vec![1])))]).expect("b");
+    assert!(encoder.write(&other, &mut full).is_err(), "wrong schema");
+
+    // Appending to a writer with its own open stripe closes that one first.
+    writer.write(&batch.slice(0, 10)).expect("write");
+    for stripe in full {
+        writer.append_stripe(stripe).expect("append");
+    }
+    let (bytes, summary) = writer.into_inner().expect("close");
+    assert_eq!(summary.rows, 20_010);
+    let mut expected = vec![batch.slice(0, 10)];
+    expected.push(batch);
+    assert_round_trip(&bytes, &expected, "own stripe, then appended ones");
 }
 
 #[test]
