@@ -11,7 +11,8 @@
 //!  (gunzip)   records                            + rejects                    └► on_errors
 //! ```
 //!
-//! With N > 1 threads, every worker decodes *and* encodes: the reader groups consecutive
+//! With N > 1 threads and parts on (ORC's default, or a part size given for either format),
+//! every worker decodes *and* encodes: the reader groups consecutive
 //! chunks into parts of [`part_bytes`] of input, a worker turns one part into its own row
 //! groups (Parquet) or stripes (ORC), and the caller's thread only appends the finished parts
 //! in input order:
@@ -23,7 +24,9 @@
 //! ```
 //! Chunks carry whole records (the splitter never cuts one), so the rows and error documents
 //! are the same for any chunking and any number of workers, in input order; the file's bytes
-//! are the same for any N > 1 (parts depend on the input alone).
+//! are the same for any N > 1 (parts depend on the input alone). With parts off (Parquet's
+//! default), N workers decode and the caller's thread encodes as with one thread, the columns
+//! of each batch in parallel when the format's settings ask for it.
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write};
@@ -145,8 +148,12 @@ impl<'a> Pipeline<'a> {
         self
     }
 
-    /// Input bytes per part when several threads build the file ([`part_bytes`] of the input
-    /// size unless set). A part is whole chunks: at least one.
+    /// Input bytes per part when several threads build the file (by default [`part_bytes`] of
+    /// the input size for ORC, and no parts for Parquet: see [`crate::Format::parts_by_default`]). A
+    /// part is whole chunks: at least one. 0 turns parts off: batches are
+    /// decoded on every thread and encoded into the writer's own row groups or stripes (cut at
+    /// the block or stripe size, as with one thread), its columns in parallel when the
+    /// format's settings say so.
     pub fn with_part_bytes(mut self, bytes: usize) -> Self {
         self.part_bytes = Some(bytes);
         self
@@ -164,17 +171,23 @@ impl<'a> Pipeline<'a> {
         writer: &mut ColumnarWriter<W>,
         on_errors: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Stats> {
-        if self.threads <= 1 {
-            return self.run_batches(sources, on_read, &mut |b| writer.write(b), on_errors);
-        }
         let total: Option<u64> = sources.iter().map(Source::byte_len).sum();
+        let part = match self.part_bytes {
+            Some(0) => None,
+            Some(bytes) => Some(bytes),
+            None if self.converter.format().parts_by_default() => Some(part_bytes(total)),
+            None => None,
+        };
+        let Some(part) = part.filter(|_| self.threads > 1) else {
+            return self.run_batches(sources, on_read, &mut |b| writer.write(b), on_errors);
+        };
         let encoders = (0..self.threads)
             .map(|_| writer.part_encoder())
             .collect::<Result<Vec<_>>>()?;
         self.run_parts(
             sources,
             on_read,
-            self.part_bytes.unwrap_or_else(|| part_bytes(total)),
+            part,
             encoders,
             &mut |part| writer.append(part),
             on_errors,

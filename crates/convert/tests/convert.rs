@@ -254,6 +254,28 @@ fn parquet_row_groups_are_built_by_every_worker_in_input_order() {
     assert!(groups > 20, "{groups} row groups");
     let (three, _, _, _) = pipeline(&conv, &text, 3);
     assert!(two == three, "the file does not depend on threads > 1");
+    // Parts off (Parquet's default, or a part size of 0): several decode threads, the
+    // writer's own row groups — the one-thread file.
+    for parts_off in [true, false] {
+        let schema = conv.schema().expect("schema");
+        let mut writer = conv.format().open(Vec::new(), schema).expect("writer");
+        let mut unparted = Pipeline::new(&conv, 3).with_chunk_bytes(4096);
+        if parts_off {
+            unparted = unparted.with_part_bytes(0);
+        }
+        let stats = unparted
+            .run(
+                &[Source::Bytes(Arc::new(text.as_bytes().to_vec()))],
+                &|_| {},
+                &mut writer,
+                &mut |_| Ok(()),
+            )
+            .expect("pipeline");
+        assert_eq!(stats.rows, 20_000);
+        let (unparted, summary) = writer.finish().expect("finish");
+        assert_eq!(summary, FileSummary::RowGroups(1));
+        assert!(unparted == one, "parts off: the same file as one thread");
+    }
     let expected: Vec<i32> = (0..20_000).collect();
     assert_eq!(parquet_ids(one), expected);
     assert_eq!(parquet_ids(two), expected);

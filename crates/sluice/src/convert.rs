@@ -133,14 +133,17 @@ pub(crate) struct ConvertArgs {
     #[arg(long, help_heading = "ORC")]
     enable_padding: bool,
 
-    /// Threads (0 = one per core). With more than one, each thread decodes and encodes its own
-    /// row groups (Parquet) or stripes (ORC) of `--part-mib` of input; with one, row groups and
-    /// stripes are cut at the block / stripe size, as Firehose cuts them.
+    /// Threads (0 = one per core). With more than one, ORC stripes are built in parallel, each
+    /// thread decoding and encoding its own `--part-mib` of input; Parquet is decoded on every
+    /// thread and each batch's columns encoded in parallel (unless `--part-mib` is given). With
+    /// one, row groups and stripes are cut at the block / stripe size, as Firehose cuts them.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// With `--threads` > 1: MiB of JSON input per row group or stripe (default: an eighth of the
-    /// input, 16–64 MiB; 32 MiB for stdin). Larger parts make fewer, larger row groups.
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    /// With `--threads` > 1: MiB of JSON input per row group or stripe, each built by one
+    /// thread (ORC's default: an eighth of the input, 16–64 MiB; 32 MiB for stdin; Parquet's
+    /// default: no parts). 0: no parts — row groups and stripes cut at the block / stripe size
+    /// as with one thread, each batch's columns encoded in parallel.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(0..=4096))]
     part_mib: Option<u64>,
     /// Rows per Arrow batch.
     #[arg(long, default_value_t = sluice_json::DEFAULT_BATCH_SIZE)]
