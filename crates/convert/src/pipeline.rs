@@ -149,11 +149,11 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Input bytes per part when several threads build the file (by default [`part_bytes`] of
-    /// the input size for ORC, and no parts for Parquet: see [`crate::Format::parts_by_default`]). A
-    /// part is whole chunks: at least one. 0 turns parts off: batches are
-    /// decoded on every thread and encoded into the writer's own row groups or stripes (cut at
-    /// the block or stripe size, as with one thread), its columns in parallel when the
-    /// format's settings say so.
+    /// the input size for ORC, and no parts for Parquet: see
+    /// [`crate::Format::parts_by_default`]). A part is whole chunks: at least one. 0 turns
+    /// parts off: batches are decoded on every thread and encoded into the writer's own row
+    /// groups or stripes (cut at the block or stripe size, as with one thread), its columns in
+    /// parallel when the format's settings say so.
     pub fn with_part_bytes(mut self, bytes: usize) -> Self {
         self.part_bytes = Some(bytes);
         self
@@ -446,10 +446,13 @@ fn read_chunks(
     Ok(())
 }
 
-fn decode_worker(
+/// A worker: takes the next unit of work (a chunk, or a part) from `rx` until the reader is
+/// done, turns it into a result with its own decoder, and sends that on.
+fn worker<T>(
     converter: &Converter,
-    rx: &Mutex<Receiver<Chunk>>,
+    rx: &Mutex<Receiver<T>>,
     tx: &SyncSender<Result<Decoded>>,
+    mut work: impl FnMut(&mut RecordDecoder<'_>, T) -> Result<Decoded>,
 ) {
     let decoder = match converter.decoder_builder().clone().build() {
         Ok(d) => d,
@@ -460,17 +463,30 @@ fn decode_worker(
     };
     let mut decoder = RecordDecoder::new(decoder, converter.format());
     loop {
-        let chunk = {
+        let next = {
             let Ok(guard) = rx.lock() else { return };
             match guard.recv() {
-                Ok(c) => c,
+                Ok(item) => item,
                 Err(_) => return,
             }
         };
+        if tx.send(work(&mut decoder, next)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Decode chunks into batches.
+fn decode_worker(
+    converter: &Converter,
+    rx: &Mutex<Receiver<Chunk>>,
+    tx: &SyncSender<Result<Decoded>>,
+) {
+    worker(converter, rx, tx, |decoder, chunk| {
         let mut out = Decoded::new(chunk.seq);
         let mut batches = Vec::new();
-        let result = decode_chunk(
-            &mut decoder,
+        decode_chunk(
+            decoder,
             converter.catalog(),
             &chunk,
             &mut out,
@@ -479,11 +495,8 @@ fn decode_worker(
                 Ok(())
             },
         )
-        .map(|()| Decoded { batches, ..out });
-        if tx.send(result).is_err() {
-            return;
-        }
-    }
+        .map(|()| Decoded { batches, ..out })
+    });
 }
 
 /// Decode one part's chunks and encode them with the worker's own `encoder`.
@@ -493,27 +506,9 @@ fn part_worker(
     rx: &Mutex<Receiver<Part>>,
     tx: &SyncSender<Result<Decoded>>,
 ) {
-    let decoder = match converter.decoder_builder().clone().build() {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = tx.send(Err(e.into()));
-            return;
-        }
-    };
-    let mut decoder = RecordDecoder::new(decoder, converter.format());
-    loop {
-        let part = {
-            let Ok(guard) = rx.lock() else { return };
-            match guard.recv() {
-                Ok(p) => p,
-                Err(_) => return,
-            }
-        };
-        let result = encode_part(&mut decoder, &mut encoder, converter.catalog(), part);
-        if tx.send(result).is_err() {
-            return;
-        }
-    }
+    worker(converter, rx, tx, |decoder, part| {
+        encode_part(decoder, &mut encoder, converter.catalog(), part)
+    });
 }
 
 fn encode_part(

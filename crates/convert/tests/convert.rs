@@ -43,14 +43,10 @@ fn documents(errors: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Rows in an ORC body, read back by orc-rust.
-fn orc_ids(body: Vec<u8>) -> Vec<i32> {
-    let reader = orc_rust::ArrowReaderBuilder::try_new(bytes::Bytes::from(body))
-        .expect("ORC file")
-        .build();
+/// The `id` column of every batch, in order.
+fn ids(batches: impl Iterator<Item = RecordBatch>) -> Vec<i32> {
     let mut ids = Vec::new();
-    for batch in reader {
-        let batch: RecordBatch = batch.expect("batch");
+    for batch in batches {
         let col = batch
             .column(0)
             .as_any()
@@ -61,6 +57,14 @@ fn orc_ids(body: Vec<u8>) -> Vec<i32> {
     ids
 }
 
+/// Rows in an ORC body, read back by orc-rust.
+fn orc_ids(body: Vec<u8>) -> Vec<i32> {
+    let reader = orc_rust::ArrowReaderBuilder::try_new(bytes::Bytes::from(body))
+        .expect("ORC file")
+        .build();
+    ids(reader.map(|b| b.expect("batch")))
+}
+
 /// Rows in a Parquet body, read back by parquet-rs.
 fn parquet_ids(body: Vec<u8>) -> Vec<i32> {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
@@ -69,17 +73,7 @@ fn parquet_ids(body: Vec<u8>) -> Vec<i32> {
     .expect("Parquet file")
     .build()
     .expect("reader");
-    let mut ids = Vec::new();
-    for batch in reader {
-        let batch: RecordBatch = batch.expect("batch");
-        let col = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<arrow_array::Int32Array>()
-            .expect("int column");
-        ids.extend(col.iter().map(|v| v.expect("id")));
-    }
-    ids
+    ids(reader.map(|b| b.expect("batch")))
 }
 
 // -0.5 s: inside ORC-763's gap, so ORC cannot store it; Parquet can.
