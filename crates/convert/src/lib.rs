@@ -50,7 +50,7 @@ pub use converter::{Converted, Converter};
 pub use error::{ConvertError, Result};
 pub use format::{ColumnarWriter, EncodedPart, FileSummary, Format, PartEncoder};
 pub use input::Source;
-pub use pipeline::{CHUNK_BYTES, Pipeline, Stats};
+pub use pipeline::{CHUNK_BYTES, Pipeline, Stats, part_bytes};
 pub use sluice_json::ErrorDocument;
 pub use sluice_schema::Table;
 pub use table::{TableFile, TableSource, table_path};
