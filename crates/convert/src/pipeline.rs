@@ -220,6 +220,9 @@ impl<'a> Pipeline<'a> {
                 let converter = self.converter;
                 scope.spawn(move || decode_worker(converter, &rx, &tx));
             }
+            // Only the workers hold the receiving end: if they all stop, the reader's send
+            // fails instead of waiting forever.
+            drop(chunk_rx);
             drop(done_tx);
             let written = reorder(done_rx, &mut stats, stop, &|| {}, &mut |d| {
                 d.batches.iter().try_for_each(&mut *on_batch)?;
@@ -295,6 +298,9 @@ impl<'a> Pipeline<'a> {
                 let converter = self.converter;
                 scope.spawn(move || part_worker(converter, encoder, &rx, &tx));
             }
+            // Only the workers hold the receiving end: if they all stop, the reader's send
+            // fails instead of waiting forever.
+            drop(part_rx);
             drop(done_tx);
             // A part done with (in the file, or dropped after an error) lets the reader start
             // another. A closed channel means the reader has stopped, which is fine.
