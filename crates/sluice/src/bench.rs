@@ -70,6 +70,9 @@ struct Run {
     median_mb_per_s: f64,
     all_seconds: Vec<f64>,
     output_bytes: u64,
+    /// Peak RSS above the generated buffer, the largest over the rounds. Only the first
+    /// configuration a process runs starts from a fresh heap: measure one `--threads` value a
+    /// process for memory (docs/performance.md, "Peak memory against the buffer").
     peak_rss_delta_bytes: Option<u64>,
 }
 
@@ -195,10 +198,11 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 );
             }
             output_bytes = sink.0;
-            rss_delta = match (baseline, peak_rss(false)) {
-                (Some(b), Some(p)) => Some(p.saturating_sub(b)),
-                _ => None,
-            };
+            // The largest round: later rounds reuse memory the allocator kept from earlier
+            // ones, which the reset peak does not see again.
+            if let (Some(b), Some(p)) = (baseline, peak_rss(false)) {
+                rss_delta = rss_delta.max(Some(p.saturating_sub(b)));
+            }
             if let Some(pb) = &progress {
                 pb.inc(1);
             }

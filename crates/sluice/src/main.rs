@@ -20,7 +20,13 @@ use clap::{Parser, Subcommand};
 
 /// Sluice: JSON records to Parquet on object storage, Firehose-compatible.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about, propagate_version = true)]
+#[command(
+    name = "sluice",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    propagate_version = true
+)]
 struct Cli {
     /// Log lines as `text` or `json` (one object a line), on stderr; levels come from
     /// `SLUICE_LOG` (e.g. `info`, `debug`, `sluice_delivery=debug,warn`; default `warn`).
@@ -112,7 +118,61 @@ fn init_logging(format: LogFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sluice --version`: the version and which SIMD kernels the JSON parser was compiled with.
+/// sonic-rs chooses them at compile time (docs/performance.md, "Building for your CPU").
+const LONG_VERSION: &str = if cfg!(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "pclmulqdq"
+)) {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (JSON SIMD: x86-64 AVX2 + PCLMULQDQ, 256-bit; needs a CPU with both)"
+    )
+} else if cfg!(all(target_arch = "x86_64", target_feature = "avx2")) {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (JSON SIMD: x86-64 AVX2 without PCLMULQDQ: sonic-rs keeps its SSE2 string scanner; \
+         add -C target-feature=+pclmulqdq)"
+    )
+} else if cfg!(target_arch = "x86_64") {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (JSON SIMD: x86-64 baseline SSE2, 128-bit; any x86-64 CPU)"
+    )
+} else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+    concat!(env!("CARGO_PKG_VERSION"), " (JSON SIMD: aarch64 NEON)")
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (JSON SIMD: portable scalar)")
+};
+
+/// A binary built for AVX2 (`-C target-cpu=x86-64-v3`) would die of SIGILL on a CPU without
+/// it, somewhere in the parser; say so at start instead.
+fn cpu_supports_build() -> Result<(), String> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        return Err(
+            "this sluice was built for AVX2 CPUs (-C target-cpu=x86-64-v3), and this CPU \
+             has no AVX2: build it without those RUSTFLAGS"
+                .to_owned(),
+        );
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "pclmulqdq"))]
+    if !std::arch::is_x86_feature_detected!("pclmulqdq") {
+        return Err(
+            "this sluice was built with -C target-feature=+pclmulqdq, and this CPU \
+             has no PCLMULQDQ: build it without that flag"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    if let Err(e) = cpu_supports_build() {
+        eprintln!("sluice: error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     if let Err(e) = init_logging(cli.log_format) {
         eprintln!("sluice: error: {e:#}");

@@ -172,7 +172,7 @@ fn build(
                     max: Vec::new(),
                     sum: 0,
                 },
-                Data::String(StringBuffer::default()),
+                Data::String(StringBuffer::new(ctx)),
             )
         }
         DataType::Binary | DataType::LargeBinary => (

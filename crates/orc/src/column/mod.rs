@@ -576,7 +576,7 @@ impl ColumnWriter {
             Data::Byte(rle) => rle.record_position(data),
             Data::Int(rle) | Data::Date(rle) => rle.record_position(data),
             Data::Float(out) | Data::Double(out) => out.record_position(data),
-            Data::String(buffer) => buffer.group_starts.push(buffer.ends.len()),
+            Data::String(buffer) => buffer.begin_group(),
             Data::Binary { data: out, length } => {
                 out.record_position(data);
                 length.record_position(data);
@@ -620,6 +620,9 @@ impl ColumnWriter {
             statistics: stats.to_proto(),
             bloom,
         });
+        if let Data::String(buffer) = &mut self.data {
+            buffer.finish_group();
+        }
         for child in self.children_mut() {
             child.finish_row_group();
         }
@@ -633,7 +636,7 @@ impl ColumnWriter {
                 Data::Byte(rle) => rle.estimated_size(),
                 Data::Int(rle) | Data::Date(rle) => rle.estimated_size(),
                 Data::Float(out) | Data::Double(out) => out.estimated_size(),
-                Data::String(buffer) => buffer.bytes.len() + buffer.ends.len() * 2,
+                Data::String(buffer) => buffer.estimated_size(),
                 Data::Binary { data, length } => data.estimated_size() + length.estimated_size(),
                 Data::Decimal { data, scale, .. } => data.estimated_size() + scale.estimated_size(),
                 Data::Timestamp { seconds, nanos, .. } => {

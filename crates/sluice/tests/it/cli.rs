@@ -525,3 +525,38 @@ fn orc_output_holds_the_same_rows_as_parquet() {
     };
     assert_eq!(render(&from_orc), render(&from_parquet));
 }
+
+/// `sluice --version` names the JSON parser's SIMD kernels, which sonic-rs fixes at compile
+/// time: a user comparing builds (docs/performance.md, "Building for your CPU") can tell them
+/// apart. The expectation follows the flags this test itself was compiled with, the same as
+/// the binary's.
+#[test]
+fn version_names_the_json_simd_build() {
+    let out = sluice(&["--version"], None);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.starts_with(concat!("sluice ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let expected = if cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "pclmulqdq"
+    )) {
+        "AVX2 + PCLMULQDQ"
+    } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2")) {
+        "without PCLMULQDQ"
+    } else if cfg!(target_arch = "x86_64") {
+        "baseline SSE2"
+    } else if cfg!(target_arch = "aarch64") {
+        "NEON"
+    } else {
+        "portable"
+    };
+    assert!(text.contains(expected), "{text} lacks {expected:?}");
+    // `-V` stays the short form: version only.
+    let short = sluice(&["-V"], None);
+    let short = String::from_utf8(short.stdout).expect("utf-8");
+    assert_eq!(short.trim(), concat!("sluice ", env!("CARGO_PKG_VERSION")));
+}
