@@ -2,7 +2,7 @@
 //! the first row group shows long values with too many distinct ones for a dictionary, encoded
 //! DIRECT as they arrive (after ORC Java's `orc.dictionary.early.check`).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use orc_rust::proto::column_encoding::Kind as EncodingKind;
 use orc_rust::proto::stream::Kind as StreamKind;
