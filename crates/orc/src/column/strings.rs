@@ -132,6 +132,16 @@ impl StringBuffer {
         if fits {
             return;
         }
+        let direct = self.take_direct();
+        // Give the raw buffers back: the rest of the stripe goes straight to the streams.
+        self.bytes = Vec::new();
+        self.ends = Vec::new();
+        self.direct = Some(direct);
+    }
+
+    /// Writes the buffered values into DIRECT streams, recording each begun row group's
+    /// positions where it started, and empties the buffer (keeping its capacity).
+    fn take_direct(&mut self) -> Direct {
         let mut direct = Direct {
             data: OutStream::new(self.codec.clone()),
             lengths: IntRle::new(self.codec.clone(), false, self.rle_v2),
@@ -140,7 +150,7 @@ impl StringBuffer {
             raw_bytes: 0,
         };
         let mut g = 0;
-        for i in 0..count {
+        for i in 0..self.ends.len() {
             while g < self.group_starts.len() && self.group_starts[g] == i {
                 direct.begin_group();
                 g += 1;
@@ -151,10 +161,10 @@ impl StringBuffer {
             direct.begin_group();
             g += 1;
         }
-        self.bytes = Vec::new();
-        self.ends = Vec::new();
+        self.bytes.clear();
+        self.ends.clear();
         self.group_starts.clear();
-        self.direct = Some(direct);
+        direct
     }
 
     /// Estimated stripe bytes: the raw strings plus two bytes a length, in both modes, so that
@@ -182,31 +192,13 @@ pub(super) fn finish_strings(
     ctx: &Context,
 ) -> EncodedStrings {
     buffer.checked = false;
-    if let Some(mut direct) = buffer.direct.take() {
-        direct.positions.truncate(groups);
-        let kind = if ctx.rle_v2 {
-            EncodingKind::DirectV2
-        } else {
-            EncodingKind::Direct
-        };
-        return (
-            kind,
-            None,
-            vec![
-                (StreamKind::Data, direct.data.finish()),
-                (StreamKind::Length, direct.lengths.finish()),
-            ],
-            direct.positions,
-        );
-    }
-    let count = buffer.ends.len();
     buffer.group_starts.truncate(groups);
-    let starts = std::mem::take(&mut buffer.group_starts);
+    let count = buffer.ends.len();
     let threshold = ctx.dictionary_key_threshold;
-    let mut positions = vec![Vec::new(); groups];
 
-    // Dictionary ids in first-seen order, unless there are too many distinct values.
-    let dictionary = (count > 0 && threshold > 0.0)
+    // Dictionary ids in first-seen order, unless the strings already went DIRECT or there are
+    // too many distinct values.
+    let dictionary = (buffer.direct.is_none() && count > 0 && threshold > 0.0)
         .then(|| {
             let limit = (threshold * count as f64).floor() as usize;
             let mut ids: HashMap<&[u8], u32> = HashMap::new();
@@ -223,83 +215,72 @@ pub(super) fn finish_strings(
         })
         .flatten();
 
-    let result = if let Some((ids, rows)) = dictionary {
-        // Sorted dictionary, as ORC Java writes it.
-        let mut keys: Vec<(&[u8], u32)> = ids.into_iter().collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut rank = vec![0u32; keys.len()];
-        for (r, (_, id)) in keys.iter().enumerate() {
-            rank[*id as usize] = r as u32;
-        }
-        let mut data = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
-        let mut g = 0;
-        for (i, id) in rows.iter().enumerate() {
-            while g < groups && starts[g] == i {
-                data.record_position(&mut positions[g]);
-                g += 1;
-            }
-            data.write(i64::from(rank[*id as usize]));
-        }
-        while g < groups {
-            data.record_position(&mut positions[g]);
-            g += 1;
-        }
-        let mut dict = OutStream::new(ctx.codec.clone());
-        let mut lengths = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
-        for (key, _) in &keys {
-            dict.write(key);
-            lengths.write(key.len() as i64);
-        }
-        let kind = if ctx.rle_v2 {
-            EncodingKind::DictionaryV2
-        } else {
-            EncodingKind::Dictionary
+    let Some((ids, rows)) = dictionary else {
+        let mut direct = match buffer.direct.take() {
+            Some(direct) => direct,
+            None => buffer.take_direct(),
         };
-        (
-            kind,
-            Some(keys.len() as u32),
-            vec![
-                (StreamKind::Data, data.finish()),
-                (StreamKind::Length, lengths.finish()),
-                (StreamKind::DictionaryData, dict.finish()),
-            ],
-        )
-    } else {
-        let mut data = OutStream::new(ctx.codec.clone());
-        let mut lengths = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
-        let mut g = 0;
-        for i in 0..count {
-            while g < groups && starts[g] == i {
-                data.record_position(&mut positions[g]);
-                lengths.record_position(&mut positions[g]);
-                g += 1;
-            }
-            let value = buffer.value(i);
-            data.write(value);
-            lengths.write(value.len() as i64);
-        }
-        while g < groups {
-            data.record_position(&mut positions[g]);
-            lengths.record_position(&mut positions[g]);
-            g += 1;
-        }
+        direct.positions.truncate(groups);
         let kind = if ctx.rle_v2 {
             EncodingKind::DirectV2
         } else {
             EncodingKind::Direct
         };
-        (
+        return (
             kind,
             None,
             vec![
-                (StreamKind::Data, data.finish()),
-                (StreamKind::Length, lengths.finish()),
+                (StreamKind::Data, direct.data.finish()),
+                (StreamKind::Length, direct.lengths.finish()),
             ],
-        )
+            direct.positions,
+        );
     };
+
+    // Sorted dictionary, as ORC Java writes it.
+    let mut keys: Vec<(&[u8], u32)> = ids.into_iter().collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut rank = vec![0u32; keys.len()];
+    for (r, (_, id)) in keys.iter().enumerate() {
+        rank[*id as usize] = r as u32;
+    }
+    let starts = &buffer.group_starts;
+    let mut positions = vec![Vec::new(); groups];
+    let mut data = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
+    let mut g = 0;
+    for (i, id) in rows.iter().enumerate() {
+        while g < groups && starts[g] == i {
+            data.record_position(&mut positions[g]);
+            g += 1;
+        }
+        data.write(i64::from(rank[*id as usize]));
+    }
+    while g < groups {
+        data.record_position(&mut positions[g]);
+        g += 1;
+    }
+    let mut dict = OutStream::new(ctx.codec.clone());
+    let mut lengths = IntRle::new(ctx.codec.clone(), false, ctx.rle_v2);
+    for (key, _) in &keys {
+        dict.write(key);
+        lengths.write(key.len() as i64);
+    }
+    let kind = if ctx.rle_v2 {
+        EncodingKind::DictionaryV2
+    } else {
+        EncodingKind::Dictionary
+    };
+    let dictionary_size = Some(keys.len() as u32);
+    let streams = vec![
+        (StreamKind::Data, data.finish()),
+        (StreamKind::Length, lengths.finish()),
+        (StreamKind::DictionaryData, dict.finish()),
+    ];
+    drop(keys);
     buffer.bytes.clear();
     buffer.ends.clear();
-    (result.0, result.1, result.2, positions)
+    buffer.group_starts.clear();
+    (kind, dictionary_size, streams, positions)
 }
 
 #[cfg(test)]
@@ -336,6 +317,15 @@ mod tests {
         // As a column does at stripe close: a begun next group that gets no rows.
         buffer.begin_group();
         (finish_strings(&mut buffer, groups.len(), ctx), went_direct)
+    }
+
+    /// One row group of `values` in `buffer`, with the early check at its end.
+    fn group<V: AsRef<[u8]>>(buffer: &mut StringBuffer, values: impl IntoIterator<Item = V>) {
+        buffer.begin_group();
+        for v in values {
+            buffer.push(v.as_ref());
+        }
+        buffer.finish_group();
     }
 
     fn unique(first: usize, groups: usize, per_group: usize) -> Vec<Vec<String>> {
@@ -423,20 +413,15 @@ mod tests {
         let ctx = ctx(OrcCompression::Snappy);
         let mut buffer = StringBuffer::new(&ctx);
         // Stripe 1: unique → DIRECT as they arrive.
-        buffer.begin_group();
-        for v in &unique(0, 1, 100)[0] {
-            buffer.push(v.as_bytes());
-        }
-        buffer.finish_group();
+        group(&mut buffer, &unique(0, 1, 100)[0]);
         assert!(buffer.direct.is_some());
         let first = finish_strings(&mut buffer, 1, &ctx);
         assert_eq!(first.0, EncodingKind::DirectV2);
         // Stripe 2: two values repeated → a dictionary again.
-        buffer.begin_group();
-        for i in 0..100 {
-            buffer.push(if i % 2 == 0 { b"on" } else { b"off" });
-        }
-        buffer.finish_group();
+        group(
+            &mut buffer,
+            (0..100).map(|i| if i % 2 == 0 { "on" } else { "off" }),
+        );
         assert!(buffer.direct.is_none());
         let second = finish_strings(&mut buffer, 1, &ctx);
         assert_eq!(second.0, EncodingKind::DictionaryV2);
@@ -447,14 +432,11 @@ mod tests {
     fn the_estimate_does_not_move_when_the_strings_go_direct() {
         let ctx = ctx(OrcCompression::Snappy);
         let mut buffer = StringBuffer::new(&ctx);
-        buffer.begin_group();
-        for v in &unique(0, 1, 400)[0] {
-            buffer.push(v.as_bytes());
-        }
-        let before = buffer.estimated_size();
-        buffer.finish_group();
+        let values = &unique(0, 1, 400)[0];
+        let raw: usize = values.iter().map(|v| v.len() + 2).sum();
+        group(&mut buffer, values);
         assert!(buffer.direct.is_some());
-        assert_eq!(buffer.estimated_size(), before);
+        assert_eq!(buffer.estimated_size(), raw);
         assert!(buffer.bytes.capacity() == 0 && buffer.ends.capacity() == 0);
     }
 }
