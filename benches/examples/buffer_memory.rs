@@ -35,6 +35,8 @@ fn peak_rss(reset: bool) -> u64 {
 }
 
 fn main() {
+    // As `sluice serve` does at start.
+    sluice_convert::bound_allocator_retention();
     let format = match std::env::args().nth(1).as_deref() {
         Some("parquet") => Format::Parquet(ParquetSettings::default()),
         Some("orc") => Format::Orc(OrcSettings::default()),

@@ -43,6 +43,7 @@ mod error;
 pub mod fault;
 mod format;
 mod input;
+mod memory;
 mod pipeline;
 mod table;
 
@@ -50,6 +51,7 @@ pub use converter::{Converted, Converter};
 pub use error::{ConvertError, Result};
 pub use format::{ColumnarWriter, EncodedPart, FileSummary, Format, PartEncoder};
 pub use input::Source;
+pub use memory::{MMAP_THRESHOLD_BYTES, bound_allocator_retention};
 pub use pipeline::{CHUNK_BYTES, Pipeline, Stats, part_bytes};
 pub use sluice_json::ErrorDocument;
 pub use sluice_schema::Table;

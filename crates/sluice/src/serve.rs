@@ -735,6 +735,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         None => ServeConfig::default(),
     };
     let settings = config.validate(args)?;
+    // Before the runtime's threads start: a flushed buffer's conversion memory goes back to
+    // the OS when the object is written (peak RSS ÷ buffer, docs/performance.md "Memory").
+    sluice_convert::bound_allocator_retention();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

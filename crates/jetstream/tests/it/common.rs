@@ -25,6 +25,17 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// With `RUST_LOG` set (`RUST_LOG=sluice_jetstream=debug`, say), the workers' logs go to the
+/// test's output, so a failure shows what the source did; without it, nothing is installed.
+fn init_logs() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A test stream `<name>` over subjects `<name>.>`, deleted (with its lease bucket) on `cleanup`.
 pub struct Fixture {
     pub name: String,
@@ -50,6 +61,7 @@ impl Fixture {
         prefix: &str,
         partitions: u32,
     ) -> Self {
+        init_logs();
         let client = async_nats::connect(url).await.unwrap_or_else(|e| {
             panic!("no NATS server at {url} ({e}): run scripts/test, which starts one")
         });
@@ -148,6 +160,7 @@ impl Fixture {
         let deadline = Instant::now() + timeout;
         loop {
             let mut done = true;
+            let mut status = Vec::new();
             for (p, &last) in self.last_seq.iter().enumerate() {
                 let committed = match kv
                     .entry(format!("shard.{}.{p}", self.name))
@@ -163,13 +176,15 @@ impl Fixture {
                     _ => 0,
                 };
                 done &= committed >= last;
+                status.push(format!("shard {p}: committed {committed} of {last}"));
             }
             if done {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "shards did not commit every message within {timeout:?}"
+                "shards did not commit every message within {timeout:?}: {}",
+                status.join(", ")
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
