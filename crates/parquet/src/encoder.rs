@@ -78,6 +78,12 @@ impl ColumnEncoder {
         self.leaves.len()
     }
 
+    /// Whether this column is one leaf written by arrow-rs, whose dictionary encoding
+    /// [`crate::dictionary::prefers_plain`] may turn off for a row group.
+    pub(crate) fn is_flat_arrow_leaf(&self) -> bool {
+        matches!(self.leaves.as_slice(), [None])
+    }
+
     /// Starts a row group with `writers`, one per leaf (the ones for `INT96` leaves are dropped).
     pub(crate) fn open(
         &mut self,

@@ -43,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod dictionary;
 mod encoder;
 mod error;
 mod parallel;

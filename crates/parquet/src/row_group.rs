@@ -18,6 +18,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 
+use crate::dictionary;
 use crate::encoder::{ClosedLeaf, ColumnEncoder};
 use crate::error::Result;
 use crate::parallel;
@@ -26,6 +27,15 @@ use crate::writer::check_schema;
 /// Slices smaller than this are encoded on the calling thread even when `threads > 1`: the
 /// hand-off would cost more than the encoding.
 const PARALLEL_MIN_ROWS: usize = 1024;
+
+/// Where leaves that would not shrink with a dictionary get their writers.
+#[derive(Clone)]
+pub(crate) struct PlainFallback {
+    /// The file's writer properties with dictionary encoding off.
+    pub(crate) factory: Arc<ArrowRowGroupWriterFactory>,
+    /// The data page size limit: the first page's worth of values is what is judged.
+    pub(crate) page_bytes: usize,
+}
 
 /// One finished row group: compressed column chunks in leaf order, not yet in a file.
 #[derive(Debug)]
@@ -50,6 +60,9 @@ pub struct RowGroupEncoder {
     /// The schema batches must have.
     schema: SchemaRef,
     factory: Arc<ArrowRowGroupWriterFactory>,
+    /// With dictionary encoding on: writers of the same file with it off, for the leaves whose
+    /// first page would not shrink with a dictionary (parquet-java's fallback).
+    plain: Option<PlainFallback>,
     columns: Vec<ColumnEncoder>,
     /// Whether a row group is open (has rows).
     open: bool,
@@ -78,6 +91,7 @@ impl RowGroupEncoder {
     pub(crate) fn new(
         schema: SchemaRef,
         factory: Arc<ArrowRowGroupWriterFactory>,
+        plain: Option<PlainFallback>,
         columns: Vec<ColumnEncoder>,
         block_size_bytes: usize,
         max_row_group_rows: usize,
@@ -86,6 +100,7 @@ impl RowGroupEncoder {
         Self {
             schema,
             factory,
+            plain,
             columns,
             open: false,
             rows: 0,
@@ -101,6 +116,7 @@ impl RowGroupEncoder {
         Self::new(
             Arc::clone(&self.schema),
             Arc::clone(&self.factory),
+            self.plain.clone(),
             self.columns.iter().map(ColumnEncoder::blank).collect(),
             self.block_size_bytes,
             self.max_row_group_rows,
@@ -210,10 +226,31 @@ impl RowGroupEncoder {
     /// Encodes a batch slice that fits in the open (or a new) row group.
     fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
         if !self.open {
-            let mut writers = self
-                .factory
-                .create_column_writers(self.produced)?
-                .into_iter();
+            let mut writers = self.factory.create_column_writers(self.produced)?;
+            if let Some(plain) = &self.plain {
+                // One verdict per leaf, in leaf order.
+                let verdicts: Vec<bool> = self
+                    .columns
+                    .iter()
+                    .zip(batch.columns())
+                    .flat_map(|(column, array)| {
+                        let verdict = column.is_flat_arrow_leaf()
+                            && dictionary::prefers_plain(array, plain.page_bytes);
+                        std::iter::repeat_n(verdict, column.num_leaves())
+                    })
+                    .collect();
+                if verdicts.contains(&true) {
+                    let plain_writers = plain.factory.create_column_writers(self.produced)?;
+                    for ((writer, plain_writer), verdict) in
+                        writers.iter_mut().zip(plain_writers).zip(verdicts)
+                    {
+                        if verdict {
+                            *writer = plain_writer;
+                        }
+                    }
+                }
+            }
+            let mut writers = writers.into_iter();
             for column in &mut self.columns {
                 let n = column.num_leaves();
                 column.open(writers.by_ref().take(n))?;

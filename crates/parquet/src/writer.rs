@@ -35,7 +35,7 @@ use parquet::schema::types::SchemaDescriptor;
 
 use crate::encoder::{ClosedLeaf, ColumnEncoder};
 use crate::error::{ParquetSinkError, Result};
-use crate::row_group::{EncodedRowGroup, RowGroupEncoder};
+use crate::row_group::{EncodedRowGroup, PlainFallback, RowGroupEncoder};
 use crate::settings::{ParquetSettings, TimestampType, created_by};
 use crate::timestamp::{
     Int96Buffer, column_leaves, contains_timestamp, convert_field, needs_unit_conversion,
@@ -116,6 +116,30 @@ impl<W: Write + Send> ParquetWriter<W> {
     pub fn try_new(writer: W, schema: SchemaRef, settings: &ParquetSettings) -> Result<Self> {
         let plan = SchemaPlan::try_new(&schema, settings.timestamp_type())?;
         let props = writer_properties(settings, &plan)?;
+        // parquet-java's fallback needs writers of this file with dictionary encoding off; a
+        // file writer on a sink (never finished) lends the factory for them.
+        let plain = match settings.enable_dictionary_compression() {
+            true => {
+                let props = props
+                    .clone()
+                    .into_builder()
+                    .set_dictionary_enabled(false)
+                    .build();
+                let shadow = SerializedFileWriter::new(
+                    std::io::sink(),
+                    plan.parquet.root_schema_ptr(),
+                    Arc::new(props),
+                )?;
+                Some(PlainFallback {
+                    factory: Arc::new(ArrowRowGroupWriterFactory::new(
+                        &shadow,
+                        Arc::clone(&plan.written),
+                    )),
+                    page_bytes: settings.page_size_bytes(),
+                })
+            }
+            false => None,
+        };
         let file = SerializedFileWriter::new(
             CountingWrite::new(writer),
             plan.parquet.root_schema_ptr(),
@@ -125,6 +149,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         let current = RowGroupEncoder::new(
             Arc::clone(&schema),
             Arc::new(factory),
+            plain,
             plan.columns,
             settings.block_size_bytes(),
             settings.max_row_group_rows(),
@@ -458,6 +483,8 @@ mod tests {
     };
     use parquet::file::metadata::ParquetMetaData;
     use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use parquet::schema::types::ColumnPath;
 
     use crate::settings::{ParquetCompression, ParquetWriterVersion};
 
@@ -1367,7 +1394,37 @@ mod tests {
 
                 let schema = batches[0].schema();
                 let plan = SchemaPlan::try_new(&schema, settings.timestamp_type()).expect("plan");
-                let props = writer_properties(&settings, &plan).expect("props");
+                let mut props = writer_properties(&settings, &plan).expect("props");
+                if settings.enable_dictionary_compression() {
+                    // parquet-java's fallback: the leaves whose first values would not shrink
+                    // with a dictionary are written PLAIN (the same in every row group here).
+                    let mut plain = Vec::new();
+                    let mut builder = props.into_builder();
+                    for ((column, array), field) in plan
+                        .columns
+                        .iter()
+                        .zip(batches[0].columns())
+                        .zip(schema.fields())
+                    {
+                        if column.is_flat_arrow_leaf()
+                            && crate::dictionary::prefers_plain(array, settings.page_size_bytes())
+                        {
+                            plain.push(field.name().as_str());
+                            builder = builder.set_column_dictionary_enabled(
+                                ColumnPath::from(field.name().as_str()),
+                                false,
+                            );
+                        }
+                    }
+                    if small_block == 256 * 1024 {
+                        // The distinct numbers; not the repeating `t` and `str`, nor `bin`
+                        // (mostly distinct in a 1,000-row batch, but drawn from ~1,000 values
+                        // that a 20,000-row page would repeat), nor the FIXED_LEN_BYTE_ARRAY
+                        // decimal(38,6), which is not judged.
+                        assert_eq!(plain, ["s", "i", "l", "f", "d", "dec_small", "dt", "ts"]);
+                    }
+                    props = builder.build();
+                }
                 let options = ArrowWriterOptions::new()
                     .with_properties(props)
                     .with_schema_root(SCHEMA_ROOT.to_owned());
