@@ -13,8 +13,10 @@
 //!
 //! Arrow leaves go through arrow-rs's `ArrowColumnWriter` (what `ArrowWriter` uses inside);
 //! `INT96` timestamp leaves through [`crate::timestamp`]. With `threads == 1` the output is
-//! byte-for-byte what `ArrowWriter` produces for the same properties; with more threads it is
-//! byte-for-byte the same as with one.
+//! byte-for-byte what `ArrowWriter` produces for the same properties, once those turn the
+//! dictionary off for the leaves [`crate::dictionary`]'s first-page check sends to PLAIN (which
+//! `ArrowWriter` cannot decide per row group); with more threads it is byte-for-byte the same as
+//! with one.
 //!
 //! The writer's row groups are built by a [`RowGroupEncoder`]; callers with several threads
 //! take more with [`ParquetWriter::row_group_encoder`], build whole row groups on their own
