@@ -38,14 +38,22 @@ pub(crate) fn prefers_plain(array: &ArrayRef, page_bytes: usize) -> bool {
         }
         Decimal128(precision, _) if *precision <= 9 => fixed(array, 4, page_bytes),
         Decimal128(precision, _) if *precision <= 18 => fixed(array, 8, page_bytes),
-        Utf8 => bytes(array, page_bytes, |i| {
-            array.as_string::<i32>().value(i).as_bytes()
-        }),
-        LargeUtf8 => bytes(array, page_bytes, |i| {
-            array.as_string::<i64>().value(i).as_bytes()
-        }),
-        Binary => bytes(array, page_bytes, |i| array.as_binary::<i32>().value(i)),
-        LargeBinary => bytes(array, page_bytes, |i| array.as_binary::<i64>().value(i)),
+        Utf8 => {
+            let strings = array.as_string::<i32>();
+            bytes(array, page_bytes, |i| strings.value(i).as_bytes())
+        }
+        LargeUtf8 => {
+            let strings = array.as_string::<i64>();
+            bytes(array, page_bytes, |i| strings.value(i).as_bytes())
+        }
+        Binary => {
+            let binary = array.as_binary::<i32>();
+            bytes(array, page_bytes, |i| binary.value(i))
+        }
+        LargeBinary => {
+            let binary = array.as_binary::<i64>();
+            bytes(array, page_bytes, |i| binary.value(i))
+        }
         _ => false,
     }
 }
@@ -80,7 +88,7 @@ fn fixed(array: &dyn Array, width: usize, page_bytes: usize) -> bool {
         }
     }
     let d = seen.len();
-    let page_values = (page_bytes / width).min(page_rows(n, array.len()));
+    let page_values = limit.min(page_rows(n, array.len()));
     verdict(n, d, n * width, d * width, page_values)
 }
 
