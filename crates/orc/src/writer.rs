@@ -89,8 +89,9 @@ pub struct FileSummary {
 ///
 /// A stripe is buffered in memory until it is closed: encoded (and compressed) streams for most
 /// types, the raw bytes for string columns (the DIRECT/DICTIONARY choice needs the whole
-/// stripe). Expect up to about [`OrcSettings::stripe_size_bytes`] plus the string bytes of one
-/// stripe.
+/// stripe; short values only, long mostly-unique ones go DIRECT early, and the raw buffers are
+/// given back once the stripe is encoded). Expect up to about [`OrcSettings::stripe_size_bytes`]
+/// plus the string bytes of one stripe.
 pub struct OrcWriter<W: Write + Send> {
     sink: W,
     schema: SchemaRef,
@@ -330,11 +331,13 @@ struct FileTail<'a, W> {
 
 impl<W: Write> FileTail<'_, W> {
     /// Writes a finished stripe (after padding, with `EnablePadding`) and records it.
-    fn append(&mut self, stripe: EncodedStripe) -> Result<()> {
+    fn append(&mut self, mut stripe: EncodedStripe) -> Result<()> {
         self.pad_before_stripe(stripe.len())?;
         let start = *self.offset;
-        for chunk in &stripe.chunks {
-            self.sink.write_all(chunk)?;
+        // Each stream is freed once it is in the sink: for an in-memory sink the stripe then
+        // never exists twice.
+        for chunk in std::mem::take(&mut stripe.chunks) {
+            self.sink.write_all(&chunk)?;
         }
         *self.offset += stripe.len();
         self.stripes.push(proto::StripeInformation {

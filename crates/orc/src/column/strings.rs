@@ -132,15 +132,13 @@ impl StringBuffer {
         if fits {
             return;
         }
+        // The rest of the stripe goes straight to the streams; the raw buffers are given back.
         let direct = self.take_direct();
-        // Give the raw buffers back: the rest of the stripe goes straight to the streams.
-        self.bytes = Vec::new();
-        self.ends = Vec::new();
         self.direct = Some(direct);
     }
 
     /// Writes the buffered values into DIRECT streams, recording each begun row group's
-    /// positions where it started, and empties the buffer (keeping its capacity).
+    /// positions where it started, and empties the buffer (see [`Self::release`]).
     fn take_direct(&mut self) -> Direct {
         let mut direct = Direct {
             data: OutStream::new(self.codec.clone()),
@@ -161,10 +159,18 @@ impl StringBuffer {
             direct.begin_group();
             g += 1;
         }
-        self.bytes.clear();
-        self.ends.clear();
-        self.group_starts.clear();
+        self.release();
         direct
+    }
+
+    /// Empties the buffer and gives its memory back. Not kept for the next stripe: a stripe's
+    /// raw strings can be tens of megabytes, and held after the stripe is encoded they sit
+    /// beside its finished streams and the file body, the writer's peak (docs/performance.md,
+    /// "Peak memory against the buffer").
+    fn release(&mut self) {
+        self.bytes = Vec::new();
+        self.ends = Vec::new();
+        self.group_starts.clear();
     }
 
     /// Estimated stripe bytes: the raw strings plus two bytes a length, in both modes, so that
@@ -277,9 +283,7 @@ pub(super) fn finish_strings(
         (StreamKind::DictionaryData, dict.finish()),
     ];
     drop(keys);
-    buffer.bytes.clear();
-    buffer.ends.clear();
-    buffer.group_starts.clear();
+    buffer.release();
     (kind, dictionary_size, streams, positions)
 }
 
