@@ -907,6 +907,15 @@ impl Column {
     fn integer(&self, p: &mut P<'_>, first: u8, ctx: &mut Ctx<'_>) -> DResult<i64> {
         match first {
             b'-' | b'0'..=b'9' => {
+                let at = p.offset();
+                let input = p.read.as_u8_slice();
+                if let Some((v, used)) = input
+                    .get(at..)
+                    .and_then(|rest| number::leading_integer(first, rest))
+                {
+                    p.read.eat(used);
+                    return Ok(v);
+                }
                 let s = p.skip_number(first)?;
                 number::parse_i64(s.as_bytes()).map_err(|e| self.number_error(e, s.as_bytes()))
             }
@@ -1229,13 +1238,10 @@ impl ObjectDecoder {
                 // escape would not compare equal), so no string parse is needed.
                 let pos = p.offset();
                 let input = p.read.as_u8_slice();
-                let fast = match self.matcher.expected() {
-                    Some(t) => {
-                        input.get(pos..pos + t.len()) == Some(t)
-                            && input.get(pos + t.len()) == Some(&b'"')
-                    }
-                    None => false,
-                };
+                let fast = self
+                    .matcher
+                    .expected()
+                    .is_some_and(|t| crate::keys::key_at(input, pos, t));
                 let idx = if fast {
                     let len = self.matcher.expected().map_or(0, <[u8]>::len);
                     p.read.eat(len + 1);
