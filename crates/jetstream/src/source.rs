@@ -351,6 +351,7 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
     let mut owned: HashMap<u32, watch::Sender<bool>> = HashMap::new();
     // Start the search at a worker-specific shard so workers don't all race for shard 0.
     let offset = usize::try_from(rand_u64() % partitions as u64).unwrap_or(0);
+    let mut live = 1;
     loop {
         let hb = Heartbeat {
             expires_ms: now_ms()
@@ -359,8 +360,12 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
         let body = serde_json::to_vec(&hb).map_err(|_| JetStreamError::Internal {
             invariant: "heartbeat serializes",
         })?;
-        if let Err(e) = ctx.kv.put(heartbeat_key.as_str(), Bytes::from(body)).await {
-            tracing::warn!(error = %e, "jetstream worker heartbeat failed");
+        match tokio::time::timeout(tick, ctx.kv.put(heartbeat_key.as_str(), Bytes::from(body)))
+            .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "jetstream worker heartbeat failed"),
+            Err(_) => tracing::warn!("jetstream worker heartbeat timed out"),
         }
         while let Some(done) = tasks.try_join_next() {
             if let Ok((shard, result)) = done {
@@ -371,7 +376,21 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
                 }
             }
         }
-        let live = live_workers(&ctx).await.unwrap_or(1);
+        // Bounded: listing the KV bucket reads an ordered push consumer to its end, which was
+        // seen to wait forever after a broker restart; the coordinator must come back to its
+        // stop signal (docs/reliability.md). A listing that fails or times out keeps the last
+        // count.
+        live = match tokio::time::timeout(tick, live_workers(&ctx)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "listing the live workers failed");
+                live
+            }
+            Err(_) => {
+                tracing::warn!(worker = %ctx.worker_id, "listing the live workers timed out");
+                live
+            }
+        };
         let share = partitions.div_ceil(live);
         tracing::debug!(worker = %ctx.worker_id, live, share, owned = ?owned.keys().collect::<Vec<_>>(), "coordinator tick");
         if owned.len() > share {
@@ -437,7 +456,8 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
             first_error.get_or_insert(e);
         }
     }
-    let _ = ctx.kv.delete(heartbeat_key.as_str()).await;
+    // The heartbeat expires by itself if the broker does not answer.
+    let _ = tokio::time::timeout(tick, ctx.kv.delete(heartbeat_key.as_str())).await;
     first_error.map_or(Ok(()), Err)
 }
 
