@@ -152,6 +152,11 @@ impl Decoder {
     /// that hold many records in one buffer can validate it once and use
     /// [`Decoder::decode_str`] per record instead.
     pub fn decode(&mut self, record: &[u8]) -> Result<usize, RecordError> {
+        // simdutf8 picks its SIMD width at run time; std's validation, several times slower on
+        // long records, runs only to place the error in a record that fails.
+        if let Ok(s) = simdutf8::basic::from_utf8(record) {
+            return self.decode_str(s);
+        }
         match std::str::from_utf8(record) {
             Ok(s) => self.decode_str(s),
             Err(e) => Err(RecordError::parse(format!(

@@ -134,3 +134,32 @@ fn deep_nesting_in_unknown_keys_is_skipped_not_overflowed() {
     // Either outcome is acceptable; panicking or overflowing the stack is not.
     let _ = decoder.decode(&record);
 }
+
+#[test]
+fn invalid_utf8_fails_the_record_with_its_position_and_valid_text_decodes() {
+    let table = all_types();
+    let mut decoder = DecoderBuilder::new(&table).build().expect("decoder");
+    // Multi-byte text (2-, 3- and 4-byte sequences) is valid and decodes.
+    let good = "{\"c_int\": 7, \"c_string\": \"caf\u{e9} \u{20ac} \u{1f600}\"}";
+    assert_eq!(decoder.decode(good.as_bytes()).expect("valid UTF-8"), 1);
+    // A lone continuation byte inside a string value, in a record longer than a SIMD block
+    // so the vectorized check sees it in its body, not only in the tail.
+    let mut bad = br#"{"c_int": 8, "c_string": "#.to_vec();
+    let at = bad.len() + 1;
+    bad.extend_from_slice(b"\"\x80");
+    bad.extend(std::iter::repeat_n(b'a', 100));
+    bad.extend_from_slice(b"\"}");
+    let e = decoder.decode(&bad).expect_err("invalid UTF-8");
+    assert_eq!(e.code, sluice_json::RecordErrorCode::ParseError);
+    assert_eq!(
+        e.message,
+        format!("the record is not valid UTF-8 (invalid byte at {at})")
+    );
+    // A truncated sequence at the very end.
+    let e = decoder
+        .decode(b"{\"c_int\": 9, \"c_string\": \"\xe2\x82")
+        .expect_err("truncated sequence");
+    assert!(e.message.contains("not valid UTF-8"), "{}", e.message);
+    // Only the good record is in the batch.
+    assert_eq!(decoder.len(), 1);
+}
