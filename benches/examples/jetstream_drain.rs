@@ -16,8 +16,11 @@
 
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::{self, stream};
+
+#[path = "support/publish.rs"]
+mod support;
 use futures::StreamExt as _;
 
 fn arg(n: usize, default: u64) -> u64 {
@@ -37,42 +40,13 @@ async fn main() {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);
-    let name = format!("sluice_drain_{}", std::process::id());
-    js.create_stream(stream::Config {
-        name: name.clone(),
-        subjects: vec![format!("{name}.>")],
-        ..Default::default()
-    })
-    .await
-    .expect("create stream");
-    let data = shape.generate(records, 42);
-    let lines: Vec<&[u8]> = data
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    let mut last = vec![0u64; usize::try_from(partitions).expect("fits")];
-    for (c, chunk) in lines.chunks(2_000).enumerate() {
-        let mut acks = Vec::with_capacity(chunk.len());
-        for (i, line) in chunk.iter().enumerate() {
-            let p = (c * 2_000 + i) as u64 % partitions;
-            let ack = js
-                .publish(format!("{name}.{p}.e"), line.to_vec().into())
-                .await
-                .expect("publish");
-            acks.push((p, ack));
-        }
-        for (p, ack) in acks {
-            let seq = ack.await.expect("publish ack").sequence;
-            let slot = &mut last[usize::try_from(p).expect("fits")];
-            *slot = (*slot).max(seq);
-        }
-    }
-    eprintln!(
-        "published {} records ({:.1} MB)",
-        lines.len(),
-        bytes as f64 / 1e6
-    );
+    let support::Published {
+        name,
+        records: count,
+        bytes,
+        last,
+    } = support::publish(&js, "sluice_drain", shape, records, partitions).await;
+    eprintln!("published {count} records ({:.1} MB)", bytes as f64 / 1e6);
 
     // A fresh connection for the consumers, as a worker process would have.
     let client = async_nats::connect(&url).await.expect("connect to NATS");

@@ -16,7 +16,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
+
+#[path = "support/publish.rs"]
+mod support;
 
 fn arg(n: usize, default: u64) -> u64 {
     std::env::args()
@@ -40,42 +43,15 @@ async fn main() {
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);
-    let name = format!("sluice_bench_{}", std::process::id());
-    js.create_stream(stream::Config {
-        name: name.clone(),
-        subjects: vec![format!("{name}.>")],
-        ..Default::default()
-    })
-    .await
-    .expect("create stream");
-
-    let data = shape.generate(records, 42);
-    let lines: Vec<&[u8]> = data
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    let mut last = vec![0u64; usize::try_from(partitions).expect("fits")];
     let publish = Instant::now();
-    for (c, chunk) in lines.chunks(2_000).enumerate() {
-        let mut acks = Vec::with_capacity(chunk.len());
-        for (i, line) in chunk.iter().enumerate() {
-            let p = (c * 2_000 + i) as u64 % partitions;
-            let ack = js
-                .publish(format!("{name}.{p}.e"), line.to_vec().into())
-                .await
-                .expect("publish");
-            acks.push((p, ack));
-        }
-        for (p, ack) in acks {
-            let seq = ack.await.expect("publish ack").sequence;
-            let slot = &mut last[usize::try_from(p).expect("fits")];
-            *slot = (*slot).max(seq);
-        }
-    }
+    let support::Published {
+        name,
+        records: count,
+        bytes,
+        last,
+    } = support::publish(&js, "sluice_bench", shape, records, partitions).await;
     eprintln!(
-        "published {} records ({:.1} MB) in {:.2}s",
-        lines.len(),
+        "published {count} records ({:.1} MB) in {:.2}s",
         bytes as f64 / 1e6,
         publish.elapsed().as_secs_f64()
     );
@@ -133,10 +109,9 @@ async fn main() {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "jetstream → sluice serve ({shape_name}, {workers} worker process(es), {partitions} partitions, JSON → Parquet on local disk): \
-         {} records, {:.1} MB in {secs:.2}s = {:.0} records/s, {:.1} MB/s",
-        lines.len(),
+         {count} records, {:.1} MB in {secs:.2}s = {:.0} records/s, {:.1} MB/s",
         bytes as f64 / 1e6,
-        lines.len() as f64 / secs,
+        count as f64 / secs,
         bytes as f64 / 1e6 / secs
     );
     for mut child in children {
