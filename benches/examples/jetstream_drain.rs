@@ -3,13 +3,14 @@
 //!
 //! ```sh
 //! cargo build --release -p sluice-benches --example jetstream_drain
-//! target/release/examples/jetstream_drain [records] [partitions] [shape]
+//! target/release/examples/jetstream_drain [records] [partitions] [shape] [batch]
 //! ```
 //!
 //! Publishes `records` records of a `sluice-datagen` shape (seed 42) over `partitions` subject
 //! partitions exactly as `jetstream_throughput` does, then, in this one process, opens one
 //! durable pull consumer per partition with the settings Sluice's exactly-once source uses
-//! (AckAll, a continuous pull stream of 1,000 messages per batch) and times until every
+//! (AckAll, a continuous pull stream of `batch` messages per batch, default 1,000 as the
+//! source's `fetch_batch`) and times until every
 //! partition has received its last published message, acknowledging every 20,000th message
 //! (Sluice's default object size) with a double ack. Each message's metadata is parsed, as the
 //! source does. Needs the NATS server at `NATS_URL` (default `nats://127.0.0.1:4222`).
@@ -37,6 +38,7 @@ async fn main() {
         .nth(3)
         .unwrap_or_else(|| "telemetry".to_owned());
     let shape = sluice_datagen::Shape::parse(&shape_name).expect("a sluice-datagen shape");
+    let batch = usize::try_from(arg(4, 1_000)).expect("fits");
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);
@@ -71,7 +73,7 @@ async fn main() {
                 .expect("create consumer");
             let mut messages = consumer
                 .stream()
-                .max_messages_per_batch(1_000)
+                .max_messages_per_batch(batch)
                 .expires(Duration::from_secs(5))
                 .heartbeat(Duration::from_secs(2))
                 .messages()
