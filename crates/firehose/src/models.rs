@@ -8,6 +8,8 @@
 //!
 //! Reference: <https://docs.aws.amazon.com/firehose/latest/APIReference/API_Operations.html>.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sluice_delivery::{Tag, Violation};
@@ -23,22 +25,39 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Most tags on a stream (and per `TagDeliveryStream` / `UntagDeliveryStream` call).
 pub const MAX_TAGS: usize = 50;
 
+/// A record's base64 text, borrowed from the request body (it is copied only when the JSON
+/// string holds escapes, such as `\/`). A newtype because serde borrows a `Cow` field but not
+/// one inside an `Option`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Base64Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl std::ops::Deref for Base64Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// `{"Data": "<base64>"}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RecordInput {
+pub struct RecordInput<'a> {
     /// Base64 of the record bytes.
-    pub data: Option<String>,
+    #[serde(borrow)]
+    pub data: Option<Base64Text<'a>>,
 }
 
 /// `PutRecord` request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PutRecordInput {
+pub struct PutRecordInput<'a> {
     /// Stream name.
     pub delivery_stream_name: Option<String>,
     /// The record.
-    pub record: Option<RecordInput>,
+    #[serde(borrow)]
+    pub record: Option<RecordInput<'a>>,
 }
 
 /// `PutRecord` response.
@@ -54,11 +73,12 @@ pub struct PutRecordOutput {
 /// `PutRecordBatch` request.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PutRecordBatchInput {
+pub struct PutRecordBatchInput<'a> {
     /// Stream name.
     pub delivery_stream_name: Option<String>,
     /// 1–500 records.
-    pub records: Option<Vec<RecordInput>>,
+    #[serde(borrow)]
+    pub records: Option<Vec<RecordInput<'a>>>,
 }
 
 /// One entry of `RequestResponses`: `RecordId` on success, `ErrorCode` + `ErrorMessage` on failure.
@@ -233,7 +253,7 @@ pub struct ListTagsForDeliveryStreamOutput {
 
 /// Parse a request body, mapping syntax and type errors to `SerializationException`.
 /// An empty body reads as `{}`.
-pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else {
@@ -415,8 +435,32 @@ mod tests {
     }
 
     #[test]
+    fn record_data_is_borrowed_unless_escaped() {
+        // `\/` is how some JSON encoders write `/`, which base64 uses.
+        let body = br#"{"DeliveryStreamName":"s","Records":[{"Data":"YS9i"},{"Data":"YS\/i"},{"Data":null},{}]}"#;
+        let input: PutRecordBatchInput<'_> = parse(body).expect("parses");
+        let records = input.records.expect("records");
+        assert_eq!(records.len(), 4);
+        let plain = records[0].data.as_ref().expect("data");
+        assert!(
+            matches!(plain.0, Cow::Borrowed(_)),
+            "plain text is borrowed"
+        );
+        let escaped = records[1].data.as_ref().expect("data");
+        assert!(
+            matches!(escaped.0, Cow::Owned(_)),
+            "escaped text is unescaped"
+        );
+        assert_eq!(&**plain, "YS9i");
+        assert_eq!(&**escaped, "YS/i");
+        assert!(records[2].data.is_none() && records[3].data.is_none());
+        let single: PutRecordInput<'_> = parse(br#"{"Record":{"Data":"YQ=="}}"#).expect("parses");
+        assert_eq!(single.record.and_then(|r| r.data).as_deref(), Some("YQ=="));
+    }
+
+    #[test]
     fn malformed_json_is_serialization_exception() {
-        let err = parse::<PutRecordInput>(b"{\"DeliveryStreamName\":").expect_err("malformed");
+        let err = parse::<PutRecordInput<'_>>(b"{\"DeliveryStreamName\":").expect_err("malformed");
         assert_eq!(err.error_type(), "SerializationException");
     }
 

@@ -781,7 +781,7 @@ impl Inner {
     }
 
     async fn put_record(self: &Arc<Self>, body: &[u8]) -> Result<Vec<u8>> {
-        let input: models::PutRecordInput = models::parse(body)?;
+        let input: models::PutRecordInput<'_> = models::parse(body)?;
         let mut v = Violations::default();
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         let mut data = None;
@@ -813,7 +813,7 @@ impl Inner {
     }
 
     async fn put_record_batch(self: &Arc<Self>, body: &[u8]) -> Result<Vec<u8>> {
-        let input: models::PutRecordBatchInput = models::parse(body)?;
+        let input: models::PutRecordBatchInput<'_> = models::parse(body)?;
         let mut v = Violations::default();
         let name = Self::stream_name(&mut v, input.delivery_stream_name.as_deref());
         let missing = input.records.is_none();
