@@ -80,13 +80,11 @@ async fn main() {
                 .await
                 .expect("pull stream");
             let mut n = 0u64;
-            let mut payload = 0usize;
             while let Some(m) = messages.next().await {
                 let m = m.expect("message");
                 let info = m.info().expect("metadata");
                 let seq = info.stream_sequence;
                 n += 1;
-                payload += m.payload.len();
                 if n.is_multiple_of(20_000) || seq >= end {
                     m.double_ack().await.expect("ack");
                 }
@@ -94,12 +92,12 @@ async fn main() {
                     break;
                 }
             }
-            (n, payload)
+            n
         });
     }
     let mut total = 0u64;
     while let Some(done) = tasks.join_next().await {
-        total += done.expect("consumer task").0;
+        total += done.expect("consumer task");
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
