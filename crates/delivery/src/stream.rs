@@ -658,13 +658,57 @@ impl DeliveryStream {
                 });
             }
         };
+        Ok(self.queue(permit, records, tracker, receipt))
+    }
+
+    /// Queue records, waiting at most `wait` for room in the stream's queue, then fail with
+    /// [`DeliveryError::OverLimits`] as [`DeliveryStream::try_put`] does at once. A source
+    /// that answers a client (the HTTP API) uses it to hold a request while the stream
+    /// catches up instead of refusing it, without waiting without bound.
+    pub async fn put_within(&self, records: Vec<Record>, wait: Duration) -> Result<PutReceipt> {
+        if wait.is_zero() {
+            return self.try_put(records);
+        }
+        let (tracker, receipt) = self.prepare()?;
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => {
+                match tokio::time::timeout(wait, self.tx.reserve()).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => {
+                        return Err(DeliveryError::ShuttingDown {
+                            stream: self.shared.name.clone(),
+                        });
+                    }
+                    Err(_) => {
+                        Counters::add(&self.shared.counters.throttled_puts, 1);
+                        return Err(DeliveryError::OverLimits);
+                    }
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                return Err(DeliveryError::ShuttingDown {
+                    stream: self.shared.name.clone(),
+                });
+            }
+        };
+        Ok(self.queue(permit, records, tracker, receipt))
+    }
+
+    fn queue(
+        &self,
+        permit: mpsc::Permit<'_, Command>,
+        records: Vec<Record>,
+        tracker: Arc<Tracker>,
+        receipt: PutReceipt,
+    ) -> PutReceipt {
         self.count_incoming(&records);
         permit.send(Command::Put {
             records,
             route: Route::Normal,
             tracker,
         });
-        Ok(receipt)
+        receipt
     }
 
     async fn command(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> Result<()> {

@@ -58,6 +58,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a client has to send a request's body (8 MiB at 1 MB/s fits).
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a put waits for room in a busy stream before its records are refused.
+pub const DEFAULT_BACKPRESSURE_WAIT: Duration = Duration::from_secs(1);
 
 /// Limits on HTTP connections, so slow or stalled clients cannot block other callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,11 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
     /// Time to read a request's body, once its headers are in.
     pub body_timeout: Duration,
+    /// Time a put waits for room in a stream whose queue is full (it is converting and
+    /// writing as fast as it can) before its records are refused with
+    /// `ServiceUnavailableException`; zero refuses at once, as Firehose does. Waiting answers
+    /// the client later instead of making it send the same bytes again.
+    pub backpressure_wait: Duration,
 }
 
 impl Default for HttpLimits {
@@ -76,6 +83,7 @@ impl Default for HttpLimits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            backpressure_wait: DEFAULT_BACKPRESSURE_WAIT,
         }
     }
 }
@@ -680,7 +688,10 @@ impl Inner {
             .iter()
             .map(|d| Record::new(d.clone(), arrival_ms))
             .collect();
-        let receipt = match stream.try_put(records) {
+        let receipt = match stream
+            .put_within(records, self.http.backpressure_wait)
+            .await
+        {
             Ok(r) => r,
             Err(DeliveryError::OverLimits | DeliveryError::ShuttingDown { .. }) => {
                 return Ok(0);

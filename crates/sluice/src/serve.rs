@@ -509,6 +509,10 @@ struct HttpConfig {
     /// Seconds a client has to send a request's body (default 30).
     #[serde(default)]
     body_timeout_seconds: Option<u64>,
+    /// Milliseconds a put waits for room in a busy stream before its records are refused
+    /// with `ServiceUnavailableException` (default 1000; 0 refuses at once, as Firehose does).
+    #[serde(default)]
+    backpressure_wait_ms: Option<u64>,
 }
 
 /// Write-ahead log settings.
@@ -673,6 +677,12 @@ impl ServeConfig {
                     }
                     *slot = std::time::Duration::from_secs(secs);
                 }
+            }
+            if let Some(ms) = http.backpressure_wait_ms {
+                if ms > 60_000 {
+                    bail!("http.backpressure_wait_ms: {ms} is not between 0 and 60000");
+                }
+                limits.backpressure_wait = std::time::Duration::from_millis(ms);
             }
             builder = builder.with_http_limits(limits);
         }
@@ -1073,6 +1083,38 @@ mod tests {
         let err =
             serde_norway::from_str::<ServeConfig>("limits:\n  partitions: 9\n").expect_err("typo");
         assert!(err.to_string().contains("partitions"), "{err}");
+    }
+
+    #[test]
+    fn http_section_is_checked_and_names_the_field() {
+        let config: ServeConfig = serde_norway::from_str(
+            "http:\n  max_connections: 8\n  header_timeout_seconds: 3\n  backpressure_wait_ms: 250\n",
+        )
+        .expect("parses");
+        let settings = config.validate(&args()).expect("valid");
+        let built = format!("{:?}", settings.builder);
+        assert!(built.contains("max_connections: 8"), "{built}");
+        assert!(built.contains("header_timeout: 3s"), "{built}");
+        assert!(built.contains("backpressure_wait: 250ms"), "{built}");
+        let config: ServeConfig =
+            serde_norway::from_str("http:\n  backpressure_wait_ms: 0\n").expect("parses");
+        let built = format!("{:?}", config.validate(&args()).expect("valid").builder);
+        assert!(built.contains("backpressure_wait: 0ns"), "{built}");
+        for (yaml, problem) in [
+            ("http:\n  max_connections: 0\n", "http.max_connections"),
+            (
+                "http:\n  body_timeout_seconds: 0\n",
+                "http.body_timeout_seconds",
+            ),
+            (
+                "http:\n  backpressure_wait_ms: 60001\n",
+                "http.backpressure_wait_ms",
+            ),
+        ] {
+            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+            let err = config.validate(&args()).err().expect("invalid");
+            assert!(err.to_string().contains(problem), "{yaml}: {err}");
+        }
     }
 
     #[test]

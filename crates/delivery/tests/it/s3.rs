@@ -241,12 +241,39 @@ async fn outage_is_retried_and_loses_nothing() {
     }
     assert!(over_limits, "try_put never pushed back");
     assert!(stream.metrics().throttled_puts >= 1);
-    // What this test had accepted: "one" and the try_puts answered Ok, queued-0.. in order.
-    let mut expected = vec!["one".to_owned()];
+    // put_within waits its bound for room, then refuses the same way.
+    let throttled = stream.metrics().throttled_puts;
+    let started = tokio::time::Instant::now();
+    let held = stream
+        .put_within(records(&clock, &["refused"]), Duration::from_millis(200))
+        .await;
+    assert!(
+        matches!(held, Err(DeliveryError::OverLimits)),
+        "still full: {held:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+    assert_eq!(stream.metrics().throttled_puts, throttled + 1);
+    // What this test had accepted: "one" and the try_puts answered Ok, queued-0.. in order,
+    // then "held", which waits for room through the end of the outage.
+    let mut expected = vec!["one".to_owned(), "held".to_owned()];
     expected.extend((0..queued.len()).map(|i| format!("queued-{i}")));
     expected.sort();
-
-    failing.store(false, Ordering::SeqCst);
+    let wait_for_room = async {
+        let held = stream
+            .put_within(records(&clock, &["held\n"]), Duration::from_secs(30))
+            .await;
+        (held, tokio::time::Instant::now())
+    };
+    let end_outage = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ended = tokio::time::Instant::now();
+        failing.store(false, Ordering::SeqCst);
+        ended
+    };
+    let ((held, queued_at), ended) = tokio::join!(wait_for_room, end_outage);
+    let held = held.expect("queued once there is room");
+    assert!(queued_at >= ended, "no room while S3 is down");
+    queued.push(held);
     tokio::time::timeout(Duration::from_secs(30), first.durable())
         .await
         .expect("recovers")
