@@ -646,17 +646,8 @@ impl DeliveryStream {
     /// saturated (the HTTP layer answers `ServiceUnavailableException`).
     pub fn try_put(&self, records: Vec<Record>) -> Result<PutReceipt> {
         let (tracker, receipt) = self.prepare()?;
-        let permit = match self.tx.try_reserve() {
-            Ok(permit) => permit,
-            Err(mpsc::error::TrySendError::Full(())) => {
-                Counters::add(&self.shared.counters.throttled_puts, 1);
-                return Err(DeliveryError::OverLimits);
-            }
-            Err(mpsc::error::TrySendError::Closed(())) => {
-                return Err(DeliveryError::ShuttingDown {
-                    stream: self.shared.name.clone(),
-                });
-            }
+        let Some(permit) = self.room_now()? else {
+            return Err(self.over_limits());
         };
         Ok(self.queue(permit, records, tracker, receipt))
     }
@@ -666,33 +657,38 @@ impl DeliveryStream {
     /// that answers a client (the HTTP API) uses it to hold a request while the stream
     /// catches up instead of refusing it, without waiting without bound.
     pub async fn put_within(&self, records: Vec<Record>, wait: Duration) -> Result<PutReceipt> {
-        if wait.is_zero() {
-            return self.try_put(records);
-        }
         let (tracker, receipt) = self.prepare()?;
-        let permit = match self.tx.try_reserve() {
-            Ok(permit) => permit,
-            Err(mpsc::error::TrySendError::Full(())) => {
-                match tokio::time::timeout(wait, self.tx.reserve()).await {
-                    Ok(Ok(permit)) => permit,
-                    Ok(Err(_)) => {
-                        return Err(DeliveryError::ShuttingDown {
-                            stream: self.shared.name.clone(),
-                        });
-                    }
-                    Err(_) => {
-                        Counters::add(&self.shared.counters.throttled_puts, 1);
-                        return Err(DeliveryError::OverLimits);
-                    }
-                }
-            }
-            Err(mpsc::error::TrySendError::Closed(())) => {
-                return Err(DeliveryError::ShuttingDown {
-                    stream: self.shared.name.clone(),
-                });
-            }
+        let permit = match self.room_now()? {
+            Some(permit) => permit,
+            None if wait.is_zero() => return Err(self.over_limits()),
+            None => match tokio::time::timeout(wait, self.tx.reserve()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(self.shutting_down()),
+                Err(_) => return Err(self.over_limits()),
+            },
         };
         Ok(self.queue(permit, records, tracker, receipt))
+    }
+
+    /// A place in the queue if there is one now; `None` when it is full.
+    fn room_now(&self) -> Result<Option<mpsc::Permit<'_, Command>>> {
+        match self.tx.try_reserve() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(mpsc::error::TrySendError::Full(())) => Ok(None),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(self.shutting_down()),
+        }
+    }
+
+    /// A put refused for back-pressure, counted.
+    fn over_limits(&self) -> DeliveryError {
+        Counters::add(&self.shared.counters.throttled_puts, 1);
+        DeliveryError::OverLimits
+    }
+
+    fn shutting_down(&self) -> DeliveryError {
+        DeliveryError::ShuttingDown {
+            stream: self.shared.name.clone(),
+        }
     }
 
     fn queue(
