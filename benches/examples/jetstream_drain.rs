@@ -24,21 +24,15 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 mod support;
 use futures::StreamExt as _;
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .map_or(default, |a| a.parse().expect("a number"))
-}
-
 #[tokio::main]
 async fn main() {
-    let records = arg(1, 1_000_000);
-    let partitions = arg(2, 6);
+    let records = support::arg(1, 1_000_000);
+    let partitions = support::arg(2, 6);
     let shape_name = std::env::args()
         .nth(3)
         .unwrap_or_else(|| "telemetry".to_owned());
     let shape = sluice_datagen::Shape::parse(&shape_name).expect("a sluice-datagen shape");
-    let batch = usize::try_from(arg(4, 1_000)).expect("fits");
+    let batch = usize::try_from(support::arg(4, 1_000)).expect("fits");
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned());
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let js = jetstream::new(client);

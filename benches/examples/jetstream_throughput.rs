@@ -21,20 +21,14 @@ use async_nats::jetstream;
 #[path = "support/publish.rs"]
 mod support;
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .map_or(default, |a| a.parse().expect("a number"))
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let sluice = std::env::args().nth(1).expect(
         "usage: jetstream_throughput <sluice exe> [records] [workers] [partitions] [shape]",
     );
-    let records = arg(2, 100_000);
-    let workers = arg(3, 1);
-    let partitions = arg(4, 6);
+    let records = support::arg(2, 100_000);
+    let workers = support::arg(3, 1);
+    let partitions = support::arg(4, 6);
     let shape_name = std::env::args()
         .nth(5)
         .unwrap_or_else(|| "telemetry".to_owned());

@@ -1,6 +1,14 @@
-//! Shared by the JetStream examples: a fresh stream filled with a `sluice-datagen` shape.
+//! Shared by the JetStream examples: their numeric arguments, and a fresh stream filled with a
+//! `sluice-datagen` shape.
 
 use async_nats::jetstream::{self, stream};
+
+/// The `n`th command-line argument as a number, or `default` when it is absent.
+pub fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .map_or(default, |a| a.parse().expect("a number"))
+}
 
 /// What [`publish`] put in the stream.
 pub struct Published {
