@@ -99,20 +99,14 @@ impl Monitor {
 
     /// `GET /metrics`, `GET /ui` (the status page) and `GET /ui/status.json`. The Firehose
     /// API is `POST /`, so nothing collides; no fallback is set, so this merges before the
-    /// API's router.
+    /// API's router. None of them checks a signature: serve them on the API's listener only
+    /// when that listener does not either.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/metrics", get(metrics))
             .route("/ui", get(page))
             .route("/ui/", get(page))
             .route("/ui/status.json", get(status_json))
-            .with_state(self.clone())
-    }
-
-    /// Only `/metrics` (for a separate metrics listener).
-    pub fn metrics_router(&self) -> Router {
-        Router::new()
-            .route("/metrics", get(metrics))
             .with_state(self.clone())
     }
 }

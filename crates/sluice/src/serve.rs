@@ -822,8 +822,8 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             let at = metrics_listener
                 .local_addr()
                 .context("listener has no address")?;
-            say!("sluice serve: metrics on http://{at}/metrics");
-            let router = monitor.metrics_router();
+            say!("sluice serve: metrics on http://{at}/metrics, status page on http://{at}/ui");
+            let router = monitor.router();
             let stop = stopped(stop_rx.clone());
             Some(tokio::spawn(async move {
                 axum::serve(metrics_listener, router)
@@ -834,9 +834,24 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         None => None,
     };
     let persister = monitor.spawn_persister();
-    say!(
-        "sluice serve: status page on http://{addr}/ui, Prometheus metrics on http://{addr}/metrics"
-    );
+    // With access keys every API request must be signed; Prometheus and a browser cannot sign,
+    // so the unauthenticated pages stay off the API's listener (docs/observability.md).
+    let monitor_on_api = if settings.authenticates {
+        say!(
+            "sluice serve: access keys configured: /metrics and /ui are not served on the API listener{}",
+            if settings.metrics_listen.is_some() {
+                " (see the metrics listener above)"
+            } else {
+                "; set metrics_listen to serve them on an address of their own"
+            }
+        );
+        axum::Router::new()
+    } else {
+        say!(
+            "sluice serve: status page on http://{addr}/ui, Prometheus metrics on http://{addr}/metrics"
+        );
+        monitor.router()
+    };
     // Last: tests and scripts wait for this line.
     say!("sluice serve: listening on http://{addr} (Amazon Firehose API, AWS JSON 1.1)");
     // One signal stops the API, the sources and the metrics listener, concurrently.
@@ -845,7 +860,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let (served, sources_stopped) = tokio::join!(
-        server.serve_with(listener, monitor.router(), stopped(stop_rx.clone())),
+        server.serve_with(listener, monitor_on_api, stopped(stop_rx.clone())),
         async {
             stopped(stop_rx).await;
             stop_sources(sources).await

@@ -418,17 +418,19 @@ fn prometheus_scrapes_the_known_workload() {
     let metrics_addr = printed
         .lines()
         .find_map(|l| l.strip_prefix("sluice serve: metrics on http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"))
-        .to_owned();
+        .and_then(|rest| rest.split_once("/metrics"))
+        .map(|(addr, _)| addr.to_owned())
+        .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"));
     let (status, text) = get(&metrics_addr, "/metrics");
     assert_eq!(status, 200);
     assert_eq!(
         sample(&text, r#"sluice_incoming_records_total{stream="raw"}"#),
         Some(RAW as f64)
     );
-    // It serves metrics only.
-    assert_eq!(get(&metrics_addr, "/ui").0, 404);
+    // And the status page, but not the API.
+    assert_eq!(get(&metrics_addr, "/ui").0, 200);
+    assert_eq!(get(&metrics_addr, "/ui/status.json").0, 200);
+    assert_eq!(get(&metrics_addr, "/").0, 404);
     server.stop();
 }
 

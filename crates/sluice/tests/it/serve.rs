@@ -553,6 +553,7 @@ fn boto3_sees_auth_and_validation_errors() {
     std::fs::write(
         &config,
         "access_keys:\n  - access_key_id: AKIDSLUICE\n    secret_access_key: right-secret\n\
+         metrics_listen: 127.0.0.1:0\n\
          streams:\n  - DeliveryStreamName: authd\n    ExtendedS3DestinationConfiguration:\n      BucketARN: arn:aws:s3:::lake\n",
     )
     .expect("config");
@@ -562,6 +563,25 @@ fn boto3_sees_auth_and_validation_errors() {
         Some(&config),
     );
     assert!(!server.printed().contains("no access keys configured"));
+    // The unauthenticated pages are not on the API's listener: an unsigned GET gets the
+    // signature error, not the metrics…
+    let (status, body) = crate::observe::get(&server.addr, "/metrics");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("UnrecognizedClientException"), "{body}");
+    assert!(!body.contains("sluice_"), "{body}");
+    assert_eq!(crate::observe::get(&server.addr, "/ui").0, 400);
+    // …they are on the metrics listener the operator chose.
+    let printed = server.printed();
+    let monitor_addr = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("sluice serve: metrics on http://"))
+        .and_then(|rest| rest.split_once("/metrics"))
+        .map(|(addr, _)| addr.to_owned())
+        .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"));
+    let (status, text) = crate::observe::get(&monitor_addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(text.contains("sluice_streams 1"), "{text}");
+    assert_eq!(crate::observe::get(&monitor_addr, "/ui").0, 200);
     let out: Value = serde_json::from_str(run_client("errors", &server.url(), work.path()).trim())
         .expect("client output");
     server.stop();
