@@ -10,6 +10,7 @@
 mod bench;
 mod convert;
 mod cost;
+mod huge_pages;
 mod query;
 mod serve;
 mod terraform;
@@ -174,9 +175,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
+    // Before any thread starts: may replace this process with itself (huge_pages.rs). Only
+    // for the one-file conversions; `sluice serve` keeps 4 KiB pages for its memory bound.
+    let huge_pages = match cli.command {
+        Command::Convert(_) | Command::Bench(_) => huge_pages::ensure(),
+        _ => None,
+    };
     if let Err(e) = init_logging(cli.log_format) {
         eprintln!("sluice: error: {e:#}");
         return ExitCode::FAILURE;
+    }
+    if let Some(why) = huge_pages {
+        eprintln!("sluice: warning: {why}");
     }
     let result = match cli.command {
         Command::Convert(args) => convert::run(&args),

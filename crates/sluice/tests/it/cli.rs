@@ -560,3 +560,77 @@ fn version_names_the_json_simd_build() {
     let short = String::from_utf8(short.stdout).expect("utf-8");
     assert_eq!(short.trim(), concat!("sluice ", env!("CARGO_PKG_VERSION")));
 }
+
+/// `sluice convert` executes itself again with glibc's huge-page tunable
+/// (crates/sluice/src/huge_pages.rs) unless the operator set `GLIBC_TUNABLES`: the running
+/// process's environment says which, glibc advised huge pages for its memory (`hg` in smaps'
+/// `VmFlags`) only with the tunable, and the conversion is the same either way.
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn convert_asks_for_huge_pages_unless_the_operator_decided() {
+    use std::time::{Duration, Instant};
+
+    fn tunables(pid: u32) -> Vec<String> {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter_map(|v| v.strip_prefix(b"GLIBC_TUNABLES="))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+    fn advised(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("VmFlags:"))
+            .any(|flags| flags.split_whitespace().any(|f| f == "hg"))
+    }
+
+    for preset in [None, Some("glibc.malloc.hugetlb=0")] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("out.parquet");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.args(["convert", "--table", TELEMETRY, "--output"])
+            .arg(&out)
+            .current_dir(repo_root())
+            .env_remove("GLIBC_TUNABLES")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(value) = preset {
+            cmd.env("GLIBC_TUNABLES", value);
+        }
+        let mut child = cmd.spawn().expect("spawn sluice");
+        let pid = child.id();
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"{\"event_id\":\"a\"}\n{\"event_id\":\"b\"}\n")
+            .expect("write stdin");
+        // The process waits on its open stdin: look at it while it runs. The exec is at once,
+        // the first heap growth soon after; give either 20 s.
+        let want = preset.unwrap_or("glibc.malloc.hugetlb=1").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (tunables(pid) != [want.clone()] || advised(pid) != preset.is_none())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if preset.is_some() {
+            // Absence needs the process to have done its start-up work first.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(tunables(pid), [want], "{preset:?}");
+        assert_eq!(advised(pid), preset.is_none(), "{preset:?}");
+        stdin
+            .write_all(b"{\"event_id\":\"c\"}\n")
+            .expect("write stdin");
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(rows(&read_parquet(&out)), 3, "{preset:?}");
+    }
+}
