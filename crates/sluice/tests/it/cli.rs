@@ -563,8 +563,9 @@ fn version_names_the_json_simd_build() {
 
 /// `sluice convert` executes itself again with glibc's huge-page tunable
 /// (crates/sluice/src/huge_pages.rs) unless the operator set `GLIBC_TUNABLES`: the running
-/// process's environment says which, glibc advised huge pages for its memory (`hg` in smaps'
-/// `VmFlags`) only with the tunable, and the conversion is the same either way.
+/// process's environment says which, and the conversion is the same either way. (Whether glibc
+/// then advises a mapping — `hg` in smaps' `VmFlags` — depends on it growing one by 2 MiB or
+/// more while the test looks, which thread timing decides: not asserted.)
 #[test]
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn convert_asks_for_huge_pages_unless_the_operator_decided() {
@@ -577,13 +578,6 @@ fn convert_asks_for_huge_pages_unless_the_operator_decided() {
             .filter_map(|v| v.strip_prefix(b"GLIBC_TUNABLES="))
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .collect()
-    }
-    fn advised(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/smaps"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.strip_prefix("VmFlags:"))
-            .any(|flags| flags.split_whitespace().any(|f| f == "hg"))
     }
 
     for preset in [None, Some("glibc.malloc.hugetlb=0")] {
@@ -606,21 +600,14 @@ fn convert_asks_for_huge_pages_unless_the_operator_decided() {
         stdin
             .write_all(b"{\"event_id\":\"a\"}\n{\"event_id\":\"b\"}\n")
             .expect("write stdin");
-        // The process waits on its open stdin: look at it while it runs. The exec is at once,
-        // the first heap growth soon after; give either 20 s.
+        // The process waits on its open stdin: look at it while it runs (the exec comes first
+        // thing; give it 20 s on a loaded machine).
         let want = preset.unwrap_or("glibc.malloc.hugetlb=1").to_owned();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while (tunables(pid) != [want.clone()] || advised(pid) != preset.is_none())
-            && Instant::now() < deadline
-        {
+        while tunables(pid) != [want.clone()] && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        if preset.is_some() {
-            // Absence needs the process to have done its start-up work first.
-            std::thread::sleep(Duration::from_millis(500));
-        }
         assert_eq!(tunables(pid), [want], "{preset:?}");
-        assert_eq!(advised(pid), preset.is_none(), "{preset:?}");
         stdin
             .write_all(b"{\"event_id\":\"c\"}\n")
             .expect("write stdin");
