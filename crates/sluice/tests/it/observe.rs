@@ -414,13 +414,7 @@ fn prometheus_scrapes_the_known_workload() {
     );
 
     // The separate metrics listener serves the same families.
-    let printed = server.printed();
-    let metrics_addr = printed
-        .lines()
-        .find_map(|l| l.strip_prefix("sluice serve: metrics on http://"))
-        .and_then(|rest| rest.split_once("/metrics"))
-        .map(|(addr, _)| addr.to_owned())
-        .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"));
+    let metrics_addr = server.metrics_addr();
     let (status, text) = get(&metrics_addr, "/metrics");
     assert_eq!(status, 200);
     assert_eq!(

@@ -91,6 +91,17 @@ impl Server {
         self.child.id()
     }
 
+    /// The address of the `metrics_listen` listener, from the line the server printed.
+    pub(crate) fn metrics_addr(&self) -> String {
+        let printed = self.printed();
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix("sluice serve: metrics on http://"))
+            .and_then(|rest| rest.split_once("/metrics"))
+            .map(|(addr, _)| addr.to_owned())
+            .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"))
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -571,13 +582,7 @@ fn boto3_sees_auth_and_validation_errors() {
     assert!(!body.contains("sluice_"), "{body}");
     assert_eq!(crate::observe::get(&server.addr, "/ui").0, 400);
     // …they are on the metrics listener the operator chose.
-    let printed = server.printed();
-    let monitor_addr = printed
-        .lines()
-        .find_map(|l| l.strip_prefix("sluice serve: metrics on http://"))
-        .and_then(|rest| rest.split_once("/metrics"))
-        .map(|(addr, _)| addr.to_owned())
-        .unwrap_or_else(|| panic!("no metrics listener line:\n{printed}"));
+    let monitor_addr = server.metrics_addr();
     let (status, text) = crate::observe::get(&monitor_addr, "/metrics");
     assert_eq!(status, 200);
     assert!(text.contains("sluice_streams 1"), "{text}");
