@@ -59,6 +59,14 @@ pub(crate) struct BenchArgs {
     json: bool,
 }
 
+impl BenchArgs {
+    /// Whether this process converts (the peer comparison hands over to the harness, whose
+    /// tools must run in the caller's environment, not in one `sluice` changed for itself).
+    pub(crate) fn converts_here(&self) -> bool {
+        !self.peers
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Run {
     tool: &'static str,

@@ -1,13 +1,14 @@
 //! Transparent huge pages for glibc's allocator, asked for before the process starts.
 //!
 //! A conversion touches fresh memory all the time (Parquet pages, dictionaries, decoded
-//! columns, object bodies): a one-core `sluice convert` spent about a fifth of its time in
-//! page faults, 4 KiB at a time. glibc's `glibc.malloc.hugetlb=1` tunable makes malloc advise
+//! columns, object bodies): a one-core `sluice convert` spent about a fifth of its time in the
+//! kernel, mostly faulting pages in 4 KiB at a time. glibc's `glibc.malloc.hugetlb=1` tunable makes malloc advise
 //! transparent huge pages (`madvise(MADV_HUGEPAGE)`) for its heap and its large mappings, so the
 //! kernel maps them 2 MiB at a time where it can. glibc reads tunables only when a program
 //! starts, so `sluice convert` and `sluice bench` set it and execute themselves again (same
 //! process id, arguments and descriptors) before doing anything else. docs/performance.md has
-//! the measurements.
+//! the measurements. `sluice bench --peers` does not: it only starts the peer harness, whose
+//! tools should run in the caller's environment (its `sluice convert` runs ask for themselves).
 //!
 //! `sluice serve` does not: it holds a conversion's peak memory near 1.5× the buffer, and huge
 //! pages, mapped whole where glibc's blocks use part of them, took that to 1.53× in one of

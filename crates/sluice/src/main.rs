@@ -178,7 +178,8 @@ fn main() -> ExitCode {
     // Before any thread starts: may replace this process with itself (huge_pages.rs). Only
     // for the one-file conversions; `sluice serve` keeps 4 KiB pages for its memory bound.
     let huge_pages = match cli.command {
-        Command::Convert(_) | Command::Bench(_) => huge_pages::ensure(),
+        Command::Convert(_) => huge_pages::ensure(),
+        Command::Bench(ref args) if args.converts_here() => huge_pages::ensure(),
         _ => None,
     };
     if let Err(e) = init_logging(cli.log_format) {
