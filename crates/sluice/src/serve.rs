@@ -996,6 +996,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 mod tests {
     use super::*;
 
+    /// The error `validate` gives for a configuration that parses but is invalid.
+    fn rejected(yaml: &str) -> anyhow::Error {
+        let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
+        config.validate(&args()).err().expect("invalid")
+    }
+
     fn args() -> ServeArgs {
         ServeArgs {
             config: None,
@@ -1040,8 +1046,7 @@ mod tests {
                 "invoke_timeout_seconds",
             ),
         ] {
-            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
-            let err = config.validate(&args()).err().expect("invalid");
+            let err = rejected(yaml);
             assert!(err.to_string().contains(problem), "{err}");
         }
         let err =
@@ -1091,8 +1096,7 @@ mod tests {
                 "limits.ingest.requests_per_second",
             ),
         ] {
-            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
-            let err = config.validate(&args()).err().expect("invalid");
+            let err = rejected(yaml);
             assert!(err.to_string().contains(problem), "{yaml}: {err}");
         }
         let err =
@@ -1126,8 +1130,7 @@ mod tests {
                 "http.backpressure_wait_ms",
             ),
         ] {
-            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
-            let err = config.validate(&args()).err().expect("invalid");
+            let err = rejected(yaml);
             assert!(err.to_string().contains(problem), "{yaml}: {err}");
         }
     }
@@ -1225,8 +1228,7 @@ mod tests {
                 "buckets.lake.s3",
             ),
         ] {
-            let config: ServeConfig = serde_norway::from_str(yaml).expect("parses");
-            let err = config.validate(&args()).err().expect("invalid");
+            let err = rejected(yaml);
             assert!(format!("{err:#}").contains(problem), "{yaml}: {err:#}");
         }
         for (yaml, field) in [
