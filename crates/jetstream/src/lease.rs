@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{JetStreamError, Result};
 
+/// How many times one lease write goes again on top of an entry that is still ours but at a
+/// revision it did not expect (a broker restarted without its newest writes).
+const MAX_REWRITES: u32 = 4;
+
 /// A range recorded before its objects are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Intent {
@@ -172,6 +176,9 @@ impl Lease {
         };
         let mut backoff = Duration::from_millis(50);
         let deadline = tokio::time::Instant::now() + self.ttl / 2;
+        // Writes on top of an entry that is still ours at another revision. Bounded by count,
+        // not time: the revision check fences out any other worker however late it is.
+        let mut rewrites = 0u32;
         loop {
             match self
                 .kv
@@ -185,9 +192,15 @@ impl Lease {
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
                     match self.read_back().await {
+                        // The entry could not be read (the server is going away or coming
+                        // back): try the write again while the lease lasts.
+                        Err(()) if tokio::time::Instant::now() < deadline => {
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_millis(500));
+                        }
                         // Our own earlier attempt landed with its reply lost (the server went
                         // away mid-request): the entry is exactly what we wrote.
-                        Some((revision, state)) if state == next => {
+                        Ok(Some((revision, state))) if state == next => {
                             self.revision = revision;
                             self.state = next;
                             return Ok(());
@@ -198,11 +211,12 @@ impl Lease {
                         // to disk on an interval). Write again on top of what it holds: what we
                         // write is our newest state, and the revision check still fences out
                         // any worker that takes the shard meanwhile.
-                        Some((revision, state))
+                        Ok(Some((revision, state)))
                             if state.owner == self.state.owner
                                 && state.epoch == self.state.epoch
-                                && tokio::time::Instant::now() < deadline =>
+                                && rewrites < MAX_REWRITES =>
                         {
+                            rewrites += 1;
                             tracing::warn!(
                                 shard = self.shard,
                                 expected = self.revision,
@@ -228,14 +242,18 @@ impl Lease {
         }
     }
 
-    /// The entry as the server holds it now, when it can be read.
-    async fn read_back(&self) -> Option<(u64, ShardState)> {
-        let entry = self.kv.entry(self.key.as_str()).await.ok()??;
+    /// The entry as the server holds it now (`None` when there is none, or it is not a shard
+    /// state); `Err` when the server could not be asked.
+    async fn read_back(&self) -> std::result::Result<Option<(u64, ShardState)>, ()> {
+        let Some(entry) = self.kv.entry(self.key.as_str()).await.map_err(drop)? else {
+            return Ok(None);
+        };
         if entry.operation != kv::Operation::Put {
-            return None;
+            return Ok(None);
         }
-        let state = serde_json::from_slice(&entry.value).ok()?;
-        Some((entry.revision, state))
+        Ok(serde_json::from_slice(&entry.value)
+            .ok()
+            .map(|state| (entry.revision, state)))
     }
 
     fn renewed(&self, now: i64) -> ShardState {
@@ -350,7 +368,11 @@ mod tests {
             .commit(20)
             .await
             .expect("the entry is still ours: written again");
-        let (_, state) = lease.read_back().await.expect("entry");
+        let (_, state) = lease
+            .read_back()
+            .await
+            .expect("the server answers")
+            .expect("entry");
         assert_eq!(state.committed, 20);
         assert_eq!(state.owner.as_deref(), Some("w0"));
         assert_eq!(state.epoch, old.epoch);
@@ -368,7 +390,11 @@ mod tests {
         roll_back(&kv, &lease, &taken).await;
         let err = lease.commit(5).await.expect_err("another owner's epoch");
         assert!(matches!(err, JetStreamError::LeaseLost { .. }), "{err:?}");
-        let (_, state) = lease.read_back().await.expect("entry");
+        let (_, state) = lease
+            .read_back()
+            .await
+            .expect("the server answers")
+            .expect("entry");
         assert_eq!(state, taken, "the newer owner's entry is untouched");
         drop_bucket(&js, &name).await;
     }
