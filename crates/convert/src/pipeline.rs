@@ -26,7 +26,8 @@
 //! are the same for any chunking and any number of workers, in input order; the file's bytes
 //! are the same for any N > 1 (parts depend on the input alone). With parts off (Parquet's
 //! default), N workers decode and the caller's thread encodes as with one thread, the columns
-//! of each batch in parallel when the format's settings ask for it.
+//! of each batch in parallel when the format's settings ask for it (Parquet's column lanes:
+//! the next batch is handed over while this one's slowest column still encodes).
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write};

@@ -46,6 +46,7 @@ mod config;
 mod dictionary;
 mod encoder;
 mod error;
+mod lanes;
 mod parallel;
 mod row_group;
 mod settings;

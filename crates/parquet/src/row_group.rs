@@ -21,6 +21,7 @@ use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use crate::dictionary;
 use crate::encoder::{ClosedLeaf, ColumnEncoder};
 use crate::error::Result;
+use crate::lanes::{Lanes, growth_bound};
 use crate::parallel;
 use crate::writer::check_schema;
 
@@ -63,7 +64,12 @@ pub struct RowGroupEncoder {
     /// With dictionary encoding on: writers of the same file with it off, for the leaves whose
     /// first page would not shrink with a dictionary (parquet-java's fallback).
     plain: Option<PlainFallback>,
+    /// The columns, unless `lanes` holds them.
     columns: Vec<ColumnEncoder>,
+    /// The columns with no row group open, for [`Self::blank`].
+    plan: Vec<ColumnEncoder>,
+    /// With more than one thread: where the columns encode while batches keep coming.
+    lanes: Option<Lanes>,
     /// Whether a row group is open (has rows).
     open: bool,
     rows: usize,
@@ -77,7 +83,7 @@ pub struct RowGroupEncoder {
 impl fmt::Debug for RowGroupEncoder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RowGroupEncoder")
-            .field("columns", &self.columns.len())
+            .field("columns", &self.plan.len())
             .field("rows", &self.rows)
             .field("estimated_size", &self.estimated_size())
             .field("block_size_bytes", &self.block_size_bytes)
@@ -97,17 +103,20 @@ impl RowGroupEncoder {
         max_row_group_rows: usize,
         threads: usize,
     ) -> Self {
+        let threads = threads.max(1);
         Self {
             schema,
             factory,
             plain,
+            plan: columns.iter().map(ColumnEncoder::blank).collect(),
             columns,
+            lanes: (threads > 1).then(|| Lanes::new(threads)),
             open: false,
             rows: 0,
             produced: 0,
             block_size_bytes,
             max_row_group_rows,
-            threads: threads.max(1),
+            threads,
         }
     }
 
@@ -117,7 +126,7 @@ impl RowGroupEncoder {
             Arc::clone(&self.schema),
             Arc::clone(&self.factory),
             self.plain.clone(),
-            self.columns.iter().map(ColumnEncoder::blank).collect(),
+            self.plan.iter().map(ColumnEncoder::blank).collect(),
             self.block_size_bytes,
             self.max_row_group_rows,
             threads,
@@ -135,6 +144,10 @@ impl RowGroupEncoder {
         let mut arrow_row_bytes = None;
         let mut offset = 0;
         while offset < rows {
+            if self.submit_rest(batch, offset)? {
+                return Ok(());
+            }
+            self.settle()?;
             let mut take = (rows - offset).min(self.max_row_group_rows - self.rows);
             // As `ArrowWriter`: the average encoded row size so far says where to cut the batch
             // so the row group reaches its byte budget.
@@ -200,18 +213,83 @@ impl RowGroupEncoder {
         self.rows
     }
 
-    /// Anticipated encoded size, in bytes, of the open row group.
+    /// Anticipated encoded size, in bytes, of the open row group (of the rows encoded so far,
+    /// when some are still encoding on other threads).
     pub fn estimated_size(&self) -> usize {
-        self.columns.iter().map(ColumnEncoder::estimated_size).sum()
+        match &self.lanes {
+            Some(lanes) if lanes.loaded() => lanes.estimated_size(),
+            _ => self.columns.iter().map(ColumnEncoder::estimated_size).sum(),
+        }
     }
 
-    /// Heap bytes held by the open row group.
+    /// Heap bytes held by the open row group (by the columns not encoding right now, when
+    /// some are encoding on other threads).
     pub fn memory_size(&self) -> usize {
-        self.columns.iter().map(ColumnEncoder::memory_size).sum()
+        match &self.lanes {
+            Some(lanes) if lanes.loaded() => lanes.memory_size(),
+            _ => self.columns.iter().map(ColumnEncoder::memory_size).sum(),
+        }
+    }
+
+    /// Hands the rows of `batch` from `offset` on to the lanes when they cannot fill the open
+    /// row group — judged from an upper bound of its size, so the cut is where encoding one
+    /// slice at a time would put it. Returns whether it did.
+    fn submit_rest(&mut self, batch: &RecordBatch, offset: usize) -> Result<bool> {
+        let Some(lanes) = &self.lanes else {
+            return Ok(false);
+        };
+        let rest = batch.num_rows() - offset;
+        // Inside rayon's pool, waiting for lanes could hold the thread they need.
+        if !self.open || self.rows == 0 || rayon::current_thread_index().is_some() {
+            return Ok(false);
+        }
+        if self.rows + rest >= self.max_row_group_rows {
+            return Ok(false);
+        }
+        let slice = if offset == 0 {
+            batch.clone()
+        } else {
+            batch.slice(offset, rest)
+        };
+        let before = if lanes.loaded() {
+            lanes.estimated_bound()
+        } else {
+            self.columns.iter().map(ColumnEncoder::estimated_size).sum()
+        };
+        let after = slice
+            .columns()
+            .iter()
+            .map(growth_bound)
+            .fold(before, usize::saturating_add);
+        // The checks of `write_checked` with `after` in place of the exact size: the exact
+        // average row size is at most `after / rows`, so the exact room is at least this.
+        let average = after / self.rows;
+        if after >= self.block_size_bytes
+            || (average > 0 && (self.block_size_bytes - after) / average < rest)
+        {
+            return Ok(false);
+        }
+        if !lanes.loaded() {
+            lanes.load(std::mem::take(&mut self.columns));
+        }
+        lanes.submit(&slice)?;
+        self.rows += rest;
+        Ok(true)
+    }
+
+    /// Waits for the lanes, if they hold the columns, and takes the columns back.
+    fn settle(&mut self) -> Result<()> {
+        if let Some(lanes) = &self.lanes
+            && lanes.loaded()
+        {
+            self.columns = lanes.settle()?;
+        }
+        Ok(())
     }
 
     /// Closes the open row group's column chunks (flushing and compressing the last pages).
     fn close(&mut self) -> Result<EncodedRowGroup> {
+        self.settle()?;
         let encoders: Vec<&mut ColumnEncoder> = self.columns.iter_mut().collect();
         let closed = parallel::map(self.threads, encoders, ColumnEncoder::close)?;
         let rows = std::mem::take(&mut self.rows);

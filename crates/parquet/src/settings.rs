@@ -308,7 +308,8 @@ impl ParquetSettings {
     }
 
     /// How many columns of one writer may encode at once (on rayon's global pool). 1 encodes on
-    /// the calling thread.
+    /// the calling thread; with more, `write` hands a batch's columns to per-column lanes and
+    /// returns while they encode (at most one batch stays queued).
     pub fn threads(&self) -> usize {
         self.threads
     }

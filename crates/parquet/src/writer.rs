@@ -3,7 +3,8 @@
 //! ```text
 //!  RecordBatch ─► split at row-group boundaries (rows / encoded bytes)
 //!       │
-//!       ▼   one task per top-level column, ≤ `threads` at once (rayon)
+//!       ▼   per-column lanes, ≤ `threads` tasks at once (rayon); `write` returns while
+//!           they encode, so the next batch's columns fill the wait for this one's slowest
 //!  ┌────────────┐ ┌────────────┐     ┌────────────┐
 //!  │ column 0   │ │ column 1   │ ... │ column n   │  convert timestamps, compute levels,
 //!  │ leaf writers│ │ leaf writers│     │ leaf writers│  encode + compress pages
@@ -1366,6 +1367,40 @@ mod tests {
                     assert!(
                         serial == parallel,
                         "{timestamp_type} with {threads} threads differs"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_lanes_cut_row_groups_where_one_thread_does() {
+        // Many batches well under the block: with more threads the columns encode in lanes,
+        // the writer going on to the next batch before the last is encoded, and settling for
+        // the exact size only near a cut. The cuts, and so the bytes, must not move.
+        let flat: Vec<_> = (0..60).map(|i| flat_batch(2_000, 50 + i)).collect();
+        let nested: Vec<_> = (0..120).map(|_| nested_batch(50)).collect();
+        for (batches, blocks) in [
+            (&flat, [crate::DEFAULT_BLOCK_SIZE_BYTES, 2 << 20, 300 << 10]),
+            (
+                &nested,
+                [crate::DEFAULT_BLOCK_SIZE_BYTES, 16 << 10, 4 << 10],
+            ),
+        ] {
+            for block in blocks {
+                let settings = ParquetSettings::default()
+                    .with_timestamp_type(TimestampType::Int96)
+                    .with_block_size_bytes(block);
+                let serial = write_bytes(batches, &settings);
+                let groups = metadata_of_bytes(&serial).num_row_groups();
+                if block < crate::DEFAULT_BLOCK_SIZE_BYTES {
+                    assert!(groups > 2, "block {block}: {groups} row groups");
+                }
+                for threads in [2, 4] {
+                    let parallel = write_bytes(batches, &settings.clone().with_threads(threads));
+                    assert!(
+                        serial == parallel,
+                        "block {block}, {threads} threads: differs ({groups} row groups serially)"
                     );
                 }
             }
