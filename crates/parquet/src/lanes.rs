@@ -178,14 +178,15 @@ impl Lanes {
         state.columns = columns.into_iter().map(Some).collect();
     }
 
-    /// Queues every column of `batch` (whose columns match the loaded ones, in order) and
-    /// starts tasks; returns once at most one batch's worth of slices is still queued.
-    pub(crate) fn submit(&self, batch: &RecordBatch) -> Result<()> {
+    /// Queues every column of `batch` (whose columns match the loaded ones, in order), each
+    /// with its [`growth_bound`] from `bounds`, and starts tasks; returns once at most one
+    /// batch's worth of slices is still queued.
+    pub(crate) fn submit(&self, batch: &RecordBatch, bounds: &[usize]) -> Result<()> {
         let mut state = self.shared.lock();
         state.check()?;
         let columns = state.columns.len();
-        for (index, slice) in batch.columns().iter().enumerate().take(columns) {
-            let bound = growth_bound(slice);
+        for (index, (slice, &bound)) in batch.columns().iter().zip(bounds).enumerate().take(columns)
+        {
             if state.queues[index].is_empty() && state.columns[index].is_some() {
                 state.ready.push_back(index);
             }
@@ -289,6 +290,10 @@ mod tests {
 
     use super::*;
 
+    fn bounds(batch: &RecordBatch) -> Vec<usize> {
+        batch.columns().iter().map(growth_bound).collect()
+    }
+
     /// An encoder with no row group open: its writes only convert the slice (to `convert_to`).
     fn encoder(name: &str, data_type: DataType, convert_to: Option<DataType>) -> ColumnEncoder {
         ColumnEncoder::new(
@@ -314,7 +319,7 @@ mod tests {
         // The failure surfaces at the next call that can see it, once, as itself.
         let mut first = None;
         for _ in 0..4 {
-            if let Err(err) = lanes.submit(&batch) {
+            if let Err(err) = lanes.submit(&batch, &bounds(&batch)) {
                 first = Some(err);
                 break;
             }
@@ -328,7 +333,9 @@ mod tests {
         };
         assert!(!first.to_string().contains("earlier"), "{first}");
         // Every later call fails too, naming the first failure.
-        let later = lanes.submit(&batch).expect_err("the lanes stay failed");
+        let later = lanes
+            .submit(&batch, &bounds(&batch))
+            .expect_err("the lanes stay failed");
         assert!(
             later
                 .to_string()
@@ -356,7 +363,7 @@ mod tests {
         ])
         .expect("batch");
         for _ in 0..50 {
-            lanes.submit(&batch).expect("submit");
+            lanes.submit(&batch, &bounds(&batch)).expect("submit");
         }
         let columns = lanes.settle().expect("settle");
         assert_eq!(columns.len(), 2);

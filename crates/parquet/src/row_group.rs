@@ -256,11 +256,8 @@ impl RowGroupEncoder {
         } else {
             self.columns.iter().map(ColumnEncoder::estimated_size).sum()
         };
-        let after = slice
-            .columns()
-            .iter()
-            .map(growth_bound)
-            .fold(before, usize::saturating_add);
+        let bounds: Vec<usize> = slice.columns().iter().map(growth_bound).collect();
+        let after = bounds.iter().copied().fold(before, usize::saturating_add);
         // The checks of `write_checked` with `after` in place of the exact size: the exact
         // average row size is at most `after / rows`, so the exact room is at least this.
         let average = after / self.rows;
@@ -272,7 +269,7 @@ impl RowGroupEncoder {
         if !lanes.loaded() {
             lanes.load(std::mem::take(&mut self.columns));
         }
-        lanes.submit(&slice)?;
+        lanes.submit(&slice, &bounds)?;
         self.rows += rest;
         Ok(true)
     }
