@@ -160,6 +160,9 @@ impl Converter {
             }
         }
         self.write_batch(&mut decoder, &mut writer, &mut refused)?;
+        // The decoder keeps the bytes of its last batch for a next one; there is none, and
+        // finishing the file is when this conversion holds the most memory.
+        drop(decoder);
         failures.extend(
             refused
                 .into_iter()

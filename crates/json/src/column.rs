@@ -28,6 +28,7 @@ use sonic_rs::reader::Reader as _;
 use crate::keys::KeyMatcher;
 use crate::number::{self, NumberError};
 use crate::options::JsonSerDe;
+use crate::spare::Spares;
 use crate::time;
 
 /// The parser type every decoder reads from.
@@ -91,6 +92,11 @@ pub(crate) struct Column {
     hive: HiveType,
     nulls: NullBufferBuilder,
     kind: Kind,
+    /// String and binary bytes of earlier batches, back from Arrow for the next ones.
+    spares: Spares,
+    /// Bytes the last batch's string or binary values took: what the next batch's buffer,
+    /// taken when its first row starts ([`Column::prepare`]), is sized for.
+    bytes_hint: usize,
 }
 
 #[derive(Debug)]
@@ -324,7 +330,29 @@ impl Column {
             hive: hive.clone(),
             nulls: NullBufferBuilder::new(0),
             kind,
+            spares: Spares::default(),
+            bytes_hint: 0,
         })
+    }
+
+    /// Before a batch's first row: give string and binary columns (nested ones too) a buffer
+    /// for their bytes, one an earlier batch returned if there is one. A batch that never
+    /// comes takes none, so a finished conversion does not sit on spare bytes.
+    pub(crate) fn prepare(&mut self) {
+        match &mut self.kind {
+            Kind::Utf8 { data, .. } | Kind::Binary { data, .. }
+                if data.capacity() == 0 && self.bytes_hint > 0 =>
+            {
+                *data = self.spares.take(self.bytes_hint);
+            }
+            Kind::List { child, .. } => child.prepare(),
+            Kind::Map { keys, values, .. } => {
+                keys.prepare();
+                values.prepare();
+            }
+            Kind::Struct(obj) => obj.prepare(),
+            _ => {}
+        }
     }
 
     /// Number of values appended.
@@ -962,7 +990,8 @@ impl Column {
                 )
             }
             Kind::Utf8 { offsets, data, .. } => {
-                let (offsets, data) = take_bytes(offsets, data);
+                self.bytes_hint = data.len();
+                let (offsets, data) = take_bytes(offsets, data, &self.spares);
                 // SAFETY: `data` only ever receives whole `&str`s (string values, number text,
                 // literals, JSON text checked with `from_utf8`) or prefixes of them cut at
                 // `char_indices` boundaries, plus ASCII padding; every offset is taken after
@@ -972,7 +1001,8 @@ impl Column {
                 Arc::new(unsafe { StringArray::new_unchecked(offsets, data, nulls) })
             }
             Kind::Binary { offsets, data } => {
-                let (offsets, data) = take_bytes(offsets, data);
+                self.bytes_hint = data.len();
+                let (offsets, data) = take_bytes(offsets, data, &self.spares);
                 Arc::new(BinaryArray::try_new(offsets, data, nulls)?)
             }
             Kind::List {
@@ -1047,10 +1077,15 @@ fn take_offsets(offsets: &mut Vec<i32>) -> OffsetBuffer<i32> {
     OffsetBuffer::new(ScalarBuffer::from(taken))
 }
 
-fn take_bytes(offsets: &mut Vec<i32>, data: &mut Vec<u8>) -> (OffsetBuffer<i32>, Buffer) {
-    let cap = data.len();
-    let data = std::mem::replace(data, Vec::with_capacity(cap));
-    (take_offsets(offsets), Buffer::from_vec(data))
+/// The offsets and bytes appended so far, leaving `data` without a buffer until the next
+/// batch starts ([`Column::prepare`]); the bytes are lent to Arrow and return to `spares`.
+fn take_bytes(
+    offsets: &mut Vec<i32>,
+    data: &mut Vec<u8>,
+    spares: &Spares,
+) -> (OffsetBuffer<i32>, Buffer) {
+    let data = std::mem::take(data);
+    (take_offsets(offsets), spares.lend(data))
 }
 
 /// Number text borrowed from the input, or unescaped into the scratch buffer.
@@ -1217,6 +1252,13 @@ impl ObjectDecoder {
         self.len = self.len.min(len);
     }
 
+    /// [`Column::prepare`] for every field.
+    pub(crate) fn prepare(&mut self) {
+        for c in &mut self.children {
+            c.prepare();
+        }
+    }
+
     /// Decode the body of an object whose `{` has been consumed, appending one row.
     pub(crate) fn decode_object(&mut self, p: &mut P<'_>, ctx: &mut Ctx<'_>) -> DResult {
         self.generation = self.generation.wrapping_add(1);
@@ -1342,5 +1384,49 @@ mod tests {
                 assert_eq!(f.value(i).is_sign_negative(), negative, "float row {i}");
             }
         }
+    }
+
+    /// A batch's string bytes go back to their column once the batch is dropped, and the batch
+    /// after next fills the same allocation; live batches never share bytes.
+    #[test]
+    fn string_bytes_come_back_for_a_later_batch() {
+        let table = Table::try_new(
+            "t",
+            vec![
+                Column::new("s", HiveType::String),
+                Column::new("b", HiveType::Binary),
+            ],
+        )
+        .expect("table");
+        let mut decoder = DecoderBuilder::new(&table).build().expect("decoder");
+        let mut batch = |rows: &[&str]| {
+            for text in rows {
+                decoder
+                    .decode_str(&format!("{{\"s\": \"{text}\", \"b\": \"aGk=\"}}"))
+                    .expect("decodes");
+            }
+            decoder.flush().expect("flush").expect("rows")
+        };
+        let first = batch(&["one", "two"]);
+        let first_block = first.column(0).as_string::<i32>().values().as_ptr();
+        let second = batch(&["three"]);
+        let second_block = second.column(0).as_string::<i32>().values().as_ptr();
+        assert_ne!(
+            first_block, second_block,
+            "two live batches never share bytes"
+        );
+        assert_eq!(first.column(0).as_string::<i32>().value(1), "two");
+        drop(first);
+        // The next batch to start takes the first batch's bytes back.
+        let third = batch(&["four", "five"]);
+        let strings = third.column(0).as_string::<i32>();
+        assert_eq!(
+            strings.values().as_ptr(),
+            first_block,
+            "the first batch's bytes, reused"
+        );
+        assert_eq!((strings.value(0), strings.value(1)), ("four", "five"));
+        assert_eq!(third.column(1).as_binary::<i32>().value(1), b"hi");
+        assert_eq!(second.column(0).as_string::<i32>().value(0), "three");
     }
 }

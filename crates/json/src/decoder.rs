@@ -169,6 +169,9 @@ impl Decoder {
     /// [`Decoder::decode`] for a record already known to be UTF-8.
     pub fn decode_str(&mut self, record: &str) -> Result<usize, RecordError> {
         let start = self.root.len();
+        if start == 0 {
+            self.root.prepare();
+        }
         let mut parser = Parser::new(Read::from(record));
         let mut ctx = Ctx {
             serde: &self.serde,

@@ -29,6 +29,7 @@ mod keys;
 mod number;
 mod options;
 mod skip;
+mod spare;
 mod time;
 
 pub use decoder::{Decoder, DecoderBuilder};

@@ -338,7 +338,9 @@ pub(crate) fn run(args: &ConvertArgs) -> anyhow::Result<()> {
     let tmp_output = with_suffix(&args.output, ".partial");
     let file = File::create(&tmp_output)
         .with_context(|| format!("cannot create output {}", tmp_output.display()))?;
-    let sink = BufWriter::with_capacity(1 << 20, file);
+    // Large enough to gather page headers and small streams into few writes, small enough that
+    // a whole page or stream (tens of KiB and up) goes to the file without being copied here.
+    let sink = BufWriter::with_capacity(64 << 10, file);
     let started_writer = converter
         .format()
         .open(sink, Arc::clone(&schema))
