@@ -1386,8 +1386,8 @@ mod tests {
         }
     }
 
-    /// A batch's string bytes go back to their column once the batch is dropped, and the batch
-    /// after next fills the same allocation; live batches never share bytes.
+    /// A batch's string bytes go back to their column once the batch is dropped, and the next
+    /// batch to start fills the same allocation; live batches never share bytes.
     #[test]
     fn string_bytes_come_back_for_a_later_batch() {
         let table = Table::try_new(
