@@ -452,8 +452,17 @@ async fn coordinate(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) -> Result<()
     }
     let mut first_error = None;
     while let Some(done) = tasks.join_next().await {
-        if let Ok((_, Err(e))) = done {
-            first_error.get_or_insert(e);
+        match done {
+            // As during the run (above): a shard whose lease is gone was stopped before it
+            // wrote anything for an unrecorded range, and its unacknowledged messages go to
+            // whoever holds the shard now. Nothing is lost, so stopping is not a failure.
+            Ok((shard, Err(e @ JetStreamError::LeaseLost { .. }))) => {
+                tracing::warn!(shard, error = %e, "jetstream shard ended at stop without its lease");
+            }
+            Ok((_, Err(e))) => {
+                first_error.get_or_insert(e);
+            }
+            _ => {}
         }
     }
     // The heartbeat expires by itself if the broker does not answer.

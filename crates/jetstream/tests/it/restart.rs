@@ -171,3 +171,57 @@ async fn a_deleted_consumer_is_recreated_without_losing_or_duplicating() {
     assert_exactly_once(&mut landed_ids(&objs), N);
     fx.cleanup().await;
 }
+
+/// Another worker took a shard (its entry names another owner, a later epoch and a lease that
+/// has not expired) just before this worker stops: the stop leaves that shard alone and is not a
+/// failure — everything it acknowledged was committed under its own lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_taken_away_before_stop_is_not_a_failed_stop() {
+    const N: u64 = 10_000;
+    let mut fx = Fixture::new("taken", 2).await;
+    let (_dir, storage, worker) = working(&mut fx, N).await;
+    fx.wait_committed(Duration::from_secs(120)).await;
+    let kv = fx
+        .js
+        .get_key_value(fx.lease_bucket())
+        .await
+        .expect("lease bucket");
+    let key = format!("shard.{}.0", fx.name);
+    let entry = kv
+        .entry(key.as_str())
+        .await
+        .expect("entry")
+        .expect("shard 0 has an entry");
+    let mut state: serde_json::Value = serde_json::from_slice(&entry.value).expect("state");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    state["owner"] = "w1".into();
+    state["epoch"] = (state["epoch"].as_u64().expect("epoch") + 1).into();
+    state["expires_ms"] = serde_json::json!(now_ms + 60_000);
+    kv.put(
+        key.as_str(),
+        serde_json::to_vec(&state).expect("json").into(),
+    )
+    .await
+    .expect("the other worker takes shard 0");
+    let m = tokio::time::timeout(Duration::from_secs(60), worker.shutdown())
+        .await
+        .expect("stops")
+        .expect("a stop that finds one of its leases gone is not a failure");
+    assert_eq!(m.records_committed, N, "{m:?}");
+    let after = kv
+        .entry(key.as_str())
+        .await
+        .expect("entry")
+        .expect("shard 0 still has an entry");
+    let after: serde_json::Value = serde_json::from_slice(&after.value).expect("state");
+    assert_eq!(
+        after["owner"], "w1",
+        "the stop did not release a shard it no longer held"
+    );
+    let objs = objects(&storage, "lake").await;
+    assert_exactly_once(&mut landed_ids(&objs), N);
+    fx.cleanup().await;
+}
