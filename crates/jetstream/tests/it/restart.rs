@@ -127,7 +127,11 @@ async fn nats_restart_mid_run_keeps_exactly_once() {
         m.records_committed - before.records_committed >= N / 2,
         "{m:?}"
     );
-    assert_eq!(m.records_committed, N, "{m:?}");
+    // Not `records_committed == N`: the counter adds a range when its commit is answered, and
+    // a killed broker can eat the answer of a commit that lands (counted never) or lose a commit
+    // it answered (the range can be replayed and counted twice; failed 1 run in 14 once the stop
+    // stopped failing first). What must hold exactly is the data: every shard's committed
+    // progress reached its last message (`wait_committed` above), and every record landed once.
     let objs = objects(&storage, "lake").await;
     assert_exactly_once(&mut landed_ids(&objs), N);
     fx.cleanup().await;
